@@ -1,0 +1,1 @@
+"""Built-in environment plugins (installed as rlsuite.envs)."""

@@ -1,0 +1,1 @@
+"""rlsuite: classic RL agents."""
