@@ -1,0 +1,89 @@
+"""Network building blocks shared by all agents.
+
+:func:`build_encoder` maps an observation space to a feature extractor so agents never branch on
+env types: vectors -> flatten, ``(C, 84, 84)`` uint8 frames -> :class:`NatureCNN`,
+``(C, 10, 10)`` MinAtar grids -> :class:`MinAtarCNN`, ``Discrete`` -> one-hot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlsuite.nets.cnn import ImpalaCNN, MinAtarCNN, NatureCNN
+from rlsuite.nets.heads import (
+    GaussianHead,
+    NoisyLinear,
+    QHead,
+    categorical_projection,
+    expected_q,
+    reset_noise,
+)
+from rlsuite.nets.mlp import MLP, get_activation, layer_init
+
+__all__ = [
+    "MLP",
+    "GaussianHead",
+    "ImpalaCNN",
+    "MinAtarCNN",
+    "NatureCNN",
+    "NoisyLinear",
+    "OneHot",
+    "QHead",
+    "build_encoder",
+    "categorical_projection",
+    "expected_q",
+    "get_activation",
+    "layer_init",
+    "reset_noise",
+]
+
+
+class OneHot(nn.Module):
+    """Encodes integer observations (``Discrete`` spaces: FrozenLake, Taxi) as one-hot floats."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.one_hot(x.long().reshape(-1), self.n).float()
+
+
+class _FlattenFloat(nn.Module):
+    """Flattens everything but the batch dim and casts to float32 (vector / odd-shaped Box obs)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1).float()
+
+
+def build_encoder(observation_space: gym.Space, features_dim: int | None = None) -> tuple[nn.Module, int]:
+    """Pick the standard encoder for ``observation_space``; returns ``(module, features_dim)``.
+
+    * ``Discrete(n)`` -> one-hot, ``n`` features.
+    * ``Box`` of shape ``(C, H, W)`` with ``H, W >= 36`` and dtype uint8 -> :class:`NatureCNN`
+      (512 features, or ``features_dim``), input scaled by 1/255 inside the network.
+    * ``Box`` of shape ``(C, 10, 10)`` (MinAtar, bool/uint8/float) -> :class:`MinAtarCNN` (128).
+    * any other ``Box`` -> flatten to ``prod(shape)`` float features (an MLP trunk goes on top).
+
+    Images must be channel-first; the Atari and MinAtar plugins already return them that way.
+    """
+    if isinstance(observation_space, gym.spaces.Discrete):
+        return OneHot(int(observation_space.n)), int(observation_space.n)
+    if not isinstance(observation_space, gym.spaces.Box):
+        raise TypeError(
+            f"build_encoder supports Box and Discrete observation spaces, got {observation_space}; "
+            "flatten Dict/Tuple spaces with gymnasium.wrappers.FlattenObservation"
+        )
+    shape = observation_space.shape
+    if len(shape) == 3 and shape[1:] == (10, 10):
+        enc = MinAtarCNN(shape[0], features_dim or 128)
+        return enc, enc.features_dim
+    if len(shape) == 3 and observation_space.dtype == np.uint8 and min(shape[1:]) >= 36:
+        enc = NatureCNN(shape[0], features_dim or 512, input_hw=(shape[1], shape[2]))
+        return enc, enc.features_dim
+    return _FlattenFloat(), int(math.prod(shape))
