@@ -1,0 +1,228 @@
+"""Numba kernels of the replay storage: insertion, validity, n-step windows and stack rebuilding.
+
+Storage layout (shared by vector observations and Atari frame storage)
+----------------------------------------------------------------------
+Each of the ``N`` envs owns one circular segment of ``C = capacity // N`` slots; global slot
+``g = e * C + i``.  A slot holds one *frame* (the whole observation when ``frame_stack == 1``,
+else the newest ``H×W`` frame of the stack), the action taken from it, the reward and a flags
+byte (``TERM``, ``TRUNC``, ``FIRST`` = first observation of an episode, ``VALID`` = a transition).
+
+``add`` writes ``obs`` into slot ``pos`` and the true ``next_obs`` into slot ``pos + 1`` (the
+*pending* slot, flags 0).  If the episode goes on, the next ``add`` overwrites the pending slot
+with the same observation; if it ended, the pending slot is kept as an *end marker* holding the
+final observation (what a truncation bootstraps from) and the next episode starts one slot later.
+So every observation is stored once, plus one extra slot per episode.
+
+Per env: ``pos[e]`` = the pending (newest) slot, ``size[e]`` = slots in use up to and including
+it, ``oldest = pos - size + 1 (mod C)``, ``age(i) = i - oldest (mod C)``.  A transition at slot
+``i`` can be sampled when it is VALID, every slot of its n-step window is a stored transition
+(``age <= size - 2``), and walking back ``frame_stack - 1`` slots from ``i`` and from its
+bootstrap slot reaches the episode's FIRST slot or stays inside the stored window (never crosses
+the write cursor).  Stacks are rebuilt newest → oldest; positions before an episode's first frame
+repeat that first frame (gymnasium ``FrameStackObservation(padding_type="reset")``).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .sumtree import tree_find
+
+TERM = 1
+TRUNC = 2
+FIRST = 4
+VALID = 8
+
+
+@nb.njit(cache=True, nogil=True)
+def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, flags,
+               obs_in, next_in, act_in, rew_in, term_in, trunc_in, written, pending):  # pragma: no cover
+    for e in range(pos.shape[0]):
+        base = e * C
+        p = pos[e]
+        first = new_ep[e] != 0
+        if first and size[e] > 0:
+            # keep the end-marker slot (final obs of the last episode) and start one slot later
+            p = p + 1 if p + 1 < C else 0
+            if size[e] < C:
+                size[e] += 1
+        if size[e] == 0:
+            size[e] = 1
+        g = base + p
+        if flags[g] & VALID:
+            n_valid[e] -= 1
+        obs_store[g, :] = obs_in[e, :]
+        act_store[g, :] = act_in[e, :]
+        rew_store[g] = rew_in[e]
+        f = VALID
+        if term_in[e]:
+            f |= TERM
+        if trunc_in[e]:
+            f |= TRUNC
+        if first:
+            f |= FIRST
+        flags[g] = f
+        n_valid[e] += 1
+        q = p + 1 if p + 1 < C else 0
+        gq = base + q
+        if flags[gq] & VALID:
+            n_valid[e] -= 1
+        obs_store[gq, :] = next_in[e, :]
+        flags[gq] = 0
+        if size[e] < C:
+            size[e] += 1
+        pos[e] = q
+        new_ep[e] = 1 if (term_in[e] or trunc_in[e]) else 0
+        written[e] = g
+        pending[e] = gq
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _stack_ok(flags, base, C, i, a, k):
+    """Walking back k-1 slots from slot i (age a) stays in the window or stops at FIRST."""
+    cur = i
+    for s in range(1, k):
+        if flags[base + cur] & FIRST:
+            return True
+        if a - s < 0:
+            return False
+        cur = cur - 1 if cur > 0 else C - 1
+    return True
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy_stack(obs, flags, base, C, i, k, out, b):
+    cur = i
+    for t in range(k - 1, -1, -1):
+        out[b, t, :] = obs[base + cur, :]
+        if t > 0 and (flags[base + cur] & FIRST) == 0:
+            cur = cur - 1 if cur > 0 else C - 1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
+           o_obs, o_next, o_act, o_rew, o_disc):
+    """Validate transition (e, i); if sampleable, write row b of the outputs and return True."""
+    base = e * C
+    sz = size[e]
+    oldest = (pos[e] - sz + 1) % C
+    a = (i - oldest) % C
+    if a > sz - 2 or (flags[base + i] & VALID) == 0:
+        return False
+    r = 0.0
+    disc = gpow[n]
+    last = n - 1
+    j = i
+    for s in range(n):
+        if a + s > sz - 2:
+            return False  # window not complete yet (crosses the write cursor)
+        f = flags[base + j]
+        r += gpow[s] * rew[base + j]
+        if f & TERM:
+            disc = 0.0
+            last = s
+            break
+        if f & TRUNC:
+            disc = gpow[s + 1]
+            last = s
+            break
+        j = j + 1 if j + 1 < C else 0
+    nxt = (i + last + 1) % C
+    if k > 1:
+        if not _stack_ok(flags, base, C, i, a, k):
+            return False
+        if not _stack_ok(flags, base, C, nxt, a + last + 1, k):
+            return False
+    _copy_stack(obs, flags, base, C, i, k, o_obs, b)
+    _copy_stack(obs, flags, base, C, nxt, k, o_next, b)
+    o_act[b, :] = act[base + i, :]
+    o_rew[b] = r
+    o_disc[b] = disc
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, gpow,
+                          o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
+    """Map u ~ U[0,1) to slots uniformly over all stored slots; fill rows that are sampleable.
+
+    Rows with ``ok`` already set are skipped; returns how many rows are still missing."""
+    total = 0
+    for e in range(size.shape[0]):
+        total += size[e]
+    missing = 0
+    for b in range(u.shape[0]):
+        if ok[b]:
+            continue
+        t = np.int64(u[b] * total)
+        if t >= total:
+            t = total - 1
+        e = 0
+        while t >= size[e]:
+            t -= size[e]
+            e += 1
+        oldest = (pos[e] - size[e] + 1) % C
+        i = (oldest + t) % C
+        idx[b] = e * C + i
+        if _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
+                  o_obs, o_next, o_act, o_rew, o_disc):
+            ok[b] = True
+        else:
+            missing += 1
+    return missing
+
+
+@nb.njit(cache=True, nogil=True)
+def sample_tree_kernel(u, ok, idx, prio, sum_tree, C, k, n, pos, size, obs, act, rew, flags, gpow,
+                       o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
+    """Prefix-sum search of u (in [0, total)) in the sum tree; fill rows that are sampleable."""
+    leaves = sum_tree.shape[0] // 2
+    missing = 0
+    for b in range(u.shape[0]):
+        if ok[b]:
+            continue
+        g = tree_find(sum_tree, u[b])
+        idx[b] = g
+        prio[b] = sum_tree[leaves + g]
+        e = g // C
+        i = g - e * C
+        if _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
+                  o_obs, o_next, o_act, o_rew, o_disc):
+            ok[b] = True
+        else:
+            missing += 1
+    return missing
+
+
+@nb.njit(cache=True, nogil=True)
+def per_weights_kernel(prio, p_min, beta, out):  # pragma: no cover
+    """w_i = (N P(i))^-beta / max_j w_j = (p_i / p_min)^-beta  (N and the total cancel)."""
+    for b in range(prio.shape[0]):
+        out[b] = (prio[b] / p_min) ** (-beta)
+
+
+@nb.njit(cache=True, nogil=True)
+def update_priorities_kernel(sum_tree, min_tree, idx, pr, eps, alpha, cap):  # pragma: no cover
+    """Store (|p| + eps)^alpha at leaves idx, fix parents; return the largest stored value."""
+    size = sum_tree.shape[0] // 2
+    mx = 0.0
+    for k in range(idx.shape[0]):
+        g = idx[k]
+        if g < 0 or g >= cap:
+            raise IndexError("priority index out of range")
+        v = (abs(pr[k]) + eps) ** alpha
+        if v > mx:
+            mx = v
+        j = g + size
+        sum_tree[j] = v
+        min_tree[j] = v if v > 0.0 else np.inf
+        j >>= 1
+        while j >= 1:
+            left = 2 * j
+            sum_tree[j] = sum_tree[left] + sum_tree[left + 1]
+            a = min_tree[left]
+            c = min_tree[left + 1]
+            min_tree[j] = a if a < c else c
+            j >>= 1
+    return mx
