@@ -1,0 +1,339 @@
+"""Leaderboard output: a rich table for the terminal, and markdown / CSV / HTML / JSON exports.
+
+Works on either kind of row: ranked groups (:meth:`Leaderboard.ranked`, recognised by ``n_runs``)
+or raw results (:meth:`Leaderboard.query`).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from rlsuite.errors import ConfigError, suggest
+
+__all__ = ["FORMATS", "render_table", "export", "table_columns"]
+
+FORMATS = ("markdown", "csv", "html", "json")
+_ALIASES = {"md": "markdown"}
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "—"
+    v = float(v)
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def _count(v: Any) -> str:
+    """1_500_000 -> '1.5M', 100_000 -> '100k'."""
+    if v is None:
+        return "—"
+    v = int(v)
+    for div, suf in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if abs(v) >= div:
+            s = f"{v / div:.2f}".rstrip("0").rstrip(".")
+            return s + suf
+    return str(v)
+
+
+def _ci(r: Mapping[str, Any]) -> str:
+    lo, hi = r.get("iqm_ci_low"), r.get("iqm_ci_high")
+    return "—" if lo is None or hi is None else f"[{_num(lo)}, {_num(hi)}]"
+
+
+def _hns(r: Mapping[str, Any]) -> str:
+    v = r.get("human_normalized")
+    return "—" if v is None else f"{100 * float(v):.1f}%"
+
+
+def _mean_std(r: Mapping[str, Any]) -> str:
+    m = r.get("mean")
+    return "—" if m is None else f"{_num(m)} ± {_num(r.get('std'))}"
+
+
+def _steps(r: Mapping[str, Any]) -> str:
+    hi, lo = r.get("train_steps"), r.get("train_steps_min")
+    if lo is not None and hi is not None and lo != hi:
+        return f"{_count(lo)}–{_count(hi)}"
+    return _count(hi)
+
+
+Column = tuple[str, Callable[[Mapping[str, Any]], str], str]  # header, cell text, justify
+
+_RANKED: list[Column] = [
+    ("#", lambda r: str(r.get("rank", "")), "right"),
+    ("Agent", lambda r: str(r["agent"]), "left"),
+    ("Env", lambda r: str(r["env_id"]), "left"),
+    ("Version", lambda r: str(r.get("env_version") or ""), "left"),
+    ("Protocol", lambda r: str(r.get("protocol") or ""), "left"),
+    ("Config", lambda r: str(r.get("config_hash") or "")[:8], "left"),
+    ("Runs", lambda r: str(r.get("n_runs", "")), "right"),
+    ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
+    ("Steps", _steps, "right"),
+    ("Frames", lambda r: _count(r.get("frames")), "right"),
+    ("IQM", lambda r: _num(r.get("iqm")), "right"),
+    ("IQM 95% CI", _ci, "right"),
+    ("Mean ± std", _mean_std, "right"),
+    ("Median", lambda r: _num(r.get("median")), "right"),
+    ("Human-norm.", _hns, "right"),
+]
+_RAW: list[Column] = [
+    ("ID", lambda r: str(r.get("id", "")), "right"),
+    ("Agent", lambda r: str(r["agent"]), "left"),
+    ("Env", lambda r: str(r["env_id"]), "left"),
+    ("Version", lambda r: str(r.get("env_version") or ""), "left"),
+    ("Protocol", lambda r: str(r.get("protocol") or ""), "left"),
+    ("Config", lambda r: str(r.get("config_hash") or "")[:8], "left"),
+    ("Seed", lambda r: "—" if r.get("seed") is None else str(r["seed"]), "right"),
+    ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
+    ("Steps", lambda r: _count(r.get("train_steps")), "right"),
+    ("Frames", lambda r: _count(r.get("frames")), "right"),
+    ("IQM", lambda r: _num(r.get("iqm")), "right"),
+    ("IQM 95% CI", _ci, "right"),
+    ("Mean ± std", _mean_std, "right"),
+    ("Median", lambda r: _num(r.get("median")), "right"),
+    ("Human-norm.", _hns, "right"),
+    ("Created", lambda r: str(r.get("created_at") or "")[:19].replace("T", " "), "left"),
+]
+
+
+def table_columns(rows: Sequence[Mapping[str, Any]]) -> list[Column]:
+    """The display columns for these rows (ranked or raw); the human-normalized column only for Atari."""
+    cols = _RANKED if rows and "n_runs" in rows[0] else _RAW
+    if not any(r.get("human_normalized") is not None for r in rows):
+        cols = [c for c in cols if c[0] != "Human-norm."]
+    if not any(r.get("env_version") for r in rows):
+        cols = [c for c in cols if c[0] != "Version"]
+    return cols
+
+
+def _cells(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Column], list[list[str]]]:
+    cols = table_columns(rows)
+    return cols, [[fn(r) for _, fn, _ in cols] for r in rows]
+
+
+# Dropped first, in this order, when the terminal is too narrow for every column.
+_DROP_ORDER = (
+    "Created",
+    "Version",
+    "Median",
+    "Frames",
+    "Episodes",
+    "Mean ± std",
+    "Config",
+    "Protocol",
+    "ID",
+    "Steps",
+)
+
+
+def _fit(cols: list[Column], cells: list[list[str]], width: int) -> tuple[list[Column], list[list[str]]]:
+    """Drop low-priority columns until the table fits ``width`` characters."""
+    keep = list(range(len(cols)))
+
+    def need() -> int:
+        return sum(max(len(cols[i][0]), *(len(row[i]) for row in cells)) + 3 for i in keep) + 1
+
+    for name in _DROP_ORDER:
+        if need() <= width:
+            break
+        keep = [i for i in keep if cols[i][0] != name]
+    return [cols[i] for i in keep], [[row[i] for i in keep] for row in cells]
+
+
+def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: str | None = None) -> None:
+    """Print ``rows`` as a rich table (ranked by IQM when they come from ``ranked``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if not rows:
+        console.print("[yellow]No leaderboard results match.[/yellow]")
+        return
+    cols, cells = _fit(*_cells(rows), width=console.width)
+    ranked = "n_runs" in rows[0]
+    table = Table(
+        title=title
+        or ("Leaderboard — ranked by IQM of episode returns" if ranked else "Leaderboard results"),
+        caption="IQM = interquartile mean; 95% CI: bootstrap over runs (seeds) and episodes"
+        if ranked
+        else None,
+        header_style="bold",
+        show_lines=False,
+    )
+    for name, _, just in cols:
+        table.add_column(name, justify=just, no_wrap=name in ("IQM", "Steps", "Frames"))
+    prev_env = None
+    for r, row in zip(rows, cells):
+        env = (r.get("env_id"), r.get("protocol"))
+        if prev_env is not None and env != prev_env:
+            table.add_section()
+        prev_env = env
+        style = "bold green" if ranked and r.get("rank") == 1 else None
+        table.add_row(*row, style=style)
+    console.print(table)
+
+
+def _markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "_No leaderboard results._\n"
+    cols, cells = _cells(rows)
+    align = {"left": ":---", "right": "---:"}
+    esc = [[c.replace("|", "\\|") for c in row] for row in cells]
+    lines = [
+        "| " + " | ".join(c[0] for c in cols) + " |",
+        "| " + " | ".join(align[c[2]] for c in cols) + " |",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in esc]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(keys)
+    for r in rows:
+        w.writerow(
+            [
+                "" if r.get(k) is None else json.dumps(r[k]) if isinstance(r.get(k), list | dict) else r[k]
+                for k in keys
+            ]
+        )
+    return buf.getvalue()
+
+
+def _json(rows: Sequence[Mapping[str, Any]]) -> str:
+    return json.dumps([dict(r) for r in rows], indent=2, default=str) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+color:#222;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem} .meta{color:#666;font-size:.9rem;margin-bottom:1.5rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem}
+th,td{padding:.35rem .6rem;border-bottom:1px solid #ddd;white-space:nowrap}
+th{background:#f4f4f6;text-align:left;position:sticky;top:0} td.r,th.r{text-align:right}
+tr.first td{font-weight:600;background:#f3fbf3} tr.sep td{border-top:2px solid #999}
+tbody tr:hover td{background:#eef4ff} figure{margin:2rem 0} figure img{max-width:100%;height:auto}
+figcaption{color:#555;font-size:.9rem} .note{color:#555;font-size:.85rem;margin-top:.5rem}
+"""
+
+
+def _html(rows: Sequence[Mapping[str, Any]], title: str, plots: bool) -> str:
+    cols, cells = _cells(rows) if rows else ([], [])
+    ranked = bool(rows) and "n_runs" in rows[0]
+    esc = html.escape
+    head = "".join(f'<th class="{"r" if j == "right" else ""}">{esc(n)}</th>' for n, _, j in cols)
+    body = []
+    prev = None
+    for r, row in zip(rows, cells):
+        cls = []
+        env = (r.get("env_id"), r.get("protocol"))
+        if prev is not None and env != prev:
+            cls.append("sep")
+        prev = env
+        if ranked and r.get("rank") == 1:
+            cls.append("first")
+        tds = "".join(
+            f'<td class="{"r" if j == "right" else ""}">{esc(c)}</td>' for (_, _, j), c in zip(cols, row)
+        )
+        body.append(f'<tr class="{" ".join(cls)}">{tds}</tr>')
+    figures = []
+    if plots and rows:
+        figures = _html_figures(rows, ranked)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    table = (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        if rows
+        else "<p>No leaderboard results.</p>"
+    )
+    note = (
+        '<p class="note">Ranked by IQM (interquartile mean) of all runs\' evaluation episode returns; '
+        "95% CI from a bootstrap over runs (seeds) and their episodes. Human-normalized = "
+        "(score − random) / (human − random).</p>"
+        if ranked
+        else ""
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{esc(title)}</h1><div class="meta">{len(rows)} rows · generated {stamp} by rlsuite</div>'
+        f"{table}{note}{''.join(figures)}</body></html>\n"
+    )
+
+
+def _html_figures(rows: Sequence[Mapping[str, Any]], ranked: bool) -> list[str]:
+    from rlsuite.eval import plots
+
+    figs: list[tuple[bytes, str]] = []
+    try:
+        if ranked:
+            figs.append((plots.png_bytes(plots.plot_ranked, rows), "IQM per env with 95% CIs"))
+        scores, label = plots.scores_from_rows(rows)
+        if scores and (label.startswith("human") or len({r["env_id"] for r in rows}) == 1):
+            figs.append(
+                (
+                    plots.png_bytes(plots.plot_aggregate, scores, xlabel=label, n_boot=1000),
+                    f"Aggregate: IQM across envs and performance profile ({label})",
+                )
+            )
+    except ConfigError:
+        pass
+    return [
+        f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        f"<figcaption>{html.escape(cap)}</figcaption></figure>"
+        for png, cap in figs
+    ]
+
+
+def export(
+    rows: Sequence[Mapping[str, Any]],
+    fmt: str,
+    out: str | Path | IO[str] | None = None,
+    title: str = "rlsuite leaderboard",
+    plots: bool = True,
+) -> str:
+    """Render ``rows`` as ``markdown``, ``csv``, ``html`` or ``json`` and return the text.
+
+    ``json`` is the list of rows as they are (all fields); ``csv`` has every field as a column (lists
+    as JSON); ``markdown`` the table as shown in the terminal; ``html`` a single self-contained page
+    (inline CSS, plots embedded as base64 PNG) unless ``plots=False``. With ``out`` (a path or an
+    open text file) the text is also written there. An unknown ``fmt`` raises ``ConfigError``.
+    """
+    f = _ALIASES.get(str(fmt).lower(), str(fmt).lower())
+    if f not in FORMATS:
+        raise ConfigError(
+            f"unknown export format '{fmt}'.{suggest(str(fmt), FORMATS)} Accepted: {', '.join(FORMATS)}"
+        )
+    rows = list(rows)
+    if f == "markdown":
+        text = _markdown(rows)
+    elif f == "csv":
+        text = _csv(rows)
+    elif f == "json":
+        text = _json(rows)
+    else:
+        text = _html(rows, title, plots)
+    if out is not None:
+        if hasattr(out, "write"):
+            out.write(text)  # type: ignore[union-attr]
+        else:
+            p = Path(out)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+    return text
