@@ -1,1 +1,58 @@
-"""rlsuite: classic RL agents."""
+"""rlsuite: classic reinforcement-learning agents, correct to the paper, fast on CPU and GPU.
+
+    import rlsuite
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=0, double=True, lr=1e-3)
+    agent.learn(total_steps=50_000)
+    res = rlsuite.evaluate(agent, env="CartPole-v1", episodes=20, seed=1000)
+    agent.save("out/model"); agent = rlsuite.load("out/model")
+    run = rlsuite.train(["agent=ppo", "env=CartPole-v1", "total_steps=100000"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlsuite.agent import Agent, AgentConfig, load
+from rlsuite.errors import (
+    CheckpointError,
+    ConfigError,
+    IncompatibleEnvError,
+    LeaderboardError,
+    RLSuiteError,
+    UnknownNameError,
+)
+from rlsuite.eval.evaluate import EvalResult, evaluate
+
+__version__ = "0.1.0"
+
+
+def make_agent(name: str, env: Any, seed: int = 0, device: str = "auto", **hparams: Any) -> Agent:
+    """Build the agent registered as ``name`` for ``env`` (a config name, a Gymnasium id, an env
+    instance or a zero-argument factory) with hyperparameters ``hparams`` (keys of its Config)."""
+    from rlsuite.registry import get_agent
+
+    return get_agent(name)(env, seed=seed, device=device, **hparams)
+
+
+def train(overrides: list[str] | None = None) -> Any:
+    """Do what ``rlsuite train <overrides>`` does and return the :class:`rlsuite.run.Run`."""
+    from rlsuite.run import train as _train
+
+    return _train(overrides)
+
+
+__all__ = [
+    "Agent",
+    "AgentConfig",
+    "CheckpointError",
+    "ConfigError",
+    "EvalResult",
+    "IncompatibleEnvError",
+    "LeaderboardError",
+    "RLSuiteError",
+    "UnknownNameError",
+    "evaluate",
+    "load",
+    "make_agent",
+    "train",
+]

@@ -43,6 +43,10 @@ class EnvPlugin:
         """Env ids this plugin knows, for ``rlsuite list envs`` and close-match suggestions."""
         return []
 
+    def handles(self, id: str) -> bool:
+        """Whether ``env=<id>`` should go to this plugin (default: it is one of :meth:`ids`)."""
+        return id in self.ids()
+
 
 class CallableEnvPlugin(EnvPlugin):
     """Wraps an Env class or factory registered directly as an entry point."""

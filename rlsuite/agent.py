@@ -1,0 +1,320 @@
+"""The Agent contract shared by every algorithm, built-in or plugin.
+
+A subclass declares its hyperparameters as a dataclass (``Config``), which spaces it handles,
+and which attributes make up its state (``persistent``); it implements :meth:`setup` (build
+networks, optimizers, buffers), :meth:`act`, and :meth:`train_until` (usually one of the shared
+loops in :mod:`rlsuite.loops`). The base class does the rest the same way for all: seeding,
+devices, env construction, budgets and schedules, logging, resume points and checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from rlsuite import checkpoint, seeding
+from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, suggest
+from rlsuite.registry import EnvSpec, env_spec_from
+from rlsuite.spaces import describe, space_from_json, space_to_json
+
+
+@dataclass
+class AgentConfig:
+    """Hyperparameters every agent has. Subclasses extend this dataclass."""
+
+    gamma: float = 0.99
+    n_envs: int = 1
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is a clear error."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as err:
+        raise ConfigError(f"invalid device '{name}'; accepted: auto, cpu, cuda, cuda:N") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda was asked for but CUDA is not available here; use device=auto or cpu")
+    return dev
+
+
+def build_config(cls: type[Agent], config: Any = None, overrides: dict[str, Any] | None = None) -> Any:
+    """Defaults ← the class preset ← ``config`` ← ``overrides``, typed and checked by OmegaConf."""
+    schema = OmegaConf.structured(cls.Config)
+    layers: list[Any] = [schema, dict(cls.preset)]
+    if config is not None:
+        if dataclasses.is_dataclass(config):
+            config = dataclasses.asdict(config)
+        elif isinstance(config, DictConfig):
+            config = OmegaConf.to_container(config, resolve=True)
+        layers.append({k: v for k, v in dict(config).items() if k != "name"})
+    if overrides:
+        layers.append(overrides)
+    try:
+        merged = OmegaConf.merge(*layers)
+    except Exception as err:  # OmegaConf's ConfigKeyError / ValidationError
+        raise config_error(err, cls) from err
+    return OmegaConf.to_object(merged)
+
+
+def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "") -> ConfigError:
+    """Turn an OmegaConf error into one clear line with close-match suggestions."""
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    key = getattr(err, "key", None) or getattr(err, "full_key", None)
+    full = getattr(err, "full_key", None) or key
+    where = f" for agent '{cls.name}'" if cls is not None else ""
+    if isinstance(err, ConfigKeyError) or "not in struct" in str(err):
+        choices = [f.name for f in dataclasses.fields(cls.Config)] if cls is not None else []
+        shown = f" Accepted keys: {', '.join(sorted(choices))}" if choices else ""
+        return ConfigError(f"unknown key '{prefix}{full}'{where}.{suggest(str(key), choices)}{shown}")
+    if isinstance(err, ValidationError):
+        msg = str(err).splitlines()[0]
+        return ConfigError(f"invalid value for '{prefix}{full}'{where}: {msg}")
+    return ConfigError(f"bad config{where}: {str(err).splitlines()[0]}")
+
+
+class Agent:
+    """Base class of all agents. See the module docstring for what subclasses provide."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Config: ClassVar[type] = AgentConfig
+    preset: ClassVar[dict[str, Any]] = {}
+    observation_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Box, gym.spaces.Discrete)
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete, gym.spaces.Box)
+    space_hint: ClassVar[str] = ""
+    # Attribute names whose state goes into checkpoints (modules, optimizers, buffers, arrays, RNGs).
+    persistent: ClassVar[tuple[str, ...]] = ()
+    # Attributes the final model needs for acting (weights, normalizers); the rest (optimizers,
+    # replay buffers) only matters to continue training.
+    persistent_for_acting: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(
+        self,
+        env: Any,
+        config: Any = None,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        spaces: tuple[gym.Space, gym.Space] | None = None,
+        **hparams: Any,
+    ):
+        self.env_spec: EnvSpec = env_spec_from(env)
+        self.config = build_config(type(self), config, hparams)
+        self.seed = int(seed)
+        self.device = resolve_device(device)
+        if spaces is None:
+            probe = self.env_spec.make(training=True)
+            spaces = (probe.observation_space, probe.action_space)
+            if self.env_spec.instance is None:
+                probe.close()
+        self.observation_space, self.action_space = spaces
+        self.check_spaces(self.observation_space, self.action_space, env_label=self.env_spec.label)
+        # Counters and the current budget (schedules run over [budget_start, budget_end]).
+        self.steps = 0
+        self.episodes = 0
+        self.updates = 0
+        self.budget_start = 0
+        self.budget_end = 0
+        self.rng = np.random.default_rng(self.seed)
+        self.envs: gym.vector.VectorEnv | None = None
+        self.obs: np.ndarray | None = None
+        self.hooks: Any = None  # rlsuite.run.TrainHooks when driven by train(); None from the API
+        from rlsuite.loggers import NullLogger
+
+        self.logger: Any = NullLogger()
+        seeding.seed_everything(self.seed)
+        self.setup()
+
+    # ----------------------------------------------------------------- to implement
+    def setup(self) -> None:
+        """Build networks, optimizers and buffers from ``self.config`` and the spaces."""
+
+    def act(self, obs: Any, deterministic: bool = True) -> Any:
+        """Actions for one observation or a batch (leading dim)."""
+        raise NotImplementedError
+
+    def train_until(self, until_step: int) -> None:
+        """Collect experience and update until ``self.steps >= until_step``."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- spaces
+    @classmethod
+    def check_spaces(cls, observation_space: gym.Space, action_space: gym.Space, env_label: str = "the env") -> None:
+        for what, space, accepted in (
+            ("observation", observation_space, cls.observation_spaces),
+            ("action", action_space, cls.action_spaces),
+        ):
+            if not isinstance(space, accepted):
+                names = ", ".join(t.__name__ for t in accepted)
+                hint = f" {cls.space_hint}" if cls.space_hint else ""
+                raise IncompatibleEnvError(
+                    f"agent '{cls.name}' cannot handle {env_label}: its {what} space is {describe(space)}, "
+                    f"accepted: {names}.{hint}"
+                )
+
+    @property
+    def is_discrete(self) -> bool:
+        return isinstance(self.action_space, gym.spaces.Discrete)
+
+    # ----------------------------------------------------------------- training
+    @property
+    def progress(self) -> float:
+        """Fraction of the current budget done, for schedules (ε, learning rate, clip range)."""
+        span = self.budget_end - self.budget_start
+        return 1.0 if span <= 0 else min(max((self.steps - self.budget_start) / span, 0.0), 1.0)
+
+    def learn(self, total_steps: int) -> Agent:
+        """Train for ``total_steps`` more environment steps (summed over parallel envs)."""
+        if total_steps < 0:
+            raise ConfigError(f"total_steps must be >= 0, got {total_steps}")
+        self.budget_start, self.budget_end = self.steps, self.steps + int(total_steps)
+        return self.continue_training()
+
+    def continue_training(self) -> Agent:
+        """Train up to ``budget_end`` (also how a resumed run carries on)."""
+        self._t0, self._t0_steps = time.perf_counter(), self.steps
+        self.start_segment()
+        self.train_until(self.budget_end)
+        return self
+
+    def start_segment(self) -> None:
+        """Begin a stretch of collection: (re)build the envs and reset them from a seed derived from
+        (seed, steps). Resume points call this too, so a resumed run sees the same env randomness as
+        one that never stopped."""
+        n_envs = int(getattr(self.config, "n_envs", 1))
+        if self.envs is None:
+            self.envs = self.env_spec.make_vec(n_envs, seed=self.seed, training=True)
+        reset_seed = seeding.derive_seed(self.seed, self.steps)
+        self.obs, _ = self.envs.reset(seed=[reset_seed + i for i in range(n_envs)])
+        self.on_segment_start()
+
+    def on_segment_start(self) -> None:
+        """Hook for agents that keep per-episode state (e.g. SARSA's pending action)."""
+
+    def cut_due(self, next_steps: int) -> bool:
+        """Whether reaching ``next_steps`` hits a resume point, where episodes in flight are cut
+        (marked truncated, so they bootstrap) and envs are reseeded."""
+        return self.hooks is not None and self.hooks.resume_point_due(self.steps, next_steps)
+
+    def after_step(self, prev_steps: int) -> None:
+        """Called by the loops after each env step / update boundary: checkpoints, evaluation, sps."""
+        if self.hooks is not None:
+            self.hooks.after_step(self, prev_steps)
+
+    def log_episode(self, episode_return: float, episode_length: int) -> None:
+        self.episodes += 1
+        self.logger.log(
+            {"train/episode_return": float(episode_return), "train/episode_length": int(episode_length)},
+            self.steps,
+        )
+
+    def log_sps(self) -> None:
+        dt = time.perf_counter() - getattr(self, "_t0", time.perf_counter())
+        if dt > 0:
+            self.logger.log({"train/sps": (self.steps - self._t0_steps) / dt}, self.steps)
+
+    def close(self) -> None:
+        if self.envs is not None:
+            self.envs.close()
+            self.envs = None
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self, include_training_state: bool = True) -> dict[str, Any]:
+        names = self.persistent
+        if not include_training_state and self.persistent_for_acting is not None:
+            names = self.persistent_for_acting
+        parts: dict[str, Any] = {}
+        for attr in names:
+            value = getattr(self, attr)
+            if isinstance(value, np.random.Generator):
+                parts[attr] = seeding.generator_state(value)
+            elif hasattr(value, "state_dict"):
+                parts[attr] = value.state_dict()
+            else:
+                parts[attr] = value
+        state = {
+            "agent": self.name,
+            "config": dataclasses.asdict(self.config),
+            "env": self.env_spec.to_dict(),
+            "spaces": {
+                "observation": space_to_json(self.observation_space),
+                "action": space_to_json(self.action_space),
+            },
+            "seed": self.seed,
+            "counters": {
+                "steps": self.steps,
+                "episodes": self.episodes,
+                "updates": self.updates,
+                "budget_start": self.budget_start,
+                "budget_end": self.budget_end,
+            },
+            "parts": parts,
+            "training_state": include_training_state,
+        }
+        if include_training_state:
+            state["rng"] = {"agent": seeding.generator_state(self.rng), "global": seeding.global_rng_state()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state["counters"].items():
+            setattr(self, key, int(value))
+        for attr, saved in state["parts"].items():
+            current = getattr(self, attr)
+            if isinstance(current, np.random.Generator):
+                seeding.set_generator_state(current, saved)
+            elif isinstance(current, np.ndarray):
+                current[...] = saved
+            elif hasattr(current, "load_state_dict"):
+                current.load_state_dict(saved)
+            else:
+                setattr(self, attr, saved)
+        if "rng" in state:
+            seeding.set_generator_state(self.rng, state["rng"]["agent"])
+            seeding.set_global_rng_state(state["rng"]["global"])
+
+    def save(self, path: str | Path, include_training_state: bool = False) -> Path:
+        """Save to ``path`` (``.safetensors`` is appended when missing). The final model leaves out
+        optimizer and replay state unless ``include_training_state``; checkpoints keep everything."""
+        return checkpoint.save_state(model_path(path), self.state_dict(include_training_state))
+
+
+def model_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+
+
+def load(path: str | Path, env: Any = None, device: str = "auto") -> Agent:
+    """Rebuild an agent from :meth:`Agent.save` or a run checkpoint; ``env`` replaces a saved env
+    (needed to keep training an agent that was trained on a user's own env instance)."""
+    from rlsuite import registry
+
+    path = Path(path)
+    if path.is_dir():
+        candidates = [path / "model.safetensors", path / "checkpoints" / "latest.safetensors"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise CheckpointError(
+                f"no model in {path} (looked for model.safetensors and checkpoints/latest.safetensors)"
+            )
+        path = found
+    elif not path.is_file():
+        path = model_path(path)
+    state = checkpoint.load_state(path)
+    cls = registry.get_agent(state["agent"])
+    spaces = (space_from_json(state["spaces"]["observation"]), space_from_json(state["spaces"]["action"]))
+    env_arg = env if env is not None else state["env"]
+    agent = cls(env_arg, state["config"], seed=state["seed"], device=device, spaces=spaces)
+    agent.load_state_dict(state)
+    return agent

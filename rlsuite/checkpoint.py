@@ -1,0 +1,147 @@
+"""Safe, atomic checkpoints.
+
+Format: one safetensors file. Every array (weights, optimizer moments, replay storage, RNG states)
+is a tensor; everything else (counters, config, schedules, RNG integers) is JSON in the file's
+metadata, with placeholders pointing at the tensors. Loading parses JSON and raw tensors only, so
+a checkpoint can never execute code (no pickle). A SHA-256 over the JSON and every tensor's bytes
+is stored beside them and checked on load, so a truncated or tampered file is refused.
+
+Writes go to a temporary file in the same directory, are fsynced, then renamed over the target:
+the previous checkpoint stays intact until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from rlsuite.errors import CheckpointError
+
+FORMAT = "rlsuite-checkpoint/1"
+_TENSOR, _ARRAY, _TUPLE, _PAIRS = "__tensor__", "__ndarray__", "__tuple__", "__pairs__"
+
+
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
+    """Replace arrays by placeholders (collecting them in ``tensors``) and return JSON-able data."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu()
+        # Clone small tensors: module state dicts may share storage, which safetensors refuses.
+        t = t.clone() if t.numel() < (1 << 22) else t.contiguous()
+        tensors[path] = t
+        return {_TENSOR: path}
+    if isinstance(obj, np.ndarray):
+        tensors[path] = torch.from_numpy(np.ascontiguousarray(obj))
+        return {_ARRAY: path}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {k: _flatten(v, tensors, f"{path}/{k}") for k, v in obj.items()}
+        return {_PAIRS: [[k, _flatten(v, tensors, f"{path}/{i}")] for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, tuple):
+        return {_TUPLE: [_flatten(v, tensors, f"{path}/{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors, f"{path}/{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot checkpoint a value of type {type(obj).__name__} at '{path}'")
+
+
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if _TENSOR in obj:
+            return tensors[obj[_TENSOR]]
+        if _ARRAY in obj:
+            return tensors[obj[_ARRAY]].numpy()
+        if _TUPLE in obj:
+            return tuple(_unflatten(v, tensors) for v in obj[_TUPLE])
+        if _PAIRS in obj:
+            return {k: _unflatten(v, tensors) for k, v in obj[_PAIRS]}
+        return {k: _unflatten(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    return obj
+
+
+def _digest(meta_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256(meta_json.encode())
+    for key in sorted(tensors):
+        t = tensors[key]
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
+        if t.numel():
+            h.update(memoryview(t.contiguous().view(torch.uint8).numpy()))
+    return h.hexdigest()
+
+
+def fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not supported on this platform/filesystem
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via temp file + fsync + rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> Path:
+    """Atomically write a nested state (dicts, lists, tensors, arrays, scalars) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    meta_json = json.dumps(_flatten(state, tensors, "s"))
+    metadata = {"format": FORMAT, "state": meta_json, "sha256": _digest(meta_json, tensors)}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
+    return path
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a state written by :func:`save_state`; refuse missing, truncated, foreign or tampered files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint ({err})") from err
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an rlsuite checkpoint (format {metadata.get('format')!r})")
+    meta_json = metadata.get("state", "")
+    if _digest(meta_json, tensors) != metadata.get("sha256"):
+        raise CheckpointError(f"checkpoint {path} failed its integrity check (modified or corrupted)")
+    try:
+        return _unflatten(json.loads(meta_json), tensors)
+    except (json.JSONDecodeError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path} has unreadable metadata ({err})") from err
+

@@ -1,0 +1,251 @@
+"""The ``rlsuite`` command: train | eval | leaderboard | list | config | plot.
+
+Bad input gets one line on stderr (what was wrong, what is accepted, the closest names) and exit
+code 2; no traceback. Set ``RLSUITE_DEBUG=1`` to see the traceback anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rlsuite.errors import ConfigError, RLSuiteError
+
+COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise ConfigError(f"{message} (see 'rlsuite {self.prog.split()[-1]} --help')")
+
+
+def _kv(items: list[str], accepted: dict[str, Any], command: str) -> dict[str, Any]:
+    """Parse key=value pairs for commands that are not Hydra-composed (eval, leaderboard)."""
+    import yaml
+
+    from rlsuite.errors import suggest
+
+    out = dict(accepted)
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"expected key=value, got '{item}'")
+        if key not in accepted:
+            raise ConfigError(
+                f"unknown key '{key}' for rlsuite {command}.{suggest(key, accepted)} Accepted: {', '.join(accepted)}"
+            )
+        try:
+            parsed = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            parsed = value
+        default = accepted[key]
+        if isinstance(default, bool) and not isinstance(parsed, bool):
+            raise ConfigError(f"{key} must be true or false, got '{value}'")
+        if isinstance(default, int) and not isinstance(default, bool) and not isinstance(parsed, int):
+            raise ConfigError(f"{key} must be an integer, got '{value}'")
+        out[key] = parsed
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rlsuite.config import compose, expand_sweeps, to_yaml
+    from rlsuite.run import train
+
+    jobs = expand_sweeps(args.overrides) if args.multirun else [args.overrides]
+    if args.cfg:
+        for job in jobs:
+            print(to_yaml(compose(job)))
+        return 0
+    if not args.multirun:
+        # Compose first so every mistake is reported before anything is created.
+        run = train(args.overrides)
+        _print_eval(run.dir, run.eval)
+        return 0
+    for job in jobs:  # validate every job before the first one starts
+        if not any(o.startswith("resume=") for o in job):
+            compose(job)
+    for i, job in enumerate(jobs):
+        print(f"[{i + 1}/{len(jobs)}] {' '.join(job)}")
+        run = train(job)
+        _print_eval(run.dir, run.eval)
+    return 0
+
+
+def _print_eval(run_dir: Path, result: Any) -> None:
+    lo, hi = result.iqm_ci
+    print(
+        f"run {run_dir}: eval over {result.episodes} episodes ({result.protocol}): "
+        f"mean {result.mean:.2f} ± {result.std:.2f}, IQM {result.iqm:.2f} [{lo:.2f}, {hi:.2f}]"
+    )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import rlsuite
+    from rlsuite import checkpoint
+    from rlsuite.run import config_hash
+
+    opts = _kv(
+        args.overrides,
+        {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
+         "record": False, "video": None, "leaderboard": None, "submit": True, "env": None},
+        "eval",
+    )
+    if not opts["run"]:
+        raise ConfigError("rlsuite eval needs run=<run directory or model file>")
+    target = Path(str(opts["run"]))
+    if not target.exists() and not Path(str(target) + ".safetensors").exists():
+        raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
+    agent = rlsuite.load(target, env=opts["env"])
+    run_dir = target if target.is_dir() else None
+    video = None
+    if opts["record"] or opts["video"]:
+        video = opts["video"] or str((run_dir or target.parent) / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
+    result = rlsuite.evaluate(
+        agent, episodes=int(opts["episodes"]), seed=int(opts["seed"]), protocol=str(opts["protocol"]),
+        deterministic=bool(opts["deterministic"]), record=video,
+    )
+    _print_eval(target, result)
+    if video:
+        print(f"video: {result.video}")
+    summary = {**result.to_dict(), "agent": agent.name, "train_steps": agent.steps}
+    if run_dir is not None:
+        out = run_dir / f"eval-{result.protocol}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        checkpoint.atomic_write_bytes(out, json.dumps(summary, indent=2).encode())
+    if opts["submit"]:
+        from rlsuite.eval.leaderboard import Leaderboard
+
+        cfg = {k: v for k, v in vars(agent.config).items()}
+        row = {
+            "agent": agent.name, "env_id": result.env_id,
+            "env_version": result.env_id.rsplit("-v", 1)[-1] if "-v" in result.env_id else "",
+            "protocol": result.protocol, "config_hash": config_hash(cfg), "seed": agent.seed,
+            "train_steps": agent.steps, "frames": agent.steps * int(getattr(agent, "frames_per_step", 1)),
+            "episodes": result.episodes, "returns": [float(r) for r in result.returns], "mean": result.mean,
+            "std": result.std, "median": result.median, "iqm": result.iqm, "iqm_ci_low": result.iqm_ci[0],
+            "iqm_ci_high": result.iqm_ci[1], "run_dir": str(target.resolve()),
+            "extra": {"config": cfg, "eval_seed": result.seed},
+        }
+        row_id = Leaderboard(opts["leaderboard"]).add(row)
+        print(f"leaderboard row {row_id}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rlsuite.eval.export import export, render_table
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    opts = _kv(
+        args.overrides,
+        {"env": None, "agent": None, "protocol": None, "format": "table", "out": None, "leaderboard": None},
+        "leaderboard",
+    )
+    rows = Leaderboard(opts["leaderboard"]).ranked(env=opts["env"], agent=opts["agent"], protocol=opts["protocol"])
+    fmt = str(opts["format"])
+    if fmt == "table":
+        render_table(rows)
+        return 0
+    text = export(rows, fmt, out=opts["out"])
+    if opts["out"]:
+        print(f"wrote {opts['out']}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from rlsuite import registry
+    from rlsuite.config import env_config_names
+
+    console = Console()
+    if args.what == "agents":
+        table = Table("agent", "description", title="agents")
+        for name, desc in registry.describe_agents():
+            table.add_row(name, desc)
+    else:
+        table = Table("env", "kind", "description", title="envs")
+        for name, desc in registry.describe_envs():
+            table.add_row(name, "plugin", desc)
+        for name in env_config_names():
+            from rlsuite.config import resolve_env_node
+
+            node = resolve_env_node(name)
+            table.add_row(name, "config", f"{node.get('id') or name} via the '{node['plugin']}' plugin")
+    console.print(table)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from rlsuite.config import compose, to_yaml
+
+    print(to_yaml(compose(args.overrides)))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from rlsuite.eval.plots import plot_learning_curves
+
+    dirs = [Path(p) for p in args.runs]
+    missing = [str(p) for p in dirs if not (p / "metrics.jsonl").is_file()]
+    if missing:
+        raise ConfigError(f"not a run directory with metrics.jsonl: {', '.join(missing)}")
+    out = plot_learning_curves(dirs, Path(args.out), x=args.x, metric=args.metric)
+    print(f"wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rlsuite", description="Classic RL agents: train, evaluate, compare.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    p = sub.add_parser("train", help="train an agent: rlsuite train agent=dqn env=CartPole-v1 seed=0")
+    p.add_argument("-m", "--multirun", action="store_true", help="sweep comma-separated values / range()")
+    p.add_argument("--cfg", action="store_true", help="print the composed config and exit")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="evaluate: rlsuite eval run=<run dir|model> episodes=30 protocol=gymnasium")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("leaderboard", help="show results: rlsuite leaderboard env=CartPole-v1 format=markdown")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("list", help="rlsuite list agents|envs")
+    p.add_argument("what", choices=["agents", "envs"])
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("config", help="print the composed config of a train command")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_config)
+    p = sub.add_parser("plot", help="learning curves: rlsuite plot runs/a runs/b --out curves.png")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", default="curves.png")
+    p.add_argument("--x", default="steps", choices=["steps", "frames"])
+    p.add_argument("--metric", default="train/episode_return")
+    p.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "command", None):
+            raise ConfigError(f"missing command; accepted: {', '.join(COMMANDS)} (see 'rlsuite --help')")
+        return int(args.func(args) or 0)
+    except RLSuiteError as err:
+        if os.environ.get("RLSUITE_DEBUG"):
+            raise
+        print(f"rlsuite: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("rlsuite: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""``rlsuite.evaluate``: run an agent for N episodes on fixed evaluation seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlsuite.eval.protocols import get_protocol
+from rlsuite.eval.stats import summarize
+
+
+@dataclass
+class EvalResult:
+    """Returns of ``episodes`` evaluation episodes and their statistics (IQM with a 95% bootstrap CI)."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    mean: float
+    std: float
+    median: float
+    iqm: float
+    iqm_ci: tuple[float, float]
+    episodes: int
+    seed: int
+    protocol: str
+    env_id: str
+    deterministic: bool = True
+    video: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["returns"] = [float(r) for r in self.returns]
+        d["lengths"] = [int(n) for n in self.lengths]
+        d["iqm_ci"] = [float(c) for c in self.iqm_ci]
+        return d
+
+    def __repr__(self) -> str:
+        lo, hi = self.iqm_ci
+        return (f"EvalResult(mean={self.mean:.2f}, std={self.std:.2f}, iqm={self.iqm:.2f} "
+                f"[{lo:.2f}, {hi:.2f}], episodes={self.episodes}, protocol={self.protocol})")
+
+
+def evaluate(
+    agent: Any,
+    env: Any = None,
+    episodes: int = 20,
+    seed: int = 100_000,
+    deterministic: bool = True,
+    protocol: str = "gymnasium",
+    record: str | Path | None = None,
+) -> EvalResult:
+    """Evaluate ``agent`` on ``env`` (default: the env it was trained on, evaluation variant).
+
+    Episode i is reset with seed ``seed + i``, so results are repeatable and never share seeds with
+    training. ``record`` writes a video (MP4 or GIF by suffix) of the first episode.
+    """
+    from rlsuite.errors import ConfigError
+    from rlsuite.registry import env_spec_from
+
+    if episodes < 1:
+        raise ConfigError(f"episodes must be >= 1, got {episodes}")
+    proto = get_protocol(protocol)
+    spec = env_spec_from(env) if env is not None else agent.env_spec
+    render_mode = "rgb_array" if record else None
+    if spec.rebuildable:
+        single = spec.make(training=False, render_mode=render_mode, **proto.env_kwargs)
+    else:
+        single = spec.make(training=False)
+    rng = np.random.default_rng(seed)
+    returns, lengths, frames = [], [], []
+    for i in range(episodes):
+        obs, _ = single.reset(seed=seed + i)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            if record and i == 0:
+                frames.append(single.render())
+            if proto.epsilon > 0 and rng.random() < proto.epsilon:
+                action = single.action_space.sample()
+            else:
+                action = agent.act(np.asarray(obs)[None], deterministic=deterministic)[0]
+            obs, reward, terminated, truncated, info = single.step(action)
+            total += float(info.get("raw_reward", reward))
+            steps += 1
+            done = terminated or truncated or (proto.max_episode_steps is not None and steps >= proto.max_episode_steps)
+        returns.append(total)
+        lengths.append(steps)
+    if spec.rebuildable:
+        single.close()
+    video = None
+    if record and frames:
+        from rlsuite.eval.video import write_video
+
+        video = str(write_video(frames, Path(record)))
+    s = summarize(np.asarray(returns), seed=seed)
+    return EvalResult(
+        returns=np.asarray(returns, dtype=np.float64),
+        lengths=np.asarray(lengths, dtype=np.int64),
+        mean=s["mean"],
+        std=s["std"],
+        median=s["median"],
+        iqm=s["iqm"],
+        iqm_ci=(s["iqm_ci_low"], s["iqm_ci_high"]),
+        episodes=episodes,
+        seed=seed,
+        protocol=proto.name,
+        env_id=spec.id or spec.label,
+        deterministic=deterministic,
+        video=video,
+    )

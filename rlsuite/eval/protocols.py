@@ -1,0 +1,44 @@
+"""Evaluation protocols: how an agent is evaluated, by name (stored with every result)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlsuite.errors import unknown
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    description: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the env plugin's make()
+    epsilon: float = 0.0  # ε-greedy at evaluation for value-based agents (0: greedy)
+    max_episode_steps: int | None = None  # agent steps
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol("gymnasium", "the env as registered, deterministic policy"),
+        Protocol(
+            "atari-machado",
+            "Machado et al. 2018: sticky actions 0.25, full episodes up to 108k frames, unclipped game score",
+            env_kwargs={"protocol": "machado"},
+            max_episode_steps=27_000,
+        ),
+        Protocol(
+            "atari-nature",
+            "Mnih et al. 2015: up to 30 no-op starts, epsilon 0.05, 5-minute (18k-step) cap, unclipped score",
+            env_kwargs={"protocol": "nature"},
+            epsilon=0.05,
+            max_episode_steps=18_000,
+        ),
+    )
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise unknown("evaluation protocol", name, PROTOCOLS)
+    return PROTOCOLS[name]

@@ -1,0 +1,111 @@
+"""The shared collection loop for step-wise (off-policy and tabular) agents.
+
+Every off-policy agent runs the same loop: choose actions for the current observations, step the
+vector env, hand the transition to the agent (replay buffer or table update), let the agent train
+when it is due, and keep the books (episode returns, resume points, checkpoints, evaluation).
+Agents only provide ``explore(obs)`` and ``observe(transition)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rlsuite.agent import Agent
+
+
+@dataclass
+class Transition:
+    """One vector-env step. ``next_obs`` is the true successor (the final obs where an episode
+    ended), ``reset_obs`` what the agent sees next (already reset where an episode ended)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    reset_obs: np.ndarray
+    infos: dict[str, Any]
+
+    @property
+    def episode_end(self) -> np.ndarray:
+        return self.terminated | self.truncated
+
+
+def true_next_obs(next_obs: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
+    """With same-step autoreset, ``next_obs`` holds reset observations where episodes ended; put the
+    final observations back for those envs (copying only when something ended)."""
+    mask = infos.get("_final_obs")
+    if mask is None or not np.any(mask):
+        return next_obs
+    real = next_obs.copy()
+    for i in np.flatnonzero(mask):
+        real[i] = infos["final_obs"][i]
+    return real
+
+
+class EpisodeTracker:
+    """Running returns and lengths per env. Atari plugins report the unclipped reward in
+    ``info["raw_reward"]`` and the real game end in ``info["game_over"]``; when present, those are
+    what is logged, so the curve shows full-game scores rather than clipped per-life returns."""
+
+    def __init__(self, n_envs: int):
+        self.returns = np.zeros(n_envs, dtype=np.float64)
+        self.lengths = np.zeros(n_envs, dtype=np.int64)
+
+    def reset(self) -> None:
+        self.returns[:] = 0.0
+        self.lengths[:] = 0
+
+    def update(self, rewards: np.ndarray, ended: np.ndarray, infos: dict[str, Any]) -> list[tuple[float, int]]:
+        raw = infos.get("raw_reward")
+        self.returns += np.asarray(raw if raw is not None else rewards, dtype=np.float64)
+        self.lengths += 1
+        game_over = infos.get("game_over")
+        finished = np.asarray(game_over, dtype=bool) & ended if game_over is not None else ended
+        done = []
+        for i in np.flatnonzero(finished):
+            done.append((float(self.returns[i]), int(self.lengths[i])))
+            self.returns[i] = 0.0
+            self.lengths[i] = 0
+        return done
+
+
+def run_step_loop(agent: Agent, until_step: int) -> None:
+    """Step ``agent.envs`` until ``agent.steps >= until_step``; see the module docstring."""
+    assert agent.envs is not None and agent.obs is not None
+    n_envs = agent.envs.num_envs
+    tracker = EpisodeTracker(n_envs)
+    while agent.steps < until_step:
+        actions = agent.explore(agent.obs)
+        next_obs, rewards, terminated, truncated, infos = agent.envs.step(actions)
+        terminated = np.asarray(terminated, dtype=bool)
+        truncated = np.asarray(truncated, dtype=bool)
+        cut = agent.cut_due(agent.steps + n_envs)
+        if cut:  # a resume point: cut every episode here, bootstrapping like a time limit
+            truncated = truncated | ~terminated
+        ended = terminated | truncated
+        transition = Transition(
+            obs=agent.obs,
+            actions=actions,
+            rewards=np.asarray(rewards, dtype=np.float32),
+            next_obs=true_next_obs(next_obs, infos),
+            terminated=terminated,
+            truncated=truncated,
+            reset_obs=next_obs,
+            infos=infos,
+        )
+        prev_steps = agent.steps
+        agent.steps += n_envs
+        agent.observe(transition)
+        for episode_return, length in tracker.update(transition.rewards, ended, infos):
+            agent.log_episode(episode_return, length)
+        agent.obs = next_obs
+        agent.after_step(prev_steps)
+        if cut:
+            tracker.reset()
+            agent.start_segment()

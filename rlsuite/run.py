@@ -1,0 +1,221 @@
+"""``rlsuite.train``: what ``rlsuite train`` does. One run = one directory:
+
+    runs/<agent>-<env>-s<seed>-<time>/
+        config.yaml                 the resolved config
+        metrics.jsonl               one JSON object per line
+        checkpoints/latest.safetensors   everything needed to continue (written atomically)
+        model.safetensors           the final model (weights for acting)
+        best_model.safetensors      best training-time evaluation (when eval_every > 0)
+        eval.json                   the final evaluation
+        tb/ wandb/                  when those loggers are on
+
+Resume points: every ``checkpoint_every`` steps the loops cut episodes in flight (as time-limit
+truncations, which bootstrap), the run writes a checkpoint, and the envs are reseeded from
+(seed, steps). A run that is killed and resumed from that checkpoint therefore replays exactly what
+the uninterrupted run does from there on (bit for bit on CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from rlsuite import checkpoint
+from rlsuite.agent import Agent
+from rlsuite.config import agent_overrides, compose
+from rlsuite.errors import CheckpointError, ConfigError
+from rlsuite.eval.evaluate import EvalResult, evaluate
+from rlsuite.loggers import ConsoleLogger, JsonlLogger, MultiLogger, TensorBoardLogger, WandbLogger
+from rlsuite.registry import EnvSpec, get_agent
+
+CHECKPOINT = Path("checkpoints") / "latest.safetensors"
+
+
+@dataclass
+class Run:
+    """The outcome of :func:`train`."""
+
+    dir: Path
+    config: DictConfig
+    agent: Agent
+    eval: EvalResult | None
+    leaderboard_id: int | None = None
+
+
+def crossed(prev: int, now: int, every: int) -> bool:
+    return every > 0 and now // every > prev // every
+
+
+def config_hash(agent_config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(agent_config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class TrainHooks:
+    """What happens between steps during a run: averaged logs, evaluations, resume points."""
+
+    def __init__(self, run_dir: Path, cfg: DictConfig, logger: MultiLogger, best: float | None = None):
+        self.run_dir, self.cfg, self.logger = run_dir, cfg, logger
+        self.best_eval = best
+
+    def resume_point_due(self, prev_steps: int, next_steps: int) -> bool:
+        return crossed(prev_steps, next_steps, int(self.cfg.checkpoint_every))
+
+    def after_step(self, agent: Agent, prev_steps: int) -> None:
+        cfg = self.cfg
+        if crossed(prev_steps, agent.steps, int(cfg.log_every)):
+            agent.log_sps()
+            self.logger.flush(agent.steps)
+        if crossed(prev_steps, agent.steps, int(cfg.eval_every)):
+            self.evaluate_during_training(agent)
+        if self.resume_point_due(prev_steps, agent.steps):
+            self.logger.flush(agent.steps)
+            self.save_checkpoint(agent)
+
+    def evaluate_during_training(self, agent: Agent) -> None:
+        res = evaluate(agent, episodes=int(self.cfg.eval_episodes), seed=int(self.cfg.eval_seed))
+        self.logger.log({"eval/mean_return": res.mean, "eval/iqm": res.iqm}, agent.steps)
+        if self.best_eval is None or res.mean > self.best_eval:
+            self.best_eval = res.mean
+            agent.save(self.run_dir / "best_model.safetensors")
+
+    def save_checkpoint(self, agent: Agent) -> None:
+        state = agent.state_dict(include_training_state=True)
+        jsonl = self.logger.get(JsonlLogger)
+        wandb = self.logger.get(WandbLogger)
+        state["run"] = {
+            "jsonl_offset": jsonl.offset() if isinstance(jsonl, JsonlLogger) else None,
+            "wandb_id": wandb.run_id if isinstance(wandb, WandbLogger) else None,
+            "best_eval": self.best_eval,
+        }
+        checkpoint.save_state(self.run_dir / CHECKPOINT, state)
+
+
+def _run_dir(cfg: DictConfig) -> Path:
+    if cfg.run_dir:
+        return Path(cfg.run_dir)
+    env_label = str(cfg.env.name or cfg.env.id).replace("/", "_")
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1e6) % 1_000_000:06d}"
+    return Path(cfg.runs_root) / f"{cfg.agent.name}-{env_label}-s{cfg.seed}-{stamp}"
+
+
+def _build_loggers(cfg: DictConfig, run_dir: Path, start_step: int, run_state: dict[str, Any]) -> MultiLogger:
+    loggers = []
+    for name in cfg.logger:
+        if name == "console":
+            loggers.append(ConsoleLogger(int(cfg.total_steps), f"{cfg.agent.name} {cfg.env.name}", start_step))
+        elif name == "jsonl":
+            loggers.append(JsonlLogger(run_dir / "metrics.jsonl", truncate_at=run_state.get("jsonl_offset")))
+        elif name == "tensorboard":
+            loggers.append(TensorBoardLogger(run_dir / "tb", purge_step=start_step or None))
+        elif name == "wandb":
+            container = OmegaConf.to_container(cfg, resolve=True)
+            loggers.append(WandbLogger(run_dir, container, run_dir.name, resume_id=run_state.get("wandb_id")))
+    return MultiLogger(loggers, log_every=int(cfg.log_every))
+
+
+def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str, Any]]:
+    """The saved config (with allowed overrides applied) and the latest checkpoint of a run."""
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{run_dir} is not an rlsuite run directory (no config.yaml)")
+    try:
+        cfg = OmegaConf.load(cfg_path)
+    except Exception as err:
+        raise CheckpointError(f"{cfg_path} is unreadable: {str(err).splitlines()[0]}") from err
+    state = checkpoint.load_state(run_dir / CHECKPOINT)
+    allowed = {"total_steps", "logger", "log_every", "device", "eval_episodes", "submit", "leaderboard"}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "resume":
+            continue
+        if key not in allowed:
+            raise ConfigError(f"'{key}' cannot change when resuming; accepted: {', '.join(sorted(allowed))}")
+        OmegaConf.update(cfg, key, yaml.safe_load(value) if value else None, merge=True)
+    return cfg, state
+
+
+def train(overrides: list[str] | DictConfig | None = None) -> Run:
+    """Compose the config, train, save, evaluate and (by default) submit to the leaderboard."""
+    overrides = overrides if overrides is not None else []
+    resume_state: dict[str, Any] | None = None
+    if isinstance(overrides, DictConfig):
+        cfg = overrides
+    else:
+        resume = next((o.split("=", 1)[1] for o in overrides if o.startswith("resume=")), None)
+        if resume:
+            cfg, resume_state = _load_run(Path(resume), overrides)
+            cfg.resume = resume
+        else:
+            cfg = compose(overrides)
+    run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume_state:
+        checkpoint.atomic_write_bytes(run_dir / "config.yaml", OmegaConf.to_yaml(cfg).encode())
+
+    cls = get_agent(cfg.agent.name)
+    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
+    agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
+    run_state: dict[str, Any] = {}
+    if resume_state:
+        agent.load_state_dict(resume_state)
+        run_state = resume_state.get("run", {})
+    logger = _build_loggers(cfg, run_dir, agent.steps, run_state)
+    agent.logger = logger
+    agent.hooks = TrainHooks(run_dir, cfg, logger, best=run_state.get("best_eval"))
+    try:
+        if resume_state:
+            agent.budget_end = int(cfg.total_steps)
+            agent.continue_training()
+        else:
+            agent.learn(int(cfg.total_steps))
+        logger.flush(agent.steps)
+        agent.hooks.save_checkpoint(agent)
+        agent.save(run_dir / "model.safetensors")
+        result = evaluate(agent, episodes=int(cfg.eval_episodes), seed=int(cfg.eval_seed), protocol=str(cfg.protocol))
+        logger.log({"eval/mean_return": result.mean, "eval/iqm": result.iqm}, agent.steps)
+    finally:
+        logger.close()
+        agent.close()
+    summary = {**result.to_dict(), "agent": cfg.agent.name, "train_steps": agent.steps,
+               "config_hash": config_hash(agent_overrides(cfg))}
+    checkpoint.atomic_write_bytes(run_dir / "eval.json", json.dumps(summary, indent=2).encode())
+    row_id = submit_result(cfg, run_dir, agent, result) if cfg.submit else None
+    return Run(dir=run_dir, config=cfg, agent=agent, eval=result, leaderboard_id=row_id)
+
+
+def submit_result(cfg: DictConfig, run_dir: Path, agent: Agent, result: EvalResult) -> int:
+    """Add one evaluation to the SQLite leaderboard."""
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    frames_per_step = int(getattr(agent, "frames_per_step", 1))
+    row = {
+        "agent": cfg.agent.name,
+        "env_id": result.env_id,
+        "env_version": result.env_id.rsplit("-v", 1)[-1] if "-v" in result.env_id else "",
+        "protocol": result.protocol,
+        "config_hash": config_hash(agent_overrides(cfg)),
+        "seed": int(cfg.seed),
+        "train_steps": agent.steps,
+        "frames": agent.steps * frames_per_step,
+        "episodes": result.episodes,
+        "returns": [float(r) for r in result.returns],
+        "mean": result.mean,
+        "std": result.std,
+        "median": result.median,
+        "iqm": result.iqm,
+        "iqm_ci_low": result.iqm_ci[0],
+        "iqm_ci_high": result.iqm_ci[1],
+        "run_dir": str(run_dir.resolve()),
+        "extra": {"config": agent_overrides(cfg), "eval_seed": result.seed},
+    }
+    return Leaderboard(cfg.leaderboard).add(row)
+
