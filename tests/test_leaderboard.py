@@ -1,0 +1,358 @@
+"""Leaderboard store: round trip, ranking, concurrency, corruption/foreign refusal, migrations, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing as mp
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from rlsuite.errors import ConfigError, LeaderboardError
+from rlsuite.eval.human_scores import human_normalized
+from rlsuite.eval.leaderboard import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    Leaderboard,
+    default_leaderboard_path,
+    env_matches,
+    export,
+    render_table,
+)
+from rlsuite.eval.stats import hierarchical_bootstrap_ci, iqm
+
+
+def _result(agent="dqn", env="CartPole-v1", seed=0, returns=(1.0, 2.0, 3.0, 4.0), **kw):
+    r = dict(
+        agent=agent,
+        env_id=env,
+        env_version="gymnasium 1.0",
+        protocol="default",
+        config_hash="cafe1234",
+        seed=seed,
+        train_steps=100_000,
+        frames=100_000,
+        returns=list(returns),
+        run_dir=f"runs/{agent}-{env}-s{seed}",
+    )
+    r.update(kw)
+    return r
+
+
+# --------------------------------------------------------------------------- location
+
+
+def test_default_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("RLSUITE_LEADERBOARD", str(tmp_path / "x" / "lb.db"))
+    assert default_leaderboard_path() == tmp_path / "x" / "lb.db"
+    monkeypatch.delenv("RLSUITE_LEADERBOARD")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_leaderboard_path() == tmp_path / "data" / "rlsuite" / "leaderboard.db"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_leaderboard_path() == tmp_path / "home" / ".local" / "share" / "rlsuite" / "leaderboard.db"
+    # Leaderboard() with no path uses it and creates the parent directories
+    monkeypatch.setenv("RLSUITE_LEADERBOARD", str(tmp_path / "deep" / "er" / "lb.db"))
+    with Leaderboard() as lb:
+        assert lb.path == tmp_path / "deep" / "er" / "lb.db" and lb.path.exists()
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_add_query_round_trip(tmp_path):
+    path = tmp_path / "lb.db"
+    with Leaderboard(path) as lb:
+        rid = lb.add(_result(notes="first", my_key=[1, 2]))
+        rid2 = lb.add(_result(agent="ppo", env="ALE/Pong-v5", protocol="machado", returns=[20.0, 21.0, 20.0]))
+        assert (rid, rid2) == (1, 2)
+    with Leaderboard(path) as lb:  # reopen: persisted, schema current, WAL on
+        rows = lb.query()
+        assert lb.schema_version() == SCHEMA_VERSION
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    con.close()
+    r = rows[0]
+    assert (r["agent"], r["env_id"], r["env_version"], r["protocol"], r["config_hash"]) == (
+        "dqn", "CartPole-v1", "gymnasium 1.0", "default", "cafe1234",
+    )  # fmt: skip
+    assert (r["seed"], r["train_steps"], r["frames"], r["episodes"]) == (0, 100_000, 100_000, 4)
+    assert r["returns"] == [1.0, 2.0, 3.0, 4.0]
+    assert r["mean"] == 2.5 and r["median"] == 2.5 and r["iqm"] == 2.5
+    assert r["std"] == pytest.approx(np.std([1, 2, 3, 4]))
+    assert r["iqm_ci_low"] <= 2.5 <= r["iqm_ci_high"]
+    assert r["human_normalized"] is None and r["notes"] == "first"
+    assert r["extra"] == {"my_key": [1, 2]} and r["created_at"]
+    pong = rows[1]
+    assert pong["human_normalized"] == pytest.approx(human_normalized("Pong", np.mean([20, 21, 20])))
+    assert pong["protocol"] == "machado"
+
+
+def test_add_validates(tmp_path):
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        with pytest.raises(ConfigError, match="agent"):
+            lb.add({"env_id": "CartPole-v1", "returns": [1.0]})
+        with pytest.raises(ConfigError, match="returns"):
+            lb.add({"agent": "dqn", "env_id": "CartPole-v1"})
+        with pytest.raises(ConfigError, match="finite"):
+            lb.add(_result(returns=[1.0, float("nan")]))
+        with pytest.raises(ConfigError, match="integer"):
+            lb.add(_result(seed=1.5))
+        assert lb.query() == []
+        assert lb.add_many([_result(seed=s) for s in range(3)]) == [1, 2, 3]
+
+
+def test_env_filter_and_query(tmp_path):
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        lb.add(_result(env="ALE/Pong-v5"))
+        lb.add(_result(env="PongNoFrameskip-v4", protocol="nature"))
+        lb.add(_result(env="CartPole-v1", agent="ppo"))
+        assert len(lb.query(env="Pong")) == 2
+        assert [r["env_id"] for r in lb.query(env="ALE/Pong-v5")] == ["ALE/Pong-v5"]
+        assert len(lb.query(env="cartpole")) == 1 and len(lb.query(env="CartPole-v0")) == 0
+        assert len(lb.query(agent="ppo")) == 1 and len(lb.query(protocol="nature")) == 1
+        assert lb.distinct("agent") == ["dqn", "ppo"]
+    assert env_matches("Breakout", "BreakoutNoFrameskip-v4") and not env_matches("Breakout", "ALE/Pong-v5")
+
+
+def test_ranked_groups_seeds_and_orders_by_iqm(tmp_path):
+    rng = np.random.default_rng(0)
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        runs = {"dqn": [], "ppo": []}
+        for agent, mu in (("dqn", 100.0), ("ppo", 300.0)):
+            for s in range(3):
+                rets = rng.normal(mu, 10.0, 8).round(2)
+                runs[agent].append(rets)
+                lb.add(_result(agent=agent, seed=s, returns=rets))
+        # re-evaluating ppo seed 0 replaces its earlier result in the ranking
+        runs["ppo"][0] = np.full(8, 250.0)
+        lb.add(_result(agent="ppo", seed=0, returns=runs["ppo"][0]))
+        lb.add(_result(agent="dqn", env="Acrobot-v1", returns=[-80.0, -90.0]))
+        ranked = lb.ranked(n_boot=500)
+    assert [(r["env_id"], r["agent"], r["rank"]) for r in ranked] == [
+        ("Acrobot-v1", "dqn", 1), ("CartPole-v1", "ppo", 1), ("CartPole-v1", "dqn", 2),
+    ]  # fmt: skip
+    ppo = ranked[1]
+    assert ppo["n_runs"] == 3 and ppo["seeds"] == [0, 1, 2] and ppo["episodes"] == 24
+    pooled = np.concatenate(runs["ppo"])
+    assert ppo["iqm"] == pytest.approx(iqm(pooled))
+    assert (ppo["iqm_ci_low"], ppo["iqm_ci_high"]) == hierarchical_bootstrap_ci(runs["ppo"], n_boot=500)
+    assert ppo["iqm_ci_low"] < ppo["iqm"] < ppo["iqm_ci_high"]
+    assert ppo["run_scores"] == pytest.approx([r.mean() for r in runs["ppo"]])
+    assert ppo["train_steps"] == 100_000 and ppo["protocol"] == "default" and ppo["config_hash"] == "cafe1234"
+
+
+# --------------------------------------------------------------------------- concurrency
+
+N_PROCS, N_ROWS = 8, 50
+
+
+def _writer(path: str, worker: int, barrier) -> None:
+    barrier.wait()  # everyone opens (and races to create the schema) at once
+    lb = Leaderboard(path)
+    for i in range(N_ROWS):
+        lb.add(_result(agent=f"w{worker}", seed=i, returns=[float(worker), float(i)], run_dir=f"w{worker}/{i}"))
+    lb.close()
+
+
+def test_concurrent_writers(tmp_path):
+    path = tmp_path / "lb.db"  # does not exist yet: creation is raced as well
+    # fork where available: the children inherit the imported modules (``import rlsuite`` pulls in
+    # torch, ~1.5 s per spawned child on 2 cores); the parent holds no open connection here.
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    barrier = ctx.Barrier(N_PROCS)
+    procs = [ctx.Process(target=_writer, args=(str(path), w, barrier)) for w in range(N_PROCS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * N_PROCS
+    with Leaderboard(path) as lb:
+        rows = lb.query()
+        assert lb.integrity_check() == "ok"
+        assert lb.schema_version() == SCHEMA_VERSION
+    assert len(rows) == N_PROCS * N_ROWS
+    got = sorted((r["agent"], r["seed"]) for r in rows)
+    assert got == sorted((f"w{w}", i) for w in range(N_PROCS) for i in range(N_ROWS))
+    assert all(r["returns"] == [float(r["agent"][1:]), float(r["seed"])] for r in rows)
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+
+
+# --------------------------------------------------------------------------- refusal
+
+
+def _foreign_db(path: Path) -> None:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO users (name) VALUES ('alice')")
+    con.commit()
+    con.close()
+
+
+def _corrupt_rlsuite_db(path: Path) -> None:
+    with Leaderboard(path) as lb:
+        lb.add_many([_result(seed=s, returns=list(range(50))) for s in range(40)])
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 3 * page
+    data[page : 3 * page] = b"\xde\xad\xbe\xef" * (2 * page // 4)  # wreck b-tree pages 2 and 3
+    path.write_bytes(bytes(data))
+
+
+def _newer_db(path: Path) -> None:
+    with Leaderboard(path) as lb:
+        lb.add(_result())
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_text("name,score\nalice,3\n" * 20), "not an SQLite database"),
+        (lambda p: p.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20), "corrupt"),
+        (_foreign_db, "another program"),
+        (_corrupt_rlsuite_db, "corrupt"),
+        (_newer_db, "newer than this rlsuite"),
+    ],
+    ids=["text-file", "garbage-after-header", "foreign-sqlite", "corrupt-pages", "newer-schema"],
+)
+def test_bad_files_refused_and_untouched(tmp_path, make, message):
+    path = tmp_path / "lb.db"
+    make(path)
+    before = path.read_bytes()
+    with pytest.raises(LeaderboardError, match=message) as ei:
+        Leaderboard(path)
+    assert str(path) in str(ei.value) and "not modified" in str(ei.value)
+    assert path.read_bytes() == before  # never overwritten
+    with pytest.raises(LeaderboardError):  # and still refused the second time
+        Leaderboard(path)
+    assert path.read_bytes() == before
+
+
+def test_directory_path_refused(tmp_path):
+    with pytest.raises(LeaderboardError, match="directory"):
+        Leaderboard(tmp_path)
+
+
+# --------------------------------------------------------------------------- migrations
+
+_V1_SCHEMA = """
+CREATE TABLE rlsuite_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO rlsuite_meta VALUES ('app', 'rlsuite'), ('kind', 'leaderboard');
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, agent TEXT NOT NULL,
+    env_id TEXT NOT NULL, env_version TEXT NOT NULL DEFAULT '', protocol TEXT NOT NULL DEFAULT 'default',
+    config_hash TEXT NOT NULL DEFAULT '', seed INTEGER, train_steps INTEGER, episodes INTEGER NOT NULL,
+    returns TEXT NOT NULL, mean REAL NOT NULL, std REAL, median REAL, iqm REAL, iqm_ci_low REAL,
+    iqm_ci_high REAL, run_dir TEXT, notes TEXT, extra TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+def test_v1_database_is_migrated_with_rows_intact(tmp_path):
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript(_V1_SCHEMA)
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute("PRAGMA user_version = 1")
+    rows_v1 = [
+        ("2024-01-01T00:00:00+00:00", "dqn", "ALE/Pong-v5", "nature", 0, 10_000_000, 3, "[19.0, 20.0, 21.0]", 20.0),
+        ("2024-01-02T00:00:00+00:00", "ppo", "CartPole-v1", "default", 1, 100_000, 2, "[500.0, 490.0]", 495.0),
+    ]
+    con.executemany(
+        "INSERT INTO results (created_at, agent, env_id, protocol, seed, train_steps, episodes, returns, mean)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows_v1,
+    )
+    con.commit()
+    con.close()
+
+    with Leaderboard(path) as lb:
+        assert lb.schema_version() == SCHEMA_VERSION
+        rows = lb.query()
+        lb.add(_result(frames=400_000))  # the upgraded db takes new rows with the new columns
+        assert lb.query()[-1]["frames"] == 400_000
+        assert lb.integrity_check() == "ok"
+    assert [(r["id"], r["agent"], r["env_id"], r["returns"], r["mean"], r["seed"]) for r in rows] == [
+        (1, "dqn", "ALE/Pong-v5", [19.0, 20.0, 21.0], 20.0, 0),
+        (2, "ppo", "CartPole-v1", [500.0, 490.0], 495.0, 1),
+    ]
+    assert rows[0]["created_at"] == "2024-01-01T00:00:00+00:00" and rows[0]["train_steps"] == 10_000_000
+    assert rows[0]["frames"] is None
+    assert rows[0]["human_normalized"] == pytest.approx((20.0 + 20.7) / 35.3)  # backfilled by v1 -> v2
+    assert rows[1]["human_normalized"] is None
+    con = sqlite3.connect(path)
+    idx = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    meta = dict(con.execute("SELECT key, value FROM rlsuite_meta"))
+    con.close()
+    assert {"idx_results_env", "idx_results_agent"} <= idx
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+
+# --------------------------------------------------------------------------- output
+
+
+@pytest.fixture
+def ranked_rows(tmp_path):
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        for s in range(3):
+            lb.add(_result(agent="ppo", env="ALE/Pong-v5", seed=s, returns=[19.0 + s, 20.0, 21.0, 18.0]))
+            lb.add(_result(agent="dqn", env="ALE/Pong-v5", seed=s, returns=[10.0 + s, 12.0, 15.0, 9.0]))
+        return lb.ranked(n_boot=300)
+
+
+def test_render_table(ranked_rows):
+    console = Console(record=True, width=200)
+    render_table(ranked_rows, console=console)
+    text = console.export_text()
+    assert "ranked by IQM" in text and "Human-norm." in text
+    assert text.index("ppo") < text.index("dqn")
+    assert f"{ranked_rows[0]['iqm']:.2f}" in text
+    narrow = Console(record=True, width=80)
+    render_table(ranked_rows, console=narrow)
+    assert all(len(line) <= 80 for line in narrow.export_text().splitlines())
+    empty = Console(record=True)
+    render_table([], console=empty)
+    assert "No leaderboard results" in empty.export_text()
+
+
+def test_exports(ranked_rows, tmp_path):
+    md = export(ranked_rows, "markdown")
+    lines = md.strip().splitlines()
+    assert lines[0].startswith("| # | Agent | Env |") and len(lines) == 2 + len(ranked_rows)
+    assert "| 1 | ppo | ALE/Pong-v5 |" in lines[2]
+
+    text = export(ranked_rows, "csv", out=tmp_path / "lb.csv")
+    assert (tmp_path / "lb.csv").read_text() == text
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert [r["agent"] for r in parsed] == ["ppo", "dqn"]
+    assert float(parsed[0]["iqm"]) == pytest.approx(ranked_rows[0]["iqm"])
+    assert json.loads(parsed[0]["seeds"]) == [0, 1, 2]
+
+    buf = io.StringIO()
+    js = export(ranked_rows, "json", out=buf)
+    assert buf.getvalue() == js
+    data = json.loads(js)
+    assert isinstance(data, list) and data[0]["agent"] == "ppo" and data[0]["n_runs"] == 3
+
+    page = export(ranked_rows, "html")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<table>" in page and "<style>" in page and "ppo" in page
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 2  # IQM bars + profile
+    assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: nothing fetched
+
+    with pytest.raises(ConfigError, match=r"Did you mean: html\? Accepted: markdown, csv, html, json"):
+        export(ranked_rows, "htm")
+    assert export([], "json") == "[]\n"
