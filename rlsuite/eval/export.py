@@ -164,11 +164,8 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
     cols, cells = _fit(*_cells(rows), width=console.width)
     ranked = "n_runs" in rows[0]
     table = Table(
-        title=title
-        or ("Leaderboard — ranked by IQM of episode returns" if ranked else "Leaderboard results"),
-        caption="IQM = interquartile mean; 95% CI: bootstrap over runs (seeds) and episodes"
-        if ranked
-        else None,
+        title=title or ("Leaderboard — ranked by IQM of episode returns" if ranked else "Leaderboard results"),
+        caption="IQM = interquartile mean; 95% CI: bootstrap over runs (seeds) and episodes" if ranked else None,
         header_style="bold",
         show_lines=False,
     )
@@ -208,10 +205,7 @@ def _csv(rows: Sequence[Mapping[str, Any]]) -> str:
     w.writerow(keys)
     for r in rows:
         w.writerow(
-            [
-                "" if r.get(k) is None else json.dumps(r[k]) if isinstance(r.get(k), list | dict) else r[k]
-                for k in keys
-            ]
+            ["" if r.get(k) is None else json.dumps(r[k]) if isinstance(r.get(k), list | dict) else r[k] for k in keys]
         )
     return buf.getvalue()
 
@@ -248,9 +242,7 @@ def _html(rows: Sequence[Mapping[str, Any]], title: str, plots: bool) -> str:
         prev = env
         if ranked and r.get("rank") == 1:
             cls.append("first")
-        tds = "".join(
-            f'<td class="{"r" if j == "right" else ""}">{esc(c)}</td>' for (_, _, j), c in zip(cols, row)
-        )
+        tds = "".join(f'<td class="{"r" if j == "right" else ""}">{esc(c)}</td>' for (_, _, j), c in zip(cols, row))
         body.append(f'<tr class="{" ".join(cls)}">{tds}</tr>')
     figures = []
     if plots and rows:
@@ -317,9 +309,7 @@ def export(
     """
     f = _ALIASES.get(str(fmt).lower(), str(fmt).lower())
     if f not in FORMATS:
-        raise ConfigError(
-            f"unknown export format '{fmt}'.{suggest(str(fmt), FORMATS)} Accepted: {', '.join(FORMATS)}"
-        )
+        raise ConfigError(f"unknown export format '{fmt}'.{suggest(str(fmt), FORMATS)} Accepted: {', '.join(FORMATS)}")
     rows = list(rows)
     if f == "markdown":
         text = _markdown(rows)

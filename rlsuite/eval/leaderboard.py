@@ -118,9 +118,7 @@ def _m2_frames_hns(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE results ADD COLUMN human_normalized REAL")
     for rid, env_id, mean in conn.execute("SELECT id, env_id, mean FROM results").fetchall():
         if canonical_game(env_id) is not None and mean is not None:
-            conn.execute(
-                "UPDATE results SET human_normalized = ? WHERE id = ?", (human_normalized(env_id, mean), rid)
-            )
+            conn.execute("UPDATE results SET human_normalized = ? WHERE id = ?", (human_normalized(env_id, mean), rid))
 
 
 def _m3_indexes(conn: sqlite3.Connection) -> None:
@@ -213,9 +211,7 @@ def normalize_result(result: Mapping[str, Any]) -> dict[str, Any]:
     r = dict(result)
     for key in ("agent", "env_id"):
         if not isinstance(r.get(key), str) or not r[key].strip():
-            raise ConfigError(
-                f"leaderboard result: '{key}' is required (a non-empty string), got {r.get(key)!r}"
-            )
+            raise ConfigError(f"leaderboard result: '{key}' is required (a non-empty string), got {r.get(key)!r}")
     returns = r.pop("returns", None)
     returns = [] if returns is None else [_finite(x, "returns") for x in np.asarray(returns).reshape(-1)]
     if not returns and r.get("mean") is None:
@@ -371,9 +367,7 @@ class Leaderboard:
             for i in range(ver, SCHEMA_VERSION):
                 MIGRATIONS[i](conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute(
-                "INSERT OR REPLACE INTO rlsuite_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            conn.execute("INSERT OR REPLACE INTO rlsuite_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

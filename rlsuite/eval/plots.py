@@ -133,9 +133,7 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def _mean_band(
-    curves: np.ndarray, n_boot: int = 1000, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mean_band(curves: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over seeds (axis 0) and a pointwise 95% percentile-bootstrap band over seeds."""
     m = curves.mean(axis=0)
     if curves.shape[0] < 2:
@@ -180,9 +178,7 @@ def plot_learning_curves(
         label = agent if group_by == "agent" else f"{agent} s{seed}" if seed is not None else Path(rd).name
         data.setdefault(env, {}).setdefault(label, []).append((xs, _smooth(ys, smooth), Path(rd).name))
     if not data:
-        raise ConfigError(
-            f"no '{metric}' values with a '{x}' x-axis in the metrics.jsonl of: {', '.join(skipped)}"
-        )
+        raise ConfigError(f"no '{metric}' values with a '{x}' x-axis in the metrics.jsonl of: {', '.join(skipped)}")
 
     plt = _pyplot()
     envs = sorted(data)
@@ -215,7 +211,8 @@ def plot_learning_curves(
         ax.legend(fontsize="small", loc="best")
     for ax in list(axes.flat)[len(envs) :]:
         ax.set_visible(False)
-    fig.suptitle(title or f"{metric}: mean across seeds, 95% bootstrap CI", fontsize=11)
+    default_title = f"{metric}: mean across seeds, 95% bootstrap CI" if group_by == "agent" else f"{metric} per run"
+    fig.suptitle(title or default_title, fontsize=11)
     fig.tight_layout()
     return _save(fig, out)
 
@@ -243,16 +240,12 @@ def scores_from_rows(
 
     if normalized not in ("auto", "human", "raw"):
         raise ConfigError(f"normalized must be auto, human or raw, got '{normalized}'")
-    hns = normalized == "human" or (
-        normalized == "auto" and bool(rows) and all(run_values(r, True) for r in rows)
-    )
+    hns = normalized == "human" or (normalized == "auto" and bool(rows) and all(run_values(r, True) for r in rows))
     out: dict[str, dict[str, list[float]]] = {}
     for r in rows:
         vals = run_values(r, hns)
         if vals:
-            name = str(r["agent"]) + (
-                f" [{r['protocol']}]" if r.get("protocol") not in (None, "default") else ""
-            )
+            name = str(r["agent"]) + (f" [{r['protocol']}]" if r.get("protocol") not in (None, "default") else "")
             out.setdefault(name, {}).setdefault(str(r["env_id"]), []).extend(vals)
     arrays = {a: {e: np.asarray(v) for e, v in envs.items()} for a, envs in out.items()}
     return arrays, ("human-normalized score" if hns else "mean episode return")
@@ -290,20 +283,24 @@ def plot_aggregate(
     plt = _pyplot()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.5 * len(agents) + 3.2))
+    extent: list[float] = []
     for i, a in enumerate(agents):
         c = colors[i % len(colors)]
         pooled = np.concatenate([np.asarray(v, float).reshape(-1) for v in scores[a].values()])
         point = iqm(pooled)
         clo, chi = stratified_bootstrap_ci(scores[a], iqm, n_boot=n_boot, seed=seed)
+        extent += [clo, chi, point]
         ax1.barh(i, chi - clo, left=clo, height=0.6, color=c, alpha=0.35)
         ax1.plot([point, point], [i - 0.3, i + 0.3], color=c, lw=2.5)
-        ax1.annotate(
-            f"{point:.3g}", (chi, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize="small"
-        )
+        ax1.annotate(f"{point:.3g}", (chi, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize="small")
         prof = performance_profile(scores[a], taus)
         plo, phi = performance_profile_ci(scores[a], taus, n_boot=min(n_boot, 500), seed=seed)
         ax2.plot(taus, prof, color=c, lw=1.8, label=f"{a} ({len(scores[a])} env, {pooled.size} runs)")
         ax2.fill_between(taus, plo, phi, color=c, alpha=0.15, lw=0)
+    span_lo, span_hi = min(extent), max(extent)
+    pad = 0.15 * (span_hi - span_lo) if span_hi > span_lo else 0.1 * max(abs(span_hi), 1.0)
+    ax1.set_xlim(span_lo - pad, span_hi + pad)  # bars' sticky edges would pin zero-width CIs to the frame
+    ax1.set_ylim(-0.6, len(agents) - 0.4)
     ax1.set_yticks(range(len(agents)), agents)
     ax1.set_xlabel(f"IQM of {xlabel} (95% stratified bootstrap CI)")
     ax1.set_title("Interquartile mean")
@@ -343,13 +340,8 @@ def plot_ranked(rows: Sequence[Mapping[str, Any]], out: str | Path | io.IOBase) 
             lo, hi = r.get("iqm_ci_low"), r.get("iqm_ci_high")
             ax.barh(i, r["iqm"], color=c, alpha=0.75, height=0.6)
             if lo is not None and hi is not None:
-                ax.errorbar(
-                    r["iqm"], i, xerr=[[r["iqm"] - lo], [hi - r["iqm"]]], color="black", capsize=3, lw=1
-                )
-        labels = [
-            f"{r['agent']} [{r.get('protocol', '')}] {str(r.get('config_hash') or '')[:8]}".strip()
-            for r in sub
-        ]
+                ax.errorbar(r["iqm"], i, xerr=[[r["iqm"] - lo], [hi - r["iqm"]]], color="black", capsize=3, lw=1)
+        labels = [f"{r['agent']} [{r.get('protocol', '')}] {str(r.get('config_hash') or '')[:8]}".strip() for r in sub]
         ax.set_yticks(range(len(sub)), labels, fontsize="small")
         ax.invert_yaxis()
         ax.set_title(env, fontsize=10)

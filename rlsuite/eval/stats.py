@@ -69,9 +69,7 @@ def median(x: Sequence[float] | np.ndarray, axis: int | None = None) -> float | 
     return float(r) if axis is None else r
 
 
-def optimality_gap(
-    x: Sequence[float] | np.ndarray, axis: int | None = None, gamma: float = 1.0
-) -> float | np.ndarray:
+def optimality_gap(x: Sequence[float] | np.ndarray, axis: int | None = None, gamma: float = 1.0) -> float | np.ndarray:
     """Optimality gap (rliable): mean shortfall below ``gamma`` (1.0 = human level)."""
     a = np.asarray(x, dtype=np.float64)
     r = np.mean(gamma - np.minimum(a, gamma), axis=axis)
@@ -253,9 +251,7 @@ def performance_profile(
     t = np.asarray(taus, dtype=np.float64).reshape(-1)
     if not scores:
         raise ConfigError("performance profile: need scores for at least one task")
-    fracs = [
-        np.mean(_as_1d(v, f"scores[{k!r}]")[:, None] > t[None, :], axis=0) for k, v in sorted(scores.items())
-    ]
+    fracs = [np.mean(_as_1d(v, f"scores[{k!r}]")[:, None] > t[None, :], axis=0) for k, v in sorted(scores.items())]
     return np.mean(np.stack(fracs), axis=0)
 
 
