@@ -52,8 +52,10 @@ def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, f
         g = base + p
         if flags[g] & VALID:
             n_valid[e] -= 1
-        obs_store[g, :] = obs_in[e, :]
-        act_store[g, :] = act_in[e, :]
+        for d in range(obs_store.shape[1]):
+            obs_store[g, d] = obs_in[e, d]
+        for d in range(act_store.shape[1]):
+            act_store[g, d] = act_in[e, d]
         rew_store[g] = rew_in[e]
         f = VALID
         if term_in[e]:
@@ -68,7 +70,8 @@ def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, f
         gq = base + q
         if flags[gq] & VALID:
             n_valid[e] -= 1
-        obs_store[gq, :] = next_in[e, :]
+        for d in range(obs_store.shape[1]):
+            obs_store[gq, d] = next_in[e, d]
         flags[gq] = 0
         if size[e] < C:
             size[e] += 1
@@ -94,8 +97,11 @@ def _stack_ok(flags, base, C, i, a, k):
 @nb.njit(cache=True, nogil=True, inline="always")
 def _copy_stack(obs, flags, base, C, i, k, out, b):
     cur = i
+    D = obs.shape[1]
     for t in range(k - 1, -1, -1):
-        out[b, t, :] = obs[base + cur, :]
+        g = base + cur
+        for d in range(D):
+            out[b, t, d] = obs[g, d]
         if t > 0 and (flags[base + cur] & FIRST) == 0:
             cur = cur - 1 if cur > 0 else C - 1
 
@@ -106,8 +112,12 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
     """Validate transition (e, i); if sampleable, write row b of the outputs and return True."""
     base = e * C
     sz = size[e]
-    oldest = (pos[e] - sz + 1) % C
-    a = (i - oldest) % C
+    oldest = pos[e] - sz + 1
+    if oldest < 0:
+        oldest += C
+    a = i - oldest
+    if a < 0:
+        a += C
     if a > sz - 2 or (flags[base + i] & VALID) == 0:
         return False
     r = 0.0
@@ -128,7 +138,9 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
             last = s
             break
         j = j + 1 if j + 1 < C else 0
-    nxt = (i + last + 1) % C
+    nxt = i + last + 1
+    if nxt >= C:
+        nxt -= C
     if k > 1:
         if not _stack_ok(flags, base, C, i, a, k):
             return False
@@ -136,7 +148,8 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
             return False
     _copy_stack(obs, flags, base, C, i, k, o_obs, b)
     _copy_stack(obs, flags, base, C, nxt, k, o_next, b)
-    o_act[b, :] = act[base + i, :]
+    for d in range(act.shape[1]):
+        o_act[b, d] = act[base + i, d]
     o_rew[b] = r
     o_disc[b] = disc
     return True
@@ -162,8 +175,11 @@ def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, 
         while t >= size[e]:
             t -= size[e]
             e += 1
-        oldest = (pos[e] - size[e] + 1) % C
-        i = (oldest + t) % C
+        i = pos[e] - size[e] + 1 + t
+        if i < 0:
+            i += C
+        elif i >= C:
+            i -= C
         idx[b] = e * C + i
         if _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
                   o_obs, o_next, o_act, o_rew, o_disc):

@@ -62,7 +62,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         return self.beta0 + (1.0 - self.beta0) * frac
 
     def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
-        self._check_nonempty()
+        if self.tree.sum_tree[1] <= 0.0:
+            self._check_nonempty()
         b = self.beta if beta is None else float(beta)
         self.sample_calls += 1
         total = self.tree.total
@@ -80,6 +81,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
                 weights = np.empty(batch_size, np.float32)
                 per_weights_kernel(prio, self.tree.min, b, weights)
                 return self._batch(outs, idx, weights)
+            self._check_nonempty()
             u = self.rng.random(batch_size) * total
         raise ValueError("no sampleable transitions yet (n-step windows or frame stacks incomplete)")
 

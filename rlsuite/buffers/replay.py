@@ -178,7 +178,6 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> ReplayBatch:
         """Uniform sample over sampleable transitions (draws from ``self.rng`` only)."""
-        self._check_nonempty()
         outs = self._outputs(batch_size)
         idx = np.empty(batch_size, np.int64)
         ok = np.zeros(batch_size, np.bool_)
@@ -189,6 +188,7 @@ class ReplayBuffer:
             if missing == 0:
                 weights = np.ones(batch_size, np.float32)
                 return self._batch(outs, idx, weights)
+            self._check_nonempty()
         raise ValueError("no sampleable transitions yet (n-step windows or frame stacks incomplete)")
 
     # ------------------------------------------------------------------ checkpointing
@@ -233,12 +233,12 @@ def to_torch(batch: ReplayBatch, device: Any = "cpu") -> ReplayBatch:
     import torch
 
     dev = torch.device(device)
+    if dev.type == "cpu":
+        return ReplayBatch(*map(torch.from_numpy, batch))
     out = []
     for x in batch:
         t = torch.from_numpy(np.ascontiguousarray(x))
-        if dev.type != "cpu":
-            if dev.type == "cuda" and not t.is_pinned():
-                t = t.pin_memory()
-            t = t.to(dev, non_blocking=True)
-        out.append(t)
+        if dev.type == "cuda" and not t.is_pinned():
+            t = t.pin_memory()
+        out.append(t.to(dev, non_blocking=True))
     return ReplayBatch(*out)

@@ -1,0 +1,212 @@
+"""Replay-buffer benchmark: rlsuite vs SB3 ReplayBuffer (both memory modes) vs cpprb, one process.
+
+    python benchmarks/buffers.py            # full: 1M vector transitions, 100k Atari transitions
+    python benchmarks/buffers.py --quick    # < 1 min; partly filled buffers of the same capacity
+
+Prints a Markdown table and, as its last line, one JSON object of ratios (rlsuite ÷ peer).
+Sampling is timed up to torch tensors on CPU for rlsuite (sample + to_torch) and SB3 (which
+returns tensors); cpprb returns numpy, so rlsuite is timed at the numpy level against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+import warnings
+
+import gymnasium as gym
+import numpy as np
+
+from rlsuite.buffers import make_replay_buffer, to_torch
+
+warnings.filterwarnings("ignore")
+
+
+def bench(fn, reps: int, repeat: int = 5) -> float:
+    """Best-of-`repeat` calls per second of `fn` run `reps` times."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, time.perf_counter() - t0)
+    return reps / best
+
+
+def timed_fill(add, n: int) -> float:
+    t0 = time.perf_counter()
+    for t in range(n):
+        add(t)
+    return n / (time.perf_counter() - t0)
+
+
+def sb3_bytes(buf) -> int:
+    arrays = [getattr(buf, k, None) for k in ("observations", "next_observations", "actions", "rewards", "dones",
+                                           "timeouts")]
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
+# ---------------------------------------------------------------- vector (CartPole-shaped)
+def vector_data(n: int, rng: np.random.Generator, ep_len: int = 200):
+    obs = rng.standard_normal((n + 1, 1, 4)).astype(np.float32)
+    act = rng.integers(0, 2, (n, 1))
+    rew = np.ones((n, 1), np.float32)
+    done = (np.arange(n) % ep_len == ep_len - 1)[:, None]
+    return obs, act, rew, done
+
+
+def run_vector(capacity: int, fill: int, reps: int, rows: list, ratios: dict) -> None:
+    from cpprb import PrioritizedReplayBuffer as CPER
+    from cpprb import ReplayBuffer as CRB
+    from stable_baselines3.common.buffers import ReplayBuffer as SB3RB
+
+    ospace = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+    aspace = gym.spaces.Discrete(2)
+    obs, act, rew, done = vector_data(fill, np.random.default_rng(0))
+    no = np.zeros((1,), bool)
+    B = 256
+    res: dict[str, dict[str, float]] = {}
+
+    ours = make_replay_buffer(capacity, ospace, aspace, n_envs=1, seed=0)
+    add_rate = timed_fill(lambda t: ours.add(obs[t], act[t], rew[t], obs[t + 1], done[t], no), fill)
+    res["rlsuite"] = {"add": add_rate, "sample": bench(lambda: to_torch(ours.sample(B)), reps),
+                      "sample_np": bench(lambda: ours.sample(B), reps)}
+
+    for opt in (False, True):
+        sb = SB3RB(capacity, ospace, aspace, device="cpu", n_envs=1, optimize_memory_usage=opt,
+                   handle_timeout_termination=not opt)
+        info = [{}]
+        add_rate = timed_fill(lambda t, sb=sb: sb.add(obs[t], obs[t + 1], act[t], rew[t], done[t], info), fill)
+        res[f"SB3 (optimize_memory_usage={opt})"] = {"add": add_rate, "sample": bench(lambda sb=sb: sb.sample(B), reps)}
+        del sb
+        gc.collect()
+
+    env_dict = {"obs": {"shape": 4}, "act": {"dtype": np.int64}, "rew": {}, "next_obs": {"shape": 4}, "done": {}}
+    crb = CRB(capacity, env_dict)
+    add_rate = timed_fill(lambda t: crb.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1], done=done[t]),
+                          fill)
+    res["cpprb"] = {"add": add_rate, "sample_np": bench(lambda: crb.sample(B), reps)}
+    del crb
+
+    # prioritized: sample + priority update of the sampled batch
+    rng = np.random.default_rng(1)
+    td = np.abs(rng.standard_normal((64, B)))
+    it = {"i": 0}
+
+    per = make_replay_buffer(capacity, ospace, aspace, n_envs=1, prioritized=True, seed=0)
+    per_add = timed_fill(lambda t: per.add(obs[t], act[t], rew[t], obs[t + 1], done[t], no), fill)
+
+    def ours_per() -> None:
+        b = per.sample(B)
+        it["i"] += 1
+        per.update_priorities(b.indices, td[it["i"] % 64])
+
+    cper = CPER(capacity, env_dict, alpha=0.6, eps=1e-6)
+    cper_add = timed_fill(lambda t: cper.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1],
+                                             done=done[t]), fill)
+
+    def cpprb_per() -> None:
+        b = cper.sample(B, beta=0.4)
+        it["i"] += 1
+        cper.update_priorities(b["indexes"], td[it["i"] % 64])
+
+    res["rlsuite PER"] = {"add": per_add, "per": bench(ours_per, reps)}
+    res["cpprb PER"] = {"add": cper_add, "per": bench(cpprb_per, reps)}
+    del per, cper
+    gc.collect()
+
+    sb_best = max(res["SB3 (optimize_memory_usage=False)"]["sample"], res["SB3 (optimize_memory_usage=True)"]["sample"])
+    ratios["uniform_sample_speed_vs_sb3"] = res["rlsuite"]["sample"] / sb_best
+    ratios["uniform_sample_speed_vs_cpprb"] = res["rlsuite"]["sample_np"] / res["cpprb"]["sample_np"]
+    ratios["uniform_add_speed_vs_sb3"] = res["rlsuite"]["add"] / max(
+        res["SB3 (optimize_memory_usage=False)"]["add"], res["SB3 (optimize_memory_usage=True)"]["add"])
+    ratios["per_speed_vs_cpprb"] = res["rlsuite PER"]["per"] / res["cpprb PER"]["per"]
+    for name, r in res.items():
+        rows.append(("CartPole (4,) f32", capacity, fill, name, r.get("add"), r.get("sample"), r.get("sample_np"),
+                     r.get("per"), None))
+
+
+# ---------------------------------------------------------------- Atari-shaped frames
+def atari_stream(n: int, rng: np.random.Generator, ep_len: int = 1000):
+    """Frame-stacked observations of a stream of episodes (reset stack = 4 copies of the first frame)."""
+    pool = rng.integers(0, 256, (257, 84, 84), dtype=np.uint8)
+    stack = np.repeat(pool[0][None], 4, 0)
+    for t in range(n):
+        nxt = np.concatenate([stack[1:], pool[(t + 1) % 257][None]])
+        term = t % ep_len == ep_len - 1
+        yield stack[None], nxt[None], term
+        stack = np.repeat(pool[(t + 2) % 257][None], 4, 0) if term else nxt
+
+
+def run_atari(capacity: int, fill: int, reps: int, rows: list, ratios: dict) -> None:
+    from stable_baselines3.common.buffers import ReplayBuffer as SB3RB
+
+    ospace = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    aspace = gym.spaces.Discrete(18)
+    B = 32
+    a = np.array([3])
+    r = np.array([1.0], np.float32)
+    no = np.zeros(1, bool)
+    res: dict[str, dict[str, float]] = {}
+
+    ours = make_replay_buffer(capacity, ospace, aspace, n_envs=1, seed=0)
+    data = atari_stream(fill, np.random.default_rng(0))
+    add_rate = timed_fill(lambda t: (lambda o, nx, d: ours.add(o, a, r, nx, np.array([d]), no))(*next(data)), fill)
+    res["rlsuite (frames)"] = {"add": add_rate, "sample": bench(lambda: to_torch(ours.sample(B)), reps),
+                               "bytes": ours.nbytes / ours.capacity}
+    del ours
+    gc.collect()
+
+    for opt in (False, True):
+        sb = SB3RB(capacity, ospace, aspace, device="cpu", n_envs=1, optimize_memory_usage=opt,
+                   handle_timeout_termination=not opt)
+        data = atari_stream(fill, np.random.default_rng(0))
+        info = [{}]
+        add_rate = timed_fill(lambda t, sb=sb, data=data: (lambda o, nx, d: sb.add(o, nx, a, r, np.array([d]), info))(
+            *next(data)), fill)
+        res[f"SB3 (optimize_memory_usage={opt})"] = {"add": add_rate, "sample": bench(lambda sb=sb: sb.sample(B), reps),
+                                                     "bytes": sb3_bytes(sb) / capacity}
+        del sb
+        gc.collect()
+
+    sb_best = max(res["SB3 (optimize_memory_usage=False)"]["sample"], res["SB3 (optimize_memory_usage=True)"]["sample"])
+    ratios["atari_sample_speed_vs_sb3"] = res["rlsuite (frames)"]["sample"] / sb_best
+    ratios["atari_bytes_vs_sb3"] = res["rlsuite (frames)"]["bytes"] / res["SB3 (optimize_memory_usage=True)"]["bytes"]
+    ratios["atari_bytes_vs_sb3_default"] = (res["rlsuite (frames)"]["bytes"]
+                                            / res["SB3 (optimize_memory_usage=False)"]["bytes"])
+    ratios["atari_bytes_per_transition"] = res["rlsuite (frames)"]["bytes"]
+    for name, rr in res.items():
+        rows.append(("Atari (4,84,84) u8", capacity, fill, name, rr.get("add"), rr.get("sample"), None, None,
+                     rr.get("bytes")))
+
+
+def fmt(x: float | None, spec: str = ",.0f") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="partly filled buffers, fewer repetitions (< 1 min)")
+    args = ap.parse_args()
+    vec_cap, atari_cap = 1_000_000, 100_000
+    vec_fill, atari_fill, reps = (30_000, 4_000, 300) if args.quick else (vec_cap, atari_cap, 2000)
+    rows: list = []
+    ratios: dict[str, float] = {}
+    t0 = time.perf_counter()
+    run_vector(vec_cap, vec_fill, reps, rows, ratios)
+    run_atari(atari_cap, atari_fill, max(100, reps // 4), rows, ratios)
+    print("| shape | capacity | filled | buffer | add (transitions/s) | sample → torch (batches/s) "
+          "| sample → numpy (batches/s) | PER sample+update (batches/s) | bytes / transition |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for shape, cap, fill, name, add, smp, smp_np, per, nbytes in rows:
+        print(f"| {shape} | {cap:,} | {fill:,} | {name} | {fmt(add)} | {fmt(smp)} | {fmt(smp_np)} | {fmt(per)} "
+              f"| {fmt(nbytes, ',.1f')} |")
+    print(f"\nbatch 256 (CartPole), 32 (Atari); total {time.perf_counter() - t0:.0f} s")
+    print(json.dumps({k: round(v, 4) for k, v in ratios.items()}))
+
+
+if __name__ == "__main__":
+    main()
