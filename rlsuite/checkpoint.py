@@ -77,7 +77,8 @@ def _digest(meta_json: str, tensors: dict[str, torch.Tensor]) -> str:
         t = tensors[key]
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
         if t.numel():
-            h.update(memoryview(t.contiguous().view(torch.uint8).numpy()))
+            # reshape(-1): 0-dim tensors (Adam's step counters) cannot be viewed as bytes directly
+            h.update(memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy()))
     return h.hexdigest()
 
 
