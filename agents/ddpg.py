@@ -1,0 +1,321 @@
+"""DDPG (Lillicrap et al. 2016) and TD3 (Fujimoto et al. 2018): one agent, flags turn one into the other.
+
+A deterministic actor μ(s) ∈ [−1, 1]^d (tanh output, affinely scaled to the Box bounds when
+stepping the env) and Q critics Q_i(s, a) on concat(s, a). Every env step:
+
+    a = clip(μ(s) + ε, −1, 1),  ε ~ N(0, σ²) or an Ornstein-Uhlenbeck process   (exploration)
+    store (s, a, r, s') in the replay buffer
+    every ``train_freq`` steps, ``gradient_steps`` times, on a minibatch B:
+        ã  = μ'(s')                                   (target actor)
+        ã  = clip(ã + clip(ξ, −c, c), −1, 1),  ξ ~ N(0, σ̃²)      [TD3: target policy smoothing]
+        y  = r + γ (1 − terminated) min_i Q'_i(s', ã)              [TD3: twin critics; DDPG: i = 1]
+        critic: minimise Σ_i mean_B (Q_i(s, a) − y)²
+        every ``policy_delay`` critic updates                       [TD3: delayed policy, d = 2]
+            actor: maximise mean_B Q_1(s, μ(s))
+            θ' ← τ θ + (1 − τ) θ'  for the actor and the critics   (Polyak targets)
+
+DDPG is ``twin_critics=False, policy_delay=1, target_noise=0``; TD3 (``agent=td3``) presets
+``twin_critics=True, policy_delay=2, target_noise=0.2, target_noise_clip=0.5``.
+
+Deviations from the papers, following common practice (SB3, CleanRL, the TD3 authors' code):
+* Actions live in the normalised space [−1, 1] inside the agent (actor output, buffer, noise,
+  target smoothing); ``noise_std`` and ``target_noise`` are therefore fractions of the half range.
+* The critic takes concat(s, a) at its input (TD3 paper) rather than injecting a at the second
+  layer (DDPG paper); no batch norm, no L2 weight decay on the critic, equal actor/critic lr
+  (``lr``, or ``actor_lr`` / ``critic_lr``), 256-sample batches, [400, 300] ReLU nets.
+* The first ``learning_starts`` steps use uniform random actions (TD3 paper: 25k/10k steps).
+* Time-limit truncations bootstrap from the final observation; only true terminations stop it.
+* ``precision=bfloat16`` (opt-in) runs the update's matmuls under bf16 autocast (fp32 master
+  weights and optimizer): about 2x faster on CPUs with AVX512-BF16 and on GPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from rlsuite.agent import Agent, AgentConfig
+from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.errors import ConfigError, IncompatibleEnvError
+from rlsuite.loops import Transition, run_step_loop
+from rlsuite.nets import MLP
+from rlsuite.targets import polyak_update
+
+# --------------------------------------------------------------------------- mathematics
+
+
+def scale_action(normalized: np.ndarray | torch.Tensor, low: Any, high: Any) -> Any:
+    """Map [−1, 1] to [low, high] affinely (−1 → low, +1 → high)."""
+    return low + 0.5 * (normalized + 1.0) * (high - low)
+
+
+def unscale_action(action: np.ndarray | torch.Tensor, low: Any, high: Any) -> Any:
+    """Inverse of :func:`scale_action`: [low, high] → [−1, 1]."""
+    return 2.0 * (action - low) / (high - low) - 1.0
+
+
+def smoothed_target_actions(target_actions: torch.Tensor, noise_std: float, noise_clip: float,
+                            noise: torch.Tensor | None = None) -> torch.Tensor:
+    """TD3 target policy smoothing: ``clip(ã + clip(ξ, −c, c), −1, 1)``, ξ ~ N(0, noise_std²).
+    ``noise`` (standard normal, same shape) can be passed in for testing."""
+    if noise is None:
+        noise = torch.randn_like(target_actions)
+    return (target_actions + (noise * noise_std).clamp(-noise_clip, noise_clip)).clamp(-1.0, 1.0)
+
+
+def td3_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q: torch.Tensor) -> torch.Tensor:
+    """Clipped double-Q target ``y = r + discount · min_i Q'_i(s', ã)``.
+
+    ``next_q`` has shape ``(n_critics, batch)`` (one critic: plain DDPG target); ``discounts`` is
+    γ where the episode goes on (or was truncated) and 0 where it terminated."""
+    return rewards + discounts * next_q.min(dim=0).values
+
+
+class OrnsteinUhlenbeckNoise:
+    """Temporally correlated exploration (DDPG paper): x ← x + θ(μ − x)dt + σ√dt · N(0, 1), one
+    process per env, reset to 0 when that env's episode ends. μ = 0, θ = 0.15, dt = 0.01 (SB3)."""
+
+    def __init__(self, shape: tuple[int, ...], sigma: float, theta: float = 0.15, dt: float = 1e-2):
+        self.sigma, self.theta, self.dt = sigma, theta, dt
+        self.state = np.zeros(shape, dtype=np.float64)
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        self.state += -self.theta * self.state * self.dt + self.sigma * np.sqrt(self.dt) * rng.standard_normal(
+            self.state.shape)
+        return self.state
+
+    def reset(self, mask: np.ndarray | None = None) -> None:
+        if mask is None:
+            self.state[:] = 0.0
+        else:
+            self.state[mask] = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"state": self.state.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.state[...] = state["state"]
+
+
+# --------------------------------------------------------------------------- networks
+
+
+class Actor(nn.Module):
+    """Deterministic policy μ(s) = tanh(MLP(s)) ∈ [−1, 1]^action_dim."""
+
+    def __init__(self, obs_dim: int, action_dim: int, net_arch: list[int], activation: str = "relu"):
+        super().__init__()
+        self.mlp = MLP(obs_dim, net_arch, action_dim, activation)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.mlp(obs.flatten(1).float()))
+
+
+class Critics(nn.Module):
+    """``n`` independent Q(s, a) MLPs on concat(s, a); ``forward`` returns shape ``(n, batch)``."""
+
+    def __init__(self, obs_dim: int, action_dim: int, net_arch: list[int], n_critics: int, activation: str = "relu"):
+        super().__init__()
+        self.qs = nn.ModuleList(MLP(obs_dim + action_dim, net_arch, 1, activation) for _ in range(n_critics))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs.flatten(1).float(), actions], dim=1)
+        return torch.stack([q(x).squeeze(-1) for q in self.qs])
+
+    def q1(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The first critic only: what the actor maximises (TD3 paper, as DDPG)."""
+        return self.qs[0](torch.cat([obs.flatten(1).float(), actions], dim=1)).squeeze(-1)
+
+
+# --------------------------------------------------------------------------- agent
+
+
+@dataclass
+class DDPGConfig(AgentConfig):
+    gamma: float = 0.99
+    lr: float = 1e-3
+    actor_lr: float | None = None  # None: lr
+    critic_lr: float | None = None  # None: lr
+    tau: float = 0.005
+    batch_size: int = 256
+    buffer_size: int = 1_000_000
+    learning_starts: int = 100
+    train_freq: int = 1  # vector-env steps between training phases
+    gradient_steps: int = 1  # updates per training phase; -1: as many as env steps collected
+    net_arch: list[int] = field(default_factory=lambda: [400, 300])
+    activation: str = "relu"
+    action_noise: str = "normal"  # normal | ornstein_uhlenbeck | none
+    noise_std: float = 0.1  # in the normalised action space: a fraction of the half range
+    twin_critics: bool = False
+    policy_delay: int = 1
+    target_noise: float = 0.0
+    target_noise_clip: float = 0.5
+    precision: str = "float32"  # float32 | bfloat16 (autocast for the update's matmuls)
+    log_interval: int = 100  # updates between loss records (one host sync each)
+
+
+class DDPG(Agent):
+    """DDPG: deterministic actor, Q critic, Polyak targets, Gaussian or OU exploration noise."""
+
+    name = "ddpg"
+    description = "DDPG: deterministic actor-critic, Polyak targets, Gaussian/OU noise (flags give TD3)"
+    Config = DDPGConfig
+    observation_spaces = (gym.spaces.Box,)
+    action_spaces = (gym.spaces.Box,)
+    space_hint = "DDPG/TD3 need vector observations and bounded continuous actions (Pendulum, MuJoCo); try dqn or ppo."
+    persistent = ("actor", "actor_target", "critic", "critic_target", "actor_optimizer", "critic_optimizer",
+                  "buffer", "ou_noise")
+    persistent_for_acting = ("actor",)
+
+    def setup(self) -> None:
+        cfg = self.config
+        space = self.action_space
+        if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+            raise IncompatibleEnvError(f"agent '{self.name}' needs finite action bounds to scale tanh outputs, "
+                                       f"got low={space.low}, high={space.high}")
+        if cfg.action_noise not in ("normal", "ornstein_uhlenbeck", "none"):
+            raise ConfigError("agent.action_noise must be normal, ornstein_uhlenbeck or none, "
+                              f"got '{cfg.action_noise}'")
+        if cfg.precision not in ("float32", "bfloat16"):
+            raise ConfigError(f"agent.precision must be float32 or bfloat16, got '{cfg.precision}'")
+        if cfg.policy_delay < 1 or cfg.train_freq < 1 or cfg.gradient_steps == 0 or cfg.gradient_steps < -1:
+            raise ConfigError("agent.policy_delay and train_freq must be >= 1, gradient_steps >= 1 or -1")
+        obs_dim = int(np.prod(self.observation_space.shape))
+        self.action_dim = int(np.prod(space.shape))
+        self.low = space.low.astype(np.float64).reshape(-1)
+        self.high = space.high.astype(np.float64).reshape(-1)
+
+        self.actor = Actor(obs_dim, self.action_dim, list(cfg.net_arch), cfg.activation).to(self.device)
+        self.critic = Critics(obs_dim, self.action_dim, list(cfg.net_arch), 2 if cfg.twin_critics else 1,
+                              cfg.activation).to(self.device)
+        self.actor_target = Actor(obs_dim, self.action_dim, list(cfg.net_arch), cfg.activation).to(self.device)
+        self.critic_target = Critics(obs_dim, self.action_dim, list(cfg.net_arch), 2 if cfg.twin_critics else 1,
+                                     cfg.activation).to(self.device)
+        self.actor_target.load_state_dict(self.actor.state_dict())
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.actor_target.requires_grad_(False)
+        self.critic_target.requires_grad_(False)
+        self.actor_params = list(self.actor.parameters())
+        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, foreach=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr or cfg.lr, foreach=True)
+
+        # The buffer stores normalised actions, so critics and targets never see env units.
+        normalized_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
+        self.buffer = make_replay_buffer(cfg.buffer_size, self.observation_space, normalized_space,
+                                         n_envs=cfg.n_envs, gamma=cfg.gamma, seed=self.seed,
+                                         pin_memory=self.device.type == "cuda")
+        self.ou_noise = OrnsteinUhlenbeckNoise((cfg.n_envs, self.action_dim), cfg.noise_std)
+        self.autocast_dtype = torch.bfloat16 if cfg.precision == "bfloat16" else None
+        self._loss_sums = torch.zeros(2, device=self.device)
+        self._loss_counts = [0, 0]
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def policy(self, obs: np.ndarray) -> np.ndarray:
+        """μ(s) in the normalised space for a batch of observations."""
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        return self.actor(obs_t).cpu().numpy().astype(np.float64)
+
+    def exploration_noise(self, shape: tuple[int, ...]) -> np.ndarray:
+        cfg = self.config
+        if cfg.action_noise == "normal":
+            return cfg.noise_std * self.rng.standard_normal(shape)
+        if cfg.action_noise == "ornstein_uhlenbeck":
+            return self.ou_noise(self.rng)
+        return np.zeros(shape)
+
+    def to_env_actions(self, normalized: np.ndarray) -> np.ndarray:
+        actions = scale_action(normalized, self.low, self.high).astype(self.action_space.dtype)
+        return actions.reshape(len(normalized), *self.action_space.shape)
+
+    def act(self, obs: Any, deterministic: bool = True) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        single = obs.shape == self.observation_space.shape
+        batch = obs[None] if single else obs
+        normalized = self.policy(batch.reshape(len(batch), -1))
+        if not deterministic:
+            normalized = np.clip(normalized + self.config.noise_std * self.rng.standard_normal(normalized.shape),
+                                 -1.0, 1.0)
+        actions = self.to_env_actions(normalized)
+        return actions[0] if single else actions
+
+    def explore(self, obs: np.ndarray) -> np.ndarray:
+        shape = (len(obs), self.action_dim)
+        if self.steps < self.config.learning_starts:
+            normalized = self.rng.uniform(-1.0, 1.0, size=shape)
+        else:
+            normalized = np.clip(self.policy(obs.reshape(len(obs), -1)) + self.exploration_noise(shape), -1.0, 1.0)
+        return self.to_env_actions(normalized)
+
+    # ------------------------------------------------------------------ learning
+    def observe(self, t: Transition) -> None:
+        cfg = self.config
+        normalized = np.clip(unscale_action(t.actions.reshape(len(t.actions), -1), self.low, self.high), -1.0, 1.0)
+        self.buffer.add(t.obs, normalized, t.rewards, t.next_obs, t.terminated, t.truncated)
+        if cfg.action_noise == "ornstein_uhlenbeck":
+            self.ou_noise.reset(t.terminated | t.truncated)
+        n_envs = len(t.rewards)
+        if self.steps > cfg.learning_starts and (self.steps // n_envs) % cfg.train_freq == 0:
+            n_updates = cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq * n_envs
+            for _ in range(n_updates):
+                self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device))
+
+    def update(self, batch: Any) -> None:
+        """One critic step and, every ``policy_delay`` of them, one actor step and target update."""
+        cfg = self.config
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
+            with torch.no_grad():
+                next_actions = self.actor_target(batch.next_obs)
+                if cfg.target_noise > 0:
+                    next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip)
+                y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
+            q = self.critic(batch.obs, batch.actions).float()
+            critic_loss = (q - y).pow(2).mean(dim=1).sum()
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        self.updates += 1
+        self._record(0, critic_loss)
+
+        if self.updates % cfg.policy_delay == 0:
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                                enabled=self.autocast_dtype is not None):
+                actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean()
+            self.actor_optimizer.zero_grad(set_to_none=True)
+            # Only the actor's gradients: the critic's weight gradients are never computed.
+            actor_loss.backward(inputs=self.actor_params)
+            self.actor_optimizer.step()
+            polyak_update(self.critic, self.critic_target, cfg.tau)
+            polyak_update(self.actor, self.actor_target, cfg.tau)
+            self._record(1, actor_loss)
+
+    def _record(self, which: int, loss: torch.Tensor) -> None:
+        """Sum losses on the device; hand averages to the logger every ``log_interval`` updates, so
+        there is no host sync per update."""
+        self._loss_sums[which] += loss.detach()
+        self._loss_counts[which] += 1
+        if which == 0 and self.updates % self.config.log_interval == 0:
+            sums = self._loss_sums.tolist()
+            metrics = {"loss/critic": sums[0] / max(self._loss_counts[0], 1)}
+            if self._loss_counts[1]:
+                metrics["loss/actor"] = sums[1] / self._loss_counts[1]
+            self.logger.record(metrics)
+            self._loss_sums.zero_()
+            self._loss_counts = [0, 0]
+
+    def train_until(self, until_step: int) -> None:
+        run_step_loop(self, until_step)
+
+
+class TD3(DDPG):
+    """TD3: DDPG with twin critics (clipped double Q), target policy smoothing and a delayed actor."""
+
+    name = "td3"
+    description = "TD3 (DDPG + twin critics, target policy smoothing, delayed policy updates)"
+    preset = {"twin_critics": True, "policy_delay": 2, "target_noise": 0.2, "target_noise_clip": 0.5}
