@@ -24,16 +24,20 @@ from rlsuite.buffers import make_replay_buffer, to_torch
 warnings.filterwarnings("ignore")
 
 
-def bench(fn, reps: int, repeat: int = 5) -> float:
-    """Best-of-`repeat` calls per second of `fn` run `reps` times."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        best = min(best, time.perf_counter() - t0)
-    return reps / best
+def bench(fns: dict, reps: int, rounds: int = 7) -> dict[str, float]:
+    """Calls per second of each fn, best of `rounds` interleaved rounds of `reps` calls.
+
+    Interleaving keeps the comparison fair on a shared, noisy machine."""
+    best = {name: float("inf") for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: reps / t for name, t in best.items()}
 
 
 def timed_fill(add, n: int) -> float:
@@ -67,66 +71,62 @@ def run_vector(capacity: int, fill: int, reps: int, rows: list, ratios: dict) ->
     aspace = gym.spaces.Discrete(2)
     obs, act, rew, done = vector_data(fill, np.random.default_rng(0))
     no = np.zeros((1,), bool)
+    info: list[dict] = [{}]
     B = 256
-    res: dict[str, dict[str, float]] = {}
-
-    ours = make_replay_buffer(capacity, ospace, aspace, n_envs=1, seed=0)
-    add_rate = timed_fill(lambda t: ours.add(obs[t], act[t], rew[t], obs[t + 1], done[t], no), fill)
-    res["rlsuite"] = {"add": add_rate, "sample": bench(lambda: to_torch(ours.sample(B)), reps),
-                      "sample_np": bench(lambda: ours.sample(B), reps)}
-
-    for opt in (False, True):
-        sb = SB3RB(capacity, ospace, aspace, device="cpu", n_envs=1, optimize_memory_usage=opt,
-                   handle_timeout_termination=not opt)
-        info = [{}]
-        add_rate = timed_fill(lambda t, sb=sb: sb.add(obs[t], obs[t + 1], act[t], rew[t], done[t], info), fill)
-        res[f"SB3 (optimize_memory_usage={opt})"] = {"add": add_rate, "sample": bench(lambda sb=sb: sb.sample(B), reps)}
-        del sb
-        gc.collect()
-
     env_dict = {"obs": {"shape": 4}, "act": {"dtype": np.int64}, "rew": {}, "next_obs": {"shape": 4}, "done": {}}
+    ours = make_replay_buffer(capacity, ospace, aspace, n_envs=1, seed=0)
+    per = make_replay_buffer(capacity, ospace, aspace, n_envs=1, prioritized=True, seed=0)
+    sb = {opt: SB3RB(capacity, ospace, aspace, device="cpu", n_envs=1, optimize_memory_usage=opt,
+                     handle_timeout_termination=not opt) for opt in (False, True)}
     crb = CRB(capacity, env_dict)
-    add_rate = timed_fill(lambda t: crb.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1], done=done[t]),
-                          fill)
-    res["cpprb"] = {"add": add_rate, "sample_np": bench(lambda: crb.sample(B), reps)}
-    del crb
+    cper = CPER(capacity, env_dict, alpha=0.6, eps=1e-6)
+    names = {False: "SB3 (optimize_memory_usage=False)", True: "SB3 (optimize_memory_usage=True)"}
+    res: dict[str, dict[str, float]] = {k: {} for k in ["rlsuite", *names.values(), "cpprb", "rlsuite PER",
+                                                         "cpprb PER"]}
+    res["rlsuite"]["add"] = timed_fill(lambda t: ours.add(obs[t], act[t], rew[t], obs[t + 1], done[t], no), fill)
+    for opt, b in sb.items():
+        res[names[opt]]["add"] = timed_fill(
+            lambda t, b=b: b.add(obs[t], obs[t + 1], act[t], rew[t], done[t], info), fill)
+    res["cpprb"]["add"] = timed_fill(
+        lambda t: crb.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1], done=done[t]), fill)
+    res["rlsuite PER"]["add"] = timed_fill(lambda t: per.add(obs[t], act[t], rew[t], obs[t + 1], done[t], no), fill)
+    res["cpprb PER"]["add"] = timed_fill(
+        lambda t: cper.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1], done=done[t]), fill)
+
+    r = bench({"rlsuite": lambda: to_torch(ours.sample(B)),
+               names[False]: lambda: sb[False].sample(B), names[True]: lambda: sb[True].sample(B)}, reps)
+    for k, v in r.items():
+        res[k]["sample"] = v
+    r = bench({"rlsuite": lambda: ours.sample(B), "cpprb": lambda: crb.sample(B)}, reps)
+    for k, v in r.items():
+        res[k]["sample_np"] = v
 
     # prioritized: sample + priority update of the sampled batch
-    rng = np.random.default_rng(1)
-    td = np.abs(rng.standard_normal((64, B)))
+    td = np.abs(np.random.default_rng(1).standard_normal((64, B)))
     it = {"i": 0}
-
-    per = make_replay_buffer(capacity, ospace, aspace, n_envs=1, prioritized=True, seed=0)
-    per_add = timed_fill(lambda t: per.add(obs[t], act[t], rew[t], obs[t + 1], done[t], no), fill)
 
     def ours_per() -> None:
         b = per.sample(B)
         it["i"] += 1
         per.update_priorities(b.indices, td[it["i"] % 64])
 
-    cper = CPER(capacity, env_dict, alpha=0.6, eps=1e-6)
-    cper_add = timed_fill(lambda t: cper.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1],
-                                             done=done[t]), fill)
-
     def cpprb_per() -> None:
         b = cper.sample(B, beta=0.4)
         it["i"] += 1
         cper.update_priorities(b["indexes"], td[it["i"] % 64])
 
-    res["rlsuite PER"] = {"add": per_add, "per": bench(ours_per, reps)}
-    res["cpprb PER"] = {"add": cper_add, "per": bench(cpprb_per, reps)}
-    del per, cper
-    gc.collect()
+    r = bench({"rlsuite PER": ours_per, "cpprb PER": cpprb_per}, reps)
+    for k, v in r.items():
+        res[k]["per"] = v
 
-    sb_best = max(res["SB3 (optimize_memory_usage=False)"]["sample"], res["SB3 (optimize_memory_usage=True)"]["sample"])
+    sb_best = max(res[names[False]]["sample"], res[names[True]]["sample"])
     ratios["uniform_sample_speed_vs_sb3"] = res["rlsuite"]["sample"] / sb_best
     ratios["uniform_sample_speed_vs_cpprb"] = res["rlsuite"]["sample_np"] / res["cpprb"]["sample_np"]
-    ratios["uniform_add_speed_vs_sb3"] = res["rlsuite"]["add"] / max(
-        res["SB3 (optimize_memory_usage=False)"]["add"], res["SB3 (optimize_memory_usage=True)"]["add"])
+    ratios["uniform_add_speed_vs_sb3"] = res["rlsuite"]["add"] / max(res[n]["add"] for n in names.values())
     ratios["per_speed_vs_cpprb"] = res["rlsuite PER"]["per"] / res["cpprb PER"]["per"]
-    for name, r in res.items():
-        rows.append(("CartPole (4,) f32", capacity, fill, name, r.get("add"), r.get("sample"), r.get("sample_np"),
-                     r.get("per"), None))
+    for name, rr in res.items():
+        rows.append(("CartPole (4,) f32", capacity, fill, name, rr.get("add"), rr.get("sample"), rr.get("sample_np"),
+                     rr.get("per"), None))
 
 
 # ---------------------------------------------------------------- Atari-shaped frames
@@ -142,6 +142,7 @@ def atari_stream(n: int, rng: np.random.Generator, ep_len: int = 1000):
 
 
 def run_atari(capacity: int, fill: int, reps: int, rows: list, ratios: dict) -> None:
+    """rlsuite's frame storage vs each SB3 memory mode in turn (both SB3 buffers at once would not fit)."""
     from stable_baselines3.common.buffers import ReplayBuffer as SB3RB
 
     ospace = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
@@ -150,33 +151,38 @@ def run_atari(capacity: int, fill: int, reps: int, rows: list, ratios: dict) -> 
     a = np.array([3])
     r = np.array([1.0], np.float32)
     no = np.zeros(1, bool)
-    res: dict[str, dict[str, float]] = {}
-
+    info: list[dict] = [{}]
     ours = make_replay_buffer(capacity, ospace, aspace, n_envs=1, seed=0)
     data = atari_stream(fill, np.random.default_rng(0))
-    add_rate = timed_fill(lambda t: (lambda o, nx, d: ours.add(o, a, r, nx, np.array([d]), no))(*next(data)), fill)
-    res["rlsuite (frames)"] = {"add": add_rate, "sample": bench(lambda: to_torch(ours.sample(B)), reps),
-                               "bytes": ours.nbytes / ours.capacity}
-    del ours
-    gc.collect()
 
+    def add_ours(t: int) -> None:
+        o, nx, d = next(data)
+        ours.add(o, a, r, nx, np.array([d]), no)
+
+    res: dict[str, dict[str, float]] = {"rlsuite (frames)": {"add": timed_fill(add_ours, fill), "sample": 0.0,
+                                                             "bytes": ours.nbytes / ours.capacity}}
     for opt in (False, True):
+        name = f"SB3 (optimize_memory_usage={opt})"
         sb = SB3RB(capacity, ospace, aspace, device="cpu", n_envs=1, optimize_memory_usage=opt,
                    handle_timeout_termination=not opt)
-        data = atari_stream(fill, np.random.default_rng(0))
-        info = [{}]
-        add_rate = timed_fill(lambda t, sb=sb, data=data: (lambda o, nx, d: sb.add(o, nx, a, r, np.array([d]), info))(
-            *next(data)), fill)
-        res[f"SB3 (optimize_memory_usage={opt})"] = {"add": add_rate, "sample": bench(lambda sb=sb: sb.sample(B), reps),
-                                                     "bytes": sb3_bytes(sb) / capacity}
-        del sb
+        stream = atari_stream(fill, np.random.default_rng(0))
+
+        def add_sb(t: int, sb=sb, stream=stream) -> None:
+            o, nx, d = next(stream)
+            sb.add(o, nx, a, r, np.array([d]), info)
+
+        res[name] = {"add": timed_fill(add_sb, fill), "bytes": sb3_bytes(sb) / capacity}
+        rr = bench({"ours": lambda: to_torch(ours.sample(B)), "sb3": lambda sb=sb: sb.sample(B)}, reps)
+        res[name]["sample"] = rr["sb3"]
+        res["rlsuite (frames)"]["sample"] = max(res["rlsuite (frames)"]["sample"], rr["ours"])
+        res[name]["ratio"] = rr["ours"] / rr["sb3"]
+        del sb, add_sb
         gc.collect()
 
-    sb_best = max(res["SB3 (optimize_memory_usage=False)"]["sample"], res["SB3 (optimize_memory_usage=True)"]["sample"])
-    ratios["atari_sample_speed_vs_sb3"] = res["rlsuite (frames)"]["sample"] / sb_best
-    ratios["atari_bytes_vs_sb3"] = res["rlsuite (frames)"]["bytes"] / res["SB3 (optimize_memory_usage=True)"]["bytes"]
-    ratios["atari_bytes_vs_sb3_default"] = (res["rlsuite (frames)"]["bytes"]
-                                            / res["SB3 (optimize_memory_usage=False)"]["bytes"])
+    names = ("SB3 (optimize_memory_usage=False)", "SB3 (optimize_memory_usage=True)")
+    ratios["atari_sample_speed_vs_sb3"] = min(res[n]["ratio"] for n in names)
+    ratios["atari_bytes_vs_sb3"] = res["rlsuite (frames)"]["bytes"] / res[names[1]]["bytes"]
+    ratios["atari_bytes_vs_sb3_default"] = res["rlsuite (frames)"]["bytes"] / res[names[0]]["bytes"]
     ratios["atari_bytes_per_transition"] = res["rlsuite (frames)"]["bytes"]
     for name, rr in res.items():
         rows.append(("Atari (4,84,84) u8", capacity, fill, name, rr.get("add"), rr.get("sample"), None, None,
@@ -192,7 +198,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="partly filled buffers, fewer repetitions (< 1 min)")
     args = ap.parse_args()
     vec_cap, atari_cap = 1_000_000, 100_000
-    vec_fill, atari_fill, reps = (30_000, 4_000, 300) if args.quick else (vec_cap, atari_cap, 2000)
+    vec_fill, atari_fill, reps = (30_000, 4_000, 200) if args.quick else (vec_cap, atari_cap, 1000)
     rows: list = []
     ratios: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlsuite.buffers import (PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer, make_replay_buffer,
-                             to_torch)
+from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, ReplayBuffer, make_replay_buffer, to_torch
 
 
 def random_streams(T: int, n_envs: int, rng: np.random.Generator, p_term=0.06, p_trunc=0.06):
@@ -127,7 +126,6 @@ def test_frame_stacks_match_naive_stacker(n_envs, n_step):
     table = {}
     ep_frames = [[] for _ in range(n_envs)]
     ep_idx = [0] * n_envs
-    log = {}  # frame id of obs's newest frame -> (obs stack, next stack, reward sum, discount)
     history = [[] for _ in range(n_envs)]
 
     def new_frame(e):
