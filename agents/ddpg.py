@@ -201,8 +201,8 @@ class DDPG(Agent):
         self.actor_target.requires_grad_(False)
         self.critic_target.requires_grad_(False)
         self.actor_params = list(self.actor.parameters())
-        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, foreach=True)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr or cfg.lr, foreach=True)
+        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr or cfg.lr, fused=True)
 
         # The buffer stores normalised actions, so critics and targets never see env units.
         normalized_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)

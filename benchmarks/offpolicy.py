@@ -1,0 +1,174 @@
+"""Off-policy agents side by side with Stable-Baselines3, in one process, same hyperparameters.
+
+    python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG Pendulum 20k)
+    python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 TD3 seed (under 10 minutes on 2 cores)
+
+Hyperparameters are rl-zoo3's, read from ``configs/env/<env>.yaml`` (``hparams.<agent>``) and
+handed to both libraries. Both run single-threaded torch, sequentially (SB3 then rlsuite for each
+seed, so background load hits both alike), from the same seeds; wall time covers construction +
+``learn``. Evaluation is the same loop for both: greedy actions, ``--eval-episodes`` episodes
+reset with seeds 1000, 1001, ... A DQN seed counts as solved at a mean ≥ 475, a Pendulum seed at
+≥ −200. ``--precisions float32,bfloat16`` also times rlsuite TD3 with bf16 autocast updates.
+The last line printed is one JSON object with the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import yaml
+
+import rlsuite
+
+CONFIGS = Path(rlsuite.__file__).resolve().parent.parent / "configs" / "env"
+TASKS = {  # agent -> (env id, steps, solved threshold)
+    "dqn": ("CartPole-v1", 50_000, 475.0),
+    "td3": ("Pendulum-v1", 20_000, -200.0),
+    "ddpg": ("Pendulum-v1", 20_000, -200.0),
+}
+
+
+def zoo_hparams(agent: str, env_id: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((CONFIGS / f"{env_id}.yaml").read_text())["hparams"][agent])
+
+
+def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
+    """The SB3 model with the same zoo hyperparameters (SB3 names)."""
+    from stable_baselines3 import DDPG, DQN, TD3
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    env = gym.make(env_id)
+    common = dict(learning_rate=hp["lr"], buffer_size=hp["buffer_size"], learning_starts=hp["learning_starts"],
+                  batch_size=hp["batch_size"], gamma=hp["gamma"], train_freq=hp["train_freq"],
+                  gradient_steps=hp["gradient_steps"], policy_kwargs=dict(net_arch=list(hp["net_arch"])),
+                  seed=seed, device="cpu", verbose=0)
+    if agent == "dqn":
+        return DQN("MlpPolicy", env, target_update_interval=hp["target_update_interval"],
+                   exploration_fraction=hp["exploration_fraction"],
+                   exploration_final_eps=hp["exploration_final_eps"], **common)
+    n_actions = env.action_space.shape[0]
+    noise_cls = NormalActionNoise if hp.get("action_noise", "normal") == "normal" else OrnsteinUhlenbeckActionNoise
+    noise = noise_cls(np.zeros(n_actions), hp["noise_std"] * np.ones(n_actions))
+    cls = TD3 if agent == "td3" else DDPG
+    return cls("MlpPolicy", env, tau=hp.get("tau", 0.005), action_noise=noise, **common)
+
+
+def evaluate_greedy(act: Callable[[np.ndarray], Any], env_id: str, episodes: int, seed: int = 1000) -> np.ndarray:
+    """One protocol for both libraries: greedy actions, episode i reset with seed ``seed + i``."""
+    env = gym.make(env_id)
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return np.asarray(returns)
+
+
+def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32") -> dict[str, Any]:
+    env_id, steps, solved_at = TASKS[agent]
+    hp = zoo_hparams(agent, env_id)
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    if lib == "sb3":
+        model = sb3_model(agent, env_id, hp, seed)
+        model.learn(steps)
+
+        def act(obs: np.ndarray) -> Any:
+            return model.predict(obs, deterministic=True)[0]
+    else:
+        extra = {"precision": precision} if agent != "dqn" else {}
+        model = rlsuite.make_agent(agent, env=env_id, seed=seed, device="cpu", **hp, **extra)
+        model.learn(steps)
+        act = model.act
+    wall = time.perf_counter() - t0
+    returns = evaluate_greedy(act, env_id, eval_episodes)
+    label = lib if lib == "sb3" or agent == "dqn" or precision == "float32" else f"{lib}-{precision}"
+    row = {"lib": label, "agent": agent, "env": env_id, "seed": seed, "steps": steps, "wall_s": round(wall, 2),
+           "eval_mean": round(float(returns.mean()), 2), "eval_std": round(float(returns.std()), 2),
+           "solved": bool(returns.mean() >= solved_at)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for agent in TASKS:
+        sb3_wall = [r["wall_s"] for r in rows if r["agent"] == agent and r["lib"] == "sb3"]
+        for lib in dict.fromkeys(r["lib"] for r in rows if r["agent"] == agent):
+            mine = [r for r in rows if r["agent"] == agent and r["lib"] == lib]
+            means = np.array([r["eval_mean"] for r in mine])
+            walls = np.array([r["wall_s"] for r in mine])
+            out.append({"agent": agent, "lib": lib, "env": mine[0]["env"], "steps": mine[0]["steps"],
+                        "seeds": len(mine), "solved": sum(r["solved"] for r in mine),
+                        "mean": round(float(means.mean()), 1), "std": round(float(means.std()), 1),
+                        "wall_s": round(float(walls.mean()), 1),
+                        "wall_vs_sb3": round(float(walls.sum() / sum(sb3_wall)), 3) if sb3_wall else None})
+    return out
+
+
+def markdown(summary: list[dict[str, Any]]) -> str:
+    lines = ["| agent | library | env, steps | seeds solved | eval mean ± std over seeds | wall s / seed | vs SB3 |",
+             "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['agent']} | {s['lib']} | {s['env']}, {s['steps'] // 1000}k | {s['solved']}/{s['seeds']} "
+                     f"| {s['mean']} ± {s['std']} | {s['wall_s']} | {s['wall_vs_sb3']}× |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2 DQN seeds, 1 TD3 seed, no DDPG")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--agents", default="dqn,td3,ddpg")
+    parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    agents = args.agents.split(",")
+    seeds = {a: list(range(args.seeds)) for a in agents}
+    if args.quick:
+        seeds = {"dqn": [0, 1], "td3": [0]}
+    rows: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    for agent, agent_seeds in seeds.items():
+        precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
+        for seed in agent_seeds:
+            rows.append(run_one("sb3", agent, seed, args.eval_episodes))
+            for precision in precisions:
+                rows.append(run_one("rlsuite", agent, seed, args.eval_episodes, precision))
+    summary = summarize(rows)
+    print(markdown(summary))
+    pick = {(s["agent"], s["lib"]): s for s in summary}
+    result: dict[str, Any] = {"mode": "quick" if args.quick else "full",
+                              "total_wall_s": round(time.perf_counter() - t_start, 1), "summary": summary}
+    if ("dqn", "rlsuite") in pick:
+        dqn = pick[("dqn", "rlsuite")]
+        result.update(dqn_cartpole_solved=dqn["solved"], dqn_cartpole_seeds=dqn["seeds"],
+                      dqn_cartpole_mean=dqn["mean"], dqn_cartpole_wall_vs_sb3=dqn["wall_vs_sb3"])
+    for agent in ("td3", "ddpg"):
+        if (agent, "rlsuite") in pick:
+            s = pick[(agent, "rlsuite")]
+            result.update({f"{agent}_pendulum_mean": s["mean"], f"{agent}_pendulum_solved": s["solved"],
+                           f"{agent}_pendulum_seeds": s["seeds"], f"{agent}_pendulum_wall_vs_sb3": s["wall_vs_sb3"]})
+        if (agent, "rlsuite-bfloat16") in pick:
+            s = pick[(agent, "rlsuite-bfloat16")]
+            result.update({f"{agent}_bf16_pendulum_mean": s["mean"],
+                           f"{agent}_bf16_pendulum_wall_vs_sb3": s["wall_vs_sb3"]})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
