@@ -62,13 +62,21 @@ class EpisodeTracker:
         self.lengths[:] = 0
 
     def update(self, rewards: np.ndarray, ended: np.ndarray, infos: dict[str, Any]) -> list[tuple[float, int]]:
-        raw = infos.get("raw_reward")
-        self.returns += np.asarray(raw if raw is not None else rewards, dtype=np.float64)
+        step_rewards = np.asarray(rewards, dtype=np.float64).copy()
+        game_over = ended.copy()
+        if "raw_reward" in infos:
+            step_rewards = np.where(infos["_raw_reward"], infos["raw_reward"], step_rewards).astype(np.float64)
+        if "game_over" in infos:
+            game_over = np.where(infos["_game_over"], infos["game_over"], game_over).astype(bool)
+        if "final_info" in infos:  # the step infos of envs that just ended (infos holds their reset info)
+            for i in np.flatnonzero(infos["_final_info"]):
+                final = infos["final_info"][i]
+                step_rewards[i] = final.get("raw_reward", rewards[i])
+                game_over[i] = bool(final.get("game_over", True))
+        self.returns += step_rewards
         self.lengths += 1
-        game_over = infos.get("game_over")
-        finished = np.asarray(game_over, dtype=bool) & ended if game_over is not None else ended
         done = []
-        for i in np.flatnonzero(finished):
+        for i in np.flatnonzero(game_over & ended):
             done.append((float(self.returns[i]), int(self.lengths[i])))
             self.returns[i] = 0.0
             self.lengths[i] = 0

@@ -155,10 +155,11 @@ class EnvSpec:
                 if vec is not None:
                     return vec
             fns = [functools.partial(self.make, training=training) for _ in range(n_envs)]
-        mode = gym.vector.AutoresetMode.SAME_STEP
         if asynchronous and n_envs > 1:
-            return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
-        return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+            return gym.vector.AsyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        from rlsuite.vector import LeanSyncVectorEnv
+
+        return LeanSyncVectorEnv(fns)
 
 
 def env_spec_from(env: Any, **kwargs: Any) -> EnvSpec:
