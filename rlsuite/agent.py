@@ -168,6 +168,11 @@ class Agent:
     def is_discrete(self) -> bool:
         return isinstance(self.action_space, gym.spaces.Discrete)
 
+    @property
+    def leaderboard_name(self) -> str:
+        """The agent's name in results and on the leaderboard (adapters add what they wrap: sb3-ppo)."""
+        return self.name
+
     # ----------------------------------------------------------------- training
     @property
     def progress(self) -> float:

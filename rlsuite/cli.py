@@ -87,7 +87,7 @@ def _print_eval(run_dir: Path, result: Any) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     import rlsuite
     from rlsuite import checkpoint
-    from rlsuite.run import config_hash
+    from rlsuite.run import result_row
 
     opts = _kv(
         args.overrides,
@@ -112,24 +112,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _print_eval(target, result)
     if video:
         print(f"video: {result.video}")
-    summary = {**result.to_dict(), "agent": agent.name, "train_steps": agent.steps}
+    row = result_row(agent, result, target)
+    summary = {**result.to_dict(), "agent": row["agent"], "train_steps": agent.steps, "config_hash": row["config_hash"]}
     if run_dir is not None:
         out = run_dir / f"eval-{result.protocol}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         checkpoint.atomic_write_bytes(out, json.dumps(summary, indent=2).encode())
     if opts["submit"]:
         from rlsuite.eval.leaderboard import Leaderboard
 
-        cfg = {k: v for k, v in vars(agent.config).items()}
-        row = {
-            "agent": agent.name, "env_id": result.env_id,
-            "env_version": result.env_id.rsplit("-v", 1)[-1] if "-v" in result.env_id else "",
-            "protocol": result.protocol, "config_hash": config_hash(cfg), "seed": agent.seed,
-            "train_steps": agent.steps, "frames": agent.steps * int(getattr(agent, "frames_per_step", 1)),
-            "episodes": result.episodes, "returns": [float(r) for r in result.returns], "mean": result.mean,
-            "std": result.std, "median": result.median, "iqm": result.iqm, "iqm_ci_low": result.iqm_ci[0],
-            "iqm_ci_high": result.iqm_ci[1], "run_dir": str(target.resolve()),
-            "extra": {"config": cfg, "eval_seed": result.seed},
-        }
         row_id = Leaderboard(opts["leaderboard"]).add(row)
         print(f"leaderboard row {row_id}")
     return 0

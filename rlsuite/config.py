@@ -163,6 +163,10 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     root["env"] = OmegaConf.create(env_node)
     OmegaConf.set_struct(root, True)
     OmegaConf.set_struct(root.env.kwargs, False)
+    for key in root.agent:  # free-form dict fields (e.g. sb3's agent.kwargs.<any>) take new keys
+        child = root.agent._get_node(key)
+        if isinstance(child, DictConfig) and OmegaConf.get_type(child) is dict:
+            OmegaConf.set_struct(child, False)
 
     for key, value in rest:
         head = key.split(".", 1)[0]

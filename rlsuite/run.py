@@ -17,6 +17,7 @@ the uninterrupted run does from there on (bit for bit on CPU).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -185,25 +186,30 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     finally:
         logger.close()
         agent.close()
-    summary = {**result.to_dict(), "agent": cfg.agent.name, "train_steps": agent.steps,
-               "config_hash": config_hash(agent_overrides(cfg))}
+    summary = {**result.to_dict(), "agent": agent.leaderboard_name, "train_steps": agent.steps,
+               "config_hash": agent_config_hash(agent)}
     checkpoint.atomic_write_bytes(run_dir / "eval.json", json.dumps(summary, indent=2).encode())
     row_id = submit_result(cfg, run_dir, agent, result) if cfg.submit else None
     return Run(dir=run_dir, config=cfg, agent=agent, eval=result, leaderboard_id=row_id)
 
 
-def submit_result(cfg: DictConfig, run_dir: Path, agent: Agent, result: EvalResult) -> int:
-    """Add one evaluation to the SQLite leaderboard."""
-    from rlsuite.eval.leaderboard import Leaderboard
+def agent_config_hash(agent: Agent) -> str:
+    """Hash of the agent's full resolved config (same at train time and in a later ``rlsuite eval``)."""
+    return config_hash(dataclasses.asdict(agent.config))
 
-    frames_per_step = int(getattr(agent, "frames_per_step", 1))
-    row = {
-        "agent": cfg.agent.name,
+
+def result_row(agent: Agent, result: EvalResult, run_dir: Path | None, seed: int | None = None) -> dict[str, Any]:
+    """One leaderboard row: the evaluation plus what makes it comparable (agent name incl. what an
+    adapter wraps, env id and version, protocol, config hash, training steps and frames)."""
+    frames_per_step = int(getattr(agent, "frames_per_step", 0) or result.extra.get("frames_per_step", 1))
+    agent_config = dataclasses.asdict(agent.config)
+    return {
+        "agent": agent.leaderboard_name,
         "env_id": result.env_id,
         "env_version": result.env_id.rsplit("-v", 1)[-1] if "-v" in result.env_id else "",
         "protocol": result.protocol,
-        "config_hash": config_hash(agent_overrides(cfg)),
-        "seed": int(cfg.seed),
+        "config_hash": config_hash(agent_config),
+        "seed": int(agent.seed if seed is None else seed),
         "train_steps": agent.steps,
         "frames": agent.steps * frames_per_step,
         "episodes": result.episodes,
@@ -214,8 +220,13 @@ def submit_result(cfg: DictConfig, run_dir: Path, agent: Agent, result: EvalResu
         "iqm": result.iqm,
         "iqm_ci_low": result.iqm_ci[0],
         "iqm_ci_high": result.iqm_ci[1],
-        "run_dir": str(run_dir.resolve()),
-        "extra": {"config": agent_overrides(cfg), "eval_seed": result.seed},
+        "run_dir": str(run_dir.resolve()) if run_dir is not None else None,
+        "extra": {"config": agent_config, "eval_seed": result.seed, "frames_per_step": frames_per_step},
     }
-    return Leaderboard(cfg.leaderboard).add(row)
 
+
+def submit_result(cfg: DictConfig, run_dir: Path, agent: Agent, result: EvalResult) -> int:
+    """Add one evaluation to the SQLite leaderboard."""
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    return Leaderboard(cfg.leaderboard).add(result_row(agent, result, run_dir, seed=int(cfg.seed)))

@@ -70,8 +70,12 @@ def evaluate(
     if spec.rebuildable:
         single = spec.make(training=False, render_mode=render_mode, **proto.env_kwargs)
     else:
+        if record:
+            raise ConfigError("record= needs an env rlsuite can rebuild with render_mode='rgb_array' (a name or id)")
         single = spec.make(training=False)
     rng = np.random.default_rng(seed)
+    single.action_space.seed(seed)  # ε-greedy evaluation actions repeat with the evaluation seed
+    frames_per_step = _frames_per_step(single)
     returns, lengths, frames = [], [], []
     for i in range(episodes):
         obs, _ = single.reset(seed=seed + i)
@@ -111,4 +115,16 @@ def evaluate(
         env_id=spec.id or spec.label,
         deterministic=deterministic,
         video=video,
+        extra={"frames_per_step": frames_per_step},
     )
+
+
+def _frames_per_step(env: Any) -> int:
+    """Emulator frames per agent step: our Atari wrapper's ``frame_skip``, ALE's own ``frameskip``
+    (an int for the v5 ids), else 1."""
+    for obj in (env, getattr(env, "unwrapped", env)):
+        for attr in ("frame_skip", "_frameskip"):
+            value = getattr(obj, attr, None)
+            if isinstance(value, int | np.integer) and value >= 1:
+                return int(value)
+    return 1

@@ -27,12 +27,13 @@ PROTOCOLS: dict[str, Protocol] = {
             env_kwargs={"protocol": "machado"},
             max_episode_steps=27_000,
         ),
+        # 5 minutes of emulator time at 60 Hz = 18,000 frames = 4,500 agent steps at frame skip 4.
         Protocol(
             "atari-nature",
-            "Mnih et al. 2015: up to 30 no-op starts, epsilon 0.05, 5-minute (18k-step) cap, unclipped score",
-            env_kwargs={"protocol": "nature"},
+            "Mnih et al. 2015: up to 30 no-op starts, epsilon 0.05, 5-minute (18k-frame) cap, unclipped score",
+            env_kwargs={"protocol": "nature", "max_frames": 18_000},
             epsilon=0.05,
-            max_episode_steps=18_000,
+            max_episode_steps=4_500,
         ),
     )
 }
