@@ -1,0 +1,85 @@
+"""DQN on CartPole-v1 with the rl-zoo3 hyperparameters: rlsuite vs Stable-Baselines3, side by side
+in one process (same machine load for both), single-threaded torch.
+
+    python benchmarks/dqn_cartpole.py --seeds 0 1 2 3 4 --steps 50000
+
+For every seed both libraries train for ``--steps`` env steps and are evaluated greedily over 20
+episodes (seeds 1000..1019). The last line is a JSON object with per-seed returns, wall times and
+the rlsuite / SB3 wall-time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+ZOO = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
+           target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
+           exploration_final_eps=0.04, net_arch=[256, 256])
+
+
+def run_rlsuite(seed: int, steps: int) -> tuple[float, float]:
+    import rlsuite
+
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=seed, device="cpu", **ZOO)
+    t0 = time.perf_counter()
+    agent.learn(steps)
+    wall = time.perf_counter() - t0
+    return wall, rlsuite.evaluate(agent, episodes=20, seed=1000).mean
+
+
+def run_sb3(seed: int, steps: int) -> tuple[float, float]:
+    import gymnasium as gym
+    from stable_baselines3 import DQN
+
+    cfg = dict(ZOO)
+    model = DQN("MlpPolicy", "CartPole-v1", learning_rate=cfg.pop("lr"),
+                policy_kwargs=dict(net_arch=cfg.pop("net_arch")), seed=seed, device="cpu", **cfg)
+    t0 = time.perf_counter()
+    model.learn(steps)
+    wall = time.perf_counter() - t0
+    env = gym.make("CartPole-v1")
+    returns = []
+    for i in range(20):
+        obs, _ = env.reset(seed=1000 + i)
+        done, total = False, 0.0
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, r, term, trunc, _ = env.step(action)
+            total += float(r)
+            done = term or trunc
+        returns.append(total)
+    return wall, float(np.mean(returns))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--no-sb3", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    out: dict = {"steps": args.steps, "rlsuite": {}, "sb3": {}}
+    for seed in args.seeds:
+        wall, ret = run_rlsuite(seed, args.steps)
+        out["rlsuite"][seed] = {"wall_s": round(wall, 2), "eval_mean": ret}
+        print(f"rlsuite seed {seed}: {wall:.1f}s return {ret:.1f}", flush=True)
+        if not args.no_sb3:
+            wall, ret = run_sb3(seed, args.steps)
+            out["sb3"][seed] = {"wall_s": round(wall, 2), "eval_mean": ret}
+            print(f"sb3     seed {seed}: {wall:.1f}s return {ret:.1f}", flush=True)
+    ours = [v["wall_s"] for v in out["rlsuite"].values()]
+    out["rlsuite_solved"] = sum(v["eval_mean"] >= 475 for v in out["rlsuite"].values())
+    if out["sb3"]:
+        theirs = [v["wall_s"] for v in out["sb3"].values()]
+        out["sb3_solved"] = sum(v["eval_mean"] >= 475 for v in out["sb3"].values())
+        out["wall_ratio_rlsuite_over_sb3"] = round(float(np.sum(ours) / np.sum(theirs)), 3)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
