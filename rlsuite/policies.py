@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlsuite.nets import MLP, build_encoder, layer_init
+from rlsuite.nets import build_encoder, get_activation, layer_init
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 DistParams = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
@@ -51,7 +51,7 @@ class Categorical:
     """Categorical over the last dim of ``logits`` (normalized once here)."""
 
     def __init__(self, logits: torch.Tensor):
-        self.logits = logits - logits.logsumexp(-1, keepdim=True)
+        self.logits = torch.log_softmax(logits, -1)
 
     @property
     def probs(self) -> torch.Tensor:
@@ -185,18 +185,32 @@ def _is_image(observation_space: gym.Space) -> bool:
     return isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 3
 
 
-class Trunk(nn.Sequential):
-    """encoder -> MLP (the MLP is skipped when ``net_arch`` is empty); ``out_features`` is the width."""
+class Trunk(nn.Module):
+    """encoder -> hidden layers (``net_arch``; none when empty); ``out_features`` is the width.
+
+    The layers are applied in a plain loop of ``F.linear`` + activation rather than nested module
+    calls: identical math and parameters (``functional_call`` still swaps them), a third fewer
+    Python calls per forward, which is most of an MLP's cost at CartPole scale.
+    """
 
     def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool):
-        encoder, width = build_encoder(observation_space)
-        layers: list[nn.Module] = [encoder]
-        if len(net_arch) > 0:
-            mlp = MLP(width, list(net_arch), None, activation=activation, ortho_init=ortho_init)
-            layers.append(mlp)
-            width = mlp.out_features
-        super().__init__(*layers)
+        super().__init__()
+        self.encoder, width = build_encoder(observation_space)
+        self.layers = nn.ModuleList()
+        for hidden in net_arch:
+            layer = nn.Linear(width, int(hidden))
+            if ortho_init:
+                layer_init(layer, math.sqrt(2))
+            self.layers.append(layer)
+            width = int(hidden)
+        self.activation = get_activation(activation)()
         self.out_features = width
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.encoder(obs)
+        for layer in self.layers:
+            x = self.activation.forward(F.linear(x, layer.weight, layer.bias))
+        return x
 
 
 class ActorCritic(nn.Module):
@@ -274,8 +288,8 @@ class ActorCritic(nn.Module):
         return actor, critic
 
     def heads(self, actor_features: torch.Tensor, critic_features: torch.Tensor) -> tuple[DistParams, torch.Tensor]:
-        out = self.actor_head(actor_features)
-        value = self.critic_head(critic_features).squeeze(-1)
+        out = F.linear(actor_features, self.actor_head.weight, self.actor_head.bias)
+        value = F.linear(critic_features, self.critic_head.weight, self.critic_head.bias).squeeze(-1)
         if self.log_std is not None:
             return (out, self.log_std.expand_as(out)), value
         return out, value

@@ -137,7 +137,7 @@ def test_image_observations_use_shared_cnn():
     obs = torch.randint(0, 255, (2, 4, 84, 84), dtype=torch.uint8)
     actions, _, values = policy.act(obs)
     assert actions.shape == (2,) and values.shape == (2,)
-    conv = policy.actor_trunk[0].conv[0]
+    conv = policy.actor_trunk.encoder.conv[0]
     # Orthogonal with gain √2: the flattened weight rows are orthogonal with norm √2 (rows < cols).
     w = conv.weight.detach().reshape(conv.weight.shape[0], -1)
     torch.testing.assert_close(w @ w.T, 2 * torch.eye(w.shape[0]), atol=1e-4, rtol=0)

@@ -1,0 +1,133 @@
+"""Proximal Policy Optimization with the clipped surrogate (Schulman et al. 2017, Algorithm 1).
+
+    for iteration = 1, 2, ...:
+        run π_θold in N parallel envs for T steps                       (rlsuite.rollout)
+        compute advantage estimates Â_1..Â_NT with GAE(γ, λ)
+        for epoch = 1..K, for each minibatch of size M (a fresh permutation per epoch):
+            r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t)
+            L_CLIP = E_t[ min(r_t Â_t, clip(r_t, 1 − ε, 1 + ε) Â_t) ]      (the min is over the products)
+            L_VF   = E_t[ (V_θ(s_t) − V_t^targ)² ]
+            maximize L_CLIP − c_vf L_VF + c_ent H[π_θ](s_t) by Adam, gradient norm clipped
+        θold ← θ
+
+As in common practice (OpenAI baselines, SB3, CleanRL) and not in the paper's pseudo-code:
+
+* advantages are normalized per minibatch (``normalize_advantage``);
+* ``clip_range_vf`` optionally clips the value prediction around the rollout's value, taking the
+  max of the clipped and unclipped squared errors (baselines' form);
+* ``target_kl`` stops the epochs early once the approximate KL ``E[(r − 1) − log r]`` of a
+  minibatch exceeds ``1.5 · target_kl`` (checked before that minibatch's step, as in SB3);
+* ``anneal_lr`` / ``anneal_clip`` decay the learning rate / ε linearly to 0 over the budget
+  (rl-zoo3's ``lin_`` schedules); Adam uses eps 1e-5;
+* the value loss is the plain MSE weighted by ``vf_coef`` (SB3's scale, so zoo values carry over).
+
+Atari: ``rlsuite train agent=ppo env=Pong`` uses ``configs/env/Pong.yaml`` (CleanRL's ppo_atari
+settings, one shared Nature CNN trunk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from rlsuite.errors import ConfigError
+from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+
+
+def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
+    """Per-sample ``min(r·A, clip(r, 1 − ε, 1 + ε)·A)`` (to be maximized)."""
+    return torch.min(ratio * advantages, ratio.clamp(1.0 - clip_range, 1.0 + clip_range) * advantages)
+
+
+def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
+               clip_range_vf: float | None) -> torch.Tensor:
+    """MSE to the returns; with ``clip_range_vf``, the max of the clipped and unclipped errors."""
+    loss = (values - returns).pow(2)
+    if clip_range_vf is not None:
+        clipped = old_values + (values - old_values).clamp(-clip_range_vf, clip_range_vf)
+        loss = torch.max(loss, (clipped - returns).pow(2))
+    return loss.mean()
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    n_steps: int = 2048
+    batch_size: int = 64
+    n_minibatches: int | None = None  # CleanRL-style alternative: batch_size = n_steps·n_envs / this
+    n_epochs: int = 10
+    lr: float = 3e-4
+    clip_range: float = 0.2
+    anneal_clip: bool = False
+    clip_range_vf: float | None = None
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    target_kl: float | None = None
+
+
+class PPO(OnPolicyAgent):
+    """PPO-Clip: GAE, minibatch epochs, value clipping option, target-KL early stop, annealing."""
+
+    name = "ppo"
+    description = "PPO-Clip (Schulman et al. 2017): GAE, minibatch epochs, target-KL stop, Atari-ready"
+    Config = PPOConfig
+
+    def setup_optimizers(self) -> None:
+        cfg = self.config
+        rollout = cfg.n_steps * cfg.n_envs
+        self.batch_size = rollout // cfg.n_minibatches if cfg.n_minibatches else cfg.batch_size
+        if self.batch_size < 1 or self.batch_size > rollout:
+            raise ConfigError(f"PPO batch size {self.batch_size} must be in [1, n_steps·n_envs = {rollout}]")
+        self.params = list(self.policy.parameters())
+        self.optimizer = self.adam(self.params, cfg.lr)
+
+    def update(self) -> None:
+        cfg = self.config
+        lr = self.scheduled_lr(cfg.lr, self.optimizer)
+        clip_range = cfg.clip_range * (1.0 - self.progress) if cfg.anneal_clip else cfg.clip_range
+        data = flatten_rollout(self.buffer)
+        obs, actions = self.tensor(data.obs), self.tensor(data.actions)
+        old_log_probs, old_values = self.tensor(data.log_probs), self.tensor(data.values)
+        advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
+        total = len(old_values)
+
+        n_minibatches = 0
+        for _ in range(cfg.n_epochs):
+            perm = torch.from_numpy(self.rng.permutation(total)).to(self.device)
+            for start in range(0, total, self.batch_size):
+                idx = perm[start:start + self.batch_size]
+                dist_params, values = self.policy(obs[idx])
+                dist = self.policy.make_distribution(dist_params)
+                log_probs = dist.log_prob(actions[idx])
+                adv = advantages[idx]
+                if cfg.normalize_advantage and len(idx) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                log_ratio = log_probs - old_log_probs[idx]
+                ratio = log_ratio.exp()
+                if cfg.target_kl is not None:
+                    with torch.no_grad():
+                        if ((ratio - 1) - log_ratio).mean() > 1.5 * cfg.target_kl:
+                            break
+                policy_loss = -clipped_surrogate(ratio, adv, clip_range).mean()
+                v_loss = value_loss(values, old_values[idx], returns[idx], cfg.clip_range_vf)
+                loss = policy_loss + cfg.vf_coef * v_loss
+                if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
+                    loss = loss - cfg.ent_coef * dist.entropy().mean()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+                self.optimizer.step()
+                n_minibatches += 1
+            else:
+                continue
+            break  # the target-KL stop ends all epochs
+        if n_minibatches:  # diagnostics of the last minibatch (cheap: no per-minibatch syncs)
+            with torch.no_grad():
+                approx_kl = ((ratio - 1) - log_ratio).mean().item()
+                clip_fraction = ((ratio - 1).abs() > clip_range).float().mean().item()
+            self.logger.record({
+                "loss/policy": policy_loss.item(), "loss/value": v_loss.item(),
+                "loss/entropy": dist.entropy().mean().item(),
+                "train/approx_kl": approx_kl, "train/clip_fraction": clip_fraction, "train/lr": lr,
+                "train/minibatches": n_minibatches,
+            })

@@ -1,0 +1,300 @@
+"""The shared on-policy machinery: running normalization statistics, the rollout collection loop,
+and :class:`OnPolicyAgent`, the base class of REINFORCE, A2C, PPO and TRPO.
+
+An on-policy agent alternates two phases, and only the second differs between algorithms::
+
+    loop until the budget is spent:
+        collect a rollout of n_steps × n_envs transitions with the current policy   (collect_rollout)
+        compute advantages (GAE(λ); λ = 1 gives Monte-Carlo reward-to-go)           (RolloutBuffer)
+        update the policy and value function                                        (agent.update)
+
+Details that every agent gets right the same way here:
+
+* **Truncation.** Same-step autoreset puts the true last observation of an episode in
+  ``infos["final_obs"]``; a time-limit truncation bootstraps from V(final obs), a termination
+  does not (:meth:`rlsuite.buffers.RolloutBuffer.compute_advantages`).
+* **Normalization.** :class:`ObsNormalizer` (running mean/var, clipped to ±``clip_obs``) and
+  :class:`RewardNormalizer` (rewards divided by the running std of the discounted return, as SB3's
+  ``VecNormalize``) are updated during collection and saved in checkpoints; the observation
+  statistics are also part of the final model, so a loaded agent acts on the same inputs.
+* **Resume points.** If a resume point falls inside a rollout, the episodes in flight are cut at
+  the rollout's end (they bootstrap like a truncation, which is what GAE does at a rollout end
+  anyway), the update runs, ``after_step(rollout_start)`` writes the checkpoint after the update,
+  and ``start_segment()`` reseeds the envs: a resumed run replays the uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rlsuite.agent import Agent, AgentConfig
+from rlsuite.buffers import RolloutBatch, RolloutBuffer
+from rlsuite.loops import EpisodeTracker
+from rlsuite.policies import ActorCritic
+
+
+# ---------------------------------------------------------------------------- normalization
+class RunningMeanStd:
+    """Mean and variance of a stream of batches (Chan et al.'s parallel form of Welford's update:
+    one vectorized update per batch, numerically stable)."""
+
+    def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 1e-4):
+        self.mean = np.zeros(shape, np.float64)
+        self.var = np.ones(shape, np.float64)
+        self.count = float(epsilon)  # a tiny prior count, as in OpenAI baselines / SB3
+
+    def update(self, batch: np.ndarray) -> None:
+        batch = np.asarray(batch, np.float64)
+        n = batch.shape[0]
+        if n == 0:
+            return
+        batch_mean, batch_var = batch.mean(0), batch.var(0)
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean = self.mean + delta * (n / total)
+        m2 = self.var * self.count + batch_var * n + delta**2 * (self.count * n / total)
+        self.var = m2 / total
+        self.count = total
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean = np.array(state["mean"], np.float64)
+        self.var = np.array(state["var"], np.float64)
+        self.count = float(state["count"])
+
+
+class ObsNormalizer:
+    """``clip((obs − mean) / sqrt(var + eps), ±clip)`` with running statistics; the identity (a
+    float32 cast for float observations, nothing for images and integers) when disabled."""
+
+    def __init__(self, observation_space: gym.Space, enabled: bool, clip: float = 10.0, eps: float = 1e-8):
+        is_box = isinstance(observation_space, gym.spaces.Box)
+        self.enabled = bool(enabled) and is_box
+        self.float_obs = is_box and np.issubdtype(observation_space.dtype, np.floating)
+        self.clip, self.eps = float(clip), float(eps)
+        self.rms = RunningMeanStd(observation_space.shape if is_box else ())
+
+    def update(self, obs: np.ndarray) -> None:
+        if self.enabled:
+            self.rms.update(obs)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if not self.enabled:
+            return np.asarray(obs, np.float32) if self.float_obs else np.asarray(obs)
+        scaled = (obs - self.rms.mean) / np.sqrt(self.rms.var + self.eps)
+        return np.clip(scaled, -self.clip, self.clip).astype(np.float32)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.rms.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rms.load_state_dict(state)
+
+
+class RewardNormalizer:
+    """Scale rewards by the running std of the discounted return ``R ← γR + r`` (reset at episode
+    ends), clipped to ±``clip``: keeps value targets O(1) without shifting the reward's sign."""
+
+    def __init__(self, n_envs: int, gamma: float, enabled: bool, clip: float = 10.0, eps: float = 1e-8):
+        self.enabled, self.gamma, self.clip, self.eps = bool(enabled), float(gamma), float(clip), float(eps)
+        self.returns = np.zeros(n_envs, np.float64)
+        self.rms = RunningMeanStd(())
+
+    def __call__(self, rewards: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        if not self.enabled:
+            return rewards
+        self.returns = self.returns * self.gamma + rewards
+        self.rms.update(self.returns)
+        scaled = np.clip(rewards / np.sqrt(self.rms.var + self.eps), -self.clip, self.clip)
+        self.returns[ended] = 0.0
+        return scaled.astype(np.float32)
+
+    def reset(self) -> None:
+        self.returns[:] = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rms": self.rms.state_dict(), "returns": self.returns.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rms.load_state_dict(state["rms"])
+        self.returns = np.array(state["returns"], np.float64)
+
+
+# ---------------------------------------------------------------------------- the agent base
+@dataclass
+class OnPolicyConfig(AgentConfig):
+    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net_arch``/``shared`` ``None``:
+    [64, 64] separate trunks for vector observations, one shared Nature CNN for images."""
+
+    n_envs: int = 1
+    n_steps: int = 2048
+    anneal_lr: bool = False  # learning rate decays linearly to 0 over the budget (rl-zoo3's lin_<lr>)
+    gae_lambda: float = 0.95
+    normalize_advantage: bool = True
+    max_grad_norm: float = 0.5
+    net_arch: list[int] | None = None
+    vf_net_arch: list[int] | None = None
+    shared: bool | None = None
+    activation: str = "tanh"
+    ortho_init: bool = True
+    log_std_init: float = 0.0
+    squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
+    normalize_obs: bool = False
+    normalize_reward: bool = False
+    clip_obs: float = 10.0
+    clip_reward: float = 10.0
+
+
+class OnPolicyAgent(Agent):
+    """Collect-then-update agents. Subclasses build their optimizers in :meth:`setup_optimizers`
+    and implement :meth:`update` (one learning step on ``self.buffer``)."""
+
+    Config = OnPolicyConfig
+    observation_spaces = (gym.spaces.Box, gym.spaces.Discrete)
+    action_spaces = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.Box)
+    space_hint = "Dict/Tuple observations: wrap the env with gymnasium.wrappers.FlattenObservation."
+    persistent: ClassVar[tuple[str, ...]] = ("policy", "optimizer", "obs_normalizer", "reward_normalizer")
+    persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.policy = ActorCritic(
+            self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
+            shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
+            vf_net_arch=cfg.vf_net_arch,
+        ).to(self.device)
+        self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
+        self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
+        obs_dtype = np.float32 if self.obs_normalizer.float_obs or self.obs_normalizer.enabled else None
+        if obs_dtype is None:
+            obs_dtype = self.observation_space.dtype if self.observation_space.dtype is not None else np.int64
+        self.buffer = RolloutBuffer(
+            self.rollout_capacity(), cfg.n_envs, self.observation_space.shape or (), obs_dtype,
+            self.policy.action_shape, self.policy.action_dtype,
+        )
+        self.tracker = EpisodeTracker(cfg.n_envs)
+        self.setup_optimizers()
+
+    def rollout_capacity(self) -> int:
+        return int(self.config.n_steps)
+
+    def setup_optimizers(self) -> None:
+        raise NotImplementedError
+
+    def update(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A numpy array as a tensor on the agent's device (no copy on CPU)."""
+        t = torch.from_numpy(np.ascontiguousarray(array))
+        return t.to(self.device, non_blocking=True) if self.device.type != "cpu" else t
+
+    def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
+        """Adam with eps 1e-5 (baselines/SB3), fused into one kernel per step (same math, far fewer
+        small ops: at MLP scale the per-tensor loop costs more than the arithmetic)."""
+        return torch.optim.Adam(params, lr=lr, eps=1e-5, fused=True)
+
+    def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:
+        """``lr`` after annealing (when ``anneal_lr``), also set on ``optimizer`` when given."""
+        lr = lr * (1.0 - self.progress) if self.config.anneal_lr else lr
+        if optimizer is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        return lr
+
+    # ------------------------------------------------------------------ acting
+    def act(self, obs: Any, deterministic: bool = True) -> Any:
+        obs = np.asarray(obs)
+        single_shape = self.observation_space.shape or ()
+        single = obs.ndim == len(single_shape)
+        batch = obs[None] if single else obs
+        with torch.inference_mode():
+            actions, _, _ = self.policy.act(self.tensor(self.obs_normalizer(batch)), deterministic)
+        env_actions = self.policy.env_actions(actions.cpu().numpy())
+        return env_actions[0] if single else env_actions
+
+    # ------------------------------------------------------------------ the training loop
+    def on_segment_start(self) -> None:
+        self.tracker.reset()
+        self.reward_normalizer.reset()
+        self.obs_normalizer.update(self.obs)
+
+    def rollout_done(self, step: int, episodes_finished: int) -> bool:
+        """Whether to stop collecting after ``step + 1`` steps (REINFORCE stops on whole episodes)."""
+        return step + 1 >= self.config.n_steps
+
+    def train_until(self, until_step: int) -> None:
+        while self.steps < until_step:
+            rollout_start = self.steps
+            cut = collect_rollout(self)
+            self.update()
+            self.updates += 1
+            self.after_step(rollout_start)
+            if cut:
+                self.start_segment()
+
+
+def flatten_rollout(buffer: RolloutBuffer) -> RolloutBatch:
+    """The filled part of the buffer as flat ``(T·N, ...)`` arrays (views, no copies)."""
+    T, N = buffer.pos, buffer.n_envs
+    total = T * N
+    return RolloutBatch(buffer.obs[:T].reshape(total, *buffer.obs_shape),
+                        buffer.actions[:T].reshape(total, *buffer.action_shape),
+                        buffer.log_probs[:T].reshape(total), buffer.values[:T].reshape(total),
+                        buffer.advantages[:T].reshape(total), buffer.returns[:T].reshape(total))
+
+
+def collect_rollout(agent: OnPolicyAgent) -> bool:
+    """Fill ``agent.buffer`` with the current policy and compute advantages. Returns whether a
+    resume point fell inside the rollout (the caller then restarts the segment after the update)."""
+    assert agent.envs is not None and agent.obs is not None
+    policy, buffer, cfg = agent.policy, agent.buffer, agent.config
+    n_envs = agent.envs.num_envs
+    rollout_start = agent.steps
+    buffer.reset()
+    obs = agent.obs_normalizer(agent.obs)
+    episodes_finished = 0
+    step = 0
+    while True:
+        with torch.inference_mode():
+            actions_t, log_probs_t, values_t = policy.act(agent.tensor(obs))
+        actions = actions_t.cpu().numpy()
+        next_obs, rewards, terminated, truncated, infos = agent.envs.step(policy.env_actions(actions))
+        terminated = np.asarray(terminated, dtype=bool)
+        truncated = np.asarray(truncated, dtype=bool) & ~terminated
+        ended = terminated | truncated
+        rewards = np.asarray(rewards, dtype=np.float32)
+        agent.steps += n_envs
+        agent.obs_normalizer.update(next_obs)
+        bootstrap_values = None
+        if truncated.any():  # V(true final obs) for the time-limited envs
+            final = np.array(next_obs, copy=True)
+            for i in np.flatnonzero(truncated):
+                final[i] = infos["final_obs"][i]
+            bootstrap_values = np.zeros(n_envs, np.float32)
+            idx = np.flatnonzero(truncated)
+            with torch.inference_mode():
+                v = policy.value(agent.tensor(agent.obs_normalizer(final[idx])))
+            bootstrap_values[idx] = v.cpu().numpy()
+        buffer.add(obs, actions, agent.reward_normalizer(rewards, ended), terminated, truncated,
+                   values_t.cpu().numpy(), log_probs_t.cpu().numpy(), bootstrap_values)
+        for episode_return, length in agent.tracker.update(rewards, ended, infos):
+            agent.log_episode(episode_return, length)
+            episodes_finished += 1
+        agent.obs = next_obs
+        obs = agent.obs_normalizer(next_obs)
+        if agent.rollout_done(step, episodes_finished) or step + 1 >= buffer.n_steps:
+            break
+        step += 1
+    with torch.inference_mode():
+        last_values = policy.value(agent.tensor(obs)).cpu().numpy()
+    buffer.compute_advantages(last_values, cfg.gamma, cfg.gae_lambda)
+    return agent.hooks is not None and agent.hooks.resume_point_due(rollout_start, agent.steps)
