@@ -2,6 +2,7 @@
 
     python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG Pendulum 20k)
     python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 TD3 seed (under 10 minutes on 2 cores)
+    python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 update, SB3 vs rlsuite, interleaved
 
 Hyperparameters are rl-zoo3's, read from ``configs/env/<env>.yaml`` (``hparams.<agent>``) and
 handed to both libraries. Both run single-threaded torch, sequentially (SB3 then rlsuite for each
@@ -103,6 +104,37 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
     return row
 
 
+def update_timing(blocks: int = 5, per_block: int = 50) -> dict[str, float]:
+    """Milliseconds per TD3 gradient update (zoo Pendulum settings: batch 256, [400, 300]) for SB3
+    and rlsuite (float32, bfloat16), interleaved block by block so load from other processes falls on
+    all alike. End-to-end runs measure the same thing plus env steps; this isolates the update."""
+    from rlsuite.buffers import to_torch
+
+    hp = {**zoo_hparams("td3", "Pendulum-v1"), "learning_starts": 300}
+    sb3 = sb3_model("td3", "Pendulum-v1", hp, seed=0)
+    sb3.learn(400)
+    ours = {p: rlsuite.make_agent("td3", env="Pendulum-v1", seed=0, device="cpu", **hp, precision=p)
+            for p in ("float32", "bfloat16")}
+    for agent in ours.values():
+        agent.learn(400)
+    totals = {"sb3": 0.0, "float32": 0.0, "bfloat16": 0.0}
+    for _ in range(blocks):
+        t = time.perf_counter()
+        sb3.train(gradient_steps=per_block, batch_size=hp["batch_size"])
+        totals["sb3"] += time.perf_counter() - t
+        for precision, agent in ours.items():
+            t = time.perf_counter()
+            for _ in range(per_block):
+                agent.update(to_torch(agent.buffer.sample(hp["batch_size"])))
+            totals[precision] += time.perf_counter() - t
+    n = blocks * per_block
+    out = {f"td3_update_ms_{k}": round(v / n * 1e3, 3) for k, v in totals.items()}
+    out["td3_update_fp32_vs_sb3"] = round(totals["float32"] / totals["sb3"], 3)
+    out["td3_update_bf16_vs_sb3"] = round(totals["bfloat16"] / totals["sb3"], 3)
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for agent in TASKS:
@@ -135,14 +167,19 @@ def main() -> None:
     parser.add_argument("--agents", default="dqn,td3,ddpg")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
     parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--update-timing-only", action="store_true", help="only the interleaved TD3 update timing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     agents = args.agents.split(",")
     seeds = {a: list(range(args.seeds)) for a in agents}
     if args.quick:
         seeds = {"dqn": [0, 1], "td3": [0]}
-    rows: list[dict[str, Any]] = []
     t_start = time.perf_counter()
+    timing = update_timing()
+    if args.update_timing_only:
+        print(json.dumps(timing))
+        return
+    rows: list[dict[str, Any]] = []
     for agent, agent_seeds in seeds.items():
         precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
         for seed in agent_seeds:
@@ -153,7 +190,7 @@ def main() -> None:
     print(markdown(summary))
     pick = {(s["agent"], s["lib"]): s for s in summary}
     result: dict[str, Any] = {"mode": "quick" if args.quick else "full",
-                              "total_wall_s": round(time.perf_counter() - t_start, 1), "summary": summary}
+                              "total_wall_s": round(time.perf_counter() - t_start, 1), "summary": summary, **timing}
     if ("dqn", "rlsuite") in pick:
         dqn = pick[("dqn", "rlsuite")]
         result.update(dqn_cartpole_solved=dqn["solved"], dqn_cartpole_seeds=dqn["seeds"],
