@@ -1,0 +1,162 @@
+"""On-policy agents vs Stable-Baselines3 / sb3-contrib, side by side in one process.
+
+Each row trains rlsuite's agent and SB3's with identical (rl-baselines3-zoo) hyperparameters on the
+same seeds, alternating ours / SB3 per seed so both see the same machine load, single-threaded
+torch on CPU. Reported per row: greedy evaluation mean ± std over seeds (20 episodes each, seeds
+1000..1019), training steps/s (learn() wall time only) and the steps/s ratio ours / SB3.
+
+    python benchmarks/onpolicy.py --quick          # PPO, A2C, TRPO on CartPole, 2 seeds (< 10 min)
+    python benchmarks/onpolicy.py                  # + PPO LunarLander-v3 and Pendulum-v1, 5 seeds
+    python benchmarks/onpolicy.py --rows ppo_pendulum --seeds 0 1 2
+
+SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides run it without
+(``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import rlsuite
+
+
+def lin(value: float) -> Callable[[float], float]:
+    return lambda progress_remaining: progress_remaining * value
+
+
+# name: (env, steps, rlsuite agent, rlsuite hparams, sb3 class path, sb3 kwargs, n_envs)
+ROWS: dict[str, tuple[str, int, str, dict[str, Any], str, dict[str, Any], int]] = {
+    "ppo_cartpole": ("CartPole-v1", 100_000, "ppo",
+                     dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+                          lr=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True),
+                     "stable_baselines3:PPO",
+                     dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
+                          learning_rate=lin(1e-3), clip_range=lin(0.2)), 8),
+    "a2c_cartpole": ("CartPole-v1", 500_000, "a2c", dict(n_envs=8, ent_coef=0.0),
+                     "stable_baselines3:A2C", dict(ent_coef=0.0), 8),
+    "trpo_cartpole": ("CartPole-v1", 100_000, "trpo",
+                      dict(n_envs=2, n_steps=512, batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
+                           critic_lr=1e-3, n_critic_updates=20),
+                      "sb3_contrib:TRPO",
+                      dict(n_steps=512, batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
+                           learning_rate=1e-3, n_critic_updates=20), 2),
+    "ppo_lunarlander": ("LunarLander-v3", 1_000_000, "ppo",
+                        dict(n_envs=16, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
+                             ent_coef=0.01),
+                        "stable_baselines3:PPO",
+                        dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01), 16),
+    "ppo_pendulum": ("Pendulum-v1", 100_000, "ppo",
+                     dict(n_envs=4, n_steps=1024, batch_size=64, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
+                          lr=1e-3, clip_range=0.2),
+                     "stable_baselines3:PPO",
+                     dict(n_steps=1024, batch_size=64, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
+                          learning_rate=1e-3, clip_range=0.2, use_sde=False), 4),
+}
+QUICK_ROWS = ["ppo_cartpole", "a2c_cartpole", "trpo_cartpole"]
+
+
+def evaluate_sb3(model: Any, env_id: str, episodes: int = 20, seed: int = 1000) -> float:
+    env = gym.make(env_id)
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, total = False, 0.0
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns))
+
+
+def run_ours(row: str, seed: int) -> tuple[float, float]:
+    env_id, steps, agent_name, hparams, *_ = ROWS[row]
+    agent = rlsuite.make_agent(agent_name, env=env_id, seed=seed, device="cpu", **hparams)
+    t0 = time.perf_counter()
+    agent.learn(steps)
+    sps = steps / (time.perf_counter() - t0)
+    mean = rlsuite.evaluate(agent, episodes=20, seed=1000).mean
+    agent.close()
+    return float(mean), sps
+
+
+def run_sb3(row: str, seed: int) -> tuple[float, float]:
+    import importlib
+
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env_id, steps, _, _, cls_path, kwargs, n_envs = ROWS[row]
+    module, cls_name = cls_path.split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    env = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kwargs)
+    t0 = time.perf_counter()
+    model.learn(steps)
+    sps = steps / (time.perf_counter() - t0)
+    mean = evaluate_sb3(model, env_id)
+    env.close()
+    return mean, sps
+
+
+def summarize(values: list[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CartPole rows, 2 seeds")
+    parser.add_argument("--rows", nargs="*", default=None, choices=sorted(ROWS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=None)
+    parser.add_argument("--no-sb3", action="store_true", help="only rlsuite (no ratios)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = args.rows or (QUICK_ROWS if args.quick else list(ROWS))
+    seeds = args.seeds if args.seeds is not None else ([0, 1] if args.quick else [0, 1, 2, 3, 4])
+
+    result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads()}
+    print(f"{'row':16s} {'steps':>8s} {'ours mean±std':>16s} {'sb3 mean±std':>16s} {'ours sps':>9s} "
+          f"{'sb3 sps':>9s} {'ratio':>6s}", flush=True)
+    for row in rows:
+        ours_means, ours_sps, sb3_means, sb3_sps = [], [], [], []
+        for seed in seeds:
+            m, s = run_ours(row, seed)
+            ours_means.append(m)
+            ours_sps.append(s)
+            line = f"  {row} seed {seed}: ours {m:.1f} @ {s:.0f} sps"
+            if not args.no_sb3:
+                m, s = run_sb3(row, seed)
+                sb3_means.append(m)
+                sb3_sps.append(s)
+                line += f" | sb3 {m:.1f} @ {s:.0f} sps"
+            print(line, flush=True)
+        mean, std = summarize(ours_means)
+        result[f"{row}_mean"], result[f"{row}_std"] = mean, std
+        result[f"{row}_sps"] = statistics.median(ours_sps)
+        sb3_text, ratio_text = "-", "-"
+        if sb3_means:
+            sb3_mean, sb3_std = summarize(sb3_means)
+            result[f"{row}_sb3_mean"], result[f"{row}_sb3_std"] = sb3_mean, sb3_std
+            result[f"{row}_sb3_sps"] = statistics.median(sb3_sps)
+            # Ratio per seed (same load for the pair), then the median over seeds.
+            result[f"{row}_sps_vs_sb3"] = statistics.median(o / s for o, s in zip(ours_sps, sb3_sps))
+            sb3_text = f"{sb3_mean:.1f}±{sb3_std:.1f}"
+            ratio_text = f"{result[f'{row}_sps_vs_sb3']:.2f}"
+        print(f"{row:16s} {ROWS[row][1]:8d} {f'{mean:.1f}±{std:.1f}':>16s} {sb3_text:>16s} "
+              f"{result[f'{row}_sps']:9.0f} {result.get(f'{row}_sb3_sps', float('nan')):9.0f} {ratio_text:>6s}",
+              flush=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
