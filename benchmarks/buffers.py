@@ -3,7 +3,8 @@
     python benchmarks/buffers.py            # full: 1M vector transitions, 100k Atari transitions
     python benchmarks/buffers.py --quick    # < 1 min; partly filled buffers of the same capacity
 
-Prints a Markdown table and, as its last line, one JSON object of ratios (rlsuite ÷ peer).
+Prints a Markdown table (median rates over 7 interleaved rounds) and, as its last line, one JSON
+object of ratios (rlsuite ÷ peer, the median over rounds of the per-round ratio).
 Sampling is timed up to torch tensors on CPU for rlsuite (sample + to_torch) and SB3 (which
 returns tensors); cpprb returns numpy, so rlsuite is timed at the numpy level against it.
 """
@@ -24,11 +25,12 @@ from rlsuite.buffers import make_replay_buffer, to_torch
 warnings.filterwarnings("ignore")
 
 
-def bench(fns: dict, reps: int, rounds: int = 7) -> dict[str, float]:
-    """Calls per second of each fn, best of `rounds` interleaved rounds of `reps` calls.
+def bench(fns: dict, reps: int, rounds: int = 7) -> dict[str, list[float]]:
+    """Calls per second of each fn in each of `rounds` interleaved rounds of `reps` calls.
 
-    Interleaving keeps the comparison fair on a shared, noisy machine."""
-    best = {name: float("inf") for name in fns}
+    Interleaving keeps the comparison fair on a shared, noisy machine: ratios are taken round by
+    round (both sides timed seconds apart) and summarised by their median, see :func:`ratio`."""
+    rates: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()
     for _ in range(rounds):
@@ -36,8 +38,17 @@ def bench(fns: dict, reps: int, rounds: int = 7) -> dict[str, float]:
             t0 = time.perf_counter()
             for _ in range(reps):
                 fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return {name: reps / t for name, t in best.items()}
+            rates[name].append(reps / (time.perf_counter() - t0))
+    return rates
+
+
+def median(xs: list[float]) -> float:
+    return float(np.median(xs))
+
+
+def ratio(rates: dict[str, list[float]], ours: str, *peers: str) -> float:
+    """Median over rounds of ours ÷ the fastest peer of the same round."""
+    return median([rates[ours][i] / max(rates[p][i] for p in peers) for i in range(len(rates[ours]))])
 
 
 def timed_fill(add, n: int) -> float:
@@ -93,13 +104,13 @@ def run_vector(capacity: int, fill: int, reps: int, rows: list, ratios: dict) ->
     res["cpprb PER"]["add"] = timed_fill(
         lambda t: cper.add(obs=obs[t], act=act[t], rew=rew[t], next_obs=obs[t + 1], done=done[t]), fill)
 
-    r = bench({"rlsuite": lambda: to_torch(ours.sample(B)),
-               names[False]: lambda: sb[False].sample(B), names[True]: lambda: sb[True].sample(B)}, reps)
-    for k, v in r.items():
-        res[k]["sample"] = v
-    r = bench({"rlsuite": lambda: ours.sample(B), "cpprb": lambda: crb.sample(B)}, reps)
-    for k, v in r.items():
-        res[k]["sample_np"] = v
+    r_torch = bench({"rlsuite": lambda: to_torch(ours.sample(B)),
+                     names[False]: lambda: sb[False].sample(B), names[True]: lambda: sb[True].sample(B)}, reps)
+    for k, v in r_torch.items():
+        res[k]["sample"] = median(v)
+    r_np = bench({"rlsuite": lambda: ours.sample(B), "cpprb": lambda: crb.sample(B)}, reps)
+    for k, v in r_np.items():
+        res[k]["sample_np"] = median(v)
 
     # prioritized: sample + priority update of the sampled batch
     td = np.abs(np.random.default_rng(1).standard_normal((64, B)))
@@ -115,15 +126,14 @@ def run_vector(capacity: int, fill: int, reps: int, rows: list, ratios: dict) ->
         it["i"] += 1
         cper.update_priorities(b["indexes"], td[it["i"] % 64])
 
-    r = bench({"rlsuite PER": ours_per, "cpprb PER": cpprb_per}, reps)
-    for k, v in r.items():
-        res[k]["per"] = v
+    r_per = bench({"rlsuite PER": ours_per, "cpprb PER": cpprb_per}, reps)
+    for k, v in r_per.items():
+        res[k]["per"] = median(v)
 
-    sb_best = max(res[names[False]]["sample"], res[names[True]]["sample"])
-    ratios["uniform_sample_speed_vs_sb3"] = res["rlsuite"]["sample"] / sb_best
-    ratios["uniform_sample_speed_vs_cpprb"] = res["rlsuite"]["sample_np"] / res["cpprb"]["sample_np"]
+    ratios["uniform_sample_speed_vs_sb3"] = ratio(r_torch, "rlsuite", *names.values())
+    ratios["uniform_sample_speed_vs_cpprb"] = ratio(r_np, "rlsuite", "cpprb")
     ratios["uniform_add_speed_vs_sb3"] = res["rlsuite"]["add"] / max(res[n]["add"] for n in names.values())
-    ratios["per_speed_vs_cpprb"] = res["rlsuite PER"]["per"] / res["cpprb PER"]["per"]
+    ratios["per_speed_vs_cpprb"] = ratio(r_per, "rlsuite PER", "cpprb PER")
     for name, rr in res.items():
         rows.append(("CartPole (4,) f32", capacity, fill, name, rr.get("add"), rr.get("sample"), rr.get("sample_np"),
                      rr.get("per"), None))
@@ -173,9 +183,9 @@ def run_atari(capacity: int, fill: int, reps: int, rows: list, ratios: dict) -> 
 
         res[name] = {"add": timed_fill(add_sb, fill), "bytes": sb3_bytes(sb) / capacity}
         rr = bench({"ours": lambda: to_torch(ours.sample(B)), "sb3": lambda sb=sb: sb.sample(B)}, reps)
-        res[name]["sample"] = rr["sb3"]
-        res["rlsuite (frames)"]["sample"] = max(res["rlsuite (frames)"]["sample"], rr["ours"])
-        res[name]["ratio"] = rr["ours"] / rr["sb3"]
+        res[name]["sample"] = median(rr["sb3"])
+        res["rlsuite (frames)"]["sample"] = max(res["rlsuite (frames)"]["sample"], median(rr["ours"]))
+        res[name]["ratio"] = ratio(rr, "ours", "sb3")
         del sb, add_sb
         gc.collect()
 

@@ -237,3 +237,32 @@ def test_make_replay_buffer_spaces_and_empty_errors():
         buf.sample(4)
     with pytest.raises(ValueError):
         ReplayBuffer(6, (4, 84, 84), np.uint8, frame_stack=4)
+
+
+def test_one_step_fast_path_matches_general_kernel():
+    """n_step = 1, frame_stack = 1 skips the window walk: same draws, rows and values, bit for bit."""
+    from rlsuite.buffers.kernels import sample_uniform_kernel
+
+    def general_sample(buf, batch_size):  # ReplayBuffer.sample with the general kernel forced
+        outs = buf._outputs(batch_size)
+        idx, ok = np.empty(batch_size, np.int64), np.zeros(batch_size, np.bool_)
+        while sample_uniform_kernel(buf.rng.random(batch_size), ok, idx, buf.segment, 1, 1, buf._pos, buf._size,
+                                    buf._obs, buf._act, buf._rew, buf._flags, buf._gpow, *outs):
+            pass
+        return buf._batch(outs, idx, np.ones(batch_size, np.float32))
+
+    for capacity, T in ((3 * 40, 300), (3 * 1000, 300)):  # wrapped and partly filled
+        rng = np.random.default_rng(capacity)
+        fast, slow = (ReplayBuffer(capacity, (2,), np.float32, (), np.int64, n_envs=3, gamma=0.97, seed=4)
+                      for _ in range(2))
+        for _ in range(T):
+            args = (rng.standard_normal((3, 2)), rng.integers(0, 5, 3), rng.standard_normal(3),
+                    rng.standard_normal((3, 2)), rng.random(3) < 0.1, rng.random(3) < 0.1)
+            fast.add(*args)
+            slow.add(*args)
+        for _ in range(5):
+            a, b = fast.sample(512), general_sample(slow, 512)
+            for fa, fb in zip(a, b):
+                assert fa.dtype == fb.dtype
+                np.testing.assert_array_equal(fa, fb)
+        assert (a.discounts == 0).any() and (a.discounts == np.float32(0.97)).any()

@@ -190,6 +190,65 @@ def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, 
 
 
 @nb.njit(cache=True, nogil=True)
+def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, flags,
+                                o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
+    """Fast path of :func:`sample_uniform_kernel` for ``n_step == 1`` and ``frame_stack == 1``.
+
+    Same draws, same rows, same values.  With one-step windows and no stacks, a slot is
+    sampleable iff its ``VALID`` flag is set (the pending slot and end markers have flags 0, and
+    slots outside the stored window were never written or were overwritten), its bootstrap slot
+    is the next one and the discount is ``0`` on ``TERM`` else ``γ``; so the window walk is
+    skipped.  Three passes (slots, flags, gather) keep the random loads of each pass independent
+    so the CPU overlaps their cache misses, which dominate at 1M capacity."""
+    total = 0
+    for e in range(size.shape[0]):
+        total += size[e]
+    B = u.shape[0]
+    for b in range(B):
+        if ok[b]:
+            continue
+        t = np.int64(u[b] * total)
+        if t >= total:
+            t = total - 1
+        e = 0
+        while t >= size[e]:
+            t -= size[e]
+            e += 1
+        i = pos[e] - size[e] + 1 + t
+        if i < 0:
+            i += C
+        elif i >= C:
+            i -= C
+        idx[b] = e * C + i
+    fl = np.zeros(B, np.uint8)
+    for b in range(B):
+        if not ok[b]:
+            fl[b] = flags[idx[b]]
+    missing = 0
+    D = obs.shape[1]
+    for b in range(B):
+        if ok[b]:
+            continue
+        f = fl[b]
+        if (f & VALID) == 0:
+            missing += 1
+            continue
+        g = idx[b]
+        gn = g + 1
+        if gn % C == 0:
+            gn -= C  # wrap inside the env's segment
+        for d in range(D):
+            o_obs[b, 0, d] = obs[g, d]
+            o_next[b, 0, d] = obs[gn, d]
+        for d in range(act.shape[1]):
+            o_act[b, d] = act[g, d]
+        o_rew[b] = rew[g]
+        o_disc[b] = 0.0 if f & TERM else gamma
+        ok[b] = True
+    return missing
+
+
+@nb.njit(cache=True, nogil=True)
 def sample_tree_kernel(u, ok, idx, prio, sum_tree, C, k, n, pos, size, obs, act, rew, flags, gpow,
                        o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
     """Prefix-sum search of u (in [0, total)) in the sum tree; fill rows that are sampleable."""
