@@ -69,18 +69,19 @@ def build_config(cls: type[Agent], config: Any = None, overrides: dict[str, Any]
 
 def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "") -> ConfigError:
     """Turn an OmegaConf error into one clear line with close-match suggestions."""
-    from omegaconf.errors import ConfigKeyError, ValidationError
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
     key = getattr(err, "key", None) or getattr(err, "full_key", None)
-    full = getattr(err, "full_key", None) or key
+    full = str(getattr(err, "full_key", None) or key)
+    full = full if full.startswith(prefix) else prefix + full
     where = f" for agent '{cls.name}'" if cls is not None else ""
-    if isinstance(err, ConfigKeyError) or "not in struct" in str(err):
+    if isinstance(err, (ConfigKeyError, ConfigAttributeError)) or "not in" in str(err).split("\n")[0]:
         choices = [f.name for f in dataclasses.fields(cls.Config)] if cls is not None else []
         shown = f" Accepted keys: {', '.join(sorted(choices))}" if choices else ""
-        return ConfigError(f"unknown key '{prefix}{full}'{where}.{suggest(str(key), choices)}{shown}")
+        return ConfigError(f"unknown key '{full}'{where}.{suggest(str(key), choices)}{shown}")
     if isinstance(err, ValidationError):
         msg = str(err).splitlines()[0]
-        return ConfigError(f"invalid value for '{prefix}{full}'{where}: {msg}")
+        return ConfigError(f"invalid value for '{full}'{where}: {msg}")
     return ConfigError(f"bad config{where}: {str(err).splitlines()[0]}")
 
 

@@ -162,6 +162,8 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     root["agent"] = agent_node
     root["env"] = OmegaConf.create(env_node)
     OmegaConf.set_struct(root, True)
+    OmegaConf.set_struct(root.agent, True)
+    OmegaConf.set_struct(root.env, True)
     OmegaConf.set_struct(root.env.kwargs, False)
     for key in root.agent:  # free-form dict fields (e.g. sb3's agent.kwargs.<any>) take new keys
         child = root.agent._get_node(key)

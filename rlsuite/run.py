@@ -157,14 +157,14 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
             cfg.resume = resume
         else:
             cfg = compose(overrides)
+    # Build the agent before creating anything on disk: a bad config or env fails with nothing written.
+    cls = get_agent(cfg.agent.name)
+    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
+    agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
     run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume_state:
         checkpoint.atomic_write_bytes(run_dir / "config.yaml", OmegaConf.to_yaml(cfg).encode())
-
-    cls = get_agent(cfg.agent.name)
-    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
-    agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
     run_state: dict[str, Any] = {}
     if resume_state:
         agent.load_state_dict(resume_state)

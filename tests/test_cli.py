@@ -1,0 +1,152 @@
+"""The CLI: composition, multirun, loggers read back, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import glob
+import json
+import struct
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rlsuite.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["train", "agent=dqnn"], "unknown agent 'dqnn'. Did you mean: dqn"),
+        (["train", "agent=q_learning", "env=FrozenLak-v1"], "Did you mean: FrozenLake-v1"),
+        (["train", "agent=q_learning", "agent.lrr=0.1"], "unknown key 'agent.lrr' for agent 'q_learning'. Did you mean: lr"),
+        (["train", "agent=q_learning", "agent.lr=fast"], "invalid value for 'agent.lr'"),
+        (["train", "total_step=10"], "unknown key 'total_step'. Did you mean: total_steps"),
+        (["train", "seed=abc"], "invalid value for 'seed'"),
+        (["train", "agent=q_learning", "env=CartPole-v1"], "cannot handle CartPole-v1: its observation space is Box"),
+        (["train", "logger=[consle]"], "unknown logger 'consle'. Did you mean: console"),
+        (["train", "seed=0,1"], "is a sweep; add -m"),
+        (["train", "nonsense"], "expected key=value"),
+        (["train", "resume=/nonexistent/run"], "run directory not found"),
+        (["eval"], "needs run="),
+        (["eval", "run=/nonexistent/model"], "does not exist"),
+        (["eval", "run=x", "episods=3"], "unknown key 'episods' for rlsuite eval. Did you mean: episodes"),
+        (["leaderboard", "format=xml"], "unknown export format 'xml'"),
+        (["list", "agentz"], "invalid choice"),
+        ([], "missing command"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(args, expected, tmp_path, monkeypatch, capsys):
+    from rlsuite.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert expected in lines[0]
+    assert not (tmp_path / "runs").exists()  # nothing was created
+
+
+def test_bad_input_exit_code_from_a_real_process(tmp_path):
+    out = cli("train", "agent=dqnn", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("rlsuite: error: unknown agent 'dqnn'")
+
+
+def test_corrupt_run_directory_is_refused_and_left_untouched(tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "agent=q_learning", "total_steps=2000", "logger=[jsonl]", f"run_dir={run}",
+               "eval_episodes=2", "submit=false", cwd=tmp_path).returncode == 0
+    ckpt = run / "checkpoints" / "latest.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:-50])
+    snapshot = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    out = cli("train", f"resume={run}", "total_steps=4000", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "truncated" in out.stderr
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == snapshot
+    (run / "config.yaml").unlink()
+    out = cli("train", f"resume={run}", cwd=tmp_path)
+    assert out.returncode == 2 and "not an rlsuite run directory" in out.stderr
+
+
+def test_config_printing_and_env_id_without_yaml(tmp_path):
+    out = cli("config", "agent=sarsa", "env=CliffWalking-v1", "agent.lr=0.25", "seed=3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "lr: 0.25" in out.stdout and "seed: 3" in out.stdout and "epsilon: 0.1" in out.stdout  # env hparams
+    out = cli("train", "--cfg", "agent=q_learning", "env=FrozenLake8x8-v1", cwd=tmp_path)  # a Gymnasium id
+    assert out.returncode == 0 and "id: FrozenLake8x8-v1" in out.stdout
+
+
+def test_list_shows_builtins_with_descriptions():
+    out = cli("list", "agents")
+    assert out.returncode == 0
+    for name in ("q_learning", "sarsa", "dqn", "ppo"):
+        assert name in out.stdout
+    assert "Tabular Q-learning" in out.stdout
+    out = cli("list", "envs")
+    assert "gym" in out.stdout and "FrozenLake-v1" in out.stdout
+
+
+def test_multirun_runs_every_seed(tmp_path):
+    out = cli("train", "-m", "agent=q_learning", "total_steps=1000", "seed=0,1,2", "logger=[jsonl]",
+              "eval_episodes=2", "runs_root=runs", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert [r.name.split("-s")[-1].split("-")[0] for r in runs] == ["0", "1", "2"]
+    for run in runs:
+        assert (run / "config.yaml").is_file() and (run / "model.safetensors").is_file()
+        assert json.loads((run / "eval.json").read_text())["episodes"] == 2
+
+
+def _read_wandb(path):
+    """Records of a .wandb file (LevelDB log format of protobuf records), read without wandb's API."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data, pos, block, out, buf = open(path, "rb").read(), 7, 32768, [], b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if length == 0 and kind == 0:
+            pos += left
+            continue
+        chunk = data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        buf = chunk if kind in (1, 2) else buf + chunk
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(buf)
+            out.append(record)
+            buf = b""
+    return out
+
+
+def test_loggers_write_what_tensorboard_and_wandb_read_back(tmp_path):
+    run = tmp_path / "run"
+    out = cli("train", "agent=q_learning", "total_steps=4000", "log_every=500", "eval_episodes=3", f"run_dir={run}",
+              "logger=[console,jsonl,tensorboard,wandb]", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    jsonl = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    episodes = [m for m in jsonl if "train/episode_return" in m]
+    assert episodes and all("step" in m for m in jsonl)
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tb"))
+    acc.Reload()
+    tb_returns = [e.value for e in acc.Scalars("train/episode_return")]
+    assert tb_returns == pytest.approx([m["train/episode_return"] for m in episodes])
+    assert [e.step for e in acc.Scalars("train/epsilon")] == [m["step"] for m in jsonl if "train/epsilon" in m]
+
+    (wandb_file,) = glob.glob(str(run / "wandb" / "offline-run-*" / "run-*.wandb"))
+    history = [{i.nested_key[0] if i.nested_key else i.key: i.value_json for i in r.history.item}
+               for r in _read_wandb(wandb_file) if r.WhichOneof("record_type") == "history"]
+    wandb_returns = [float(h["train/episode_return"]) for h in history if "train/episode_return" in h]
+    assert wandb_returns == pytest.approx([m["train/episode_return"] for m in episodes])
+    assert any("eval/mean_return" in h for h in history)
