@@ -35,6 +35,9 @@ checkpoint's weights, optimizer statistics and counters but does not replay the 
 Seeds still fix each worker's env and sampling streams (derived from (seed, worker, steps)).
 
 Deviations from the paper (common practice, documented):
+* A worker may step ``n_envs`` copies of its env in lockstep (batched forward passes, ``t_max ×
+  n_envs`` transitions per update; the CartPole settings use 4); ``n_envs=1`` is the paper's one env
+  per worker. Vector observations get separate policy and value MLPs (practice); images share the CNN.
 * The rollout does not stop at an episode end: a worker always collects ``t_max`` steps, and
   returns restart at episode boundaries (0 after a termination, V(final obs) after a time-limit
   truncation) — as in A2C / Stable-Baselines3.
@@ -60,7 +63,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -95,9 +98,9 @@ class A3CConfig(AgentConfig):
     rms_alpha: float = 0.99
     eps: float = 1e-5
     anneal_lr: bool = True  # linear to 0 over the budget, as in the paper
-    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+    net_arch: list[int] | None = None  # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
     activation: str = "tanh"
-    shared_trunk: bool = False  # one trunk for policy and value (paper: shared; practice: separate for vectors)
+    shared_trunk: bool | None = None  # None: shared CNN for images (as the paper), separate MLPs for vectors
     start_method: str = "fork"  # fork (fast, Linux) | spawn | forkserver
     report_every: int = 100  # updates between a worker's loss reports
 

@@ -27,7 +27,7 @@ from torch import nn
 import rlsuite
 
 # The tuned CartPole settings (configs/env/CartPole-v1.yaml, hparams.a3c).
-CARTPOLE = dict(optimizer="adam", lr=2e-3, n_envs=4, t_max=5, ent_coef=0.0)
+CARTPOLE = dict(optimizer="adam", lr=2e-3, n_envs=8, t_max=5, ent_coef=0.0)
 
 
 def live_children(pid: int) -> set[int]:
@@ -260,6 +260,17 @@ def test_interrupting_the_main_process_leaves_no_workers(sig):
             main.join()
 
 
+@pytest.mark.parametrize("env", ["Pendulum-v1", "FrozenLake-v1"])
+def test_box_actions_and_discrete_observations(env):
+    agent = rlsuite.make_agent("a3c", env=env, seed=0, n_envs=2, t_max=5)
+    agent.learn(200)
+    assert agent.steps == 200 and 20 <= agent.updates <= 21  # 21: both workers end with a partial rollout
+    obs = agent.observation_space.sample()
+    single, batch = agent.act(obs), agent.act(np.stack([obs, obs]))
+    assert agent.action_space.contains(np.asarray(single, dtype=agent.action_space.dtype))
+    assert batch.shape == (2, *agent.action_space.shape)
+
+
 # ---------------------------------------------------------------------------- checkpoints and runs
 def test_save_load_keeps_shared_state_and_training_continues(tmp_path):
     agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, **CARTPOLE)
@@ -288,7 +299,7 @@ def test_train_run_logs_worker_episodes_checkpoints_and_resumes(tmp_path):
     # env=CartPole-v1 brings the tuned hparams.a3c of configs/env/CartPole-v1.yaml
     run = rlsuite.train(["agent=a3c", "env=CartPole-v1", "total_steps=6000", "checkpoint_every=3000",
                          "log_every=1000", f"run_dir={run_dir}", *common])
-    assert run.agent.steps == 6000 and run.agent.config.n_envs == 4
+    assert run.agent.steps == 6000 and run.agent.config.n_envs == 8
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert any("train/episode_return" in line for line in lines)
     assert any("loss/policy" in line for line in lines)
@@ -299,7 +310,7 @@ def test_train_run_logs_worker_episodes_checkpoints_and_resumes(tmp_path):
 # ---------------------------------------------------------------------------- learning
 def test_a3c_two_workers_solve_cartpole():
     agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, n_workers=2, **CARTPOLE)
-    agent.learn(60_000)
+    agent.learn(120_000)
     result = rlsuite.evaluate(agent, episodes=10, seed=1000)
     assert result.mean >= 475, result
     # Both workers contributed updates, and the main process's optimizer statistics count them all.
