@@ -94,6 +94,9 @@ def test_rlsuite_ppo_and_sb3_ppo_on_the_leaderboard(tmp_path, capsys, monkeypatc
     curves = tmp_path / "curves.png"
     rlsuite_main(capsys, "plot", *map(str, run_dirs), "--out", str(curves))
     assert curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and curves.stat().st_size > 10_000
+    from rlsuite.eval.plots import run_identity
+
+    assert {run_identity(d)[0] for d in run_dirs} == {"ppo", "sb3-ppo"}  # curves labelled as on the leaderboard
 
     # A later evaluation of a saved run, with a video; its row carries the training config's hash.
     sb3_run = next(d for d in run_dirs if d.name.startswith("sb3-"))

@@ -112,6 +112,8 @@ def run_identity(run_dir: str | Path) -> tuple[str, str, int | None]:
             cfg = {}
         a, e = cfg.get("agent"), cfg.get("env")
         agent = (a.get("name") if isinstance(a, dict) else a) or agent
+        if isinstance(a, dict) and a.get("algo") and agent:  # adapters: the leaderboard's name (sb3-ppo)
+            agent = f"{agent}-{a['algo']}"
         env = (e.get("id") or e.get("name") if isinstance(e, dict) else e) or env
         seed = cfg.get("seed") if isinstance(cfg.get("seed"), int) else seed
         break
@@ -276,7 +278,9 @@ def plot_aggregate(
     allv = np.concatenate([np.asarray(v, float).reshape(-1) for a in agents for v in scores[a].values()])
     if taus is None:
         lo, hi = float(allv.min()), float(allv.max())
-        pad = 0.05 * (hi - lo) if hi > lo else 1.0
+        # All scores equal (e.g. every run solved CartPole at 500): pad relative to the value, so
+        # the axis does not zoom into a ±1 window with crowded tick labels.
+        pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 20.0)
         taus = np.linspace(lo - pad, hi + pad, 101)
     taus = np.asarray(taus, float)
 
