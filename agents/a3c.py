@@ -102,7 +102,7 @@ class A3CConfig(AgentConfig):
     activation: str = "tanh"
     shared_trunk: bool | None = None  # None: shared CNN for images (as the paper), separate MLPs for vectors
     start_method: str = "fork"  # fork (fast, Linux) | spawn | forkserver
-    report_every: int = 100  # updates between a worker's loss reports
+    report_every: int = 20  # updates between a worker's loss reports (averaged over them)
 
 
 # ---------------------------------------------------------------------------- shared state
@@ -326,6 +326,8 @@ class A3CWorker:
             if n_stats >= cfg.report_every:
                 self.report(("losses", wid, {k: s / n_stats for k, s in stats_sum.items()}))
                 stats_sum, n_stats = {}, 0
+        if n_stats:
+            self.report(("losses", wid, {k: s / n_stats for k, s in stats_sum.items()}))
 
 
 def _worker_process(worker: A3CWorker, until_step: int, messages: Any, parent_pid: int) -> None:
