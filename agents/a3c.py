@@ -28,6 +28,9 @@ process while the workers keep going), and shuts down cleanly: on Ctrl-C every w
 and joined before ``KeyboardInterrupt`` propagates (workers ignore SIGINT, so only the main process
 decides); when a worker raises, the others are stopped and :class:`WorkerError` names the worker and
 carries its traceback; a worker that loses its parent exits by itself. No orphan processes.
+``start_method``: ``fork`` (``auto`` picks it where it exists; nothing is pickled, starts in ms) or
+``spawn``/``forkserver`` (the script needs the ``if __name__ == "__main__":`` guard, and a custom env
+factory must be picklable).
 
 Reproducibility: asynchronous training is NOT bit-reproducible. The interleaving of Hogwild updates
 depends on the OS scheduler, so two runs with one seed differ, and a resumed run continues from the
@@ -36,7 +39,7 @@ Seeds still fix each worker's env and sampling streams (derived from (seed, work
 
 Deviations from the paper (common practice, documented):
 * A worker may step ``n_envs`` copies of its env in lockstep (batched forward passes, ``t_max ×
-  n_envs`` transitions per update; the CartPole settings use 4); ``n_envs=1`` is the paper's one env
+  n_envs`` transitions per update; the CartPole settings use 8); ``n_envs=1`` is the paper's one env
   per worker. Vector observations get separate policy and value MLPs (practice); images share the CNN.
 * The rollout does not stop at an episode end: a worker always collects ``t_max`` steps, and
   returns restart at episode boundaries (0 after a termination, V(final obs) after a time-limit
@@ -45,7 +48,8 @@ Deviations from the paper (common practice, documented):
   error, as in A2C practice.
 * RMSProp (the paper's shared-statistics variant) is PyTorch's: ε is added outside the square root,
   default ε = 1e-5 (practice) where the paper uses 0.1 inside it. ``optimizer=adam`` is offered
-  (shared moments and step counts), which the CartPole settings use.
+  (shared moments and step counts), which the CartPole settings use (with lr 2e-3 and no entropy
+  bonus, ``ent_coef=0`` as in rl-zoo3's A2C CartPole settings; the default keeps the paper's 0.01).
 * The learning rate is annealed linearly to 0 over the budget as in the paper (``anneal_lr``), but
   not sampled from a log-uniform range: it is a plain hyperparameter.
 * The global step counter counts every env step across workers exactly (a lock guards the counter,
@@ -101,7 +105,7 @@ class A3CConfig(AgentConfig):
     net_arch: list[int] | None = None  # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
     activation: str = "tanh"
     shared_trunk: bool | None = None  # None: shared CNN for images (as the paper), separate MLPs for vectors
-    start_method: str = "fork"  # fork (fast, Linux) | spawn | forkserver
+    start_method: str = "auto"  # auto (fork where available, else spawn) | fork | spawn | forkserver
     report_every: int = 20  # updates between a worker's loss reports (averaged over them)
 
 
@@ -360,9 +364,14 @@ class A3C(Agent):
         cfg = self.config
         if cfg.n_workers < 1 or cfg.t_max < 1 or cfg.n_envs < 1:
             raise ConfigError("agent.n_workers, agent.t_max and agent.n_envs must be >= 1")
-        if cfg.start_method not in std_mp.get_all_start_methods():
+        methods = std_mp.get_all_start_methods()
+        if cfg.start_method == "auto":
+            self.start_method = "fork" if "fork" in methods else "spawn"
+        elif cfg.start_method in methods:
+            self.start_method = cfg.start_method
+        else:
             raise ConfigError(f"agent.start_method '{cfg.start_method}' is not available here; "
-                              f"accepted: {', '.join(std_mp.get_all_start_methods())}")
+                              f"accepted: auto, {', '.join(methods)}")
         self.model = build_policy(self.observation_space, self.action_space, cfg)  # the global θ (CPU)
         self.optimizer = make_optimizer(self.model, cfg)
         self.params = SharedParameters(self.model, self.optimizer)
@@ -384,7 +393,7 @@ class A3C(Agent):
         if self.steps >= until_step:
             return
         cfg = self.config
-        ctx = mp.get_context(cfg.start_method)
+        ctx = mp.get_context(self.start_method)
         self.params.share_memory()  # again after a checkpoint load replaced the optimizer state
         counters = SharedCounters(ctx, cfg.n_workers, self.steps)
         messages = ctx.Queue()

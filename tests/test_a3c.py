@@ -260,6 +260,12 @@ def test_interrupting_the_main_process_leaves_no_workers(sig):
             main.join()
 
 
+@pytest.mark.parametrize("bad", [{"optimizer": "sgd"}, {"start_method": "threads"}, {"n_workers": 0}])
+def test_bad_config_is_a_clear_error(bad):
+    with pytest.raises(rlsuite.ConfigError, match=next(iter(bad))):
+        rlsuite.make_agent("a3c", env="CartPole-v1", **bad)
+
+
 @pytest.mark.parametrize("env", ["Pendulum-v1", "FrozenLake-v1"])
 def test_box_actions_and_discrete_observations(env):
     agent = rlsuite.make_agent("a3c", env=env, seed=0, n_envs=2, t_max=5)
