@@ -28,11 +28,13 @@ def _greedy_mean(agent, episodes=10):
 
 def test_ppo_solves_cartpole():
     agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", **PPO_CARTPOLE)
-    agent.learn(60_000)
+    agent.learn(60_000)  # 500 on seeds 0-2
     assert _greedy_mean(agent) >= 475
 
 
 def test_a2c_solves_cartpole():
+    # Adam + normalized advantages solve it at 60k on seeds 0 and 1 (seed 2: 246); the zoo's RMSProp
+    # defaults need its 500k budget (benchmarks/onpolicy.py). Bit-reproducible on CPU.
     agent = rlsuite.make_agent("a2c", env="CartPole-v1", seed=0, device="cpu", n_envs=8, lr=1e-3,
                                optimizer="adam", normalize_advantage=True)
     agent.learn(60_000)
@@ -48,14 +50,14 @@ def test_reinforce_with_baseline_reaches_400_on_cartpole():
 
 def test_trpo_solves_cartpole():
     agent = rlsuite.make_agent("trpo", env="CartPole-v1", seed=0, device="cpu", **TRPO_CARTPOLE)
-    agent.learn(50_000)
+    agent.learn(80_000)  # 500 on seeds 0-2 (50k: 426 / 500 / 500)
     assert _greedy_mean(agent) >= 475
 
 
 def test_ppo_pendulum_reaches_minus_300():
     agent = rlsuite.make_agent("ppo", env="Pendulum-v1", seed=0, device="cpu", n_envs=4, n_steps=1024,
                                batch_size=64, gae_lambda=0.95, gamma=0.9, n_epochs=10, lr=1e-3, clip_range=0.2)
-    agent.learn(80_000)
+    agent.learn(100_000)  # about -230 on seeds 0-1 (the zoo's budget; no gSDE here)
     assert _greedy_mean(agent) >= -300
 
 
