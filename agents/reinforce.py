@@ -30,7 +30,8 @@ from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``G_t = r_t + γ G_{t+1}`` over one episode (1-D), by a reverse discounted cumulative sum."""
+    """``G_t = r_t + γ G_{t+1}`` over one episode (1-D). A readable reference (the tests check GAE with
+    λ = 1 against it); the agent itself gets G_t from the Numba GAE kernel over the whole batch."""
     out = torch.empty_like(rewards)
     running = torch.zeros((), dtype=rewards.dtype)
     for t in range(len(rewards) - 1, -1, -1):
