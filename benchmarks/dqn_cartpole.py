@@ -5,7 +5,8 @@ in one process (same machine load for both), single-threaded torch.
 
 For every seed both libraries train for ``--steps`` env steps and are evaluated greedily over 20
 episodes (seeds 1000..1019). The last line is a JSON object with per-seed returns, wall times and
-the rlsuite / SB3 wall-time ratio.
+the rlsuite / SB3 wall-time and CPU-time ratios (CPU time is the fairer measure on a shared,
+oversubscribed machine).
 """
 
 from __future__ import annotations
@@ -22,26 +23,26 @@ ZOO = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, 
            exploration_final_eps=0.04, net_arch=[256, 256])
 
 
-def run_rlsuite(seed: int, steps: int) -> tuple[float, float]:
+def run_rlsuite(seed: int, steps: int) -> tuple[float, float, float]:
     import rlsuite
 
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=seed, device="cpu", **ZOO)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     agent.learn(steps)
-    wall = time.perf_counter() - t0
-    return wall, rlsuite.evaluate(agent, episodes=20, seed=1000).mean
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, rlsuite.evaluate(agent, episodes=20, seed=1000).mean
 
 
-def run_sb3(seed: int, steps: int) -> tuple[float, float]:
+def run_sb3(seed: int, steps: int) -> tuple[float, float, float]:
     import gymnasium as gym
     from stable_baselines3 import DQN
 
     cfg = dict(ZOO)
     model = DQN("MlpPolicy", "CartPole-v1", learning_rate=cfg.pop("lr"),
                 policy_kwargs=dict(net_arch=cfg.pop("net_arch")), seed=seed, device="cpu", **cfg)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.learn(steps)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     env = gym.make("CartPole-v1")
     returns = []
     for i in range(20):
@@ -53,7 +54,7 @@ def run_sb3(seed: int, steps: int) -> tuple[float, float]:
             total += float(r)
             done = term or trunc
         returns.append(total)
-    return wall, float(np.mean(returns))
+    return wall, cpu, float(np.mean(returns))
 
 
 def main() -> None:
@@ -65,19 +66,20 @@ def main() -> None:
     torch.set_num_threads(1)
     out: dict = {"steps": args.steps, "rlsuite": {}, "sb3": {}}
     for seed in args.seeds:
-        wall, ret = run_rlsuite(seed, args.steps)
-        out["rlsuite"][seed] = {"wall_s": round(wall, 2), "eval_mean": ret}
-        print(f"rlsuite seed {seed}: {wall:.1f}s return {ret:.1f}", flush=True)
-        if not args.no_sb3:
-            wall, ret = run_sb3(seed, args.steps)
-            out["sb3"][seed] = {"wall_s": round(wall, 2), "eval_mean": ret}
-            print(f"sb3     seed {seed}: {wall:.1f}s return {ret:.1f}", flush=True)
+        runners = [("rlsuite", run_rlsuite)] + ([] if args.no_sb3 else [("sb3", run_sb3)])
+        for lib, runner in runners:
+            wall, cpu, ret = runner(seed, args.steps)
+            out[lib][seed] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "eval_mean": ret}
+            print(f"{lib:8s} seed {seed}: {wall:.1f}s wall, {cpu:.1f}s cpu, return {ret:.1f}", flush=True)
     ours = [v["wall_s"] for v in out["rlsuite"].values()]
     out["rlsuite_solved"] = sum(v["eval_mean"] >= 475 for v in out["rlsuite"].values())
     if out["sb3"]:
         theirs = [v["wall_s"] for v in out["sb3"].values()]
         out["sb3_solved"] = sum(v["eval_mean"] >= 475 for v in out["sb3"].values())
         out["wall_ratio_rlsuite_over_sb3"] = round(float(np.sum(ours) / np.sum(theirs)), 3)
+        cpu_ours = sum(v["cpu_s"] for v in out["rlsuite"].values())
+        cpu_theirs = sum(v["cpu_s"] for v in out["sb3"].values())
+        out["cpu_ratio_rlsuite_over_sb3"] = round(cpu_ours / cpu_theirs, 3)
     print(json.dumps(out))
 
 
