@@ -267,6 +267,7 @@ def _camel(rom: str) -> str:
 class AtariPlugin(EnvPlugin):
     """Atari 2600 via ale-py with DQN-style preprocessing (84x84x4 uint8), Machado or Nature protocol."""
 
+    provider = "ale-py"
     description = (
         "Atari 2600 (ale-py): ALE/<Game>-v5, <Game>NoFrameskip-v4 or <Game>; 4x84x84 uint8 frames; "
         "protocol=machado (sticky actions) | nature (no-op starts)"

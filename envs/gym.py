@@ -12,6 +12,7 @@ from rlsuite.errors import ConfigError, unknown
 
 class GymPlugin(EnvPlugin):
     description = "Any registered Gymnasium environment id (classic control, toy text, Box2D, MuJoCo, ...)"
+    provider = "gymnasium"
 
     def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None, **kwargs: Any):
         if not id:

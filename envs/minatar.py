@@ -140,6 +140,7 @@ def parse_game(id: str | None) -> tuple[str, bool | None]:
 class MinAtarPlugin(EnvPlugin):
     """MinAtar games as channel-first (C, 10, 10) Gymnasium envs with sticky actions."""
 
+    provider = "minatar"
     description = (
         "MinAtar (10x10 Atari): MinAtar/{Asterix,Breakout,Freeway,Seaquest,SpaceInvaders}-v1; "
         "(C,10,10) obs, minimal actions, sticky_action_prob=0.1"

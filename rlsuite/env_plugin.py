@@ -19,6 +19,8 @@ class EnvPlugin:
     """A family of environments. Subclasses set ``description`` and implement :meth:`make`."""
 
     description: str = ""
+    # The distribution whose version fixes the env dynamics (recorded with every evaluation result).
+    provider: str = ""
 
     def make(
         self,

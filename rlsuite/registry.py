@@ -73,6 +73,22 @@ def get_env_plugin(name: str) -> EnvPlugin:
     raise RLSuiteError(f"env plugin '{name}' is neither an EnvPlugin nor a callable returning an env")
 
 
+def env_version(spec: EnvSpec) -> str:
+    """``v5 ale-py 0.12.1``: the id's version suffix and the version of the package providing the env."""
+    suffix = spec.id.rsplit("-", 1)[-1] if spec.id and "-v" in spec.id else ""
+    provider = ""
+    if spec.plugin in _entry_points(ENV_GROUP):
+        ep = _entry_points(ENV_GROUP)[spec.plugin]
+        try:
+            provider = get_env_plugin(spec.plugin).provider or (ep.dist.name if ep.dist else "")
+        except RLSuiteError:
+            provider = ""
+    try:
+        return f"{suffix} {provider} {metadata.version(provider)}".strip() if provider else suffix
+    except metadata.PackageNotFoundError:
+        return suffix
+
+
 def describe_agents() -> list[tuple[str, str]]:
     out = []
     for name in agent_names():

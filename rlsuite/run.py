@@ -34,7 +34,7 @@ from rlsuite.config import agent_overrides, compose
 from rlsuite.errors import CheckpointError, ConfigError
 from rlsuite.eval.evaluate import EvalResult, evaluate
 from rlsuite.loggers import ConsoleLogger, JsonlLogger, MultiLogger, TensorBoardLogger, WandbLogger
-from rlsuite.registry import EnvSpec, get_agent
+from rlsuite.registry import EnvSpec, env_version, get_agent
 
 CHECKPOINT = Path("checkpoints") / "latest.safetensors"
 
@@ -206,7 +206,7 @@ def result_row(agent: Agent, result: EvalResult, run_dir: Path | None, seed: int
     return {
         "agent": agent.leaderboard_name,
         "env_id": result.env_id,
-        "env_version": result.env_id.rsplit("-v", 1)[-1] if "-v" in result.env_id else "",
+        "env_version": env_version(agent.env_spec),
         "protocol": result.protocol,
         "config_hash": config_hash(agent_config),
         "seed": int(agent.seed if seed is None else seed),

@@ -14,7 +14,7 @@ import pytest
 import rlsuite
 from rlsuite.errors import ConfigError
 from rlsuite.eval.protocols import PROTOCOLS, get_protocol
-from rlsuite.registry import env_spec_from
+from rlsuite.registry import EnvSpec, env_spec_from
 
 pytest.importorskip("ale_py")
 
@@ -188,6 +188,7 @@ class _Cfg:
 
 class _RowAgent:
     leaderboard_name = "sb3-ppo"
+    env_spec = EnvSpec(plugin="atari", id="ALE/Breakout-v5")
     seed = 3
     steps = 1000
     config = _Cfg()
@@ -204,6 +205,6 @@ def test_result_rows_store_protocol_env_version_config_hash_steps_and_frames():
     )
     row = result_row(_RowAgent(), res, Path("runs/x"))
     assert row["agent"] == "sb3-ppo" and row["protocol"] == "atari-nature"
-    assert row["env_id"] == "ALE/Breakout-v5" and row["env_version"] == "5"
+    assert row["env_id"] == "ALE/Breakout-v5" and row["env_version"].startswith("v5 ale-py ")
     assert row["train_steps"] == 1000 and row["frames"] == 4000 and row["seed"] == 3
     assert row["config_hash"] == config_hash({"lr": 1e-3, "algo": "ppo"}) != config_hash({"lr": 1e-4, "algo": "ppo"})
