@@ -6,13 +6,16 @@
     res = rlsuite.evaluate(agent, env="CartPole-v1", episodes=20, seed=1000)
     agent.save("out/model"); agent = rlsuite.load("out/model")
     run = rlsuite.train(["agent=ppo", "env=CartPole-v1", "total_steps=100000"])
+
+Heavy modules (torch, gymnasium) load on first use, so ``rlsuite leaderboard`` and ``rlsuite list``
+start quickly.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from rlsuite.agent import Agent, AgentConfig, load
 from rlsuite.errors import (
     CheckpointError,
     ConfigError,
@@ -21,14 +24,32 @@ from rlsuite.errors import (
     RLSuiteError,
     UnknownNameError,
 )
-from rlsuite.eval.evaluate import EvalResult, evaluate
+
+if TYPE_CHECKING:
+    from rlsuite.agent import Agent, AgentConfig, load
+    from rlsuite.eval.evaluate import EvalResult, evaluate
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Agent": "rlsuite.agent",
+    "AgentConfig": "rlsuite.agent",
+    "load": "rlsuite.agent",
+    "EvalResult": "rlsuite.eval.evaluate",
+    "evaluate": "rlsuite.eval.evaluate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rlsuite' has no attribute {name!r}")
 
 
 def make_agent(name: str, env: Any, seed: int = 0, device: str = "auto", **hparams: Any) -> Agent:
     """Build the agent registered as ``name`` for ``env`` (a config name, a Gymnasium id, an env
-    instance or a zero-argument factory) with hyperparameters ``hparams`` (keys of its Config)."""
+    instance or a zero-argument factory) with hyperparameters ``hparams`` (keys of its Config).
+    The agent's own defaults apply; ``train``/the CLI also apply the env config's tuned values."""
     from rlsuite.registry import get_agent
 
     return get_agent(name)(env, seed=seed, device=device, **hparams)

@@ -32,6 +32,7 @@ class TrainConfig:
 
     seed: int = 0
     total_steps: int = 100_000
+    threads: int = 1  # torch CPU threads (0: torch's default); small networks run fastest on one
     device: str = "auto"
     run_dir: str | None = None
     runs_root: str = "runs"
@@ -80,10 +81,8 @@ def resolve_env_node(name: str) -> dict[str, Any]:
         return node
     if name in registry.env_plugin_names():
         return {"name": name, "plugin": name, "id": None, "kwargs": {}}
-    import gymnasium as gym
-
-    if name in gym.registry:
-        return {"name": name, "plugin": "gym", "id": name, "kwargs": {}}
+    # Family plugins first: ALE/Pong-v5 is also a Gymnasium id once ale_py is imported, but it must
+    # get the Atari plugin's preprocessing and protocols.
     for plugin_name in registry.env_plugin_names():
         if plugin_name == "gym":
             continue
@@ -93,6 +92,10 @@ def resolve_env_node(name: str) -> dict[str, Any]:
             continue
         if plugin.handles(name):
             return {"name": name, "plugin": plugin_name, "id": name, "kwargs": {}}
+    import gymnasium as gym
+
+    if name in gym.registry:
+        return {"name": name, "plugin": "gym", "id": name, "kwargs": {}}
     raise unknown("env", name, env_config_names() + registry.env_plugin_names() + list(gym.registry))
 
 

@@ -157,6 +157,10 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
             cfg.resume = resume
         else:
             cfg = compose(overrides)
+    if int(cfg.get("threads", 1)) > 0:
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     # Build the agent before creating anything on disk: a bad config or env fails with nothing written.
     cls = get_agent(cfg.agent.name)
     env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
