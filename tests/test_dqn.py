@@ -223,7 +223,8 @@ def test_save_load_and_bit_identical_resume(tmp_path, monkeypatch):
 
     common = ["agent=rainbow", "env=CartPole-v1", "device=cpu", "logger=[]", "eval_episodes=1", "submit=false",
               "agent.learning_starts=50", "agent.net_arch=[16]", "agent.n_atoms=11", "agent.batch_size=16",
-              "agent.buffer_size=2000", "agent.train_freq=4", "total_steps=400", "checkpoint_every=200"]
+              "agent.buffer_size=2000", "agent.train_freq=4", "agent.gradient_steps=1", "total_steps=400",
+              "checkpoint_every=200"]
     full = rlsuite.train([*common, f"run_dir={tmp_path / 'a'}"])
     save = TrainHooks.save_checkpoint
 
