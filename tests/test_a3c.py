@@ -315,8 +315,11 @@ def test_train_run_logs_worker_episodes_checkpoints_and_resumes(tmp_path):
 
 # ---------------------------------------------------------------------------- learning
 def test_a3c_two_workers_solve_cartpole():
-    agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, n_workers=2, **CARTPOLE)
-    agent.learn(120_000)
+    # The paper's entropy bonus and 150k steps: in repeated runs under pytest, the config's ent_coef=0
+    # at 120k occasionally collapsed to a ~120-return policy (Hogwild runs are not reproducible).
+    hparams = {**CARTPOLE, "ent_coef": 0.01}
+    agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, n_workers=2, **hparams)
+    agent.learn(150_000)
     result = rlsuite.evaluate(agent, episodes=10, seed=1000)
     assert result.mean >= 475, result
     # Both workers contributed updates, and the main process's optimizer statistics count them all.
