@@ -19,6 +19,11 @@ import time
 import numpy as np
 import torch
 
+try:
+    from .common import evaluate_greedy, sb3_greedy
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import evaluate_greedy, sb3_greedy
+
 A3C = dict(optimizer="adam", lr=2e-3, n_envs=8, t_max=5, ent_coef=0.0, gamma=0.99)
 
 
@@ -33,7 +38,6 @@ def run_rlsuite(seed: int, steps: int, n_workers: int) -> tuple[float, float]:
 
 
 def run_sb3_a2c(seed: int, steps: int) -> tuple[float, float]:
-    import gymnasium as gym
     from stable_baselines3 import A2C
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -42,18 +46,7 @@ def run_sb3_a2c(seed: int, steps: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     model.learn(steps)
     wall = time.perf_counter() - t0
-    env = gym.make("CartPole-v1")
-    returns = []
-    for i in range(20):
-        obs, _ = env.reset(seed=1000 + i)
-        done, total = False, 0.0
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, r, term, trunc, _ = env.step(action)
-            total += float(r)
-            done = term or trunc
-        returns.append(total)
-    return wall, float(np.mean(returns))
+    return wall, float(np.mean(evaluate_greedy(sb3_greedy(model), "CartPole-v1")))
 
 
 def main() -> None:

@@ -18,6 +18,11 @@ import time
 import numpy as np
 import torch
 
+try:
+    from .common import evaluate_greedy, sb3_greedy
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import evaluate_greedy, sb3_greedy
+
 ZOO = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
            target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
            exploration_final_eps=0.04, net_arch=[256, 256])
@@ -34,7 +39,6 @@ def run_rlsuite(seed: int, steps: int) -> tuple[float, float, float]:
 
 
 def run_sb3(seed: int, steps: int) -> tuple[float, float, float]:
-    import gymnasium as gym
     from stable_baselines3 import DQN
 
     cfg = dict(ZOO)
@@ -43,18 +47,7 @@ def run_sb3(seed: int, steps: int) -> tuple[float, float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     model.learn(steps)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    env = gym.make("CartPole-v1")
-    returns = []
-    for i in range(20):
-        obs, _ = env.reset(seed=1000 + i)
-        done, total = False, 0.0
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, r, term, trunc, _ = env.step(action)
-            total += float(r)
-            done = term or trunc
-        returns.append(total)
-    return wall, cpu, float(np.mean(returns))
+    return wall, cpu, float(np.mean(evaluate_greedy(sb3_greedy(model), "CartPole-v1")))
 
 
 def main() -> None:

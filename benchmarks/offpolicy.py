@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,11 @@ import torch
 import yaml
 
 import rlsuite
+
+try:
+    from .common import evaluate_greedy, sb3_greedy
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import evaluate_greedy, sb3_greedy
 
 CONFIGS = Path(rlsuite.__file__).resolve().parent.parent / "configs" / "env"
 TASKS = {  # agent -> (env id, steps, solved threshold)
@@ -62,22 +66,6 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
     return cls("MlpPolicy", env, tau=hp.get("tau", 0.005), action_noise=noise, **common)
 
 
-def evaluate_greedy(act: Callable[[np.ndarray], Any], env_id: str, episodes: int, seed: int = 1000) -> np.ndarray:
-    """One protocol for both libraries: greedy actions, episode i reset with seed ``seed + i``."""
-    env = gym.make(env_id)
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return np.asarray(returns)
-
-
 def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32") -> dict[str, Any]:
     env_id, steps, solved_at = TASKS[agent]
     hp = zoo_hparams(agent, env_id)
@@ -86,9 +74,7 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
     if lib == "sb3":
         model = sb3_model(agent, env_id, hp, seed)
         model.learn(steps)
-
-        def act(obs: np.ndarray) -> Any:
-            return model.predict(obs, deterministic=True)[0]
+        act = sb3_greedy(model)
     else:
         extra = {"precision": precision} if agent != "dqn" else {}
         model = rlsuite.make_agent(agent, env=env_id, seed=seed, device="cpu", **hp, **extra)

@@ -22,11 +22,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 import rlsuite
+
+try:
+    from .common import evaluate_greedy, sb3_greedy
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import evaluate_greedy, sb3_greedy
 
 
 def lin(value: float) -> Callable[[float], float]:
@@ -64,22 +68,6 @@ ROWS: dict[str, tuple[str, int, str, dict[str, Any], str, dict[str, Any], int]] 
 QUICK_ROWS = ["ppo_cartpole", "a2c_cartpole", "trpo_cartpole"]
 
 
-def evaluate_sb3(model: Any, env_id: str, episodes: int = 20, seed: int = 1000) -> float:
-    env = gym.make(env_id)
-    returns = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        done, total = False, 0.0
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
-    return float(np.mean(returns))
-
-
 def run_ours(row: str, seed: int) -> tuple[float, float]:
     env_id, steps, agent_name, hparams, *_ = ROWS[row]
     agent = rlsuite.make_agent(agent_name, env=env_id, seed=seed, device="cpu", **hparams)
@@ -104,7 +92,7 @@ def run_sb3(row: str, seed: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     model.learn(steps)
     sps = steps / (time.perf_counter() - t0)
-    mean = evaluate_sb3(model, env_id)
+    mean = float(np.mean(evaluate_greedy(sb3_greedy(model), env_id)))
     env.close()
     return mean, sps
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .sumtree import tree_find
+from .sumtree import tree_find, tree_set_leaf
 
 TERM = 1
 TRUNC = 2
@@ -155,6 +155,24 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
     return True
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _uniform_slot(ub, total, pos, size, C):
+    """Map ``ub ~ U[0,1)`` to slot ``(e, i)`` uniformly over the ``total`` stored slots of all envs."""
+    t = np.int64(ub * total)
+    if t >= total:
+        t = total - 1
+    e = 0
+    while t >= size[e]:
+        t -= size[e]
+        e += 1
+    i = pos[e] - size[e] + 1 + t
+    if i < 0:
+        i += C
+    elif i >= C:
+        i -= C
+    return e, i
+
+
 @nb.njit(cache=True, nogil=True)
 def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, gpow,
                           o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
@@ -168,18 +186,7 @@ def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, 
     for b in range(u.shape[0]):
         if ok[b]:
             continue
-        t = np.int64(u[b] * total)
-        if t >= total:
-            t = total - 1
-        e = 0
-        while t >= size[e]:
-            t -= size[e]
-            e += 1
-        i = pos[e] - size[e] + 1 + t
-        if i < 0:
-            i += C
-        elif i >= C:
-            i -= C
+        e, i = _uniform_slot(u[b], total, pos, size, C)
         idx[b] = e * C + i
         if _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
                   o_obs, o_next, o_act, o_rew, o_disc):
@@ -207,18 +214,7 @@ def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, 
     for b in range(B):
         if ok[b]:
             continue
-        t = np.int64(u[b] * total)
-        if t >= total:
-            t = total - 1
-        e = 0
-        while t >= size[e]:
-            t -= size[e]
-            e += 1
-        i = pos[e] - size[e] + 1 + t
-        if i < 0:
-            i += C
-        elif i >= C:
-            i -= C
+        e, i = _uniform_slot(u[b], total, pos, size, C)
         idx[b] = e * C + i
     fl = np.zeros(B, np.uint8)
     for b in range(B):
@@ -280,7 +276,6 @@ def per_weights_kernel(prio, p_min, beta, out):  # pragma: no cover
 @nb.njit(cache=True, nogil=True)
 def update_priorities_kernel(sum_tree, min_tree, idx, pr, eps, alpha, cap):  # pragma: no cover
     """Store (|p| + eps)^alpha at leaves idx, fix parents; return the largest stored value."""
-    size = sum_tree.shape[0] // 2
     mx = 0.0
     for k in range(idx.shape[0]):
         g = idx[k]
@@ -289,15 +284,5 @@ def update_priorities_kernel(sum_tree, min_tree, idx, pr, eps, alpha, cap):  # p
         v = (abs(pr[k]) + eps) ** alpha
         if v > mx:
             mx = v
-        j = g + size
-        sum_tree[j] = v
-        min_tree[j] = v if v > 0.0 else np.inf
-        j >>= 1
-        while j >= 1:
-            left = 2 * j
-            sum_tree[j] = sum_tree[left] + sum_tree[left + 1]
-            a = min_tree[left]
-            c = min_tree[left + 1]
-            min_tree[j] = a if a < c else c
-            j >>= 1
+        tree_set_leaf(sum_tree, min_tree, g, v)
     return mx

@@ -15,23 +15,27 @@ import numba as nb
 import numpy as np
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def tree_set_leaf(sum_tree: np.ndarray, min_tree: np.ndarray, leaf: int, v: float) -> None:
+    """Set leaf ``leaf`` to ``v`` (0 = empty) and recompute its ancestors up to the root."""
+    j = leaf + sum_tree.shape[0] // 2
+    sum_tree[j] = v
+    min_tree[j] = v if v > 0.0 else np.inf
+    j >>= 1
+    while j >= 1:
+        left = 2 * j
+        sum_tree[j] = sum_tree[left] + sum_tree[left + 1]
+        a = min_tree[left]
+        b = min_tree[left + 1]
+        min_tree[j] = a if a < b else b
+        j >>= 1
+
+
 @nb.njit(cache=True, nogil=True)
 def tree_set(sum_tree: np.ndarray, min_tree: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
     """Set leaves ``idx`` to ``values`` (already ``(p+eps)^alpha``; 0 = empty) and fix the parents."""
-    size = sum_tree.shape[0] // 2
     for k in range(idx.shape[0]):
-        j = idx[k] + size
-        v = values[k]
-        sum_tree[j] = v
-        min_tree[j] = v if v > 0.0 else np.inf
-        j >>= 1
-        while j >= 1:
-            left = 2 * j
-            sum_tree[j] = sum_tree[left] + sum_tree[left + 1]
-            a = min_tree[left]
-            b = min_tree[left + 1]
-            min_tree[j] = a if a < b else b
-            j >>= 1
+        tree_set_leaf(sum_tree, min_tree, idx[k], values[k])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
