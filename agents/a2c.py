@@ -82,9 +82,9 @@ class A2C(OnPolicyAgent):
         entropy = dist.entropy()
         loss, policy_loss, value_loss = a2c_loss(dist.log_prob(self.tensor(data.actions)), entropy, values,
                                                  advantages, returns, cfg.ent_coef, cfg.vf_coef)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.zero_grad(self.params)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+        self.clip_grad_norm(self.params, cfg.max_grad_norm)
         self.optimizer.step()
         if self.updates % 20 == 0:  # item() syncs are cheap on CPU, but not free at 5-step rollouts
             self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),

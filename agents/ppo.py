@@ -113,9 +113,9 @@ class PPO(OnPolicyAgent):
                 loss = policy_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
                     loss = loss - cfg.ent_coef * dist.entropy().mean()
-                self.optimizer.zero_grad(set_to_none=True)
+                self.zero_grad(self.params)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+                self.clip_grad_norm(self.params, cfg.max_grad_norm)
                 self.optimizer.step()
                 n_minibatches += 1
             else:

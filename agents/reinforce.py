@@ -92,16 +92,16 @@ class Reinforce(OnPolicyAgent):
         policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
         if cfg.ent_coef != 0.0:
             policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.zero_grad(self.actor_params)
         policy_loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.actor_params, cfg.max_grad_norm, foreach=True)
+        self.clip_grad_norm(self.actor_params, cfg.max_grad_norm)
         self.optimizer.step()
 
         for _ in range(cfg.n_value_epochs):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
-            self.critic_optimizer.zero_grad(set_to_none=True)
+            self.zero_grad(self.critic_params)
             value_loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.critic_params, cfg.max_grad_norm, foreach=True)
+            self.clip_grad_norm(self.critic_params, cfg.max_grad_norm)
             self.critic_optimizer.step()
         self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
                             "train/batch_steps": len(returns)})

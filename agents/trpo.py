@@ -137,7 +137,7 @@ class TRPO(OnPolicyAgent):
             for start in range(0, total, cfg.batch_size):
                 idx = perm[start:start + cfg.batch_size]
                 loss = (self.policy.value(obs[idx]) - returns[idx]).pow(2).mean()
-                self.critic_optimizer.zero_grad(set_to_none=True)
+                self.zero_grad(self.critic_params)
                 loss.backward()
                 self.critic_optimizer.step()
         return loss.item()

@@ -197,6 +197,29 @@ class OnPolicyAgent(Agent):
         t = torch.from_numpy(np.ascontiguousarray(array))
         return t.to(self.device, non_blocking=True) if self.device.type != "cpu" else t
 
+    @staticmethod
+    def zero_grad(params: list[torch.Tensor]) -> None:
+        """``optimizer.zero_grad(set_to_none=True)`` for these parameters, without its profiler scope."""
+        for p in params:
+            p.grad = None
+
+    @staticmethod
+    def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+        """``torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)``: the same kernels in the
+        same order (per-tensor norms, the norm of their stack, scale by ``min(max_norm / (norm +
+        1e-6), 1)``), so the same bits, minus the per-call grouping by device and dtype that costs
+        more than the arithmetic at MLP scale. Mixed devices/dtypes go to torch's function."""
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return torch.zeros(())
+        first = grads[0]
+        if any(g.device != first.device or g.dtype != first.dtype for g in grads):
+            return torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        with torch.no_grad():
+            total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+            torch._foreach_mul_(grads, torch.clamp(float(max_norm) / (total_norm + 1e-6), max=1.0))
+        return total_norm
+
     def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
         """Adam with eps 1e-5 (baselines/SB3), fused into one kernel per step (same math, far fewer
         small ops: at MLP scale the per-tensor loop costs more than the arithmetic)."""
@@ -256,24 +279,29 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
     """Fill ``agent.buffer`` with the current policy and compute advantages. Returns whether a
     resume point fell inside the rollout (the caller then restarts the segment after the update)."""
     assert agent.envs is not None and agent.obs is not None
-    policy, buffer, cfg = agent.policy, agent.buffer, agent.config
-    n_envs = agent.envs.num_envs
+    # Everything the per-step loop touches is bound to a local once: at CartPole scale the loop's
+    # Python overhead is comparable to the policy's forward pass.
+    policy, buffer, cfg, envs = agent.policy, agent.buffer, agent.config, agent.envs
+    normalize_obs, normalize_reward, tracker = agent.obs_normalizer, agent.reward_normalizer, agent.tracker
+    act, env_actions, to_tensor = policy.act, policy.env_actions, agent.tensor
+    to_numpy = torch.Tensor.numpy if agent.device.type == "cpu" else _cpu_numpy
+    n_envs = envs.num_envs
     rollout_start = agent.steps
     buffer.reset()
-    obs = agent.obs_normalizer(agent.obs)
+    obs = normalize_obs(agent.obs)
     episodes_finished = 0
     step = 0
     while True:
         with torch.inference_mode():
-            actions_t, log_probs_t, values_t = policy.act(agent.tensor(obs))
-        actions = actions_t.cpu().numpy()
-        next_obs, rewards, terminated, truncated, infos = agent.envs.step(policy.env_actions(actions))
+            actions_t, log_probs_t, values_t = act(to_tensor(obs))
+        actions = to_numpy(actions_t)
+        next_obs, rewards, terminated, truncated, infos = envs.step(env_actions(actions))
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool) & ~terminated
         ended = terminated | truncated
         rewards = np.asarray(rewards, dtype=np.float32)
         agent.steps += n_envs
-        agent.obs_normalizer.update(next_obs)
+        normalize_obs.update(next_obs)
         bootstrap_values = None
         if truncated.any():  # V(true final obs) for the time-limited envs
             final = np.array(next_obs, copy=True)
@@ -282,19 +310,27 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
             bootstrap_values = np.zeros(n_envs, np.float32)
             idx = np.flatnonzero(truncated)
             with torch.inference_mode():
-                v = policy.value(agent.tensor(agent.obs_normalizer(final[idx])))
-            bootstrap_values[idx] = v.cpu().numpy()
-        buffer.add(obs, actions, agent.reward_normalizer(rewards, ended), terminated, truncated,
-                   values_t.cpu().numpy(), log_probs_t.cpu().numpy(), bootstrap_values)
-        for episode_return, length in agent.tracker.update(rewards, ended, infos):
-            agent.log_episode(episode_return, length)
-            episodes_finished += 1
+                v = policy.value(to_tensor(normalize_obs(final[idx])))
+            bootstrap_values[idx] = to_numpy(v)
+        buffer.add(obs, actions, normalize_reward(rewards, ended), terminated, truncated,
+                   to_numpy(values_t), to_numpy(log_probs_t), bootstrap_values)
+        if ended.any() or infos:  # the tracker only has work (logging) when something ended
+            for episode_return, length in tracker.update(rewards, ended, infos):
+                agent.log_episode(episode_return, length)
+                episodes_finished += 1
+        else:
+            tracker.returns += rewards
+            tracker.lengths += 1
         agent.obs = next_obs
-        obs = agent.obs_normalizer(next_obs)
+        obs = normalize_obs(next_obs)
         if agent.rollout_done(step, episodes_finished) or step + 1 >= buffer.n_steps:
             break
         step += 1
     with torch.inference_mode():
-        last_values = policy.value(agent.tensor(obs)).cpu().numpy()
+        last_values = to_numpy(policy.value(to_tensor(obs)))
     buffer.compute_advantages(last_values, cfg.gamma, cfg.gae_lambda)
     return agent.hooks is not None and agent.hooks.resume_point_due(rollout_start, agent.steps)
+
+
+def _cpu_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.cpu().numpy()
