@@ -20,7 +20,8 @@ def cli(*args, cwd=None):
     [
         (["train", "agent=dqnn"], "unknown agent 'dqnn'. Did you mean: dqn"),
         (["train", "agent=q_learning", "env=FrozenLak-v1"], "Did you mean: FrozenLake-v1"),
-        (["train", "agent=q_learning", "agent.lrr=0.1"], "unknown key 'agent.lrr' for agent 'q_learning'. Did you mean: lr"),
+        (["train", "agent=q_learning", "agent.lrr=0.1"],
+         "unknown key 'agent.lrr' for agent 'q_learning'. Did you mean: lr"),
         (["train", "agent=q_learning", "agent.lr=fast"], "invalid value for 'agent.lr'"),
         (["train", "total_step=10"], "unknown key 'total_step'. Did you mean: total_steps"),
         (["train", "seed=abc"], "invalid value for 'seed'"),
