@@ -120,7 +120,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if opts["submit"]:
         from rlsuite.eval.leaderboard import Leaderboard
 
-        row_id = Leaderboard(opts["leaderboard"]).add(row)
+        with Leaderboard(opts["leaderboard"]) as board:
+            row_id = board.add(row)
         print(f"leaderboard row {row_id}")
     return 0
 
@@ -134,7 +135,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         {"env": None, "agent": None, "protocol": None, "format": "table", "out": None, "leaderboard": None},
         "leaderboard",
     )
-    rows = Leaderboard(opts["leaderboard"]).ranked(env=opts["env"], agent=opts["agent"], protocol=opts["protocol"])
+    with Leaderboard(opts["leaderboard"]) as board:
+        rows = board.ranked(env=opts["env"], agent=opts["agent"], protocol=opts["protocol"])
     fmt = str(opts["format"])
     if fmt == "table":
         render_table(rows)

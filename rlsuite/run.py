@@ -233,4 +233,9 @@ def submit_result(cfg: DictConfig, run_dir: Path, agent: Agent, result: EvalResu
     """Add one evaluation to the SQLite leaderboard."""
     from rlsuite.eval.leaderboard import Leaderboard
 
-    return Leaderboard(cfg.leaderboard).add(result_row(agent, result, run_dir, seed=int(cfg.seed)))
+    # Close the connection right away: a later Leaderboard() in this process (multirun) reads the
+    # file header with open()/close(), and on POSIX closing any descriptor of the file drops every
+    # SQLite lock this process holds on it, which lets another writer reset the WAL under a
+    # still-open connection and lose its commits.
+    with Leaderboard(cfg.leaderboard) as board:
+        return board.add(result_row(agent, result, run_dir, seed=int(cfg.seed)))

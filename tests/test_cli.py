@@ -151,3 +151,24 @@ def test_loggers_write_what_tensorboard_and_wandb_read_back(tmp_path):
     wandb_returns = [float(h["train/episode_return"]) for h in history if "train/episode_return" in h]
     assert wandb_returns == pytest.approx([m["train/episode_return"] for m in episodes])
     assert any("eval/mean_return" in h for h in history)
+
+
+def test_runs_do_not_keep_the_leaderboard_open(tmp_path):
+    """Every leaderboard connection is closed after use. A connection left open would lose commits in
+    a multirun: the next Leaderboard() reads the file header with open()/close(), and on POSIX
+    closing any descriptor of a file drops all of this process's SQLite locks on it."""
+    import os
+
+    import rlsuite
+
+    db = tmp_path / "lb.db"
+    for seed in (0, 1):
+        rlsuite.train(["agent=q_learning", "total_steps=500", "logger=[jsonl]", "eval_episodes=2",
+                       f"seed={seed}", f"leaderboard={db}", f"runs_root={tmp_path / 'runs'}"])
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                  if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not any(path.startswith(str(db)) for path in open_files)
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    with Leaderboard(db) as board:
+        assert sorted(r["seed"] for r in board.query()) == [0, 1]

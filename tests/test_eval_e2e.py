@@ -76,7 +76,7 @@ def test_rlsuite_ppo_and_sb3_ppo_on_the_leaderboard(tmp_path, capsys, monkeypatc
     rows = json.loads(rlsuite_main(capsys, "leaderboard", "env=CartPole-v1", "format=json", f"leaderboard={db}"))
     assert isinstance(rows, list) and {r["agent"] for r in rows} == {"ppo", "sb3-ppo"}
     for row in rows:  # one ranked group per agent: three seeds with one config hash
-        assert row["n_runs"] == 3 and sorted(row["seeds"]) == [0, 1, 2]
+        assert row["n_runs"] == 3 and sorted(row["seeds"]) == [0, 1, 2], rows
         assert row["env_id"] == "CartPole-v1" and row["protocol"] == "gymnasium"
         assert row["env_version"].startswith("v1 gymnasium ")  # id suffix + the providing package's version
         assert re.fullmatch(r"[0-9a-f]{12}", row["config_hash"])

@@ -297,6 +297,10 @@ class Leaderboard:
         )
 
     def _check_header(self) -> None:
+        # Reads the file with open()/close() before SQLite opens it. On POSIX, closing a descriptor
+        # drops all of this process's locks on the file, so no other Leaderboard connection to the
+        # same file may be open in this process at that moment: use ``with Leaderboard(...)`` (or
+        # close()) so connections do not outlive their use.
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
