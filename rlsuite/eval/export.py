@@ -71,13 +71,17 @@ def _steps(r: Mapping[str, Any]) -> str:
 
 Column = tuple[str, Callable[[Mapping[str, Any]], str], str]  # header, cell text, justify
 
-_RANKED: list[Column] = [
-    ("#", lambda r: str(r.get("rank", "")), "right"),
+# What identifies a result group: the same in the ranked and the raw tables.
+_IDENTITY: list[Column] = [
     ("Agent", lambda r: str(r["agent"]), "left"),
     ("Env", lambda r: str(r["env_id"]), "left"),
     ("Version", lambda r: str(r.get("env_version") or ""), "left"),
     ("Protocol", lambda r: str(r.get("protocol") or ""), "left"),
     ("Config", lambda r: str(r.get("config_hash") or "")[:8], "left"),
+]
+_RANKED: list[Column] = [
+    ("#", lambda r: str(r.get("rank", "")), "right"),
+    *_IDENTITY,
     ("Runs", lambda r: str(r.get("n_runs", "")), "right"),
     ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
     ("Steps", _steps, "right"),
@@ -90,11 +94,7 @@ _RANKED: list[Column] = [
 ]
 _RAW: list[Column] = [
     ("ID", lambda r: str(r.get("id", "")), "right"),
-    ("Agent", lambda r: str(r["agent"]), "left"),
-    ("Env", lambda r: str(r["env_id"]), "left"),
-    ("Version", lambda r: str(r.get("env_version") or ""), "left"),
-    ("Protocol", lambda r: str(r.get("protocol") or ""), "left"),
-    ("Config", lambda r: str(r.get("config_hash") or "")[:8], "left"),
+    *_IDENTITY,
     ("Seed", lambda r: "—" if r.get("seed") is None else str(r["seed"]), "right"),
     ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
     ("Steps", lambda r: _count(r.get("train_steps")), "right"),
