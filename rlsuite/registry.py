@@ -61,6 +61,11 @@ def get_agent(name: str) -> type[Agent]:
 
 
 def get_env_plugin(name: str) -> EnvPlugin:
+    if name == "custom":  # what EnvSpec records for a user's env instance or factory
+        raise RLSuiteError(
+            "this agent was trained on a user-supplied env, which a saved model cannot rebuild; "
+            "pass it again: rlsuite.load(path, env=<env instance or factory>)"
+        )
     if name not in _entry_points(ENV_GROUP):
         raise unknown("env plugin", name, env_plugin_names())
     obj = _load(ENV_GROUP, name)

@@ -27,10 +27,11 @@ from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from rlsuite import checkpoint
-from rlsuite.agent import Agent
-from rlsuite.config import agent_overrides, compose
+from rlsuite.agent import Agent, config_error
+from rlsuite.config import TrainConfig, agent_overrides, compose
 from rlsuite.errors import CheckpointError, ConfigError
 from rlsuite.eval.evaluate import EvalResult, evaluate
 from rlsuite.loggers import ConsoleLogger, JsonlLogger, MultiLogger, TensorBoardLogger, WandbLogger
@@ -133,14 +134,19 @@ def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str
     except Exception as err:
         raise CheckpointError(f"{cfg_path} is unreadable: {str(err).splitlines()[0]}") from err
     state = checkpoint.load_state(run_dir / CHECKPOINT)
-    allowed = {"total_steps", "logger", "log_every", "device", "eval_episodes", "submit", "leaderboard"}
+    allowed = {"total_steps", "logger", "log_every", "device", "threads", "eval_episodes", "submit", "leaderboard"}
     for item in overrides:
         key, _, value = item.partition("=")
         if key == "resume":
             continue
         if key not in allowed:
             raise ConfigError(f"'{key}' cannot change when resuming; accepted: {', '.join(sorted(allowed))}")
-        OmegaConf.update(cfg, key, yaml.safe_load(value) if value else None, merge=True)
+        try:  # typed like a fresh run's keys (TrainConfig), so total_steps=abc is one clear line
+            typed = OmegaConf.merge(OmegaConf.structured(TrainConfig), {key: yaml.safe_load(value) if value else None})
+        except (OmegaConfBaseException, yaml.YAMLError) as err:
+            raise config_error(err) if isinstance(err, OmegaConfBaseException) else ConfigError(
+                f"invalid value for '{key}': {value}") from err
+        OmegaConf.update(cfg, key, typed[key], merge=True)
     return cfg, state
 
 

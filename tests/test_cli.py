@@ -172,3 +172,27 @@ def test_runs_do_not_keep_the_leaderboard_open(tmp_path):
 
     with Leaderboard(db) as board:
         assert sorted(r["seed"] for r in board.query()) == [0, 1]
+
+
+def test_resume_checks_override_values_and_user_envs_need_passing_again(tmp_path, monkeypatch, capsys):
+    import rlsuite
+    from rlsuite.cli import main
+    from tests.mdp import RandomMDP
+
+    run = tmp_path / "run"
+    rlsuite.train(["agent=q_learning", "total_steps=500", "logger=[jsonl]", "eval_episodes=2", "submit=false",
+                   f"run_dir={run}"])
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["train", f"resume={run}", "total_steps=abc"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "invalid value for 'total_steps'" in line
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+    agent = rlsuite.make_agent("q_learning", env=lambda: RandomMDP(n_states=3))
+    agent.save(tmp_path / "model")
+    loaded = rlsuite.load(tmp_path / "model")  # acting needs no env...
+    assert loaded.act(0) in (0, 1)
+    with pytest.raises(rlsuite.RLSuiteError, match=r"user-supplied env.*rlsuite.load\(path, env="):
+        loaded.learn(10)  # ...training does, and says how to give it
+    rlsuite.load(tmp_path / "model", env=lambda: RandomMDP(n_states=3)).learn(10)

@@ -79,12 +79,8 @@ _IDENTITY: list[Column] = [
     ("Protocol", lambda r: str(r.get("protocol") or ""), "left"),
     ("Config", lambda r: str(r.get("config_hash") or "")[:8], "left"),
 ]
-_RANKED: list[Column] = [
-    ("#", lambda r: str(r.get("rank", "")), "right"),
-    *_IDENTITY,
-    ("Runs", lambda r: str(r.get("n_runs", "")), "right"),
-    ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
-    ("Steps", _steps, "right"),
+# The scores: the same in both tables.
+_SCORES: list[Column] = [
     ("Frames", lambda r: _count(r.get("frames")), "right"),
     ("IQM", lambda r: _num(r.get("iqm")), "right"),
     ("IQM 95% CI", _ci, "right"),
@@ -92,18 +88,21 @@ _RANKED: list[Column] = [
     ("Median", lambda r: _num(r.get("median")), "right"),
     ("Human-norm.", _hns, "right"),
 ]
+_RANKED: list[Column] = [
+    ("#", lambda r: str(r.get("rank", "")), "right"),
+    *_IDENTITY,
+    ("Runs", lambda r: str(r.get("n_runs", "")), "right"),
+    ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
+    ("Steps", _steps, "right"),
+    *_SCORES,
+]
 _RAW: list[Column] = [
     ("ID", lambda r: str(r.get("id", "")), "right"),
     *_IDENTITY,
     ("Seed", lambda r: "—" if r.get("seed") is None else str(r["seed"]), "right"),
     ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
     ("Steps", lambda r: _count(r.get("train_steps")), "right"),
-    ("Frames", lambda r: _count(r.get("frames")), "right"),
-    ("IQM", lambda r: _num(r.get("iqm")), "right"),
-    ("IQM 95% CI", _ci, "right"),
-    ("Mean ± std", _mean_std, "right"),
-    ("Median", lambda r: _num(r.get("median")), "right"),
-    ("Human-norm.", _hns, "right"),
+    *_SCORES,
     ("Created", lambda r: str(r.get("created_at") or "")[:19].replace("T", " "), "left"),
 ]
 
