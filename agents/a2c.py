@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rlsuite import optim
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -82,10 +83,10 @@ class A2C(OnPolicyAgent):
         entropy = dist.entropy()
         loss, policy_loss, value_loss = a2c_loss(dist.log_prob(self.tensor(data.actions)), entropy, values,
                                                  advantages, returns, cfg.ent_coef, cfg.vf_coef)
-        self.zero_grad(self.params)
+        optim.zero_grad(self.params)
         loss.backward()
-        self.clip_grad_norm(self.params, cfg.max_grad_norm)
-        self.optimizer.step()
+        optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+        optim.step(self.optimizer)
         if self.updates % 20 == 0:  # item() syncs are cheap on CPU, but not free at 5-step rollouts
             self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),
                                 "loss/entropy": entropy.mean().item(), "train/lr": lr})

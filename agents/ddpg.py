@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlsuite import optim
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.errors import ConfigError, IncompatibleEnvError
@@ -202,7 +203,8 @@ class DDPG(Agent):
         self.critic_target.requires_grad_(False)
         self.actor_params = list(self.actor.parameters())
         self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, fused=True)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr or cfg.lr, fused=True)
+        self.critic_params = list(self.critic.parameters())
+        self.critic_optimizer = torch.optim.Adam(self.critic_params, lr=cfg.critic_lr or cfg.lr, fused=True)
 
         # The buffer stores normalised actions, so critics and targets never see env units.
         normalized_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
@@ -277,9 +279,9 @@ class DDPG(Agent):
                 y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
             q = self.critic(batch.obs, batch.actions).float()
             critic_loss = (q - y).pow(2).mean(dim=1).sum()
-        self.critic_optimizer.zero_grad(set_to_none=True)
+        optim.zero_grad(self.critic_params)
         critic_loss.backward()
-        self.critic_optimizer.step()
+        optim.step(self.critic_optimizer)
         self.updates += 1
         self._record(0, critic_loss)
 
@@ -287,10 +289,10 @@ class DDPG(Agent):
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                                 enabled=self.autocast_dtype is not None):
                 actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean()
-            self.actor_optimizer.zero_grad(set_to_none=True)
+            optim.zero_grad(self.actor_params)
             # Only the actor's gradients: the critic's weight gradients are never computed.
             actor_loss.backward(inputs=self.actor_params)
-            self.actor_optimizer.step()
+            optim.step(self.actor_optimizer)
             polyak_update(self.critic, self.critic_target, cfg.tau)
             polyak_update(self.actor, self.actor_target, cfg.tau)
             self._record(1, actor_loss)

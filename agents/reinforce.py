@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rlsuite import optim
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
@@ -92,16 +93,16 @@ class Reinforce(OnPolicyAgent):
         policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
         if cfg.ent_coef != 0.0:
             policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
-        self.zero_grad(self.actor_params)
+        optim.zero_grad(self.actor_params)
         policy_loss.backward()
-        self.clip_grad_norm(self.actor_params, cfg.max_grad_norm)
-        self.optimizer.step()
+        optim.clip_grad_norm(self.actor_params, cfg.max_grad_norm)
+        optim.step(self.optimizer)
 
         for _ in range(cfg.n_value_epochs):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
-            self.zero_grad(self.critic_params)
+            optim.zero_grad(self.critic_params)
             value_loss.backward()
-            self.clip_grad_norm(self.critic_params, cfg.max_grad_norm)
-            self.critic_optimizer.step()
+            optim.clip_grad_norm(self.critic_params, cfg.max_grad_norm)
+            optim.step(self.critic_optimizer)
         self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
                             "train/batch_steps": len(returns)})

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
+from rlsuite import optim
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -137,9 +138,9 @@ class TRPO(OnPolicyAgent):
             for start in range(0, total, cfg.batch_size):
                 idx = perm[start:start + cfg.batch_size]
                 loss = (self.policy.value(obs[idx]) - returns[idx]).pow(2).mean()
-                self.zero_grad(self.critic_params)
+                optim.zero_grad(self.critic_params)
                 loss.backward()
-                self.critic_optimizer.step()
+                optim.step(self.critic_optimizer)
         return loss.item()
 
     def update(self) -> None:

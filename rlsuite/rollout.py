@@ -197,29 +197,6 @@ class OnPolicyAgent(Agent):
         t = torch.from_numpy(np.ascontiguousarray(array))
         return t.to(self.device, non_blocking=True) if self.device.type != "cpu" else t
 
-    @staticmethod
-    def zero_grad(params: list[torch.Tensor]) -> None:
-        """``optimizer.zero_grad(set_to_none=True)`` for these parameters, without its profiler scope."""
-        for p in params:
-            p.grad = None
-
-    @staticmethod
-    def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> torch.Tensor:
-        """``torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)``: the same kernels in the
-        same order (per-tensor norms, the norm of their stack, scale by ``min(max_norm / (norm +
-        1e-6), 1)``), so the same bits, minus the per-call grouping by device and dtype that costs
-        more than the arithmetic at MLP scale. Mixed devices/dtypes go to torch's function."""
-        grads = [p.grad for p in params if p.grad is not None]
-        if not grads:
-            return torch.zeros(())
-        first = grads[0]
-        if any(g.device != first.device or g.dtype != first.dtype for g in grads):
-            return torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-        with torch.no_grad():
-            total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
-            torch._foreach_mul_(grads, torch.clamp(float(max_norm) / (total_norm + 1e-6), max=1.0))
-        return total_norm
-
     def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
         """Adam with eps 1e-5 (baselines/SB3), fused into one kernel per step (same math, far fewer
         small ops: at MLP scale the per-tensor loop costs more than the arithmetic)."""
