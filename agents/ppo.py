@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rlsuite import optim
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -91,16 +92,22 @@ class PPO(OnPolicyAgent):
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
         total = len(old_values)
 
+        # One minibatch holding the whole rollout (e.g. the zoo's CartPole setting): the losses are
+        # means, so shuffling changes nothing but the summation order — skip the permutation and the
+        # gathers, and normalize the advantages once instead of every epoch.
+        whole = self.batch_size >= total
+        if whole and cfg.normalize_advantage and total > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         n_minibatches = 0
         for _ in range(cfg.n_epochs):
-            perm = torch.from_numpy(self.rng.permutation(total)).to(self.device)
+            perm = None if whole else torch.from_numpy(self.rng.permutation(total)).to(self.device)
             for start in range(0, total, self.batch_size):
-                idx = perm[start:start + self.batch_size]
+                idx = slice(None) if perm is None else perm[start:start + self.batch_size]
                 dist_params, values = self.policy(obs[idx])
                 dist = self.policy.make_distribution(dist_params)
                 log_probs = dist.log_prob(actions[idx])
                 adv = advantages[idx]
-                if cfg.normalize_advantage and len(idx) > 1:
+                if cfg.normalize_advantage and not whole and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 log_ratio = log_probs - old_log_probs[idx]
                 ratio = log_ratio.exp()
@@ -113,10 +120,10 @@ class PPO(OnPolicyAgent):
                 loss = policy_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
                     loss = loss - cfg.ent_coef * dist.entropy().mean()
-                self.zero_grad(self.params)
+                optim.zero_grad(self.params)
                 loss.backward()
-                self.clip_grad_norm(self.params, cfg.max_grad_norm)
-                self.optimizer.step()
+                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+                optim.step(self.optimizer)
                 n_minibatches += 1
             else:
                 continue
