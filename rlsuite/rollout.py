@@ -32,6 +32,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
 from rlsuite.loops import EpisodeTracker
@@ -150,6 +151,9 @@ class OnPolicyConfig(AgentConfig):
     normalize_reward: bool = False
     clip_obs: float = 10.0
     clip_reward: float = 10.0
+    # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
+    # it covers (CPU MLPs on vector observations); false: torch for acting too.
+    numba_acting: bool = True
 
 
 class OnPolicyAgent(Agent):
@@ -180,6 +184,7 @@ class OnPolicyAgent(Agent):
             self.policy.action_shape, self.policy.action_dtype,
         )
         self.tracker = EpisodeTracker(cfg.n_envs)
+        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting else None
         self.setup_optimizers()
 
     def rollout_capacity(self) -> int:
@@ -268,10 +273,16 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
     obs = normalize_obs(agent.obs)
     episodes_finished = 0
     step = 0
+    numba_actor = agent.numba_actor
+    if numba_actor is not None:
+        numba_actor.refresh()  # the weights are fixed while collecting
     while True:
-        with torch.inference_mode():
-            actions_t, log_probs_t, values_t = act(to_tensor(obs))
-        actions = to_numpy(actions_t)
+        if numba_actor is not None:
+            actions, log_probs, values = numba_actor.act(obs, agent.rng)
+        else:
+            with torch.inference_mode():
+                actions_t, log_probs_t, values_t = act(to_tensor(obs))
+            actions, log_probs, values = to_numpy(actions_t), to_numpy(log_probs_t), to_numpy(values_t)
         next_obs, rewards, terminated, truncated, infos = envs.step(env_actions(actions))
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool) & ~terminated
@@ -290,7 +301,7 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
                 v = policy.value(to_tensor(normalize_obs(final[idx])))
             bootstrap_values[idx] = to_numpy(v)
         buffer.add(obs, actions, normalize_reward(rewards, ended), terminated, truncated,
-                   to_numpy(values_t), to_numpy(log_probs_t), bootstrap_values)
+                   values, log_probs, bootstrap_values)
         if ended.any() or infos:  # the tracker only has work (logging) when something ended
             for episode_return, length in tracker.update(rewards, ended, infos):
                 agent.log_episode(episode_return, length)
