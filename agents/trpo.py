@@ -133,10 +133,11 @@ class TRPO(OnPolicyAgent):
     def fit_value(self, obs: torch.Tensor, returns: torch.Tensor) -> float:
         cfg = self.config
         total = len(returns)
+        whole = cfg.batch_size >= total  # one full batch (the zoo's CartPole setting): no shuffling needed
         for _ in range(cfg.n_critic_updates):
-            perm = torch.from_numpy(self.rng.permutation(total)).to(self.device)
+            perm = None if whole else torch.from_numpy(self.rng.permutation(total)).to(self.device)
             for start in range(0, total, cfg.batch_size):
-                idx = perm[start:start + cfg.batch_size]
+                idx = slice(None) if perm is None else perm[start:start + cfg.batch_size]
                 loss = (self.policy.value(obs[idx]) - returns[idx]).pow(2).mean()
                 optim.zero_grad(self.critic_params)
                 loss.backward()
