@@ -11,7 +11,7 @@ preset with all of them on. The algorithm, with the flags where they act::
             exploration_fraction (noisy: ε = 0, a fresh noise sample per step explores instead)
         store (s, a, r, s', terminated) in D; D returns n-step windows
             R = Σ_{k<n} γ^k r_{t+k},  discount γ^n (0 if the episode terminated inside the window)
-        every train_freq steps after learning_starts, gradient_steps times:
+        when t is a multiple of train_freq and t > learning_starts, gradient_steps times:
             sample a batch (prioritized: P(i) ∝ p_i^α, weights w_i = (N P(i))^−β / max w, β → 1)
             a* = argmax_a Q_θ⁻(s', a)          (double: argmax_a Q_θ(s', a), evaluated by Q_θ⁻)
             y  = R + discount · Q_θ⁻(s', a*)   (distributional: project R + discount · z of
@@ -24,12 +24,17 @@ The mathematics lives in small pure functions (:func:`bootstrap_q`, :func:`td_ta
 :func:`c51_target_distribution`) that the tests check on hand-made tensors; the step loop, replay
 buffers, heads, the categorical projection and schedules are shared from ``rlsuite``.
 
-Deviations from the papers (all common practice, mostly Stable-Baselines3's):
-* Adam instead of RMSProp for DQN (Rainbow already uses Adam; ``adam_eps`` 1.5e-4 is its value).
+Deviations from the papers (all common practice, mostly Stable-Baselines3's; with the flags off the
+schedule and the update are SB3's DQN exactly, which ``tests/test_dqn_semantics.py`` checks against
+SB3's own code):
+* Adam instead of RMSProp for DQN, with SB3's eps 1e-8 (Rainbow uses Adam with ``adam_eps`` 1.5e-4).
 * ``learning_starts`` steps of uniformly random actions (SB3), also with noisy nets.
 * The hard target copy counts env steps (SB3's ``target_update_interval``), not updates; with
   ``tau < 1`` the target moves by Polyak averaging after every gradient step instead.
 * Huber loss by default (the Nature paper's "error clipping" is exactly that); ``loss: mse`` too.
+* The step budget is exact: ``learn(n)`` stops after ``n`` env steps. SB3 always completes its last
+  ``train_freq`` rollout, so it runs past the budget and trains one round more when ``n`` is not a
+  multiple of ``train_freq`` (zoo CartPole: 50,176 steps and 193 rounds of updates vs our 50,000 and 192).
 * With a uniform buffer the ``gradient_steps`` batches of one training round are drawn in one
   call (i.i.d. uniform either way; it saves per-call overhead); PER samples before every update.
 * The last hidden layer belongs to the head (``QHead(hidden=...)``): with ``dueling`` the value and
@@ -50,7 +55,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlsuite import schedules
+from rlsuite import optim, schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.errors import ConfigError
@@ -288,11 +293,11 @@ class DQN(Agent):
             else:
                 loss_per_sample, priorities = self.td_loss(batch)
             loss = (batch.weights * loss_per_sample).mean()
-            self.optimizer.zero_grad(set_to_none=True)
+            optim.zero_grad(self.params)
             loss.backward()
             if cfg.max_grad_norm > 0:
-                nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
-            self.optimizer.step()
+                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+            optim.step(self.optimizer)
             if cfg.prioritized:
                 self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
             if cfg.tau < 1.0:

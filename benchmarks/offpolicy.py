@@ -3,13 +3,15 @@
     python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG Pendulum 20k)
     python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 TD3 seed (under 10 minutes on 2 cores)
     python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 update, SB3 vs rlsuite, interleaved
+    python benchmarks/offpolicy.py --agents dqn --seeds 10 --libs rlsuite   # DQN CartPole seeds 0-9, rlsuite only
 
 Hyperparameters are rl-zoo3's, read from ``configs/env/<env>.yaml`` (``hparams.<agent>``) and
 handed to both libraries. Both run single-threaded torch, sequentially (SB3 then rlsuite for each
-seed, so background load hits both alike), from the same seeds; wall time covers construction +
-``learn``. Evaluation is the same loop for both: greedy actions, ``--eval-episodes`` episodes
-reset with seeds 1000, 1001, ... A DQN seed counts as solved at a mean ≥ 475, a Pendulum seed at
-≥ −200. ``--precisions float32,bfloat16`` also times rlsuite TD3 with bf16 autocast updates.
+seed, so background load hits both alike), from the same seeds; wall and CPU time (the fairer
+measure on a shared machine) cover construction + ``learn``. Evaluation is the same loop for both:
+greedy actions, ``--eval-episodes`` episodes reset with seeds 1000, 1001, ... A DQN seed counts
+as solved at a mean ≥ 475, a Pendulum seed at ≥ −200. ``--precisions float32,bfloat16`` also times
+rlsuite TD3 with bf16 autocast updates.
 The last line printed is one JSON object with the summary.
 """
 
@@ -70,7 +72,7 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
     env_id, steps, solved_at = TASKS[agent]
     hp = zoo_hparams(agent, env_id)
     torch.manual_seed(seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if lib == "sb3":
         model = sb3_model(agent, env_id, hp, seed)
         model.learn(steps)
@@ -80,11 +82,12 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
         model = rlsuite.make_agent(agent, env=env_id, seed=seed, device="cpu", **hp, **extra)
         model.learn(steps)
         act = model.act
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     returns = evaluate_greedy(act, env_id, eval_episodes)
     label = lib if lib == "sb3" or agent == "dqn" or precision == "float32" else f"{lib}-{precision}"
     row = {"lib": label, "agent": agent, "env": env_id, "seed": seed, "steps": steps, "wall_s": round(wall, 2),
-           "eval_mean": round(float(returns.mean()), 2), "eval_std": round(float(returns.std()), 2),
+           "cpu_s": round(cpu, 2), "eval_mean": round(float(returns.mean()), 2),
+           "eval_std": round(float(returns.std()), 2),
            "solved": bool(returns.mean() >= solved_at)}
     print(json.dumps(row), flush=True)
     return row
@@ -151,6 +154,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 DQN seeds, 1 TD3 seed, no DDPG")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--agents", default="dqn,td3,ddpg")
+    parser.add_argument("--libs", default="sb3,rlsuite", help="which libraries to run (comma-separated)")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--update-timing-only", action="store_true", help="only the interleaved TD3 update timing")
@@ -161,7 +165,8 @@ def main() -> None:
     if args.quick:
         seeds = {"dqn": [0, 1], "td3": [0]}
     t_start = time.perf_counter()
-    timing = update_timing()
+    libs = args.libs.split(",")
+    timing = update_timing() if args.update_timing_only or ("td3" in seeds and "sb3" in libs) else {}
     if args.update_timing_only:
         print(json.dumps(timing))
         return
@@ -169,8 +174,9 @@ def main() -> None:
     for agent, agent_seeds in seeds.items():
         precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
         for seed in agent_seeds:
-            rows.append(run_one("sb3", agent, seed, args.eval_episodes))
-            for precision in precisions:
+            if "sb3" in libs:
+                rows.append(run_one("sb3", agent, seed, args.eval_episodes))
+            for precision in precisions if "rlsuite" in libs else []:
                 rows.append(run_one("rlsuite", agent, seed, args.eval_episodes, precision))
     summary = summarize(rows)
     print(markdown(summary))

@@ -249,7 +249,7 @@ def test_save_load_and_bit_identical_resume(tmp_path, monkeypatch):
 def test_dqn_solves_cartpole():
     """The rl-zoo3 recipe (bursts of updates every train_freq steps) at a smaller scale: a 128-unit
     net, 64-step rounds of 32 updates and double DQN solve CartPole in 30k steps (the zoo config
-    itself needs 50k steps; benchmarks/dqn_cartpole.py runs that one)."""
+    itself needs 50k steps; benchmarks/offpolicy.py runs that one)."""
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=0, device="cpu", lr=2.3e-3, batch_size=64,
                                learning_starts=1000, target_update_interval=10, train_freq=64,
                                gradient_steps=32, exploration_fraction=0.16, exploration_final_eps=0.04,
