@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlsuite.nets import build_encoder, get_activation, layer_init
+from rlsuite.nets.twin_tanh import twin_tanh_trunks
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 DistParams = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
@@ -275,6 +276,15 @@ class ActorCritic(nn.Module):
             self._clip = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
         else:
             raise TypeError(f"ActorCritic supports Discrete, MultiDiscrete and Box actions, got {action_space}")
+        # Separate tanh trunks of one shape on a parameter-free encoder (the vector-observation
+        # default) run as one autograd node: rlsuite.nets.twin_tanh.
+        critic = self.critic_trunk
+        self.twin_trunks = bool(
+            critic is not None and activation == "tanh" and len(self.actor_trunk.layers) > 0
+            and [m.weight.shape for m in self.actor_trunk.layers] == [m.weight.shape for m in critic.layers]
+            and type(self.actor_trunk.encoder) is type(critic.encoder)
+            and not any(True for _ in self.actor_trunk.encoder.parameters())
+        )
         self.actor_head = nn.Linear(self.actor_trunk.out_features, n_outputs)
         self.critic_head = nn.Linear(critic_width, 1)
         if ortho_init:
@@ -284,6 +294,9 @@ class ActorCritic(nn.Module):
     # ------------------------------------------------------------------ the network
     def features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Actor and critic features; the point to override for a recurrent core."""
+        if self.twin_trunks:
+            return twin_tanh_trunks(self.actor_trunk.encoder.forward(obs), self.actor_trunk.layers,
+                                    self.critic_trunk.layers)  # type: ignore[union-attr]
         # forward() rather than __call__: no hooks are used here, and it skips their bookkeeping.
         actor = self.actor_trunk.forward(obs)
         critic = actor if self.critic_trunk is None else self.critic_trunk.forward(obs)
