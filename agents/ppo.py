@@ -93,30 +93,35 @@ class PPO(OnPolicyAgent):
         total = len(old_values)
 
         # One minibatch holding the whole rollout (e.g. the zoo's CartPole setting): the losses are
-        # means, so shuffling changes nothing but the summation order — skip the permutation and the
-        # gathers, and normalize the advantages once instead of every epoch.
+        # means, so shuffling changes nothing but the summation order — skip the permutation and
+        # normalize the advantages once instead of every epoch.
         whole = self.batch_size >= total
         if whole and cfg.normalize_advantage and total > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        columns = (obs, actions, old_log_probs, old_values, advantages, returns)
         n_minibatches = 0
         for _ in range(cfg.n_epochs):
-            perm = None if whole else torch.from_numpy(self.rng.permutation(total)).to(self.device)
+            if whole:
+                shuffled = columns
+            else:  # one gather per tensor and epoch; the minibatches are then contiguous slices
+                perm = torch.from_numpy(self.rng.permutation(total)).to(self.device)
+                shuffled = tuple(column[perm] for column in columns)
             for start in range(0, total, self.batch_size):
-                idx = slice(None) if perm is None else perm[start:start + self.batch_size]
-                dist_params, values = self.policy(obs[idx])
+                mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns = (
+                    column[start:start + self.batch_size] for column in shuffled)
+                dist_params, values = self.policy(mb_obs)
                 dist = self.policy.make_distribution(dist_params)
-                log_probs = dist.log_prob(actions[idx])
-                adv = advantages[idx]
-                if cfg.normalize_advantage and not whole and len(idx) > 1:
+                log_probs = dist.log_prob(mb_actions)
+                if cfg.normalize_advantage and not whole and len(adv) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                log_ratio = log_probs - old_log_probs[idx]
+                log_ratio = log_probs - mb_old_log_probs
                 ratio = log_ratio.exp()
                 if cfg.target_kl is not None:
                     with torch.no_grad():
                         if ((ratio - 1) - log_ratio).mean() > 1.5 * cfg.target_kl:
                             break
                 policy_loss = -clipped_surrogate(ratio, adv, clip_range).mean()
-                v_loss = value_loss(values, old_values[idx], returns[idx], cfg.clip_range_vf)
+                v_loss = value_loss(values, mb_old_values, mb_returns, cfg.clip_range_vf)
                 loss = policy_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
                     loss = loss - cfg.ent_coef * dist.entropy().mean()

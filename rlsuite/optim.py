@@ -15,6 +15,7 @@ keeps owning its state, so ``state_dict``/``load_state_dict`` and checkpoints ar
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import torch
@@ -43,15 +44,25 @@ def clip_grad_norm(params: Sequence[torch.Tensor], max_norm: float) -> torch.Ten
     return total_norm
 
 
-def _group_tensors(optimizer: torch.optim.Optimizer, group: dict, keys: tuple[str, ...]):
+# optimizer -> {group index: (optimizer.state object, params, state lists)} for groups whose every
+# parameter had a gradient: the next step then only collects the gradients. Loading a state dict
+# replaces ``optimizer.state``, which invalidates the entry.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _group_tensors(optimizer: torch.optim.Optimizer, index: int, group: dict, keys: tuple[str, ...]):
     """``(params, grads, *state[key] lists)`` of a group's parameters that have gradients, or None
     when the fast path does not apply (missing state — the first step initializes it — or mixed
     devices/dtypes/sparse gradients)."""
+    all_grads = [p.grad for p in group["params"]]
+    cached = _CACHE.get(optimizer, {}).get(index)
+    if cached is not None and cached[0] is optimizer.state and len(all_grads) == len(cached[1]) \
+            and not any(g is None for g in all_grads):  # (`None in list` would call Tensor.__eq__)
+        return cached[1], all_grads, *cached[2]
     params, grads = [], []
     states: list[list[torch.Tensor]] = [[] for _ in keys]
     device = dtype = None
-    for p in group["params"]:
-        g = p.grad
+    for p, g in zip(group["params"], all_grads):
         if g is None:
             continue
         state = optimizer.state.get(p)
@@ -65,6 +76,8 @@ def _group_tensors(optimizer: torch.optim.Optimizer, group: dict, keys: tuple[st
         grads.append(g)
         for lst, key in zip(states, keys):
             lst.append(state[key])
+    if len(params) == len(all_grads):
+        _CACHE.setdefault(optimizer, {})[index] = (optimizer.state, params, states)
     return params, grads, *states
 
 
@@ -74,8 +87,8 @@ def _adam_step(optimizer: torch.optim.Adam) -> bool:
                 or isinstance(group["lr"], torch.Tensor):
             return False
     work = []
-    for group in optimizer.param_groups:
-        tensors = _group_tensors(optimizer, group, ("exp_avg", "exp_avg_sq", "step"))
+    for index, group in enumerate(optimizer.param_groups):
+        tensors = _group_tensors(optimizer, index, group, ("exp_avg", "exp_avg_sq", "step"))
         if tensors is None:
             return False
         work.append((group, tensors))
@@ -99,8 +112,8 @@ def _rmsprop_step(optimizer: torch.optim.RMSprop) -> bool:
                 or group.get("capturable") or group.get("differentiable") or isinstance(group["lr"], torch.Tensor):
             return False
     work = []
-    for group in optimizer.param_groups:
-        tensors = _group_tensors(optimizer, group, ("square_avg", "step"))
+    for index, group in enumerate(optimizer.param_groups):
+        tensors = _group_tensors(optimizer, index, group, ("square_avg", "step"))
         if tensors is None:
             return False
         work.append((group, tensors))
