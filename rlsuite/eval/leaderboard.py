@@ -317,9 +317,20 @@ class Leaderboard:
             raise self._refuse("is a truncated SQLite database")
 
     def _state(self) -> tuple[int, int, set[str]]:
-        app = self._conn.execute("PRAGMA application_id").fetchone()[0]
-        ver = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        """(application_id, user_version, tables), read in one snapshot: as three autocommit reads,
+        another process creating the database between them could be seen half done (its tables but
+        not yet its application_id) and the file refused as foreign."""
+        conn = self._conn
+        own_transaction = not conn.in_transaction
+        if own_transaction:
+            conn.execute("BEGIN")
+        try:
+            app = conn.execute("PRAGMA application_id").fetchone()[0]
+            ver = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            if own_transaction:
+                conn.execute("COMMIT")
         return app, ver, tables
 
     def _check_state(self, app: int, ver: int, tables: set[str]) -> bool:
