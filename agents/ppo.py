@@ -92,23 +92,16 @@ class PPO(OnPolicyAgent):
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
         total = len(old_values)
 
-        # One minibatch holding the whole rollout (e.g. the zoo's CartPole setting): the losses are
-        # means, so shuffling changes nothing but the summation order — skip the permutation and
-        # normalize the advantages once instead of every epoch.
+        # One minibatch holding the whole rollout: self.minibatches does not shuffle it, so the
+        # advantages are normalized once here rather than every epoch.
         whole = self.batch_size >= total
         if whole and cfg.normalize_advantage and total > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         columns = (obs, actions, old_log_probs, old_values, advantages, returns)
         n_minibatches = 0
         for _ in range(cfg.n_epochs):
-            if whole:
-                shuffled = columns
-            else:  # one gather per tensor and epoch; the minibatches are then contiguous slices
-                perm = torch.from_numpy(self.rng.permutation(total)).to(self.device)
-                shuffled = tuple(column[perm] for column in columns)
-            for start in range(0, total, self.batch_size):
-                mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns = (
-                    column[start:start + self.batch_size] for column in shuffled)
+            for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
+                    columns, self.batch_size):
                 dist_params, values = self.policy(mb_obs)
                 dist = self.policy.make_distribution(dist_params)
                 log_probs = dist.log_prob(mb_actions)

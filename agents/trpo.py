@@ -132,13 +132,9 @@ class TRPO(OnPolicyAgent):
 
     def fit_value(self, obs: torch.Tensor, returns: torch.Tensor) -> float:
         cfg = self.config
-        total = len(returns)
-        whole = cfg.batch_size >= total  # one full batch (the zoo's CartPole setting): no shuffling needed
         for _ in range(cfg.n_critic_updates):
-            perm = None if whole else torch.from_numpy(self.rng.permutation(total)).to(self.device)
-            for start in range(0, total, cfg.batch_size):
-                idx = slice(None) if perm is None else perm[start:start + cfg.batch_size]
-                loss = (self.policy.value(obs[idx]) - returns[idx]).pow(2).mean()
+            for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.batch_size):
+                loss = (self.policy.value(mb_obs) - mb_returns).pow(2).mean()
                 optim.zero_grad(self.critic_params)
                 loss.backward()
                 optim.step(self.critic_optimizer)

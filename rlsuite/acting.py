@@ -55,8 +55,7 @@ def _tanh(x):  # pragma: no cover - compiled
 @njit(cache=True, fastmath=True)
 def _dense(x, flat, w_off, b_off, n_in, n_out, activation):  # pragma: no cover - compiled
     """``act(x @ W.T + b)`` with W stored transposed, ``(n_in, n_out)`` row-major at ``flat[w_off:]``
-    (so the inner loop runs along contiguous outputs and vectorizes); activation 0 tanh, 1 relu,
-    -1 none."""
+    (a plain contiguous matrix for the BLAS call); activation 0 tanh, 1 relu, -1 none."""
     y = np.dot(x, flat[w_off:w_off + n_in * n_out].reshape(n_in, n_out))  # BLAS sgemm
     bias = flat[b_off:b_off + n_out]
     for i in range(y.shape[0]):
@@ -162,9 +161,9 @@ class NumbaActor:
         if any(type(t.encoder) is not _FlattenFloat or len(t.layers) == 0 or type(t.activation) not in _ACTIVATIONS
                or type(t.activation) is not type(trunks[0].activation) for t in trunks):
             return None
-        if isinstance(policy.action_space, gym.spaces.Discrete):
-            pass
-        elif not (isinstance(policy.action_space, gym.spaces.Box) and not policy.squash):
+        covered_actions = isinstance(policy.action_space, gym.spaces.Discrete) or (
+            isinstance(policy.action_space, gym.spaces.Box) and not policy.squash)
+        if not covered_actions:
             return None
         if any(p.dtype != torch.float32 for p in policy.parameters()):
             return None

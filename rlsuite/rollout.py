@@ -25,6 +25,7 @@ Details that every agent gets right the same way here:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -201,6 +202,20 @@ class OnPolicyAgent(Agent):
         """A numpy array as a tensor on the agent's device (no copy on CPU)."""
         t = torch.from_numpy(np.ascontiguousarray(array))
         return t.to(self.device, non_blocking=True) if self.device.type != "cpu" else t
+
+    def minibatches(self, columns: tuple[torch.Tensor, ...], batch_size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """One epoch of minibatches of ``columns`` (tensors sharing their first dim): a fresh
+        permutation gathered once per tensor, then contiguous slices. When one minibatch holds
+        everything (e.g. the zoo's CartPole PPO/TRPO settings) the columns come back as they are:
+        the losses are means, so shuffling would change only the summation order."""
+        total = len(columns[0])
+        if batch_size >= total:
+            yield columns
+            return
+        perm = torch.from_numpy(self.rng.permutation(total)).to(self.device)
+        shuffled = tuple(column[perm] for column in columns)
+        for start in range(0, total, batch_size):
+            yield tuple(column[start:start + batch_size] for column in shuffled)
 
     def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
         """Adam with eps 1e-5 (baselines/SB3), fused into one kernel per step (same math, far fewer

@@ -259,3 +259,18 @@ def test_rollout_bootstraps_truncation_from_final_observation():
     # Step 3 starts a new episode (obs 0) and bootstraps from V(obs 1) at the rollout end.
     assert buf.obs[3, 0, 0] == 0.0
     assert buf.returns[3, 0] == pytest.approx(1 + 0.5 * v[1], rel=1e-5)
+
+
+def test_minibatches_cover_every_sample_once_per_epoch_and_keep_rows_together():
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", n_envs=1, n_steps=16,
+                               batch_size=16)
+    ids = torch.arange(10)
+    data = torch.arange(10) * 10.0
+    batches = list(agent.minibatches((ids, data), 4))
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    seen = torch.cat([b[0] for b in batches])
+    assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
+    for mb_ids, mb_data in batches:  # the same permutation for every column
+        assert torch.equal(mb_data, mb_ids * 10.0)
+    (whole_ids, whole_data), = agent.minibatches((ids, data), 10)  # one batch: no shuffling
+    assert whole_ids is ids and whole_data is data

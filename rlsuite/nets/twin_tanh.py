@@ -7,11 +7,12 @@ by per-op costs rather than arithmetic, and by ``torch.tanh`` itself: ATen's vec
 
 :func:`twin_tanh_trunks` computes both trunks in one node: the first layers of the two trunks as one
 matrix multiply (their weights concatenated), tanh as ``2·sigmoid(2x) − 1`` in place, and a backward
-written out with ``tanh' = 1 − y²`` from the saved outputs. A CartPole PPO minibatch's trunk forward
-and backward drop from ~540 µs to ~460 µs. Higher-order gradients (``create_graph=True``: TRPO's
-Fisher-vector products, MAML's meta-gradient) recompute the forward with ordinary differentiable ops
-inside the backward. The parameters stay the trunks' own ``nn.Linear`` weights, so state dicts,
-checkpoints and ``torch.func.functional_call`` are unaffected.
+written out with ``tanh' = 1 − y²`` from the saved outputs. Measured on CartPole's actor-critic at
+batch 256: trunk forward + backward ~595 µs → ~540 µs; a PPO zoo-CartPole update 21.1 → 20.5 ms.
+Higher-order gradients (``create_graph=True``: TRPO's Fisher-vector products, MAML's meta-gradient)
+recompute the forward with ordinary differentiable ops inside the backward. The parameters stay the
+trunks' own ``nn.Linear`` weights, so state dicts, checkpoints and ``torch.func.functional_call`` are
+unaffected.
 """
 
 from __future__ import annotations
