@@ -34,16 +34,20 @@ import numpy as np
 from rlsuite.errors import ConfigError, LeaderboardError
 from rlsuite.eval.export import export, render_table  # re-exported: the CLI imports them from here
 from rlsuite.eval.human_scores import canonical_game, human_normalized
-from rlsuite.eval.stats import hierarchical_bootstrap_ci, iqm, summarize
+from rlsuite.eval.ranking import MIN_RUNS_FOR_CI, ci_note, rank_rows  # re-exported
+from rlsuite.eval.stats import DEFAULT_N_BOOT, summarize
 
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
     "MIGRATIONS",
     "Leaderboard",
+    "MIN_RUNS_FOR_CI",
+    "ci_note",
     "default_leaderboard_path",
     "env_matches",
     "export",
+    "rank_rows",
     "render_table",
 ]
 
@@ -414,7 +418,12 @@ class Leaderboard:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            ids = [int(conn.execute(sql, [row[c] for c in cols]).lastrowid) for row in rows]
+            ids = []
+            for row in rows:
+                row_id = conn.execute(sql, [row[c] for c in cols]).lastrowid
+                if row_id is None:  # an INSERT always sets it; None would mean the row was not written
+                    raise LeaderboardError(f"leaderboard {self.path}: the insert reported no row id")
+                ids.append(int(row_id))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -465,10 +474,10 @@ class Leaderboard:
         env: str | None = None,
         agent: str | None = None,
         protocol: str | None = None,
-        n_boot: int = 2000,
+        n_boot: int = DEFAULT_N_BOOT,
         seed: int = 0,
     ) -> list[dict[str, Any]]:
-        """Results grouped across seeds and ranked by IQM (see :func:`rank_rows`)."""
+        """Results grouped across seeds and ranked by the IQM of per-run mean returns (:func:`rank_rows`)."""
         return rank_rows(self.query(env=env, agent=agent, protocol=protocol), n_boot=n_boot, seed=seed)
 
     def integrity_check(self) -> str:
@@ -492,78 +501,3 @@ class Leaderboard:
 
     def __repr__(self) -> str:
         return f"Leaderboard({str(self.path)!r})"
-
-
-# --------------------------------------------------------------------------- ranking
-
-GROUP_KEY = ("agent", "env_id", "env_version", "protocol", "config_hash")
-
-
-def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = 2000, seed: int = 0) -> list[dict[str, Any]]:
-    """Group result rows by (agent, env_id, env_version, protocol, config_hash) and rank by IQM.
-
-    A run evaluated more than once (same ``run_dir`` and ``seed``) counts once, with its latest
-    result. Per group: ``n_runs``, ``episodes``, ``seeds``, and ``iqm``/``mean``/``std``/``median``
-    of all runs' episode returns pooled; ``iqm_ci_low``/``iqm_ci_high`` is a 95% two-stage bootstrap
-    over runs and their episodes (:func:`rlsuite.eval.stats.hierarchical_bootstrap_ci`).
-    ``human_normalized`` is the IQM's human-normalized score for Atari games (``hns_ci_*`` its CI),
-    ``run_scores`` the per-run mean returns and ``run_hns`` per-run human-normalized scores.
-    Sorted by env, protocol, then IQM descending; ``rank`` counts within (env_id, protocol).
-    """
-    latest: dict[tuple, Mapping[str, Any]] = {}
-    for i, r in enumerate(rows):
-        key = tuple(r.get(k) for k in GROUP_KEY)
-        ident = (r.get("run_dir"), r.get("seed")) if r.get("run_dir") else ("#", r.get("id", i))
-        prev = latest.get(key + ident)
-        if prev is None or (r.get("created_at") or "", r.get("id") or 0) >= (
-            prev.get("created_at") or "",
-            prev.get("id") or 0,
-        ):
-            latest[key + ident] = r
-    groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for full_key, r in latest.items():
-        groups.setdefault(full_key[: len(GROUP_KEY)], []).append(r)
-
-    out = []
-    for key, runs in groups.items():
-        runs = sorted(runs, key=lambda r: (r.get("seed") is None, r.get("seed") or 0, r.get("id") or 0))
-        per_run = [np.asarray(r.get("returns") or [r["mean"]], dtype=np.float64) for r in runs]
-        pooled = np.concatenate(per_run)
-        lo, hi = hierarchical_bootstrap_ci(per_run, iqm, n_boot=n_boot, seed=seed)
-        g = dict(zip(GROUP_KEY, key))
-        steps = [r["train_steps"] for r in runs if r.get("train_steps") is not None]
-        frames = [r["frames"] for r in runs if r.get("frames") is not None]
-        g.update(
-            n_runs=len(runs),
-            episodes=int(pooled.size),
-            seeds=[r.get("seed") for r in runs],
-            iqm=iqm(pooled),
-            iqm_ci_low=lo,
-            iqm_ci_high=hi,
-            mean=float(pooled.mean()),
-            std=float(pooled.std()),
-            median=float(np.median(pooled)),
-            train_steps=max(steps) if steps else None,
-            train_steps_min=min(steps) if steps else None,
-            frames=max(frames) if frames else None,
-            run_scores=[float(a.mean()) for a in per_run],
-            run_hns=[r.get("human_normalized") for r in runs],
-            human_normalized=None,
-            hns_ci_low=None,
-            hns_ci_high=None,
-            run_dirs=[r.get("run_dir") for r in runs],
-            ids=[r.get("id") for r in runs],
-            last_updated=max((r.get("created_at") or "") for r in runs) or None,
-        )
-        if canonical_game(g["env_id"]) is not None:
-            g["human_normalized"] = human_normalized(g["env_id"], g["iqm"])
-            g["hns_ci_low"] = human_normalized(g["env_id"], lo)
-            g["hns_ci_high"] = human_normalized(g["env_id"], hi)
-        out.append(g)
-    out.sort(key=lambda g: (g["env_id"], g["protocol"], -g["iqm"], g["agent"]))
-    rank, prev = 0, None
-    for g in out:
-        rank = 1 if (g["env_id"], g["protocol"]) != prev else rank + 1
-        prev = (g["env_id"], g["protocol"])
-        g["rank"] = rank
-    return [{"rank": g.pop("rank"), **g} for g in out]

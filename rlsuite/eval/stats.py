@@ -12,6 +12,7 @@ Every function is deterministic for a given ``seed``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as _sps
@@ -19,6 +20,7 @@ from scipy import stats as _sps
 from rlsuite.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_N_BOOT",
     "iqm",
     "mean",
     "median",
@@ -27,12 +29,18 @@ __all__ = [
     "stratified_bootstrap_ci",
     "hierarchical_bootstrap_ci",
     "summarize",
+    "is_binary",
     "aggregate",
     "performance_profile",
     "performance_profile_ci",
 ]
 
-Stat = Callable[..., float]
+#: Bootstrap resamples used everywhere a CI is shown (table, JSON, HTML figures), so they agree.
+DEFAULT_N_BOOT = 2000
+
+# A statistic: ``stat(x) -> float``; the ones in :data:`_VECTORISED` also take ``axis=`` and return
+# an array (typed ``Any`` because numpy's reductions are not typed precisely enough to say more).
+Stat = Callable[..., Any]
 
 
 def _as_1d(x: Sequence[float] | np.ndarray, what: str = "scores") -> np.ndarray:
@@ -54,26 +62,26 @@ def iqm(x: Sequence[float] | np.ndarray, axis: int | None = None) -> float | np.
     a = np.asarray(x, dtype=np.float64)
     if axis is None:
         return float(_sps.trim_mean(a.reshape(-1), 0.25))
-    return _sps.trim_mean(a, 0.25, axis=axis)
+    return np.asarray(_sps.trim_mean(a, 0.25, axis=axis))
 
 
 def mean(x: Sequence[float] | np.ndarray, axis: int | None = None) -> float | np.ndarray:
     """Arithmetic mean (axis-aware, like :func:`iqm`)."""
     r = np.mean(np.asarray(x, dtype=np.float64), axis=axis)
-    return float(r) if axis is None else r
+    return float(r) if axis is None else np.asarray(r)
 
 
 def median(x: Sequence[float] | np.ndarray, axis: int | None = None) -> float | np.ndarray:
     """Median (axis-aware, like :func:`iqm`)."""
     r = np.median(np.asarray(x, dtype=np.float64), axis=axis)
-    return float(r) if axis is None else r
+    return float(r) if axis is None else np.asarray(r)
 
 
 def optimality_gap(x: Sequence[float] | np.ndarray, axis: int | None = None, gamma: float = 1.0) -> float | np.ndarray:
     """Optimality gap (rliable): mean shortfall below ``gamma`` (1.0 = human level)."""
     a = np.asarray(x, dtype=np.float64)
     r = np.mean(gamma - np.minimum(a, gamma), axis=axis)
-    return float(r) if axis is None else r
+    return float(r) if axis is None else np.asarray(r)
 
 
 # Statistics known to accept ``axis=`` and reduce along it; others are applied row by row.
@@ -210,13 +218,20 @@ def summarize(
         "mean": float(np.mean(a)),
         "std": float(np.std(a)),
         "median": float(np.median(a)),
-        "iqm": iqm(a),
+        "iqm": float(iqm(a)),
         "iqm_ci_low": lo,
         "iqm_ci_high": hi,
         "min": float(np.min(a)),
         "max": float(np.max(a)),
         "n": int(a.size),
     }
+
+
+def is_binary(x: Sequence[float] | np.ndarray) -> bool:
+    """Whether every value is exactly 0 or 1: episode returns of a success/failure task (FrozenLake,
+    a sparse goal reward), where the mean over episodes is a success rate."""
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    return a.size > 0 and bool(np.all((a == 0.0) | (a == 1.0)))
 
 
 def aggregate(
