@@ -1,4 +1,5 @@
-"""Loggers: console (rich progress bar), JSONL, TensorBoard and wandb, combinable.
+"""Loggers: console (a live progress bar, or plain progress lines when stdout is not a terminal),
+JSONL, TensorBoard and wandb, combinable.
 
 Agents call ``log(metrics, step)`` for events (an episode ended, an evaluation ran) and
 ``record(metrics)`` for frequent values (losses); recorded values are averaged and written every
@@ -11,10 +12,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TextIO, cast
 
 from rlsuite.errors import ConfigError, unknown
 
@@ -86,7 +88,10 @@ class WandbLogger(Logger):
         except ImportError as err:
             raise ConfigError("logger 'wandb' needs the wandb package: pip install wandb") from err
         configured = os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY")
-        mode = os.environ.get("WANDB_MODE", "online" if configured else "offline")
+        mode = cast(
+            Literal["online", "offline", "disabled", "shared"],
+            os.environ.get("WANDB_MODE", "online" if configured else "offline"),
+        )
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT", "rlsuite"),
             name=name,
@@ -109,13 +114,51 @@ class WandbLogger(Logger):
         self.run.finish()
 
 
-class ConsoleLogger(Logger):
-    """A rich progress bar: steps, steps/s, recent episode return, ETA."""
+def _duration(seconds: float) -> str:
+    """``0:04:05``; ``1d 2:03:04`` past a day."""
+    s = max(int(round(seconds)), 0)
+    days, s = divmod(s, 86_400)
+    text = f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{days}d {text}" if days else text
 
-    def __init__(self, total_steps: int, description: str, start_step: int = 0):
+
+class ConsoleLogger(Logger):
+    """Progress on stdout: steps, steps/s, recent episode return, ETA.
+
+    In a terminal (or Jupyter) a live rich progress bar. Anywhere else (``> train.log``, nohup, a
+    batch job, CI) a live bar would print nothing until the run ends, so it writes one plain,
+    flushed line each time the training loop reports its speed, which it does every ``log_every``
+    steps::
+
+        ppo CartPole-v1: 20,000/100,000 steps (20%) | 1,234 steps/s | return 187.45 (last 20 episodes) | ETA 0:01:05
+
+    ``live`` forces one or the other (default: rich's terminal detection on ``stream``).
+    """
+
+    RECENT_EPISODES = 20
+
+    def __init__(
+        self,
+        total_steps: int,
+        description: str,
+        start_step: int = 0,
+        live: bool | None = None,
+        stream: TextIO | None = None,
+    ):
+        from rich.console import Console
+
+        self.total_steps, self.description = int(total_steps), description
+        self.recent: deque[float] = deque(maxlen=self.RECENT_EPISODES)
+        self.stream = stream if stream is not None else sys.stdout
+        console = Console(file=self.stream)
+        self.live = (console.is_terminal or console.is_jupyter) if live is None else live
+        self._last = 0.0
+        if self.live:
+            self._start_bar(console, start_step)
+
+    def _start_bar(self, console: Any, start_step: int) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.recent: deque[float] = deque(maxlen=20)
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -123,27 +166,49 @@ class ConsoleLogger(Logger):
             TextColumn("{task.fields[sps]} steps/s"),
             TextColumn("return {task.fields[ret]}"),
             TimeRemainingColumn(),
+            console=console,
             transient=False,
         )
-        self.task = self.progress.add_task(description, total=total_steps, completed=start_step, sps="-", ret="-")
+        self.task = self.progress.add_task(
+            self.description, total=self.total_steps, completed=start_step, sps="-", ret="-"
+        )
         self.progress.start()
-        self._last = 0.0
+
+    def _recent_return(self) -> str:
+        return f"{sum(self.recent) / len(self.recent):.2f}" if self.recent else "-"
+
+    def progress_line(self, step: int, sps: float) -> str:
+        """The plain progress line for ``step`` at ``sps`` steps/s."""
+        total = max(self.total_steps, 1)
+        eta = _duration((self.total_steps - step) / sps) if sps > 0 and step <= self.total_steps else "-"
+        ret = self._recent_return()
+        episodes = f" (last {len(self.recent)} episodes)" if self.recent else ""
+        return (
+            f"{self.description}: {step:,}/{self.total_steps:,} steps ({100 * step / total:.0f}%) | "
+            f"{sps:,.0f} steps/s | return {ret}{episodes} | ETA {eta}"
+        )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         if "train/episode_return" in metrics:
             self.recent.append(metrics["train/episode_return"])
+        if not self.live:
+            # train/sps comes once per log_every steps (TrainHooks.after_step -> Agent.log_sps)
+            if "train/sps" in metrics:
+                print(self.progress_line(step, metrics["train/sps"]), file=self.stream, flush=True)
+            return
         fields: dict[str, Any] = {}
         if "train/sps" in metrics:
             fields["sps"] = f"{metrics['train/sps']:,.0f}"
         now = time.perf_counter()
         if now - self._last > 0.2 or fields:
             if self.recent:
-                fields["ret"] = f"{sum(self.recent) / len(self.recent):.2f}"
+                fields["ret"] = self._recent_return()
             self.progress.update(self.task, completed=step, **fields)
             self._last = now
 
     def close(self) -> None:
-        self.progress.stop()
+        if self.live:
+            self.progress.stop()
 
 
 class MultiLogger(Logger):

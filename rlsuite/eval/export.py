@@ -14,9 +14,14 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from rlsuite.errors import ConfigError, suggest
+from rlsuite.eval.ranking import MIN_RUNS_FOR_CI
+from rlsuite.eval.stats import DEFAULT_N_BOOT, is_binary
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 __all__ = ["FORMATS", "render_table", "export", "table_columns"]
 
@@ -48,8 +53,25 @@ def _count(v: Any) -> str:
 
 
 def _ci(r: Mapping[str, Any]) -> str:
+    """The IQM's 95 % CI; a ranked group with one run has none, one with few runs is flagged."""
     lo, hi = r.get("iqm_ci_low"), r.get("iqm_ci_high")
-    return "—" if lo is None or hi is None else f"[{_num(lo)}, {_num(hi)}]"
+    n_runs = r.get("n_runs")
+    if n_runs is not None and n_runs < 2:
+        return "— (1 run)"
+    if lo is None or hi is None:
+        return "—"
+    text = f"[{_num(lo)}, {_num(hi)}]"
+    return text + " few runs" if n_runs is not None and n_runs < MIN_RUNS_FOR_CI else text
+
+
+def _success(r: Mapping[str, Any]) -> str:
+    """Success rate for 0/1 episode returns (ranked rows carry it; raw rows have their returns)."""
+    if "n_runs" in r:
+        rate = r.get("success_rate")
+    else:
+        rets = r.get("returns") or []
+        rate = float(sum(rets) / len(rets)) if rets and is_binary(rets) else None
+    return "—" if rate is None else f"{100 * float(rate):.0f}%"
 
 
 def _hns(r: Mapping[str, Any]) -> str:
@@ -57,9 +79,13 @@ def _hns(r: Mapping[str, Any]) -> str:
     return "—" if v is None else f"{100 * float(v):.1f}%"
 
 
-def _mean_std(r: Mapping[str, Any]) -> str:
-    m = r.get("mean")
-    return "—" if m is None else f"{_num(m)} ± {_num(r.get('std'))}"
+def _episode_mean_std(r: Mapping[str, Any]) -> str:
+    """Mean ± std over episodes: all runs' episodes pooled (ranked rows) or one run's (raw rows)."""
+    if "n_runs" in r:
+        m, sd = r.get("episode_mean"), r.get("episode_std")
+    else:
+        m, sd = r.get("mean"), r.get("std")
+    return "—" if m is None else f"{_num(m)} ± {_num(sd)}"
 
 
 def _steps(r: Mapping[str, Any]) -> str:
@@ -79,13 +105,15 @@ _IDENTITY: list[Column] = [
     ("Protocol", lambda r: str(r.get("protocol") or ""), "left"),
     ("Config", lambda r: str(r.get("config_hash") or "")[:8], "left"),
 ]
-# The scores: the same in both tables.
-_SCORES: list[Column] = [
-    ("Frames", lambda r: _count(r.get("frames")), "right"),
+# A ranked group's score: the IQM across runs of each run's mean return, and its CI.
+_RANK_SCORE: list[Column] = [
     ("IQM", lambda r: _num(r.get("iqm")), "right"),
     ("IQM 95% CI", _ci, "right"),
-    ("Mean ± std", _mean_std, "right"),
-    ("Median", lambda r: _num(r.get("median")), "right"),
+]
+# Episode-level numbers, shown as what they are: the same in both tables.
+_EPISODES: list[Column] = [
+    ("Episode mean ± std", _episode_mean_std, "right"),
+    ("Success", _success, "right"),
     ("Human-norm.", _hns, "right"),
 ]
 _RANKED: list[Column] = [
@@ -94,17 +122,30 @@ _RANKED: list[Column] = [
     ("Runs", lambda r: str(r.get("n_runs", "")), "right"),
     ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
     ("Steps", _steps, "right"),
-    *_SCORES,
+    ("Frames", lambda r: _count(r.get("frames")), "right"),
+    *_RANK_SCORE,
+    *_EPISODES,
 ]
+# One evaluation per row: no IQM here, since an IQM over one run's episodes is not the ranked
+# statistic (on 0/1 returns it is 0 or 1 whatever the success rate).
 _RAW: list[Column] = [
     ("ID", lambda r: str(r.get("id", "")), "right"),
     *_IDENTITY,
     ("Seed", lambda r: "—" if r.get("seed") is None else str(r["seed"]), "right"),
     ("Episodes", lambda r: str(r.get("episodes", "")), "right"),
     ("Steps", lambda r: _count(r.get("train_steps")), "right"),
-    *_SCORES,
+    ("Frames", lambda r: _count(r.get("frames")), "right"),
+    *_EPISODES,
     ("Created", lambda r: str(r.get("created_at") or "")[:19].replace("T", " "), "left"),
 ]
+
+#: What the ranked table's statistic is, in one line (terminal caption, markdown, HTML note).
+RANKED_CAPTION = (
+    "IQM = interquartile mean across runs of each run's mean evaluation return; "
+    "95% CI: percentile bootstrap over runs; 'few runs': fewer than "
+    f"{MIN_RUNS_FOR_CI} runs, the real interval is wider. Episode mean ± std and success rate "
+    "pool all runs' episodes."
+)
 
 
 def table_columns(rows: Sequence[Mapping[str, Any]]) -> list[Column]:
@@ -112,6 +153,8 @@ def table_columns(rows: Sequence[Mapping[str, Any]]) -> list[Column]:
     cols = _RANKED if rows and "n_runs" in rows[0] else _RAW
     if not any(r.get("human_normalized") is not None for r in rows):
         cols = [c for c in cols if c[0] != "Human-norm."]
+    if not any(_success(r) != "—" for r in rows):
+        cols = [c for c in cols if c[0] != "Success"]
     if not any(r.get("env_version") for r in rows):
         cols = [c for c in cols if c[0] != "Version"]
     return cols
@@ -126,10 +169,9 @@ def _cells(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Column], list[list[s
 _DROP_ORDER = (
     "Created",
     "Version",
-    "Median",
     "Frames",
     "Episodes",
-    "Mean ± std",
+    "Episode mean ± std",
     "Config",
     "Protocol",
     "ID",
@@ -163,13 +205,13 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
     cols, cells = _fit(*_cells(rows), width=console.width)
     ranked = "n_runs" in rows[0]
     table = Table(
-        title=title or ("Leaderboard — ranked by IQM of episode returns" if ranked else "Leaderboard results"),
-        caption="IQM = interquartile mean; 95% CI: bootstrap over runs (seeds) and episodes" if ranked else None,
+        title=title or ("Leaderboard — ranked by IQM of per-run mean returns" if ranked else "Leaderboard results"),
+        caption=RANKED_CAPTION if ranked else None,
         header_style="bold",
         show_lines=False,
     )
     for name, _, just in cols:
-        table.add_column(name, justify=just, no_wrap=name in ("IQM", "Steps", "Frames"))
+        table.add_column(name, justify=cast(JustifyMethod, just), no_wrap=name in ("IQM", "Steps", "Frames"))
     prev_env = None
     for r, row in zip(rows, cells):
         env = (r.get("env_id"), r.get("protocol"))
@@ -192,6 +234,8 @@ def _markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         "| " + " | ".join(align[c[2]] for c in cols) + " |",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in esc]
+    if "n_runs" in rows[0]:
+        lines += ["", RANKED_CAPTION]
     return "\n".join(lines) + "\n"
 
 
@@ -253,9 +297,13 @@ def _html(rows: Sequence[Mapping[str, Any]], title: str, plots: bool) -> str:
         else "<p>No leaderboard results.</p>"
     )
     note = (
-        '<p class="note">Ranked by IQM (interquartile mean) of all runs\' evaluation episode returns; '
-        "95% CI from a bootstrap over runs (seeds) and their episodes. Human-normalized = "
-        "(score − random) / (human − random).</p>"
+        '<p class="note">Ranked by the IQM (interquartile mean) across runs of each run\'s score, '
+        "the mean of its evaluation episode returns (Agarwal et al. 2021, rliable). 95% CI: "
+        f"percentile bootstrap over runs ({DEFAULT_N_BOOT} resamples); <em>few runs</em> marks "
+        f"groups with fewer than {MIN_RUNS_FOR_CI} runs, whose real interval is wider than the "
+        "bootstrap can show; a single run has no CI. Episode mean ± std and the success rate (for "
+        "0/1 returns) pool all runs' episodes. Human-normalized = (score − random) / (human − random)."
+        "</p>"
         if ranked
         else ""
     )
@@ -274,13 +322,19 @@ def _html_figures(rows: Sequence[Mapping[str, Any]], ranked: bool) -> list[str]:
     figs: list[tuple[bytes, str]] = []
     try:
         if ranked:
-            figs.append((plots.png_bytes(plots.plot_ranked, rows), "IQM per env with 95% CIs"))
+            figs.append((plots.png_bytes(plots.plot_ranked, rows), "The ranked IQM per env with its 95% CI"))
         scores, label = plots.scores_from_rows(rows)
+        # Raw returns of different envs are on different scales: aggregate them only normalized.
         if scores and (label.startswith("human") or len({r["env_id"] for r in rows}) == 1):
+            numbers = "; ".join(
+                f"{name} {_num(point)} [{_num(lo)}, {_num(hi)}]"
+                for name, (point, lo, hi) in plots.aggregate_iqm(scores, n_boot=DEFAULT_N_BOOT).items()
+            )
             figs.append(
                 (
-                    plots.png_bytes(plots.plot_aggregate, scores, xlabel=label, n_boot=1000),
-                    f"Aggregate: IQM across envs and performance profile ({label})",
+                    plots.png_bytes(plots.plot_aggregate, scores, xlabel=label, n_boot=DEFAULT_N_BOOT),
+                    f"Aggregate over runs ({label} per run): IQM with 95% stratified-bootstrap CI and "
+                    f"performance profile. IQM [CI]: {numbers}",
                 )
             )
     except ConfigError:
@@ -320,7 +374,7 @@ def export(
         text = _html(rows, title, plots)
     if out is not None:
         if hasattr(out, "write"):
-            out.write(text)  # type: ignore[union-attr]
+            out.write(text)
         else:
             p = Path(out)
             p.parent.mkdir(parents=True, exist_ok=True)
