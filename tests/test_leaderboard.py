@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import multiprocessing as mp
@@ -15,6 +16,7 @@ import pytest
 from rich.console import Console
 
 from rlsuite.errors import ConfigError, LeaderboardError
+from rlsuite.eval.export import _num
 from rlsuite.eval.human_scores import human_normalized
 from rlsuite.eval.leaderboard import (
     APPLICATION_ID,
@@ -25,7 +27,7 @@ from rlsuite.eval.leaderboard import (
     export,
     render_table,
 )
-from rlsuite.eval.stats import hierarchical_bootstrap_ci, iqm
+from rlsuite.eval.stats import iqm, stratified_bootstrap_ci
 
 
 def _result(agent="dqn", env="CartPole-v1", seed=0, returns=(1.0, 2.0, 3.0, 4.0), **kw):
@@ -141,12 +143,127 @@ def test_ranked_groups_seeds_and_orders_by_iqm(tmp_path):
     ]  # fmt: skip
     ppo = ranked[1]
     assert ppo["n_runs"] == 3 and ppo["seeds"] == [0, 1, 2] and ppo["episodes"] == 24
-    pooled = np.concatenate(runs["ppo"])
-    assert ppo["iqm"] == pytest.approx(iqm(pooled))
-    assert (ppo["iqm_ci_low"], ppo["iqm_ci_high"]) == hierarchical_bootstrap_ci(runs["ppo"], n_boot=500)
+    run_means = [r.mean() for r in runs["ppo"]]
+    assert ppo["run_scores"] == pytest.approx(run_means)
+    assert ppo["iqm"] == pytest.approx(np.mean(run_means))  # 3 runs: int(0.25 * 3) = 0 cut from each end
+    assert (ppo["iqm_ci_low"], ppo["iqm_ci_high"]) == stratified_bootstrap_ci(
+        {"CartPole-v1": ppo["run_scores"]}, iqm, n_boot=500
+    )
     assert ppo["iqm_ci_low"] < ppo["iqm"] < ppo["iqm_ci_high"]
-    assert ppo["run_scores"] == pytest.approx([r.mean() for r in runs["ppo"]])
+    pooled = np.concatenate(runs["ppo"])
+    assert ppo["episode_mean"] == pytest.approx(pooled.mean()) and ppo["episode_std"] == pytest.approx(pooled.std())
+    assert ppo["success_rate"] is None and "mean" not in ppo and "median" not in ppo
     assert ppo["train_steps"] == 100_000 and ppo["protocol"] == "default" and ppo["config_hash"] == "cafe1234"
+    acrobot = ranked[0]  # one run: its mean, no CI
+    assert acrobot["iqm"] == -85.0 and acrobot["iqm_ci_low"] is None and acrobot["iqm_ci_high"] is None
+    assert acrobot["ci_note"].startswith("1 run")
+
+
+def _binary(successes: int, episodes: int = 20) -> list[float]:
+    """0/1 episode returns (a FrozenLake run) with ``successes`` ones, interleaved."""
+    return [1.0 if i * successes // episodes != (i + 1) * successes // episodes else 0.0 for i in range(episodes)]
+
+
+def test_ranked_value_is_the_iqm_of_per_run_means_computed_by_hand(tmp_path):
+    """The statistic of Agarwal et al. 2021: one score per run (its mean return), IQM across runs."""
+    assert sum(_binary(14)) == 14 and _binary(14) != sorted(_binary(14))
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        # FrozenLake, one run succeeding in 14 of 20 episodes: score 0.7. The IQM of its episodes
+        # would be 0.9 (cut 5 from each end of six 0s and fourteen 1s: nine 1s and one 0 remain).
+        lb.add(_result(agent="sarsa", env="FrozenLake-v1", returns=_binary(14)))
+        # Five runs with 14, 12, 17, 9, 15 successes: scores .70 .60 .85 .45 .75; the IQM cuts
+        # int(0.25 * 5) = 1 from each end of the sorted scores: (.60 + .70 + .75) / 3.
+        for seed, k in enumerate((14, 12, 17, 9, 15)):
+            lb.add(_result(agent="q_learning", env="FrozenLake-v1", seed=seed, returns=_binary(k)))
+        # CartPole, two PPO runs scoring 231 and 500: IQM (231 + 500) / 2 = 365.5. The pooled
+        # episodes' IQM would be 381 (cut 10 of 40 from each end of ten 200s, ten 262s and twenty
+        # 500s: ten 262s and ten 500s remain).
+        lb.add(_result(agent="ppo", seed=0, returns=[200.0, 262.0] * 10))
+        lb.add(_result(agent="ppo", seed=1, returns=[500.0] * 20))
+        # Runs with different episode counts weigh the same: scores 100, 10, 50 -> IQM 53.33
+        # (3 runs: nothing cut), where the pooled episode mean would be 2300 / 60 = 38.33.
+        for seed, rets in enumerate(([100.0] * 10, [10.0] * 30, [50.0] * 20)):
+            lb.add(_result(agent="dqn", seed=seed, returns=rets))
+        ranked = {(r["env_id"], r["agent"]): r for r in lb.ranked()}
+
+    sarsa = ranked["FrozenLake-v1", "sarsa"]
+    assert sarsa["iqm"] == pytest.approx(0.7) and sarsa["success_rate"] == pytest.approx(0.7)
+    assert iqm(_binary(14)) == pytest.approx(0.9)  # what the old table showed
+    ql = ranked["FrozenLake-v1", "q_learning"]
+    assert ql["iqm"] == pytest.approx((0.60 + 0.70 + 0.75) / 3)
+    assert ql["success_rate"] == pytest.approx(67 / 100) and ql["episodes"] == 100
+    assert ql["n_runs"] == 5 and ql["ci_note"] is None and (sarsa["rank"], ql["rank"]) == (1, 2)  # .70 > .683
+
+    ppo = ranked["CartPole-v1", "ppo"]
+    assert ppo["iqm"] == pytest.approx(365.5) and ppo["run_scores"] == pytest.approx([231.0, 500.0])
+    assert iqm([200.0, 262.0] * 10 + [500.0] * 20) == pytest.approx(381.0)
+    # Resampling two runs gives IQM 231 (both draws the first run, chance 1/4), 365.5 or 500
+    # (chance 1/4): the 2.5th and 97.5th percentiles are the two scores. And it is flagged.
+    assert (ppo["iqm_ci_low"], ppo["iqm_ci_high"]) == (231.0, 500.0)
+    assert ppo["ci_note"].startswith("2 runs") and "wider" in ppo["ci_note"]
+    assert ppo["success_rate"] is None
+    dqn = ranked["CartPole-v1", "dqn"]
+    assert dqn["iqm"] == pytest.approx(160 / 3) and dqn["episode_mean"] == pytest.approx(2300 / 60)
+    assert [ppo["rank"], dqn["rank"]] == [1, 2]
+
+
+def _cell(table_text: str, header: str, agent: str) -> str:
+    """The cell under ``header`` in the markdown row of ``agent``."""
+    lines = [ln for ln in table_text.splitlines() if ln.startswith("|")]
+    heads = [h.strip() for h in lines[0].strip("|").split("|")]
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        if cells[heads.index("Agent")] == agent:
+            return cells[heads.index(header)]
+    raise AssertionError(f"no row for {agent}")
+
+
+def _html_cell(page: str, header: str, agent: str) -> str:
+    heads = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", page)]
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", page):
+        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+        if cells and cells[heads.index("Agent")] == agent:
+            return cells[heads.index(header)]
+    raise AssertionError(f"no HTML row for {agent}")
+
+
+def test_table_json_and_html_show_one_statistic(tmp_path):
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        lb.add(_result(agent="ppo", seed=0, returns=[200.0, 262.0] * 10))
+        lb.add(_result(agent="ppo", seed=1, returns=[500.0] * 20))
+        for seed, score in enumerate((120.0, 150.0, 90.0, 200.0, 175.0)):
+            lb.add(_result(agent="dqn", seed=seed, returns=[score - 5.0, score + 5.0]))
+        lb.add(_result(agent="a2c", returns=[30.0, 40.0]))
+        rows = lb.ranked()
+    md = export(rows, "markdown")
+    data = {r["agent"]: r for r in json.loads(export(rows, "json"))}
+    page = export(rows, "html")
+    console = Console(record=True, width=250)
+    render_table(rows, console=console)
+    terminal = console.export_text()
+    for agent in ("ppo", "dqn", "a2c"):
+        r = data[agent]
+        assert _cell(md, "IQM", agent) == _html_cell(page, "IQM", agent) == _num(r["iqm"])
+        assert _cell(md, "IQM 95% CI", agent) == _html_cell(page, "IQM 95% CI", agent)
+        assert _num(r["iqm"]) in terminal
+    assert data["ppo"]["iqm"] == 365.5 and _cell(md, "IQM", "ppo") == "365.5"
+    assert _cell(md, "IQM 95% CI", "ppo") == "[231.0, 500.0] few runs"
+    assert _cell(md, "IQM 95% CI", "dqn") == f"[{_num(data['dqn']['iqm_ci_low'])}, {_num(data['dqn']['iqm_ci_high'])}]"
+    assert _cell(md, "IQM 95% CI", "a2c") == "— (1 run)" and data["a2c"]["iqm_ci_low"] is None
+    assert (
+        _cell(md, "Episode mean ± std", "ppo")
+        == f"{_num(data['ppo']['episode_mean'])} ± {_num(data['ppo']['episode_std'])}"
+    )
+    assert "Median" not in md and "few runs" in md.splitlines()[-1]  # the caption says what the numbers are
+    # The HTML page's aggregate panel draws the same numbers as the table (one env: same bootstrap)
+    caption = re.search(r"<figcaption>(Aggregate over runs.*?)</figcaption>", page)
+    assert caption is not None
+    for agent in ("ppo", "dqn"):
+        assert (
+            f"{agent} {_cell(md, 'IQM', agent)} {_cell(md, 'IQM 95% CI', agent).removesuffix(' few runs')}"
+            in html.unescape(caption.group(1))
+        )
+    assert "a2c 35.00 [35.00, 35.00]" in html.unescape(caption.group(1))  # one run: its score, nothing to resample
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -330,7 +447,7 @@ def test_render_table(ranked_rows):
 
 def test_exports(ranked_rows, tmp_path):
     md = export(ranked_rows, "markdown")
-    lines = md.strip().splitlines()
+    lines = [ln for ln in md.strip().splitlines() if ln.startswith("|")]
     assert lines[0].startswith("| # | Agent | Env |") and len(lines) == 2 + len(ranked_rows)
     assert "| 1 | ppo | ALE/Pong-v5 |" in lines[2]
 

@@ -211,7 +211,7 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
         show_lines=False,
     )
     for name, _, just in cols:
-        table.add_column(name, justify=cast(JustifyMethod, just), no_wrap=name in ("IQM", "Steps", "Frames"))
+        table.add_column(name, justify=cast("JustifyMethod", just), no_wrap=name in ("IQM", "Steps", "Frames"))
     prev_env = None
     for r, row in zip(rows, cells):
         env = (r.get("env_id"), r.get("protocol"))
