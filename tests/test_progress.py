@@ -1,0 +1,72 @@
+"""Progress output: a live bar in terminals, plain lines every ``log_every`` steps anywhere else."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+
+import pytest
+
+from rlsuite.loggers import ConsoleLogger, _duration
+
+LINE = re.compile(
+    r"^q_learning FrozenLake-v1: (?P<step>[\d,]+)/3,000 steps \((?P<pct>\d+)%\) \| (?P<sps>[\d,]+) steps/s \| "
+    r"return (?P<ret>[-\d.]+|-)(?: \(last \d+ episodes\))? \| ETA (?P<eta>\d+:\d\d:\d\d|-)$"
+)
+
+
+def test_train_with_stdout_a_pipe_prints_a_progress_line_every_log_every_steps(tmp_path):
+    """`rlsuite train ... > train.log`: the lines arrive while it runs, one per log_every steps."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlsuite.cli", "train", "agent=q_learning", "env=FrozenLake-v1",
+         "total_steps=3000", "log_every=500", "logger=[console]", "submit=false", "eval_episodes=2",
+         f"run_dir={tmp_path / 'run'}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # arrives before the run ends: flushed, not held in a buffer
+    assert proc.poll() is None or LINE.match(first.rstrip("\n")), first
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    lines = [first.rstrip("\n"), *out.splitlines()]
+    progress = [m for m in map(LINE.match, lines) if m]
+    assert [int(m["step"].replace(",", "")) for m in progress] == [500, 1000, 1500, 2000, 2500, 3000]
+    assert [int(m["pct"]) for m in progress] == [17, 33, 50, 67, 83, 100]
+    assert all(int(m["sps"].replace(",", "")) > 0 for m in progress)
+    assert progress[-1]["eta"] == "0:00:00"
+    assert not any("\x1b[" in ln or "\r" in ln for ln in lines)  # no terminal control codes in a log file
+    assert lines[-1].startswith("run ") and "eval over 2 episodes" in lines[-1]
+
+
+def test_plain_progress_line_content():
+    buf = io.StringIO()
+    log = ConsoleLogger(100_000, "ppo CartPole-v1", live=False, stream=buf)
+    for ret in (10.0, 20.0, 30.0):
+        log.log({"train/episode_return": ret}, 1_000)
+    assert buf.getvalue() == ""  # episodes alone print nothing
+    log.log({"train/sps": 500.0}, 20_000)
+    log.close()
+    assert buf.getvalue() == (
+        "ppo CartPole-v1: 20,000/100,000 steps (20%) | 500 steps/s | return 20.00 (last 3 episodes) | ETA 0:02:40\n"
+    )
+    for i in range(30):  # the recent return averages the last 20 episodes
+        log.log({"train/episode_return": float(i)}, 21_000)
+    assert log.progress_line(21_000, 0.0).endswith("return 19.50 (last 20 episodes) | ETA -")
+
+
+def test_live_bar_when_forced():
+    buf = io.StringIO()
+    log = ConsoleLogger(1_000, "dqn CartPole-v1", live=True, stream=buf)
+    log.log({"train/sps": 100.0, "train/episode_return": 5.0}, 500)
+    log.close()
+    text = buf.getvalue()
+    assert "━" in text and "500/1,000 steps" in text and "100 steps/s" in text and "return 5.00" in text
+    assert "|" not in text  # the bar, not the plain line
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0:00:00"), (65.4, "0:01:05"), (3 * 3600 + 7, "3:00:07"),
+                                               (90_061, "1d 1:01:01")])  # fmt: skip
+def test_duration(seconds, text):
+    assert _duration(seconds) == text
