@@ -12,32 +12,34 @@ import pytest
 from rlsuite.loggers import ConsoleLogger, _duration
 
 LINE = re.compile(
-    r"^q_learning FrozenLake-v1: (?P<step>[\d,]+)/3,000 steps \((?P<pct>\d+)%\) \| (?P<sps>[\d,]+) steps/s \| "
+    r"^q_learning FrozenLake-v1: (?P<step>[\d,]+)/200,000 steps \((?P<pct>\d+)%\) \| (?P<sps>[\d,]+) steps/s \| "
     r"return (?P<ret>[-\d.]+|-)(?: \(last \d+ episodes\))? \| ETA (?P<eta>\d+:\d\d:\d\d|-)$"
 )
 
 
 def test_train_with_stdout_a_pipe_prints_a_progress_line_every_log_every_steps(tmp_path):
-    """`rlsuite train ... > train.log`: the lines arrive while it runs, one per log_every steps."""
+    """`rlsuite train ... > train.log`: a line per log_every steps arrives while the run goes on."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlsuite.cli", "train", "agent=q_learning", "env=FrozenLake-v1",
-         "total_steps=3000", "log_every=500", "logger=[console]", "submit=false", "eval_episodes=2",
+         "total_steps=200000", "log_every=500", "logger=[console]", "submit=false",
          f"run_dir={tmp_path / 'run'}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
     )  # fmt: skip
-    assert proc.stdout is not None
-    first = proc.stdout.readline()  # arrives before the run ends: flushed, not held in a buffer
-    assert proc.poll() is None or LINE.match(first.rstrip("\n")), first
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    lines = [first.rstrip("\n"), *out.splitlines()]
-    progress = [m for m in map(LINE.match, lines) if m]
-    assert [int(m["step"].replace(",", "")) for m in progress] == [500, 1000, 1500, 2000, 2500, 3000]
-    assert [int(m["pct"]) for m in progress] == [17, 33, 50, 67, 83, 100]
-    assert all(int(m["sps"].replace(",", "")) > 0 for m in progress)
-    assert progress[-1]["eta"] == "0:00:00"
-    assert not any("\x1b[" in ln or "\r" in ln for ln in lines)  # no terminal control codes in a log file
-    assert lines[-1].startswith("run ") and "eval over 2 episodes" in lines[-1]
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(4)]
+        # 200k steps take tens of seconds: these lines were flushed by a run still going, not
+        # written when it ended
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate()
+    progress = [LINE.match(line) for line in lines]
+    assert all(progress), lines
+    assert [int(m["step"].replace(",", "")) for m in progress if m] == [500, 1000, 1500, 2000]
+    assert [int(m["pct"]) for m in progress if m] == [0, 0, 1, 1]
+    assert all(int(m["sps"].replace(",", "")) > 0 and m["eta"] != "-" for m in progress if m)
+    assert not any("\x1b[" in line or "\r" in line for line in lines)  # no terminal control codes in a log
 
 
 def test_plain_progress_line_content():
