@@ -222,7 +222,7 @@ def _html_cell(page: str, header: str, agent: str) -> str:
     heads = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", page)]
     for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", page):
         cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
-        if cells and cells[heads.index("Agent")] == agent:
+        if len(cells) == len(heads) and cells[heads.index("Agent")] == agent:  # not a section heading
             return cells[heads.index(header)]
     raise AssertionError(f"no HTML row for {agent}")
 

@@ -155,6 +155,8 @@ def table_columns(rows: Sequence[Mapping[str, Any]]) -> list[Column]:
         cols = [c for c in cols if c[0] != "Human-norm."]
     if not any(_success(r) != "—" for r in rows):
         cols = [c for c in cols if c[0] != "Success"]
+    if all(r.get("frames") in (None, r.get("train_steps")) for r in rows):  # no frame skip: Steps says it
+        cols = [c for c in cols if c[0] != "Frames"]
     if not any(r.get("env_version") for r in rows):
         cols = [c for c in cols if c[0] != "Version"]
     return cols
@@ -262,31 +264,45 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2re
 color:#222;padding:0 1rem}
 h1{font-size:1.5rem;margin-bottom:.2rem} .meta{color:#666;font-size:.9rem;margin-bottom:1.5rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
-th,td{padding:.35rem .6rem;border-bottom:1px solid #ddd;white-space:nowrap}
-th{background:#f4f4f6;text-align:left;position:sticky;top:0} td.r,th.r{text-align:right}
-tr.first td{font-weight:600;background:#f3fbf3} tr.sep td{border-top:2px solid #999}
-tbody tr:hover td{background:#eef4ff} figure{margin:2rem 0} figure img{max-width:100%;height:auto}
+th,td{padding:.35rem .55rem;border-bottom:1px solid #ddd;white-space:nowrap}
+th{background:#f4f4f6;text-align:left;position:sticky;top:0;white-space:normal} td.r,th.r{text-align:right}
+tr.first td{font-weight:600;background:#f3fbf3}
+tr.section td{background:#fafafa;border-top:2px solid #999;font-weight:600;padding-top:.6rem}
+tr.section span{font-weight:400;color:#666}
+tbody tr:not(.section):hover td{background:#eef4ff} figure{margin:2rem 0} figure img{max-width:100%;height:auto}
 figcaption{color:#555;font-size:.9rem} .note{color:#555;font-size:.85rem;margin-top:.5rem}
 """
 
 
 def _html(rows: Sequence[Mapping[str, Any]], title: str, plots: bool) -> str:
+    """The page: one section per (env, protocol), whose heading row names them (and the env version
+    when the whole section shares one), so the table itself needs no Env/Protocol columns and fits a
+    1280 px screen without scrolling sideways."""
     cols, cells = _cells(rows) if rows else ([], [])
     ranked = bool(rows) and "n_runs" in rows[0]
     esc = html.escape
-    head = "".join(f'<th class="{"r" if j == "right" else ""}">{esc(n)}</th>' for n, _, j in cols)
+    sections: dict[tuple[Any, Any], set[str]] = {}
+    for r in rows:
+        sections.setdefault((r.get("env_id"), r.get("protocol")), set()).add(str(r.get("env_version") or ""))
+    one_version = all(len(v) == 1 for v in sections.values())
+    hidden = {"Env", "Protocol"} | ({"Version"} if one_version else set())
+    keep = [i for i, c in enumerate(cols) if c[0] not in hidden]
+    head = "".join(f'<th class="{"r" if cols[i][2] == "right" else ""}">{esc(cols[i][0])}</th>' for i in keep)
     body = []
     prev = None
     for r, row in zip(rows, cells):
-        cls = []
-        env = (r.get("env_id"), r.get("protocol"))
-        if prev is not None and env != prev:
-            cls.append("sep")
-        prev = env
-        if ranked and r.get("rank") == 1:
-            cls.append("first")
-        tds = "".join(f'<td class="{"r" if j == "right" else ""}">{esc(c)}</td>' for (_, _, j), c in zip(cols, row))
-        body.append(f'<tr class="{" ".join(cls)}">{tds}</tr>')
+        section = (r.get("env_id"), r.get("protocol"))
+        if section != prev:
+            version = next(iter(sections[section])) if one_version else ""
+            details = " · ".join(x for x in (f"protocol {section[1]}" if section[1] else "", version) if x)
+            body.append(
+                f'<tr class="section"><td colspan="{len(keep)}">{esc(str(section[0]))} '
+                f"<span>{esc(details)}</span></td></tr>"
+            )
+        prev = section
+        cls = "first" if ranked and r.get("rank") == 1 else ""
+        tds = "".join(f'<td class="{"r" if cols[i][2] == "right" else ""}">{esc(row[i])}</td>' for i in keep)
+        body.append(f'<tr class="{cls}">{tds}</tr>')
     figures = []
     if plots and rows:
         figures = _html_figures(rows, ranked)
