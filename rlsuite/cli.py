@@ -77,10 +77,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_eval(run_dir: Path, result: Any) -> None:
+    from rlsuite.eval.stats import is_binary
+
+    # Episode-level numbers, named as such: the leaderboard's "IQM" is across runs, not episodes,
+    # and on 0/1 returns an episode IQM is 0 or 1 whatever the success rate.
     lo, hi = result.iqm_ci
+    tail = (
+        f"success {100 * result.mean:.0f}%"
+        if is_binary(result.returns)
+        else f"episode IQM {result.iqm:.2f} [{lo:.2f}, {hi:.2f}]"
+    )
     print(
         f"run {run_dir}: eval over {result.episodes} episodes ({result.protocol}): "
-        f"mean {result.mean:.2f} ± {result.std:.2f}, IQM {result.iqm:.2f} [{lo:.2f}, {hi:.2f}]"
+        f"episode mean {result.mean:.2f} ± {result.std:.2f}, {tail}"
     )
 
 
