@@ -139,12 +139,17 @@ def test_plots_from_leaderboard_rows(tmp_path):
     _check_png(plot_ranked(ranked, tmp_path / "ranked.png"), min_bytes=8_000)
 
 
-def _linear_run(root: Path, name: str, steps: list[int], offset: float, lr: float = 0.001) -> Path:
+def _linear_run(
+    root: Path, name: str, steps: list[int], offset: float, lr: float = 0.001, last_step: int | None = None
+) -> Path:
     """A run whose training return is ``step / 100 + offset`` at every logged step (exact under
-    linear interpolation), with a real-looking ``config.yaml``."""
+    linear interpolation), with a real-looking ``config.yaml``; ``last_step`` adds an evaluation
+    line after the last episode (the run went on to there)."""
     run = root / name
     run.mkdir(parents=True)
     lines = [json.dumps({"step": s, "train/episode_return": s / 100 + offset}) for s in steps]
+    if last_step is not None:
+        lines.append(json.dumps({"step": last_step, "eval/mean_return": 0.0}))
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     (run / "config.yaml").write_text(
         f"seed: 0\ntotal_steps: {steps[-1]}\nagent:\n  name: ppo\n  lr: {lr}\n  n_envs: 8\nenv:\n  id: CartPole-v1\n"
@@ -155,7 +160,7 @@ def _linear_run(root: Path, name: str, steps: list[int], offset: float, lr: floa
 def test_curves_of_unequal_runs_keep_each_groups_full_range(tmp_path):
     """A 300-step run next to two long ones: the line spans 30,000 steps, not 300."""
     short = _linear_run(tmp_path, "short", list(range(50, 301, 50)), offset=0.0)
-    long_b = _linear_run(tmp_path, "long_b", [50, *range(1000, 30_001, 1000)], offset=10.0)
+    long_b = _linear_run(tmp_path, "long_b", [50, *range(1000, 30_001, 1000)], offset=10.0, last_step=30_500)
     long_c = _linear_run(tmp_path, "long_c", [50, *range(1000, 29_001, 1000)], offset=20.0)
     tuned = _linear_run(tmp_path, "tuned", [50, *range(1000, 30_001, 1000)], offset=-50.0, lr=0.0003)
     groups = learning_curve_groups([short, long_b, long_c, tuned], smooth=1)
@@ -166,19 +171,19 @@ def test_curves_of_unequal_runs_keep_each_groups_full_range(tmp_path):
         ("CartPole-v1", "ppo lr=0.001", ["long_b", "long_c", "short"]),
     ]
     g = groups[1]
-    assert g.grid[0] == 50 and g.grid[-1] == 30_000  # the union of the runs' ranges
-    assert g.coverage() == [(3, 300.0), (2, 29_000.0), (1, 30_000.0)]
+    assert g.grid[0] == 50 and g.grid[-1] == 30_500  # the union of the runs' ranges
+    assert g.coverage() == [(3, 300.0), (2, 29_000.0), (1, 30_500.0)]
     at = {x: i for i, x in enumerate(g.grid.tolist())}
     assert g.mean[at[300.0]] == pytest.approx((3 + 13 + 23) / 3)  # all three runs
     assert g.mean[at[29_000.0]] == pytest.approx((300 + 310) / 2)  # the two long runs
-    assert g.mean[at[30_000.0]] == pytest.approx(310.0)  # only long_b: its own value ...
-    assert np.isnan(g.low[at[30_000.0]]) and np.isnan(g.high[at[30_000.0]])  # ... and no band
+    assert g.mean[at[30_500.0]] == pytest.approx(310.0)  # only long_b: its last return, held ...
+    assert np.isnan(g.low[at[30_500.0]]) and np.isnan(g.high[at[30_500.0]])  # ... and no band
     both = g.n_runs >= 2
     assert np.all(g.low[both] <= g.mean[both] + 1e-9) and np.all(g.mean[both] <= g.high[both] + 1e-9)
     # a stretch averaging two runs gets a band between their two values (bootstrap over those runs)
     assert g.low[at[29_000.0]] == pytest.approx(300.0) and g.high[at[29_000.0]] == pytest.approx(310.0)
     assert np.isnan(g.curves[g.runs.index("short"), at[29_000.0]])  # no data past its end
-    assert _legend_label(g) == "ppo lr=0.001 (n=3 to 300, n=2 to 29k, n=1 to 30k)"
+    assert _legend_label(g) == "ppo lr=0.001 (n=3 to 300, n=2 to 29k, n=1 to 30.5k)"
     assert _legend_label(groups[0]) == "ppo lr=0.0003 (n=1)"
     _check_png(plot_learning_curves([short, long_b, long_c, tuned], tmp_path / "unequal.png"), min_bytes=8_000)
 

@@ -107,6 +107,25 @@ def read_metrics(run_dir: str | Path, metric: str, x: str = "steps") -> tuple[np
     return xa[order], ya[order]
 
 
+def last_x(run_dir: str | Path, x: str = "steps") -> float:
+    """The largest ``x`` (step or frame count) on any line of ``run_dir/metrics.jsonl``, whatever its
+    metrics: how far the run got (``-inf`` when no line has one)."""
+    xkeys = {"steps": ("step", "steps"), "frames": ("frames",)}.get(x, ())
+    best = -np.inf
+    path = Path(run_dir) / "metrics.jsonl"
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                for k in xkeys:
+                    if isinstance(rec.get(k), int | float):
+                        best = max(best, float(rec[k]))
+    return best
+
+
 def _read_config(run_dir: Path) -> dict[str, Any]:
     for name in ("config.yaml", ".hydra/config.yaml"):
         cfg_path = run_dir / name
@@ -174,6 +193,14 @@ def _mean_band(curves: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[n
 
 
 @dataclass
+class _Run:
+    x: np.ndarray  # where the metric was logged
+    y: np.ndarray  # its (smoothed) values
+    name: str
+    end: float  # the last x the run logged anything at
+
+
+@dataclass
 class CurveGroup:
     """The data behind one line of :func:`plot_learning_curves`.
 
@@ -219,16 +246,20 @@ def _config_labels(configs: list[dict[str, Any]]) -> list[str]:
     return labels
 
 
-def _curve_group(env: str, label: str, runs: list[tuple[np.ndarray, np.ndarray, str]], n_points: int) -> CurveGroup:
-    """Interpolate runs onto a grid spanning the union of their x ranges (each run's own first and
-    last x are grid points, so coverage changes exactly there) and average where they have data."""
-    lo_x = min(float(r[0][0]) for r in runs)
-    hi_x = max(float(r[0][-1]) for r in runs)
-    ends = [float(v) for rx, _, _ in runs for v in (rx[0], rx[-1])]
+def _curve_group(env: str, label: str, runs: list[_Run], n_points: int) -> CurveGroup:
+    """Interpolate runs onto a grid and average where they have data.
+
+    A run has data from its first logged value to the last step it logged anything (an episode's
+    return stands until the next one ends, so a run that trained to 30k steps but finished its last
+    episode at 29.9k still counts at 30k). The grid starts where every run has its first value
+    (the first episodes end within a few dozen steps of each other) and ends at the longest run's
+    end; every run's end is a grid point, so coverage changes exactly there.
+    """
+    lo_x = max(float(r.x[0]) for r in runs)
+    hi_x = max(r.end for r in runs)
+    ends = [r.end for r in runs if r.end >= lo_x]
     grid = np.unique(np.concatenate([np.linspace(lo_x, hi_x, n_points), ends]))
-    curves = np.stack(
-        [np.where((grid >= rx[0]) & (grid <= rx[-1]), np.interp(grid, rx, ry), np.nan) for rx, ry, _ in runs]
-    )
+    curves = np.stack([np.where(grid <= r.end, np.interp(grid, r.x, r.y), np.nan) for r in runs])
     has = ~np.isnan(curves)
     n_runs = has.sum(axis=0)
     mean = np.full(grid.size, np.nan)
@@ -243,7 +274,7 @@ def _curve_group(env: str, label: str, runs: list[tuple[np.ndarray, np.ndarray, 
         mean[cols] = m
         if members.size >= 2:
             low[cols], high[cols] = lo, hi
-    return CurveGroup(env, label, [r[2] for r in runs], grid, curves, n_runs, mean, low, high)
+    return CurveGroup(env, label, [r.name for r in runs], grid, curves, n_runs, mean, low, high)
 
 
 def learning_curve_groups(
@@ -265,7 +296,7 @@ def learning_curve_groups(
         raise ConfigError(f"group_by must be 'agent' or 'run', got '{group_by}'")
     if not run_dirs:
         raise ConfigError("plot: give at least one run directory")
-    by_key: dict[tuple[str, str, str], list[tuple[np.ndarray, np.ndarray, str]]] = {}
+    by_key: dict[tuple[str, str, str], list[_Run]] = {}
     configs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (env, agent) -> {config json: config}
     skipped = []
     for rd in run_dirs:
@@ -280,7 +311,8 @@ def learning_curve_groups(
             configs.setdefault((env, agent), {})[cfg_key] = cfg
         else:
             cfg_key = f"{agent} s{seed}" if seed is not None else Path(rd).name
-        by_key.setdefault((env, agent, cfg_key), []).append((xs, _smooth(ys, smooth), Path(rd).name))
+        run = _Run(xs, _smooth(ys, smooth), Path(rd).name, max(float(xs[-1]), last_x(rd, x)))
+        by_key.setdefault((env, agent, cfg_key), []).append(run)
     if not by_key:
         raise ConfigError(f"no '{metric}' values with a '{x}' x-axis in the metrics.jsonl of: {', '.join(skipped)}")
     label_of: dict[tuple[str, str, str], str] = {}
@@ -328,6 +360,8 @@ def plot_learning_curves(
     """
     groups = learning_curve_groups(run_dirs, x=x, metric=metric, group_by=group_by, smooth=smooth, n_points=n_points)
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter
+
     envs = sorted({g.env for g in groups})
     ncols = min(len(envs), 3)
     nrows = -(-len(envs) // ncols)
@@ -347,17 +381,18 @@ def plot_learning_curves(
             joined = single.copy()
             joined[:-1] |= single[1:]
             joined[1:] |= single[:-1]
-            ax.plot(g.grid, np.where(several, g.mean, np.nan), color=c, lw=1.8, label=_legend_label(g))
-            if single.any():
-                dash_label = "_" if several.any() else _legend_label(g)  # "_": no second legend entry
-                ax.plot(g.grid, np.where(joined, g.mean, np.nan), color=c, lw=1.3, ls="--", label=dash_label)
+            label = _legend_label(g)  # one legend entry per group: on the solid line when it has one
             if several.any():
+                ax.plot(g.grid, np.where(several, g.mean, np.nan), color=c, lw=1.8, label=label)
                 ax.fill_between(g.grid, g.low, g.high, where=several, color=c, alpha=0.2, lw=0)
+                label = "_"  # matplotlib leaves labels starting with "_" out of the legend
+            if single.any():
+                ax.plot(g.grid, np.where(joined, g.mean, np.nan), color=c, lw=1.3, ls="--", label=label)
         ax.set_title(env)
         ax.set_xlabel("frames" if x == "frames" else "environment steps")
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short(v)))
         ax.legend(fontsize="small", loc="best")
     for ax in list(axes.flat)[len(envs) :]:
         ax.set_visible(False)
