@@ -199,3 +199,10 @@ def test_game_names_and_unknown():
     assert not is_atari("CartPole-v1") and is_atari("ALE/Qbert-v5")
     with pytest.raises(UnknownNameError, match="Did you mean: Pong"):
         human_normalized("Pongg", 1.0)
+
+
+def test_is_binary():
+    from rlsuite.eval.stats import is_binary
+
+    assert is_binary([0.0, 1.0, 1.0]) and is_binary(np.ones(3)) and is_binary([0, 0])
+    assert not is_binary([0.0, 1.0, 0.5]) and not is_binary([2.0]) and not is_binary([])
