@@ -343,7 +343,7 @@ def _html_figures(rows: Sequence[Mapping[str, Any]], ranked: bool) -> list[str]:
         # Raw returns of different envs are on different scales: aggregate them only normalized.
         if scores and (label.startswith("human") or len({r["env_id"] for r in rows}) == 1):
             numbers = "; ".join(
-                f"{name} {_num(point)} [{_num(lo)}, {_num(hi)}]"
+                f"{name} {_num(point)} " + ("(1 run, no CI)" if lo is None else f"[{_num(lo)}, {_num(hi)}]")
                 for name, (point, lo, hi) in plots.aggregate_iqm(scores, n_boot=DEFAULT_N_BOOT).items()
             )
             figs.append(

@@ -423,14 +423,17 @@ def group_name(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str
 
 def aggregate_iqm(
     scores: Mapping[str, Mapping[str, Sequence[float] | np.ndarray]], n_boot: int = DEFAULT_N_BOOT, seed: int = 0
-) -> dict[str, tuple[float, float, float]]:
+) -> dict[str, tuple[float, float | None, float | None]]:
     """``{agent: (iqm, ci_low, ci_high)}``: the IQM of every run score of the agent across tasks and
     its 95% stratified-bootstrap CI (runs resampled within each task), as rliable computes it and
-    the aggregate panel draws it. With one task and the same ``n_boot``/``seed`` these are the
-    leaderboard's ``iqm``/``iqm_ci_*`` for that group."""
-    out = {}
+    the aggregate panel draws it; no CI (``None``) when no task has two runs to resample. With one
+    task and the same ``n_boot``/``seed`` these are the leaderboard's ``iqm``/``iqm_ci_*``."""
+    out: dict[str, tuple[float, float | None, float | None]] = {}
     for a in sorted(scores):
         pooled = np.concatenate([np.asarray(v, float).reshape(-1) for v in scores[a].values()])
+        if max(np.asarray(v).size for v in scores[a].values()) < 2:
+            out[a] = (float(iqm(pooled)), None, None)
+            continue
         lo, hi = stratified_bootstrap_ci(scores[a], iqm, n_boot=n_boot, seed=seed)
         out[a] = (float(iqm(pooled)), lo, hi)
     return out
@@ -507,11 +510,14 @@ def plot_aggregate(
     for i, a in enumerate(agents):
         c = colors[i % len(colors)]
         n_scores = sum(np.asarray(v).size for v in scores[a].values())
-        point, clo, chi = iqms[a]
+        point, ci_lo, ci_hi = iqms[a]
+        clo, chi = (point, point) if ci_lo is None or ci_hi is None else (ci_lo, ci_hi)
         extent += [clo, chi, point]
-        ax1.barh(i, chi - clo, left=clo, height=0.6, color=c, alpha=0.35)
+        if ci_lo is not None:  # a single run per env has no interval to draw
+            ax1.barh(i, chi - clo, left=clo, height=0.6, color=c, alpha=0.35)
         ax1.plot([point, point], [i - 0.3, i + 0.3], color=c, lw=2.5)
-        ax1.annotate(f"{point:.3g}", (chi, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize="small")
+        note = f"{point:.3g}" if ci_lo is not None else f"{point:.3g} (1 run, no CI)"
+        ax1.annotate(note, (chi, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize="small")
         prof = performance_profile(scores[a], taus)
         plo, phi = performance_profile_ci(scores[a], taus, n_boot=min(n_boot, 500), seed=seed)
         ax2.plot(taus, prof, color=c, lw=1.8, label=f"{a} ({len(scores[a])} env, {n_scores} runs)")
