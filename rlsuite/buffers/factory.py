@@ -12,7 +12,7 @@ from .replay import ReplayBuffer
 
 def make_replay_buffer(capacity: int, observation_space: Any, action_space: Any, *, n_envs: int = 1,
                        n_step: int = 1, gamma: float = 0.99, prioritized: bool = False, alpha: float = 0.6,
-                       beta0: float = 0.4, beta_steps: int = 100_000, seed: int = 0,
+                       seed: int = 0,
                        pin_memory: bool = False) -> ReplayBuffer:
     """Uniform or prioritized buffer for single-env spaces (``n_envs`` parallel copies).
 
@@ -35,5 +35,5 @@ def make_replay_buffer(capacity: int, observation_space: Any, action_space: Any,
               action_storage_dtype=storage, pin_memory=pin_memory)
     if prioritized:
         return PrioritizedReplayBuffer(capacity, obs_shape, obs_dtype, action_shape, action_dtype,
-                                       alpha=alpha, beta0=beta0, beta_steps=beta_steps, **kw)
+                                       alpha=alpha, **kw)
     return ReplayBuffer(capacity, obs_shape, obs_dtype, action_shape, action_dtype, **kw)

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .kernels import VALID, add_kernel, sample_uniform_1step_kernel, sample_uniform_kernel
+from .kernels import add_kernel, sample_uniform_1step_kernel, sample_uniform_kernel
 
 _MAX_RETRIES = 1000
 
@@ -230,9 +230,6 @@ class ReplayBuffer:
         self._new_ep[...] = d["new_ep"]
         self._n_valid[...] = d["n_valid"]
         self.rng.bit_generator.state = d["rng"]
-
-    def _valid_mask(self) -> np.ndarray:
-        return (self._flags & VALID) != 0
 
 
 def to_torch(batch: ReplayBatch, device: Any = "cpu") -> ReplayBatch:
