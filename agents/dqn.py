@@ -296,8 +296,9 @@ class DQN(Agent):
             loss = (batch.weights * loss_per_sample).mean()
             optim.zero_grad(self.params)
             loss.backward()
+            self.nonfinite.add("loss/q", loss)
             if cfg.max_grad_norm > 0:
-                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+                self.nonfinite.add("grad norm", optim.clip_grad_norm(self.params, cfg.max_grad_norm))
             optim.step(self.optimizer)
             if cfg.prioritized:
                 self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
@@ -305,6 +306,7 @@ class DQN(Agent):
                 self.update_target(cfg.tau)
             losses.append(loss.detach())
             self.updates += 1
+        self.nonfinite.check(self.steps, self.updates)
         if losses:
             self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
 
