@@ -18,8 +18,8 @@ def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
     """``target ← tau · online + (1 − tau) · target`` for every parameter; buffers are copied."""
     if not 0.0 <= tau <= 1.0:
         raise ValueError(f"tau must be in [0, 1], got {tau}")
-    online_params = list(online.parameters())
-    target_params = list(target.parameters())
+    online_params: list[torch.Tensor] = list(online.parameters())
+    target_params: list[torch.Tensor] = list(target.parameters())
     if len(online_params) != len(target_params):
         raise ValueError("online and target networks have different parameter lists")
     if tau == 1.0:
