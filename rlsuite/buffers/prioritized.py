@@ -30,10 +30,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
                  action_shape: tuple[int, ...] = (), action_dtype: Any = np.int64, *, n_envs: int = 1,
                  n_step: int = 1, gamma: float = 0.99, frame_stack: int = 1, seed: int = 0,
                  alpha: float = 0.6, eps: float = 1e-6,
-                 action_storage_dtype: Any = None, pin_memory: bool = False) -> None:
+                 action_storage_dtype: Any = None, n_actions: int | None = None, pin_memory: bool = False) -> None:
         super().__init__(capacity, obs_shape, obs_dtype, action_shape, action_dtype, n_envs=n_envs,
                          n_step=n_step, gamma=gamma, frame_stack=frame_stack, seed=seed,
-                         action_storage_dtype=action_storage_dtype, pin_memory=pin_memory)
+                         action_storage_dtype=action_storage_dtype, n_actions=n_actions, pin_memory=pin_memory)
         self.alpha = float(alpha)
         self.eps = float(eps)
         self.tree = SumTree(self.capacity)
