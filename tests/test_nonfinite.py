@@ -38,8 +38,8 @@ class GoesNonFinite(gym.Wrapper):
 
 
 def make_nonfinite_cartpole(at: int = 10**9, what: str = "reward", value: float = math.nan,
-                            render_mode: str | None = None) -> gym.Env:
-    return GoesNonFinite(gym.make("CartPole-v1", render_mode=render_mode), at, what, value)
+                            render_mode: str | None = None, env_id: str = "CartPole-v1") -> gym.Env:
+    return GoesNonFinite(gym.make(env_id, render_mode=render_mode), at, what, value)
 
 
 gym.register("rlsuite_test/NonFiniteCartPole-v0", entry_point=make_nonfinite_cartpole)
@@ -49,8 +49,8 @@ class Factory:
     """Zero-argument env factory: after :meth:`arm`, the ``bad``-th env created (0-based; the
     vector env creates its envs in index order) goes non-finite at step ``at``; the rest stay clean."""
 
-    def __init__(self, at: int, what: str, value: float = math.nan, bad: int = 0):
-        self.at, self.what, self.value, self.bad = at, what, value, bad
+    def __init__(self, at: int, what: str, value: float = math.nan, bad: int = 0, env_id: str = "CartPole-v1"):
+        self.at, self.what, self.value, self.bad, self.env_id = at, what, value, bad, env_id
         self.created: int | None = None
 
     def arm(self) -> None:
@@ -58,14 +58,19 @@ class Factory:
 
     def __call__(self) -> gym.Env:
         if self.created is None:  # the agent's probe env, made before arming
-            return gym.make("CartPole-v1")
+            return gym.make(self.env_id)
         index, self.created = self.created, self.created + 1
-        return make_nonfinite_cartpole(self.at if index == self.bad else 10**9, self.what, self.value)
+        return make_nonfinite_cartpole(self.at if index == self.bad else 10**9, self.what, self.value,
+                                       env_id=self.env_id)
 
 
 SMALL = {
     "dqn": dict(learning_starts=40, train_freq=4, batch_size=16, buffer_size=2000, net_arch=[16]),
     "ppo": dict(n_steps=64, batch_size=64, n_epochs=2, net_arch=[16]),
+    "a2c": dict(n_steps=16, net_arch=[16]),
+    "reinforce": dict(batch_episodes=1, net_arch=[16]),
+    "trpo": dict(n_steps=64, batch_size=64, net_arch=[16]),
+    "ddpg": dict(learning_starts=50, batch_size=16, buffer_size=2000, net_arch=[16]),
 }
 
 
@@ -139,6 +144,14 @@ def test_loss_driven_to_inf_is_caught_in_the_update():
     assert err.source in ("loss/q", "grad norm") and err.env_index is None and err.step >= 60
     err = train_until_error("ppo", Factory(at=30, what="reward", value=1e30))
     assert err.source == "loss/value" and err.step == 64  # the first update, after a 64-step rollout
+
+
+@pytest.mark.parametrize("name", ["a2c", "reinforce", "trpo", "ddpg"])
+def test_every_gradient_agent_checks_its_update(name):
+    env_id = "Pendulum-v1" if name == "ddpg" else "CartPole-v1"
+    err = train_until_error(name, Factory(at=60, what="reward", value=1e30, env_id=env_id), steps=2000)
+    assert err.env_index is None and err.step >= 60
+    assert err.source.startswith(("loss/", "grad norm", "Fisher")), err.source
 
 
 def test_guard_off_trains_through_nan_rewards():
