@@ -71,6 +71,7 @@ SMALL = {
     "reinforce": dict(batch_episodes=1, net_arch=[16]),
     "trpo": dict(n_steps=64, batch_size=64, net_arch=[16]),
     "ddpg": dict(learning_starts=50, batch_size=16, buffer_size=2000, net_arch=[16]),
+    "a3c": dict(n_workers=2, n_envs=1, t_max=5),
 }
 
 
@@ -152,6 +153,12 @@ def test_every_gradient_agent_checks_its_update(name):
     err = train_until_error(name, Factory(at=60, what="reward", value=1e30, env_id=env_id), steps=2000)
     assert err.env_index is None and err.step >= 60
     assert err.source.startswith(("loss/", "grad norm", "Fisher")), err.source
+
+
+def test_a3c_worker_hands_the_typed_error_to_the_main_process():
+    # every worker process makes its own env 0 from the (forked) factory: all go NaN at their step 30
+    err = train_until_error("a3c", Factory(at=30, what="reward"), steps=5000)
+    assert err.source == "env reward" and err.env_index == 0 and "in A3C worker" in str(err)
 
 
 def test_guard_off_trains_through_nan_rewards():
