@@ -291,8 +291,8 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
     step = 0
     numba_actor = agent.numba_actor
     check_finite = agent.nonfinite.enabled
-    if check_finite:
-        check_env_step(agent.obs, None, agent.steps, "reset observation")
+    if check_finite:  # after a segment start these are reset observations nobody checked yet
+        check_env_step(agent.obs, None, agent.steps)
     if numba_actor is not None:
         numba_actor.refresh()  # the weights are fixed while collecting
     while True:
