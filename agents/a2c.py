@@ -85,8 +85,12 @@ class A2C(OnPolicyAgent):
                                                  advantages, returns, cfg.ent_coef, cfg.vf_coef)
         optim.zero_grad(self.params)
         loss.backward()
-        optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+        grad_norm = optim.clip_grad_norm(self.params, cfg.max_grad_norm)
         optim.step(self.optimizer)
+        self.nonfinite.add("loss/policy", policy_loss)
+        self.nonfinite.add("loss/value", value_loss)
+        self.nonfinite.add("grad norm", grad_norm)
+        self.nonfinite.check(self.steps, self.updates)
         if self.updates % 20 == 0:  # item() syncs are cheap on CPU, but not free at 5-step rollouts
             self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),
                                 "loss/entropy": entropy.mean().item(), "train/lr": lr})

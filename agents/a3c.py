@@ -79,8 +79,9 @@ from torch import nn
 from rlsuite import seeding
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import gae
-from rlsuite.errors import ConfigError, RLSuiteError
+from rlsuite.errors import ConfigError, NonFiniteError, RLSuiteError
 from rlsuite.loops import EpisodeTracker, true_next_obs
+from rlsuite.nonfinite import NonFiniteWatch, check_env_step
 from rlsuite.policies import ActorCritic
 from rlsuite.registry import EnvSpec
 
@@ -255,6 +256,7 @@ class A3CWorker:
         self.seed, self.params, self.counters, self.report = seed, params, counters, report
         self.budget = budget
         self.parent_pid: int | None = None  # set by a process launcher: stop when that parent is gone
+        self.check_finite = True  # the non-finite guard (rlsuite.nonfinite), before anything is pushed
 
     def run(self, until_step: int) -> None:
         """Collect and push updates until the global counter reaches ``until_step``."""
@@ -286,6 +288,7 @@ class A3CWorker:
         n_stats = 0
         span = max(self.budget[1] - self.budget[0], 1)
         local_params = list(local.parameters())
+        watch = NonFiniteWatch()
         while self.parent_pid is None or os.getppid() == self.parent_pid:
             self.params.pull(local_params)  # θ' ← θ
             t = 0
@@ -294,6 +297,8 @@ class A3CWorker:
                     actions, _, v = local.act(torch.as_tensor(obs))
                 actions = actions.numpy()
                 next_obs, r, term, trunc, infos = envs.step(local.env_actions(actions))
+                if self.check_finite:
+                    check_env_step(next_obs, np.asarray(r, np.float32), self.counters.read_steps())
                 obs_buf[t], action_buf[t], rewards[t], values[t] = obs, actions, r, v.numpy()
                 terminated[t], truncated[t] = term, trunc
                 cut = np.asarray(trunc, bool) & ~np.asarray(term, bool)
@@ -318,7 +323,11 @@ class A3CWorker:
             for p in local_params:
                 p.grad = None
             loss.backward()
-            nn.utils.clip_grad_norm_(local_params, cfg.max_grad_norm)
+            grad_norm = nn.utils.clip_grad_norm_(local_params, cfg.max_grad_norm)
+            if self.check_finite:  # a bad gradient never reaches the shared θ
+                watch.add("loss", loss)
+                watch.add("grad norm", grad_norm)
+                watch.check(self.counters.read_steps())
             if cfg.anneal_lr:
                 done = (self.counters.read_steps() - self.budget[0]) / span
                 self.params.set_lr(cfg.lr * max(1.0 - done, 0.0))
@@ -341,6 +350,11 @@ def _worker_process(worker: A3CWorker, until_step: int, messages: Any, parent_pi
     try:
         worker.run(until_step)
         messages.put(("done", worker.worker_id))
+    except NonFiniteError as err:  # re-raised as itself in the main process
+        messages.put(("nonfinite", worker.worker_id, err.args[0], err.step, err.source, err.env_index))
+        messages.close()
+        messages.join_thread()
+        os._exit(1)
     except BaseException as err:  # noqa: BLE001 - everything goes back to the main process
         messages.put(("error", worker.worker_id, f"{type(err).__name__}: {err}", traceback.format_exc()))
         messages.close()
@@ -401,6 +415,8 @@ class A3C(Agent):
         spaces = (self.observation_space, self.action_space)
         workers = [A3CWorker(i, self.env_spec, cfg, spaces, self.seed, self.params, counters, messages.put, budget)
                    for i in range(cfg.n_workers)]
+        for worker in workers:
+            worker.check_finite = self.nonfinite.enabled
         procs = [ctx.Process(target=_worker_process, args=(w, until_step, messages, os.getpid()),
                              name=f"a3c-worker-{w.worker_id}", daemon=True) for w in workers]
         base_updates = self.updates
@@ -449,6 +465,8 @@ class A3C(Agent):
             self.logger.record(msg[2])
         elif kind == "done":
             done.add(wid)
+        elif kind == "nonfinite":
+            raise NonFiniteError(f"{msg[2]} in A3C worker {wid}", step=msg[3], source=msg[4], env_index=msg[5])
         elif kind == "error":
             raise WorkerError(f"A3C worker {wid} failed: {msg[2]}\n--- worker {wid} traceback ---\n{msg[3]}")
 

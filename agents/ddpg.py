@@ -283,6 +283,7 @@ class DDPG(Agent):
         critic_loss.backward()
         optim.step(self.critic_optimizer)
         self.updates += 1
+        self.nonfinite.add("loss/critic", critic_loss)
         self._record(0, critic_loss)
 
         if self.updates % cfg.policy_delay == 0:
@@ -295,7 +296,9 @@ class DDPG(Agent):
             optim.step(self.actor_optimizer)
             polyak_update(self.critic, self.critic_target, cfg.tau)
             polyak_update(self.actor, self.actor_target, cfg.tau)
+            self.nonfinite.add("loss/actor", actor_loss)
             self._record(1, actor_loss)
+        self.nonfinite.check(self.steps, self.updates)  # one host sync per update (free on CPU)
 
     def _record(self, which: int, loss: torch.Tensor) -> None:
         """Sum losses on the device; hand averages to the logger every ``log_interval`` updates, so

@@ -61,6 +61,7 @@ from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.errors import ConfigError
 from rlsuite.loops import Transition, run_step_loop
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
+from rlsuite.targets import polyak_update
 
 
 @dataclass
@@ -205,7 +206,7 @@ class DQN(Agent):
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
-            gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.alpha, beta0=cfg.beta0, seed=self.seed,
+            gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.alpha, seed=self.seed,
             pin_memory=self.device.type == "cuda",
         )
         if cfg.prioritized:
@@ -295,8 +296,9 @@ class DQN(Agent):
             loss = (batch.weights * loss_per_sample).mean()
             optim.zero_grad(self.params)
             loss.backward()
+            self.nonfinite.add("loss/q", loss)
             if cfg.max_grad_norm > 0:
-                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+                self.nonfinite.add("grad norm", optim.clip_grad_norm(self.params, cfg.max_grad_norm))
             optim.step(self.optimizer)
             if cfg.prioritized:
                 self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
@@ -304,6 +306,7 @@ class DQN(Agent):
                 self.update_target(cfg.tau)
             losses.append(loss.detach())
             self.updates += 1
+        self.nonfinite.check(self.steps, self.updates)
         if losses:
             self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
 
@@ -339,14 +342,9 @@ class DQN(Agent):
         kl = cross_entropy.detach() + torch.special.xlogy(target, target).sum(dim=-1)
         return cross_entropy, kl.clamp_min(0.0)
 
-    @torch.no_grad()
     def update_target(self, tau: float) -> None:
         """θ⁻ ← θ (tau = 1) or θ⁻ ← (1 − τ) θ⁻ + τ θ."""
-        for target, online in zip(self.target_net.parameters(), self.q_net.parameters()):
-            if tau >= 1.0:
-                target.copy_(online)
-            else:
-                target.lerp_(online, tau)
+        polyak_update(self.q_net, self.target_net, min(tau, 1.0))
 
     def train_until(self, until_step: int) -> None:
         run_step_loop(self, until_step)

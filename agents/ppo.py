@@ -120,12 +120,16 @@ class PPO(OnPolicyAgent):
                     loss = loss - cfg.ent_coef * dist.entropy().mean()
                 optim.zero_grad(self.params)
                 loss.backward()
-                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
+                grad_norm = optim.clip_grad_norm(self.params, cfg.max_grad_norm)
                 optim.step(self.optimizer)
+                self.nonfinite.add("loss/policy", policy_loss)
+                self.nonfinite.add("loss/value", v_loss)
+                self.nonfinite.add("grad norm", grad_norm)
                 n_minibatches += 1
             else:
                 continue
             break  # the target-KL stop ends all epochs
+        self.nonfinite.check(self.steps, self.updates)
         if n_minibatches:  # diagnostics of the last minibatch (cheap: no per-minibatch syncs)
             with torch.no_grad():
                 approx_kl = ((ratio - 1) - log_ratio).mean().item()

@@ -95,14 +95,17 @@ class Reinforce(OnPolicyAgent):
             policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
         optim.zero_grad(self.actor_params)
         policy_loss.backward()
-        optim.clip_grad_norm(self.actor_params, cfg.max_grad_norm)
+        self.nonfinite.add("loss/policy", policy_loss)
+        self.nonfinite.add("grad norm (actor)", optim.clip_grad_norm(self.actor_params, cfg.max_grad_norm))
         optim.step(self.optimizer)
 
         for _ in range(cfg.n_value_epochs):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
             optim.zero_grad(self.critic_params)
             value_loss.backward()
-            optim.clip_grad_norm(self.critic_params, cfg.max_grad_norm)
+            self.nonfinite.add("loss/value", value_loss)
+            self.nonfinite.add("grad norm (critic)", optim.clip_grad_norm(self.critic_params, cfg.max_grad_norm))
             optim.step(self.critic_optimizer)
+        self.nonfinite.check(self.steps, self.updates)
         self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
                             "train/batch_steps": len(returns)})

@@ -117,6 +117,8 @@ class TRPO(OnPolicyAgent):
         shs = direction @ fisher_vector_product(direction)
         full_step = torch.sqrt(2 * cfg.max_kl / shs.clamp(min=1e-12)) * direction
         old_params = parameters_to_vector(params).detach()
+        self.nonfinite.add("loss/surrogate", surrogate)
+        self.nonfinite.add("Fisher quadratic form sᵀFs", shs)
         old_surrogate = surrogate.item()
 
         with torch.no_grad():
@@ -138,6 +140,7 @@ class TRPO(OnPolicyAgent):
                 optim.zero_grad(self.critic_params)
                 loss.backward()
                 optim.step(self.critic_optimizer)
+                self.nonfinite.add("loss/value", loss)
         return loss.item()
 
     def update(self) -> None:
@@ -150,6 +153,7 @@ class TRPO(OnPolicyAgent):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         info = self.policy_step(obs, actions, advantages)
         value_loss = self.fit_value(obs, self.tensor(data.returns))
+        self.nonfinite.check(self.steps, self.updates)
         self.logger.record({"train/kl": info["kl"], "train/improvement": info["improvement"],
                             "train/step_fraction": info["step_fraction"], "train/accepted": info["accepted"],
                             "loss/value": value_loss})

@@ -117,7 +117,7 @@ def run_vector(capacity: int, fill: int, reps: int, rows: list, ratios: dict) ->
     it = {"i": 0}
 
     def ours_per() -> None:
-        b = per.sample(B)
+        b = per.sample(B, beta=0.4)
         it["i"] += 1
         per.update_priorities(b.indices, td[it["i"] % 64])
 

@@ -21,6 +21,7 @@ from rlsuite.errors import (
     ConfigError,
     IncompatibleEnvError,
     LeaderboardError,
+    NonFiniteError,
     RLSuiteError,
     UnknownNameError,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "EvalResult",
     "IncompatibleEnvError",
     "LeaderboardError",
+    "NonFiniteError",
     "RLSuiteError",
     "UnknownNameError",
     "evaluate",

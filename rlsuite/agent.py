@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlsuite import checkpoint, seeding
 from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, suggest
+from rlsuite.nonfinite import NonFiniteWatch
 from rlsuite.registry import EnvSpec, env_spec_from
 from rlsuite.spaces import describe, space_from_json, space_to_json
 
@@ -109,6 +110,7 @@ class Agent:
         seed: int = 0,
         device: str | torch.device = "auto",
         spaces: tuple[gym.Space, gym.Space] | None = None,
+        check_finite: bool = True,
         **hparams: Any,
     ):
         self.env_spec: EnvSpec = env_spec_from(env)
@@ -132,6 +134,8 @@ class Agent:
         self.envs: gym.vector.VectorEnv | None = None
         self.obs: np.ndarray | None = None
         self.hooks: Any = None  # rlsuite.run.TrainHooks when driven by train(); None from the API
+        # The non-finite guard (rlsuite.nonfinite): env values and update losses; .enabled switches it.
+        self.nonfinite = NonFiniteWatch(check_finite)
         from rlsuite.loggers import NullLogger
 
         self.logger: Any = NullLogger()

@@ -46,6 +46,7 @@ class TrainConfig:
     protocol: str = "gymnasium"
     leaderboard: str | None = None
     submit: bool = True
+    check_finite: bool = True  # stop at the first NaN/±inf observation, reward, loss or gradient norm
 
 
 def configs_dir() -> Path:

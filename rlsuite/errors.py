@@ -35,6 +35,24 @@ class LeaderboardError(RLSuiteError, OSError):
     """The leaderboard database cannot be used (corrupt, foreign, locked)."""
 
 
+class NonFiniteError(RLSuiteError, ArithmeticError):
+    """Training met a NaN or ±inf: in what the env returned (observation, reward) or in what an
+    update computed (a loss, a gradient norm). Training stops before the bad values reach a
+    checkpoint; ``step``, ``source`` and ``env_index`` (env values only) say where it happened.
+    ``rlsuite.train`` adds the run directory and the last checkpoint to the message."""
+
+    exit_code = 1  # not bad input: the run diverged or the env misbehaved
+
+    def __init__(self, message: str, *, step: int, source: str, env_index: int | None = None):
+        super().__init__(message)
+        self.step, self.source, self.env_index = int(step), source, env_index
+        self.where = ""  # set by rlsuite.train: the run directory and last checkpoint
+
+    def __str__(self) -> str:
+        hint = " (check_finite=false turns this check off)"
+        return f"non-finite value: {self.args[0]}; training stopped.{self.where}{hint}"
+
+
 def suggest(name: str, choices: Iterable[str], n: int = 3) -> str:
     """Return ' Did you mean: a, b?' for close matches of ``name`` (or '' when none is close)."""
     choices = list(choices)

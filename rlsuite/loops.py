@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rlsuite.nonfinite import check_env_step
+
 if TYPE_CHECKING:
     from rlsuite.agent import Agent
 
@@ -88,6 +90,9 @@ def run_step_loop(agent: Agent, until_step: int) -> None:
     assert agent.envs is not None and agent.obs is not None
     n_envs = agent.envs.num_envs
     tracker = EpisodeTracker(n_envs)
+    guard = agent.nonfinite
+    if guard.enabled:
+        check_env_step(agent.obs, None, agent.steps, "reset observation")
     while agent.steps < until_step:
         actions = agent.explore(agent.obs)
         next_obs, rewards, terminated, truncated, infos = agent.envs.step(actions)
@@ -107,6 +112,10 @@ def run_step_loop(agent: Agent, until_step: int) -> None:
             reset_obs=next_obs,
             infos=infos,
         )
+        if guard.enabled:  # before anything is stored or learned from
+            check_env_step(transition.next_obs, transition.rewards, agent.steps + n_envs)
+            if transition.next_obs is not next_obs:  # episodes ended: the reset observations too
+                check_env_step(next_obs, None, agent.steps + n_envs, "reset observation")
         prev_steps = agent.steps
         agent.steps += n_envs
         agent.observe(transition)
@@ -117,3 +126,5 @@ def run_step_loop(agent: Agent, until_step: int) -> None:
         if cut:
             tracker.reset()
             agent.start_segment()
+            if guard.enabled:
+                check_env_step(agent.obs, None, agent.steps, "reset observation")

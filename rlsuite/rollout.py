@@ -37,6 +37,7 @@ from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
 from rlsuite.loops import EpisodeTracker
+from rlsuite.nonfinite import check_env_step
 from rlsuite.policies import ActorCritic
 
 
@@ -289,6 +290,9 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
     episodes_finished = 0
     step = 0
     numba_actor = agent.numba_actor
+    check_finite = agent.nonfinite.enabled
+    if check_finite:  # after a segment start these are reset observations nobody checked yet
+        check_env_step(agent.obs, None, agent.steps)
     if numba_actor is not None:
         numba_actor.refresh()  # the weights are fixed while collecting
     while True:
@@ -303,6 +307,8 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
         truncated = np.asarray(truncated, dtype=bool) & ~terminated
         ended = terminated | truncated
         rewards = np.asarray(rewards, dtype=np.float32)
+        if check_finite:  # before the values reach the normalizers, the buffer or the policy
+            check_env_step(next_obs, rewards, agent.steps + n_envs)
         agent.steps += n_envs
         normalize_obs.update(next_obs)
         bootstrap_values = None
@@ -310,6 +316,8 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
             final = np.array(next_obs, copy=True)
             for i in np.flatnonzero(truncated):
                 final[i] = infos["final_obs"][i]
+            if check_finite:
+                check_env_step(final, None, agent.steps, "final observation")
             bootstrap_values = np.zeros(n_envs, np.float32)
             idx = np.flatnonzero(truncated)
             with torch.inference_mode():

@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from rlsuite import checkpoint
 from rlsuite.agent import Agent, config_error
 from rlsuite.config import TrainConfig, agent_overrides, compose
-from rlsuite.errors import CheckpointError, ConfigError
+from rlsuite.errors import CheckpointError, ConfigError, NonFiniteError
 from rlsuite.eval.evaluate import EvalResult, evaluate
 from rlsuite.loggers import ConsoleLogger, JsonlLogger, MultiLogger, TensorBoardLogger, WandbLogger
 from rlsuite.registry import EnvSpec, env_version, get_agent
@@ -134,7 +134,8 @@ def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str
     except Exception as err:
         raise CheckpointError(f"{cfg_path} is unreadable: {str(err).splitlines()[0]}") from err
     state = checkpoint.load_state(run_dir / CHECKPOINT)
-    allowed = {"total_steps", "logger", "log_every", "device", "threads", "eval_episodes", "submit", "leaderboard"}
+    allowed = {"total_steps", "logger", "log_every", "device", "threads", "eval_episodes", "submit", "leaderboard",
+               "check_finite"}
     for item in overrides:
         key, _, value = item.partition("=")
         if key == "resume":
@@ -182,6 +183,7 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     logger = _build_loggers(cfg, run_dir, agent.steps, run_state)
     agent.logger = logger
     agent.hooks = TrainHooks(run_dir, cfg, logger, best=run_state.get("best_eval"))
+    agent.nonfinite.enabled = bool(cfg.get("check_finite", True))
     try:
         if resume_state:
             agent.budget_end = int(cfg.total_steps)
@@ -193,6 +195,11 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
         agent.save(run_dir / "model.safetensors")
         result = evaluate(agent, episodes=int(cfg.eval_episodes), seed=int(cfg.eval_seed), protocol=str(cfg.protocol))
         logger.log({"eval/mean_return": result.mean, "eval/iqm": result.iqm}, agent.steps)
+    except NonFiniteError as err:  # say where the run and its last good checkpoint are
+        latest = run_dir / CHECKPOINT
+        saved = f"last good checkpoint: {latest}" if latest.is_file() else "no checkpoint written yet"
+        err.where = f" Run directory: {run_dir} ({saved})."
+        raise
     finally:
         logger.close()
         agent.close()

@@ -1,8 +1,8 @@
-"""Target networks: soft (Polyak) and hard updates, shared by DQN, DDPG/TD3 and friends.
+"""Target networks: one update for soft (Polyak) and hard copies, shared by DQN and DDPG/TD3.
 
-    θ_target ← τ θ_online + (1 − τ) θ_target          (polyak_update; τ = 1 is a hard copy)
+    θ_target ← τ θ_online + (1 − τ) θ_target          (τ = 1 is DQN's hard copy)
 
-Both run in place under ``torch.no_grad`` with fused multi-tensor ops (``torch._foreach_*``), so a
+It runs in place under ``torch.no_grad`` with fused multi-tensor ops (``torch._foreach_*``), so a
 soft update of a whole network is a couple of kernel launches instead of one per parameter.
 Buffers (e.g. BatchNorm running stats) are copied outright, as in SB3.
 """
@@ -18,8 +18,8 @@ def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
     """``target ← tau · online + (1 − tau) · target`` for every parameter; buffers are copied."""
     if not 0.0 <= tau <= 1.0:
         raise ValueError(f"tau must be in [0, 1], got {tau}")
-    online_params = list(online.parameters())
-    target_params = list(target.parameters())
+    online_params: list[torch.Tensor] = list(online.parameters())
+    target_params: list[torch.Tensor] = list(target.parameters())
     if len(online_params) != len(target_params):
         raise ValueError("online and target networks have different parameter lists")
     if tau == 1.0:
@@ -30,7 +30,3 @@ def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
     for t_buf, o_buf in zip(target.buffers(), online.buffers()):
         t_buf.copy_(o_buf)
 
-
-def hard_update(online: nn.Module, target: nn.Module) -> None:
-    """Copy the online weights into the target network (DQN's every-C-steps update)."""
-    polyak_update(online, target, 1.0)

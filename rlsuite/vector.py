@@ -30,17 +30,18 @@ class LeanSyncVectorEnv(gym.vector.VectorEnv):
         self.metadata["autoreset_mode"] = gym.vector.AutoresetMode.SAME_STEP
         self.render_mode = first.render_mode
         self.spec = first.spec
-        shape = (self.num_envs, *first.observation_space.shape)
+        shape = (self.num_envs, *(first.observation_space.shape or ()))
         self._obs = np.zeros(shape, dtype=first.observation_space.dtype)
         self._rewards = np.zeros(self.num_envs, dtype=np.float64)
         self._terminated = np.zeros(self.num_envs, dtype=bool)
         self._truncated = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
-        if isinstance(seed, (list, tuple)):
+        seeds: list[int | None]
+        if isinstance(seed, Sequence):
             seeds = list(seed)
         else:
-            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+            seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
         infos: list[dict[str, Any]] = []
         for i, env in enumerate(self.envs):
             self._obs[i], info = env.reset(seed=seeds[i], options=options)

@@ -230,7 +230,7 @@ def test_sampling_repeats_and_state_dict_roundtrip():
 
 def test_make_replay_buffer_spaces_and_empty_errors():
     buf = make_replay_buffer(1000, gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Box(-1, 1, (2,), np.float32),
-                             n_envs=2, n_step=3, gamma=0.9, prioritized=True, alpha=0.5, beta0=0.3, beta_steps=10,
+                             n_envs=2, n_step=3, gamma=0.9, prioritized=True, alpha=0.5,
                              seed=0)
     assert isinstance(buf, PrioritizedReplayBuffer) and buf.frame_stack == 1 and buf.n_step == 3
     with pytest.raises(ValueError):

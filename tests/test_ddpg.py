@@ -25,7 +25,7 @@ from torch import nn
 import rlsuite
 from rlsuite.buffers import to_torch
 from rlsuite.errors import IncompatibleEnvError
-from rlsuite.targets import hard_update, polyak_update
+from rlsuite.targets import polyak_update
 
 torch.set_num_threads(1)
 
@@ -82,7 +82,7 @@ def test_polyak_update_is_the_convex_combination():
     torch.testing.assert_close(target.bias, torch.tensor([1.0]))
     polyak_update(online, target, tau=0.0)  # no-op
     torch.testing.assert_close(target.bias, torch.tensor([1.0]))
-    hard_update(online, target)
+    polyak_update(online, target, tau=1.0)  # DQN's hard copy
     assert torch.equal(target.weight, online.weight) and torch.equal(target.bias, online.bias)
     with pytest.raises(ValueError):
         polyak_update(online, target, tau=1.5)

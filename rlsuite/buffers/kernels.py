@@ -5,7 +5,14 @@ Storage layout (shared by vector observations and Atari frame storage)
 Each of the ``N`` envs owns one circular segment of ``C = capacity // N`` slots; global slot
 ``g = e * C + i``.  A slot holds one *frame* (the whole observation when ``frame_stack == 1``,
 else the newest ``H×W`` frame of the stack), the action taken from it, the reward and a flags
-byte (``TERM``, ``TRUNC``, ``FIRST`` = first observation of an episode, ``VALID`` = a transition).
+byte.  The flags byte, packed so an Atari transition costs frame + 5 bytes:
+
+* bits 0-1, the slot's kind: ``0`` a transition inside an episode, ``TERM`` / ``TRUNC`` a
+  transition that ended its episode (termination wins when both are reported: it is the one that
+  matters), ``NO_TRANSITION`` the pending slot, an end marker or a slot never written;
+* bit 2, ``FIRST``: the first observation of an episode;
+* bits 3-7: the action, for discrete actions ``< 32`` (``act_store`` then has no columns);
+  other actions live in ``act_store``.
 
 ``add`` writes ``obs`` into slot ``pos`` and the true ``next_obs`` into slot ``pos + 1`` (the
 *pending* slot, flags 0).  If the episode goes on, the next ``add`` overwrites the pending slot
@@ -15,7 +22,7 @@ So every observation is stored once, plus one extra slot per episode.
 
 Per env: ``pos[e]`` = the pending (newest) slot, ``size[e]`` = slots in use up to and including
 it, ``oldest = pos - size + 1 (mod C)``, ``age(i) = i - oldest (mod C)``.  A transition at slot
-``i`` can be sampled when it is VALID, every slot of its n-step window is a stored transition
+``i`` can be sampled when it is a transition, every slot of its n-step window is a stored transition
 (``age <= size - 2``), and walking back ``frame_stack - 1`` slots from ``i`` and from its
 bootstrap slot reaches the episode's FIRST slot or stays inside the stored window (never crosses
 the write cursor).  Stacks are rebuilt newest → oldest; positions before an episode's first frame
@@ -29,10 +36,28 @@ import numpy as np
 
 from .sumtree import tree_find, tree_set_leaf
 
+KIND = 3  # mask of the slot-kind bits
 TERM = 1
 TRUNC = 2
+NO_TRANSITION = 3
 FIRST = 4
-VALID = 8
+ACTION_SHIFT = 3  # packed discrete actions occupy the bits from here up
+PACKED_ACTIONS = 1 << (8 - ACTION_SHIFT)  # how many actions fit: 32
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _is_transition(f):
+    return (f & KIND) != NO_TRANSITION
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy_action(flags, act, g, o_act, b):
+    """Row ``b`` of the sampled actions from slot ``g`` (packed in the flags byte or stored apart)."""
+    if act.shape[1] == 0:
+        o_act[b, 0] = flags[g] >> ACTION_SHIFT
+    else:
+        for d in range(act.shape[1]):
+            o_act[b, d] = act[g, d]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -50,17 +75,21 @@ def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, f
         if size[e] == 0:
             size[e] = 1
         g = base + p
-        if flags[g] & VALID:
+        if _is_transition(flags[g]):
             n_valid[e] -= 1
         for d in range(obs_store.shape[1]):
             obs_store[g, d] = obs_in[e, d]
+        f = 0
+        if act_store.shape[1] == 0:  # the action goes into the flags byte
+            if act_in[e, 0] >= PACKED_ACTIONS:
+                raise ValueError("action out of range for packed storage (at most 32 actions)")
+            f = np.int64(act_in[e, 0]) << ACTION_SHIFT
         for d in range(act_store.shape[1]):
             act_store[g, d] = act_in[e, d]
         rew_store[g] = rew_in[e]
-        f = VALID
         if term_in[e]:
             f |= TERM
-        if trunc_in[e]:
+        elif trunc_in[e]:
             f |= TRUNC
         if first:
             f |= FIRST
@@ -68,11 +97,11 @@ def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, f
         n_valid[e] += 1
         q = p + 1 if p + 1 < C else 0
         gq = base + q
-        if flags[gq] & VALID:
+        if _is_transition(flags[gq]):
             n_valid[e] -= 1
         for d in range(obs_store.shape[1]):
             obs_store[gq, d] = next_in[e, d]
-        flags[gq] = 0
+        flags[gq] = NO_TRANSITION
         if size[e] < C:
             size[e] += 1
         pos[e] = q
@@ -118,7 +147,7 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
     a = i - oldest
     if a < 0:
         a += C
-    if a > sz - 2 or (flags[base + i] & VALID) == 0:
+    if a > sz - 2 or not _is_transition(flags[base + i]):
         return False
     r = 0.0
     disc = gpow[n]
@@ -127,13 +156,13 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
     for s in range(n):
         if a + s > sz - 2:
             return False  # window not complete yet (crosses the write cursor)
-        f = flags[base + j]
+        kind = flags[base + j] & KIND
         r += gpow[s] * rew[base + j]
-        if f & TERM:
+        if kind == TERM:
             disc = 0.0
             last = s
             break
-        if f & TRUNC:
+        if kind == TRUNC:
             disc = gpow[s + 1]
             last = s
             break
@@ -148,8 +177,7 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
             return False
     _copy_stack(obs, flags, base, C, i, k, o_obs, b)
     _copy_stack(obs, flags, base, C, nxt, k, o_next, b)
-    for d in range(act.shape[1]):
-        o_act[b, d] = act[base + i, d]
+    _copy_action(flags, act, base + i, o_act, b)
     o_rew[b] = r
     o_disc[b] = disc
     return True
@@ -202,7 +230,7 @@ def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, 
     """Fast path of :func:`sample_uniform_kernel` for ``n_step == 1`` and ``frame_stack == 1``.
 
     Same draws, same rows, same values.  With one-step windows and no stacks, a slot is
-    sampleable iff its ``VALID`` flag is set (the pending slot and end markers have flags 0, and
+    sampleable iff its flags say it is a transition (the pending slot and end markers do not, and
     slots outside the stored window were never written or were overwritten), its bootstrap slot
     is the next one and the discount is ``0`` on ``TERM`` else ``γ``; so the window walk is
     skipped.  Three passes (slots, flags, gather) keep the random loads of each pass independent
@@ -226,7 +254,7 @@ def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, 
         if ok[b]:
             continue
         f = fl[b]
-        if (f & VALID) == 0:
+        if not _is_transition(f):
             missing += 1
             continue
         g = idx[b]
@@ -236,10 +264,9 @@ def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, 
         for d in range(D):
             o_obs[b, 0, d] = obs[g, d]
             o_next[b, 0, d] = obs[gn, d]
-        for d in range(act.shape[1]):
-            o_act[b, d] = act[g, d]
+        _copy_action(flags, act, g, o_act, b)
         o_rew[b] = rew[g]
-        o_disc[b] = 0.0 if f & TERM else gamma
+        o_disc[b] = 0.0 if (f & KIND) == TERM else gamma
         ok[b] = True
     return missing
 

@@ -22,27 +22,22 @@ class PrioritizedReplayBuffer(ReplayBuffer):
       redrawn uniformly over the whole mass.
     * Importance weights ``w_i = (N·P(i))^-β / max_j w_j = (p_i / p_min)^-β`` (float32), with
       ``p_min`` from the min tree.
-    * ``beta=None`` uses the annealed schedule ``β = beta0 + (1 - beta0) · min(1, t / beta_steps)``
-      where ``t`` counts previous ``sample`` calls; every ``sample`` call advances ``t`` by one
-      (whether or not ``beta`` was given).
+    * β is the caller's: the agent owns the annealing schedule (DQN: ``beta0 → 1`` over the budget).
     * :meth:`update_priorities` takes ``|δ|`` (or a per-sample loss) and stores ``(p+eps)^alpha``.
     """
 
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype: Any = np.float32,
                  action_shape: tuple[int, ...] = (), action_dtype: Any = np.int64, *, n_envs: int = 1,
                  n_step: int = 1, gamma: float = 0.99, frame_stack: int = 1, seed: int = 0,
-                 alpha: float = 0.6, beta0: float = 0.4, beta_steps: int = 100_000, eps: float = 1e-6,
-                 action_storage_dtype: Any = None, pin_memory: bool = False) -> None:
+                 alpha: float = 0.6, eps: float = 1e-6,
+                 action_storage_dtype: Any = None, n_actions: int | None = None, pin_memory: bool = False) -> None:
         super().__init__(capacity, obs_shape, obs_dtype, action_shape, action_dtype, n_envs=n_envs,
                          n_step=n_step, gamma=gamma, frame_stack=frame_stack, seed=seed,
-                         action_storage_dtype=action_storage_dtype, pin_memory=pin_memory)
+                         action_storage_dtype=action_storage_dtype, n_actions=n_actions, pin_memory=pin_memory)
         self.alpha = float(alpha)
-        self.beta0 = float(beta0)
-        self.beta_steps = int(beta_steps)
         self.eps = float(eps)
         self.tree = SumTree(self.capacity)
         self.max_priority = 1.0
-        self.sample_calls = 0
         self._ones = np.ones(n_envs, np.float64)
         self._zeros = np.zeros(n_envs, np.float64)
 
@@ -55,17 +50,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         tree_set(self.tree.sum_tree, self.tree.min_tree, pending, self._zeros)
         tree_set(self.tree.sum_tree, self.tree.min_tree, written, self._ones * self.max_priority)
 
-    @property
-    def beta(self) -> float:
-        """β for the next annealed ``sample`` call."""
-        frac = min(1.0, self.sample_calls / max(1, self.beta_steps))
-        return self.beta0 + (1.0 - self.beta0) * frac
-
-    def sample(self, batch_size: int, beta: float | None = None) -> ReplayBatch:
+    def sample(self, batch_size: int, beta: float = 1.0) -> ReplayBatch:
+        """A stratified batch with importance weights ``(p_i / p_min)^-beta`` (β = 1: full correction)."""
         if self.tree.sum_tree[1] <= 0.0:
             self._check_nonempty()
-        b = self.beta if beta is None else float(beta)
-        self.sample_calls += 1
+        b = float(beta)
         total = self.tree.total
         outs = self._outputs(batch_size)
         idx = np.empty(batch_size, np.int64)
@@ -100,12 +89,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         d = super().state_dict()
         d["priorities"] = self.tree.leaves()
         d["max_priority"] = self.max_priority
-        d["sample_calls"] = self.sample_calls
-        d["config"].update(alpha=self.alpha, beta0=self.beta0, beta_steps=self.beta_steps, eps=self.eps)
+        d["config"].update(alpha=self.alpha, eps=self.eps)
         return d
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         super().load_state_dict(d)
         self.tree.load_leaves(np.asarray(d["priorities"], np.float64))
         self.max_priority = float(d["max_priority"])
-        self.sample_calls = int(d["sample_calls"])

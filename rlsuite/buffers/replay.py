@@ -6,7 +6,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .kernels import VALID, add_kernel, sample_uniform_1step_kernel, sample_uniform_kernel
+from .kernels import (
+    ACTION_SHIFT,
+    FIRST,
+    NO_TRANSITION,
+    PACKED_ACTIONS,
+    TERM,
+    TRUNC,
+    add_kernel,
+    sample_uniform_1step_kernel,
+    sample_uniform_kernel,
+)
+
+FLAGS_LAYOUT = 2  # the packed flags byte of rlsuite.buffers.kernels; 1: TERM|TRUNC|FIRST|VALID bits, actions apart
 
 _MAX_RETRIES = 1000
 
@@ -53,6 +65,8 @@ class ReplayBuffer:
         final observation).  Transitions whose window is not complete yet are not sampled.
     action_storage_dtype: dtype used to *store* actions (e.g. uint8 for ``Discrete(18)``);
         sampled actions are returned as ``action_dtype``.
+    n_actions: the number of discrete actions, if any; up to 32 they are packed into the spare
+        bits of the flags byte (no action column: an Atari transition costs 84·84 + 5 bytes).
     pin_memory: allocate sampled batches in pinned (page-locked) host memory, so :func:`to_torch`
         can start a non-blocking host→GPU copy without an extra staging copy.
 
@@ -64,7 +78,8 @@ class ReplayBuffer:
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype: Any = np.float32,
                  action_shape: tuple[int, ...] = (), action_dtype: Any = np.int64, *, n_envs: int = 1,
                  n_step: int = 1, gamma: float = 0.99, frame_stack: int = 1, seed: int = 0,
-                 action_storage_dtype: Any = None, pin_memory: bool = False) -> None:
+                 action_storage_dtype: Any = None, n_actions: int | None = None,
+                 pin_memory: bool = False) -> None:
         obs_shape = tuple(int(s) for s in obs_shape)
         action_shape = tuple(int(s) for s in action_shape)
         if n_envs < 1 or n_step < 1 or frame_stack < 1:
@@ -94,11 +109,15 @@ class ReplayBuffer:
         self.pin_memory = bool(pin_memory)
         self._frame_dim = int(np.prod(frame_shape)) if frame_shape else 1
         self._act_dim = int(np.prod(action_shape)) if action_shape else 1
+        self.packed_actions = not action_shape and n_actions is not None and 0 < n_actions <= PACKED_ACTIONS
+        if self.packed_actions:
+            self.action_storage_dtype = np.dtype(np.uint8)
         total = self.capacity
         self._obs = np.zeros((total, self._frame_dim), self.obs_dtype)
-        self._act = np.zeros((total, self._act_dim), self.action_storage_dtype)
+        # packed actions live in the flags byte: the action store then has no columns
+        self._act = np.zeros((total, 0 if self.packed_actions else self._act_dim), self.action_storage_dtype)
         self._rew = np.zeros(total, np.float32)
-        self._flags = np.zeros(total, np.uint8)
+        self._flags = np.full(total, NO_TRANSITION, np.uint8)
         self._pos = np.zeros(n_envs, np.int64)
         self._size = np.zeros(n_envs, np.int64)
         self._new_ep = np.ones(n_envs, np.uint8)
@@ -212,7 +231,7 @@ class ReplayBuffer:
                        "action_shape": list(self.action_shape), "action_dtype": self.action_dtype.str},
             "obs": self._obs, "actions": self._act, "rewards": self._rew, "flags": self._flags,
             "pos": self._pos, "size": self._size, "new_ep": self._new_ep, "n_valid": self._n_valid,
-            "rng": self.rng.bit_generator.state,
+            "rng": self.rng.bit_generator.state, "flags_layout": FLAGS_LAYOUT,
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
@@ -222,17 +241,29 @@ class ReplayBuffer:
             if list(np.atleast_1d(cfg[key])) != list(np.atleast_1d(mine[key])):
                 raise ValueError(f"replay buffer state has {key}={cfg[key]}, this buffer {mine[key]}")
         self._obs[...] = d["obs"]
-        self._act[...] = d["actions"]
         self._rew[...] = d["rewards"]
-        self._flags[...] = d["flags"]
+        if int(d.get("flags_layout", 1)) == FLAGS_LAYOUT:
+            self._act[...] = d["actions"]
+            self._flags[...] = d["flags"]
+        else:  # a checkpoint from before the packed flags byte
+            self._flags[...] = unpacked_to_packed_flags(np.asarray(d["flags"]))
+            actions = np.asarray(d["actions"])
+            if self.packed_actions:
+                self._flags |= actions[:, 0].astype(np.uint8) << ACTION_SHIFT
+            else:
+                self._act[...] = actions
         self._pos[...] = d["pos"]
         self._size[...] = d["size"]
         self._new_ep[...] = d["new_ep"]
         self._n_valid[...] = d["n_valid"]
         self.rng.bit_generator.state = d["rng"]
 
-    def _valid_mask(self) -> np.ndarray:
-        return (self._flags & VALID) != 0
+
+def unpacked_to_packed_flags(old: np.ndarray) -> np.ndarray:
+    """Flags of layout 1 (bits TERM 1, TRUNC 2, FIRST 4, VALID 8) in today's layout, without actions."""
+    kind = np.where(old & 1, TERM, np.where(old & 2, TRUNC, 0))
+    new = np.where(old & 8, kind | np.where(old & 4, FIRST, 0), NO_TRANSITION)
+    return new.astype(np.uint8)
 
 
 def to_torch(batch: ReplayBatch, device: Any = "cpu") -> ReplayBatch:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numba as nb
@@ -84,10 +83,6 @@ class RolloutBuffer:
         self.returns = np.zeros((T, N), np.float32)
         self.pos = 0
 
-    @property
-    def full(self) -> bool:
-        return self.pos >= self.n_steps
-
     def reset(self) -> None:
         self.pos = 0
 
@@ -123,16 +118,3 @@ class RolloutBuffer:
         adv, ret = gae(self.rewards[:T], self.values[:T], nv, self.terminated[:T], end, gamma, lam)
         self.advantages[:T] = adv
         self.returns[:T] = ret
-
-    def minibatches(self, batch_size: int, rng: np.random.Generator) -> Iterator[RolloutBatch]:
-        """Shuffled minibatches of the flattened ``(T·N, ...)`` arrays (the last one may be smaller)."""
-        T, N = self.pos, self.n_envs
-        total = T * N
-        flat = RolloutBatch(self.obs[:T].reshape(total, *self.obs_shape),
-                            self.actions[:T].reshape(total, *self.action_shape),
-                            self.log_probs[:T].reshape(total), self.values[:T].reshape(total),
-                            self.advantages[:T].reshape(total), self.returns[:T].reshape(total))
-        perm = rng.permutation(total)
-        for start in range(0, total, batch_size):
-            sel = perm[start:start + batch_size]
-            yield RolloutBatch(*(x[sel] for x in flat))
