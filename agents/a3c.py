@@ -67,7 +67,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -79,10 +79,11 @@ from torch import nn
 from rlsuite import seeding
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import gae
+from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
+from rlsuite.envspec import EnvSpec
 from rlsuite.errors import ConfigError, RLSuiteError
 from rlsuite.loops import EpisodeTracker, true_next_obs
 from rlsuite.policies import ActorCritic
-from rlsuite.registry import EnvSpec
 
 
 class WorkerError(RLSuiteError, RuntimeError):
@@ -91,31 +92,34 @@ class WorkerError(RLSuiteError, RuntimeError):
 
 @dataclass
 class A3CConfig(AgentConfig):
-    lr: float = 7e-4
-    n_workers: int = 2
-    t_max: int = 5  # steps per worker between updates (Atari: 20)
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 40.0
-    gae_lambda: float = 1.0  # 1.0: the paper's n-step returns
-    optimizer: str = "rmsprop"  # rmsprop (shared statistics) | adam (shared moments)
-    rms_alpha: float = 0.99
-    eps: float = 1e-5
+    lr: float = field(default=7e-4, metadata=positive)
+    n_workers: int = field(default=2, metadata=at_least_one)
+    t_max: int = field(default=5, metadata=at_least_one)  # steps per worker between updates (Atari: 20)
+    ent_coef: float = field(default=0.01, metadata=finite)
+    vf_coef: float = field(default=0.5, metadata=non_negative)
+    max_grad_norm: float = field(default=40.0, metadata=positive)
+    gae_lambda: float = field(default=1.0, metadata=probability)  # 1.0: the paper's n-step returns
+    # rmsprop: shared statistics; adam: shared moments
+    optimizer: str = field(default="rmsprop", metadata=one_of("rmsprop", "adam"))
+    rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
+    optimizer_eps: float = field(default=1e-5, metadata=positive)  # RMSProp's / Adam's ε
     anneal_lr: bool = True  # linear to 0 over the budget, as in the paper
-    net_arch: list[int] | None = None  # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
-    activation: str = "tanh"
-    shared_trunk: bool | None = None  # None: shared CNN for images (as the paper), separate MLPs for vectors
-    start_method: str = "auto"  # auto (fork where available, else spawn) | fork | spawn | forkserver
-    report_every: int = 20  # updates between a worker's loss reports (averaged over them)
+    # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
+    net_arch: list[int] | None = field(default=None, metadata=widths)
+    activation: str = "tanh"  # checked by rlsuite.nets when the networks are built
+    # one trunk for actor and critic; None: shared CNN for images (as the paper), separate MLPs for vectors
+    shared: bool | None = None
+    # auto: fork where available, else spawn
+    start_method: str = field(default="auto", metadata=one_of("auto", "fork", "spawn", "forkserver"))
+    # updates between a worker's loss reports (averaged over them)
+    log_interval: int = field(default=20, metadata=at_least_one)
 
 
 # ---------------------------------------------------------------------------- shared state
 def make_optimizer(model: nn.Module, cfg: A3CConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.eps)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.eps)
-    raise ConfigError(f"agent.optimizer must be 'rmsprop' or 'adam', got '{cfg.optimizer}'")
+        return torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.optimizer_eps)  # adam (the config's choices)
 
 
 def share_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
@@ -237,7 +241,7 @@ def a3c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tenso
 
 def build_policy(observation_space: gym.Space, action_space: gym.Space, cfg: A3CConfig) -> ActorCritic:
     return ActorCritic(observation_space, action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-                       shared=cfg.shared_trunk)
+                       shared=cfg.shared)
 
 
 # ---------------------------------------------------------------------------- one actor-learner
@@ -327,7 +331,7 @@ class A3CWorker:
             for key, value in stats.items():
                 stats_sum[key] = stats_sum.get(key, 0.0) + value
             n_stats += 1
-            if n_stats >= cfg.report_every:
+            if n_stats >= cfg.log_interval:
                 self.report(("losses", wid, {k: s / n_stats for k, s in stats_sum.items()}))
                 stats_sum, n_stats = {}, 0
         if n_stats:

@@ -58,6 +58,7 @@ from torch.nn import functional as F
 from rlsuite import optim, schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.constraints import Range, at_least_one, domain, finite, non_negative, one_of, positive, probability, widths
 from rlsuite.errors import ConfigError
 from rlsuite.loops import Transition, run_step_loop
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
@@ -65,37 +66,42 @@ from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_pro
 
 @dataclass
 class DQNConfig(AgentConfig):
-    lr: float = 1e-4
-    gamma: float = 0.99
-    batch_size: int = 32
-    buffer_size: int = 100_000
-    learning_starts: int = 1000
-    train_freq: int = 4  # env steps (summed over envs) between training rounds
-    gradient_steps: int = 1  # updates per training round
-    target_update_interval: int = 1000  # env steps between hard target copies (tau >= 1)
-    tau: float = 1.0  # < 1: Polyak averaging after every update instead of hard copies
-    exploration_fraction: float = 0.1
-    exploration_initial_eps: float = 1.0
-    exploration_final_eps: float = 0.05
-    max_grad_norm: float = 10.0  # <= 0: no clipping
-    loss: str = "huber"  # huber | mse (ignored by the distributional loss)
-    net_arch: list[int] = field(default_factory=lambda: [64, 64])  # hidden sizes for vector obs
-    adam_eps: float = 1e-8
-    n_envs: int = 1
+    lr: float = field(default=1e-4, metadata=positive)
+    gamma: float = field(default=0.99, metadata=probability)
+    batch_size: int = field(default=32, metadata=at_least_one)
+    buffer_size: int = field(default=100_000, metadata=at_least_one)
+    learning_starts: int = field(default=1000, metadata=non_negative)
+    # env steps (summed over envs) between training rounds
+    train_freq: int = field(default=4, metadata=at_least_one)
+    gradient_steps: int = field(default=1, metadata=non_negative)  # updates per training round
+    # env steps between hard target copies (tau >= 1)
+    target_update_interval: int = field(default=1000, metadata=at_least_one)
+    # < 1: Polyak averaging after every update instead of hard copies
+    tau: float = field(default=1.0, metadata=domain(Range(gt=0, le=1)))
+    exploration_fraction: float = field(default=0.1, metadata=probability)
+    exploration_initial_eps: float = field(default=1.0, metadata=probability)
+    exploration_final_eps: float = field(default=0.05, metadata=probability)
+    max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
+    loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
+    net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
+    optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
+    n_envs: int = field(default=1, metadata=at_least_one)
     # Rainbow ingredients
     double: bool = False
     dueling: bool = False
     prioritized: bool = False
-    alpha: float = 0.6  # PER priority exponent
-    beta0: float = 0.4  # PER importance-weight exponent, annealed linearly to 1 over training
-    per_eps: float = 1e-6  # added to |δ| so no transition gets zero probability
+    alpha: float = field(default=0.6, metadata=non_negative)  # PER priority exponent
+    # PER importance-weight exponent, annealed linearly to 1 over training
+    beta0: float = field(default=0.4, metadata=probability)
+    # added to |δ| so no transition gets zero probability
+    per_eps: float = field(default=1e-6, metadata=positive)
     noisy: bool = False
-    sigma0: float = 0.5
+    sigma0: float = field(default=0.5, metadata=non_negative)
     distributional: bool = False
-    n_atoms: int = 51
-    v_min: float = -10.0
-    v_max: float = 10.0
-    n_step: int = 1
+    n_atoms: int = field(default=51, metadata=domain(Range(ge=2)))
+    v_min: float = field(default=-10.0, metadata=finite)
+    v_max: float = field(default=10.0, metadata=finite)
+    n_step: int = field(default=1, metadata=at_least_one)
 
 
 # ----------------------------------------------------------------------------- the mathematics
@@ -187,12 +193,8 @@ class DQN(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.loss not in ("huber", "mse"):
-            raise ConfigError(f"agent.loss must be 'huber' or 'mse', got '{cfg.loss}'")
-        if cfg.distributional and not (cfg.n_atoms >= 2 and cfg.v_max > cfg.v_min):
-            raise ConfigError("distributional DQN needs n_atoms >= 2 and v_max > v_min")
-        if cfg.n_step < 1 or cfg.batch_size < 1 or cfg.gradient_steps < 0 or cfg.train_freq < 1:
-            raise ConfigError("n_step, batch_size and train_freq must be >= 1, gradient_steps >= 0")
+        if cfg.distributional and not cfg.v_max > cfg.v_min:
+            raise ConfigError(f"distributional DQN needs v_max > v_min, got v_min={cfg.v_min}, v_max={cfg.v_max}")
         self.n_actions = int(self.action_space.n)
         self.frames_per_step = 4 if self.env_spec.plugin == "atari" else 1
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
@@ -201,7 +203,7 @@ class DQN(Agent):
         self.target_net.requires_grad_(False)
         # fused Adam: one kernel for all parameters, ~3x faster than the default loop on small nets
         self.params = list(self.q_net.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=True)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,

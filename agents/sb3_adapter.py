@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from rlsuite.agent import Agent, AgentConfig
+from rlsuite.constraints import OneOf, at_least_one, domain, one_of, positive
 from rlsuite.errors import ConfigError, IncompatibleEnvError, suggest, unknown
 from rlsuite.spaces import describe
 
@@ -74,13 +75,14 @@ SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 
 @dataclass
 class SB3Config(AgentConfig):
-    algo: str = "ppo"
-    policy: str = "auto"  # auto: CnnPolicy for image observations, else MlpPolicy
-    lr: float | None = None  # None: SB3's default learning_rate for the algo
-    batch_size: int | None = None
-    buffer_size: int | None = None
+    algo: str = field(default="ppo", metadata=domain(OneOf(tuple(ALGOS))))
+    # auto: CnnPolicy for image observations, else MlpPolicy
+    policy: str = field(default="auto", metadata=one_of("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"))
+    lr: float | None = field(default=None, metadata=positive)  # None: SB3's default learning_rate for the algo
+    batch_size: int | None = field(default=None, metadata=at_least_one)
+    buffer_size: int | None = field(default=None, metadata=at_least_one)
     kwargs: dict[str, Any] = field(default_factory=dict)  # any SB3 constructor argument
-    verbose: int = 0
+    verbose: int = field(default=0, metadata=domain(OneOf((0, 1, 2))))
 
 
 def algo_class(algo: str) -> type:

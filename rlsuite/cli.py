@@ -154,7 +154,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from rlsuite import registry
-    from rlsuite.config import env_config_names
+    from rlsuite.envspec import env_config_names, resolve_env_node
 
     console = Console()
     if args.what == "agents":
@@ -166,8 +166,6 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, desc in registry.describe_envs():
             table.add_row(name, "plugin", desc)
         for name in env_config_names():
-            from rlsuite.config import resolve_env_node
-
             node = resolve_env_node(name)
             table.add_row(name, "config", f"{node.get('id') or name} via the '{node['plugin']}' plugin")
     console.print(table)

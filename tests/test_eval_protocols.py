@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import rlsuite
+from rlsuite.envspec import EnvSpec, env_spec_from
 from rlsuite.errors import ConfigError
 from rlsuite.eval.protocols import PROTOCOLS, get_protocol
-from rlsuite.registry import EnvSpec, env_spec_from
 
 pytest.importorskip("ale_py")
 
