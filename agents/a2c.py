@@ -63,8 +63,8 @@ class A2C(OnPolicyAgent):
         cfg = self.config
         self.params = list(self.policy.parameters())
         if cfg.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps,
-                                                 foreach=True)
+            self.optimizer: torch.optim.Optimizer = torch.optim.RMSprop(
+                self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps, foreach=True)
         else:  # adam (the config's choices)
             self.optimizer = self.adam(self.params, cfg.lr)
 

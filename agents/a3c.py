@@ -20,8 +20,8 @@ paper's n-step returns); the network is :class:`rlsuite.policies.ActorCritic`.
 
 Launching is separate from the algorithm: :class:`A3CWorker` is a plain object that only needs a
 parameter store with ``pull``/``push`` (:class:`SharedParameters` here), a step budget with
-``claim``/``count_update`` (:class:`SharedCounters`) and a ``report`` callable, so a later issue can
-host the same worker in a Ray actor (a parameter-server actor behind ``pull``/``push``). The agent's
+``claim``/``count_update`` (:class:`SharedCounters`) and a ``report`` callable, so another launcher
+can host the same worker without touching the algorithm. The agent's
 :meth:`A3C.train_until` starts the processes, forwards their episode returns and losses to the
 logger, drives ``self.steps`` from the shared counter (checkpoints and evaluations run in the main
 process while the workers keep going), and shuts down cleanly: on Ctrl-C every worker is terminated
@@ -66,7 +66,7 @@ import queue as queue_lib
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,8 +151,7 @@ class SharedParameters:
 
     ``pull`` copies θ into a worker's local model; ``push`` points the shared parameters' ``.grad``
     at the local gradients and steps the shared optimizer, in place and without a lock: concurrent
-    pushes interleave element-wise, as Hogwild intends. (A Ray parameter-server actor would offer
-    the same two calls with weights and gradients travelling as arrays.)
+    pushes interleave element-wise, as Hogwild intends.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer):
@@ -168,12 +167,12 @@ class SharedParameters:
             group["lr"] = lr
 
     @torch.no_grad()
-    def pull(self, local: list[torch.Tensor]) -> None:
+    def pull(self, local: Sequence[torch.Tensor]) -> None:
         """Copy θ into a worker's local parameters ``local`` (in ``model.parameters()`` order)."""
         for mine, shared in zip(local, self.tensors):
             mine.copy_(shared)
 
-    def push(self, local: list[torch.Tensor]) -> None:
+    def push(self, local: Sequence[torch.Tensor]) -> None:
         """Apply the gradients of ``local`` to θ with the shared optimizer, lock-free."""
         for mine, shared in zip(local, self.tensors):
             shared.grad = mine.grad
@@ -270,7 +269,8 @@ class A3CWorker:
         envs = self.env_spec.make_vec(cfg.n_envs, seed=seeding.derive_seed(self.seed, 1 + wid), training=True)
         try:
             reset_seed = seeding.derive_seed(self.seed, 1 + wid, start, 1)
-            obs, _ = envs.reset(seed=[reset_seed + i for i in range(cfg.n_envs)])
+            seeds = [reset_seed + i for i in range(cfg.n_envs)]  # one per env (Gymnasium's annotation: int)
+            obs, _ = envs.reset(seed=seeds)  # type: ignore[arg-type]
             self._loop(local, envs, obs, until_step)
         finally:
             envs.close()
@@ -295,8 +295,8 @@ class A3CWorker:
             t = 0
             while t < T and self.counters.claim(N, until_step):
                 with torch.no_grad():
-                    actions, _, v = local.act(torch.as_tensor(obs))
-                actions = actions.numpy()
+                    action_tensor, _, v = local.act(torch.as_tensor(obs))
+                actions = action_tensor.numpy()
                 next_obs, r, term, trunc, infos = envs.step(local.env_actions(actions))
                 obs_buf[t], action_buf[t], rewards[t], values[t] = obs, actions, r, v.numpy()
                 terminated[t], truncated[t] = term, trunc
@@ -386,8 +386,8 @@ class A3C(Agent):
         single = obs.shape == self.observation_space.shape
         batch = torch.as_tensor(obs[None] if single else obs)
         with torch.no_grad():
-            actions, _, _ = self.model.act(batch, deterministic=deterministic)
-        actions = self.model.env_actions(actions.numpy())
+            action_tensor, _, _ = self.model.act(batch, deterministic=deterministic)
+        actions = self.model.env_actions(action_tensor.numpy())
         return actions[0] if single else actions
 
     def start_segment(self) -> None:
@@ -397,7 +397,7 @@ class A3C(Agent):
         if self.steps >= until_step:
             return
         cfg = self.config
-        ctx = mp.get_context(self.start_method)
+        ctx: Any = mp.get_context(self.start_method)  # a SpawnContext/ForkContext (BaseContext lacks Process)
         self.params.share_memory()  # again after a checkpoint load replaced the optimizer state
         counters = SharedCounters(ctx, cfg.n_workers, self.steps)
         messages = ctx.Queue()

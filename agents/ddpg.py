@@ -32,7 +32,7 @@ Deviations from the papers, following common practice (SB3, CleanRL, the TD3 aut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -189,11 +189,11 @@ class DDPG(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        space = self.action_space
+        space = cast(gym.spaces.Box, self.action_space)  # check_spaces admitted only Box
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
             raise IncompatibleEnvError(f"agent '{self.name}' needs finite action bounds to scale tanh outputs, "
                                        f"got low={space.low}, high={space.high}")
-        obs_dim = int(np.prod(self.observation_space.shape))
+        obs_dim = int(np.prod(self.observation_space.shape or ()))
         self.action_dim = int(np.prod(space.shape))
         self.low = space.low.astype(np.float64).reshape(-1)
         self.high = space.high.astype(np.float64).reshape(-1)
@@ -240,7 +240,7 @@ class DDPG(Agent):
 
     def to_env_actions(self, normalized: np.ndarray) -> np.ndarray:
         actions = scale_action(normalized, self.low, self.high).astype(self.action_space.dtype)
-        return actions.reshape(len(normalized), *self.action_space.shape)
+        return actions.reshape(len(normalized), *(self.action_space.shape or ()))
 
     def act(self, obs: Any, deterministic: bool = True) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)

@@ -47,7 +47,7 @@ SB3's own code):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -57,7 +57,7 @@ from torch.nn import functional as F
 
 from rlsuite import optim, schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.buffers import PrioritizedReplayBuffer, make_replay_buffer, to_torch
 from rlsuite.constraints import Range, at_least_one, domain, finite, non_negative, one_of, positive, probability, widths
 from rlsuite.errors import ConfigError
 from rlsuite.loops import Transition, run_step_loop
@@ -154,7 +154,8 @@ class QNetwork(nn.Module):
         encoder, features = build_encoder(observation_space)
         fc = getattr(encoder, "fc", None)
         if isinstance(fc, nn.Sequential):  # conv encoders: their fc layer moves into the head
-            features, hidden = fc[0].in_features, encoder.features_dim
+            hidden: int | None
+            features, hidden = cast(nn.Linear, fc[0]).in_features, cast(int, encoder.features_dim)
             encoder.fc = nn.Identity()
             self.body: nn.Module = encoder
         else:
@@ -195,7 +196,7 @@ class DQN(Agent):
         cfg = self.config
         if cfg.distributional and not cfg.v_max > cfg.v_min:
             raise ConfigError(f"distributional DQN needs v_max > v_min, got v_min={cfg.v_min}, v_max={cfg.v_max}")
-        self.n_actions = int(self.action_space.n)
+        self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
         self.frames_per_step = 4 if self.env_spec.plugin == "atari" else 1
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
@@ -211,7 +212,7 @@ class DQN(Agent):
             pin_memory=self.device.type == "cuda",
         )
         if cfg.prioritized:
-            self.buffer.eps = cfg.per_eps
+            cast(PrioritizedReplayBuffer, self.buffer).eps = cfg.per_eps
 
     # ------------------------------------------------------------------ acting
     @property
@@ -247,7 +248,7 @@ class DQN(Agent):
 
     def act(self, obs: Any, deterministic: bool = True) -> Any:
         obs = np.asarray(obs)
-        single = obs.ndim == len(self.observation_space.shape)
+        single = obs.ndim == len(self.observation_space.shape or ())
         batch = obs[None] if single else obs
         if deterministic:
             actions = self.greedy(batch, noise=False)
@@ -277,7 +278,7 @@ class DQN(Agent):
         if cfg.prioritized:
             beta = cfg.beta0 + (1.0 - cfg.beta0) * self.progress
             for _ in range(n_updates):
-                yield to_torch(buffer.sample(cfg.batch_size, beta=beta), self.device)
+                yield to_torch(cast(PrioritizedReplayBuffer, buffer).sample(cfg.batch_size, beta=beta), self.device)
             return
         big = to_torch(buffer.sample(cfg.batch_size * n_updates), self.device)
         for i in range(n_updates):
@@ -301,7 +302,8 @@ class DQN(Agent):
                 optim.clip_grad_norm(self.params, cfg.max_grad_norm)
             optim.step(self.optimizer)
             if cfg.prioritized:
-                self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
+                per = cast(PrioritizedReplayBuffer, self.buffer)
+                per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
             if cfg.tau < 1.0:
                 self.update_target(cfg.tau)
             losses.append(loss.detach())

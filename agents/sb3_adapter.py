@@ -108,7 +108,7 @@ def linear_schedule(start: float) -> Any:
 
 def sb3_kwargs(cfg: SB3Config, sb3_cls: type) -> dict[str, Any]:
     """The SB3 constructor kwargs from our config, checked against the constructor's signature."""
-    accepted = set(inspect.signature(sb3_cls.__init__).parameters) - {"self", "policy", "env", "seed", "device"}
+    accepted = set(inspect.signature(sb3_cls).parameters) - {"self", "policy", "env", "seed", "device"}
     kwargs = dict(cfg.kwargs)
     for key in kwargs:
         if key not in accepted:

@@ -24,7 +24,7 @@ parameters (``shared`` must stay false). ``max_kl`` is δ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.
     return x
 
 
-def flat_grad(output: torch.Tensor, params: list[torch.Tensor], **kwargs: Any) -> torch.Tensor:
+def flat_grad(output: torch.Tensor, params: Sequence[torch.Tensor], **kwargs: Any) -> torch.Tensor:
     grads = torch.autograd.grad(output, params, **kwargs)
     return torch.cat([g.reshape(-1) for g in grads])
 
@@ -105,7 +105,8 @@ class TRPO(OnPolicyAgent):
         def surrogate_and_kl() -> tuple[torch.Tensor, torch.Tensor]:
             dist = self.policy.distribution(obs)
             ratio = torch.exp(dist.log_prob(actions) - old_log_probs)
-            return (ratio * advantages).mean(), old_dist.kl(dist).mean()
+            # both distributions come from one policy, so they are of one kind
+            return (ratio * advantages).mean(), old_dist.kl(dist).mean()  # type: ignore[arg-type]
 
         surrogate, kl = surrogate_and_kl()
         g = flat_grad(surrogate, params, retain_graph=True)

@@ -180,7 +180,8 @@ class Agent:
         if self.envs is None:
             self.envs = self.env_spec.make_vec(n_envs, seed=self.seed, training=True)
         reset_seed = seeding.derive_seed(self.seed, self.steps)
-        self.obs, _ = self.envs.reset(seed=[reset_seed + i for i in range(n_envs)])
+        seeds = [reset_seed + i for i in range(n_envs)]  # one per env (Gymnasium's annotation says int only)
+        self.obs, _ = self.envs.reset(seed=seeds)  # type: ignore[arg-type]
         self.on_segment_start()
 
     def on_segment_start(self) -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rlsuite.errors import ConfigError, RLSuiteError
 
@@ -20,7 +20,7 @@ COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         raise ConfigError(f"{message} (see 'rlsuite {self.prog.split()[-1]} --help')")
 
 

@@ -171,6 +171,7 @@ def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str
         except (OmegaConfBaseException, yaml.YAMLError) as err:
             raise config_error(err) if isinstance(err, OmegaConfBaseException) else ConfigError(
                 f"invalid value for '{key}': {value}") from err
+        assert isinstance(typed, DictConfig)
         OmegaConf.update(cfg, key, typed[key], merge=True)
     check_train_config(cfg)
     return cfg, state
