@@ -366,8 +366,6 @@ class A3C(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.n_workers < 1 or cfg.t_max < 1 or cfg.n_envs < 1:
-            raise ConfigError("agent.n_workers, agent.t_max and agent.n_envs must be >= 1")
         methods = std_mp.get_all_start_methods()
         if cfg.start_method == "auto":
             self.start_method = "fork" if "fork" in methods else "spawn"

@@ -47,7 +47,7 @@ SB3's own code):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -58,8 +58,18 @@ from torch.nn import functional as F
 from rlsuite import optim, schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, make_replay_buffer, to_torch
-from rlsuite.constraints import Range, at_least_one, domain, finite, non_negative, one_of, positive, probability, widths
-from rlsuite.errors import ConfigError
+from rlsuite.constraints import (
+    Range,
+    Relation,
+    at_least_one,
+    domain,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.loops import Transition, run_step_loop
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
 
@@ -102,6 +112,11 @@ class DQNConfig(AgentConfig):
     v_min: float = field(default=-10.0, metadata=finite)
     v_max: float = field(default=10.0, metadata=finite)
     n_step: int = field(default=1, metadata=at_least_one)
+
+    relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("v_max > v_min when distributional", ("distributional", "v_min", "v_max"),
+                 lambda c: not c.distributional or c.v_max > c.v_min),
+    )
 
 
 # ----------------------------------------------------------------------------- the mathematics
@@ -194,8 +209,6 @@ class DQN(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.distributional and not cfg.v_max > cfg.v_min:
-            raise ConfigError(f"distributional DQN needs v_max > v_min, got v_min={cfg.v_min}, v_max={cfg.v_max}")
         self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
         self.frames_per_step = 4 if self.env_spec.plugin == "atari" else 1
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)

@@ -28,12 +28,12 @@ settings, one shared Nature CNN trunk).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from rlsuite import optim
-from rlsuite.constraints import at_least_one, finite, non_negative, positive
-from rlsuite.errors import ConfigError
+from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
@@ -67,6 +67,16 @@ class PPOConfig(OnPolicyConfig):
     vf_coef: float = field(default=0.5, metadata=non_negative)
     target_kl: float | None = field(default=None, metadata=positive)
 
+    relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("a minibatch size in [1, n_steps * n_envs]", ("batch_size", "n_minibatches", "n_steps", "n_envs"),
+                 lambda c: 1 <= minibatch_size(c) <= c.n_steps * c.n_envs),
+    )
+
+
+def minibatch_size(cfg: PPOConfig) -> int:
+    """``batch_size``, or ``n_steps·n_envs / n_minibatches`` when that is given."""
+    return cfg.n_steps * cfg.n_envs // cfg.n_minibatches if cfg.n_minibatches else cfg.batch_size
+
 
 class PPO(OnPolicyAgent):
     """PPO-Clip: GAE, minibatch epochs, value clipping option, target-KL early stop, annealing."""
@@ -77,10 +87,7 @@ class PPO(OnPolicyAgent):
 
     def setup_optimizers(self) -> None:
         cfg = self.config
-        rollout = cfg.n_steps * cfg.n_envs
-        self.batch_size = rollout // cfg.n_minibatches if cfg.n_minibatches else cfg.batch_size
-        if self.batch_size < 1 or self.batch_size > rollout:
-            raise ConfigError(f"PPO batch size {self.batch_size} must be in [1, n_steps·n_envs = {rollout}]")
+        self.batch_size = minibatch_size(cfg)
         self.params = list(self.policy.parameters())
         self.optimizer = self.adam(self.params, cfg.lr)
 

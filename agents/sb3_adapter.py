@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.constraints import OneOf, at_least_one, domain, one_of, positive
+from rlsuite.constraints import OneOf, at_least_one, domain, positive
 from rlsuite.errors import ConfigError, IncompatibleEnvError, suggest, unknown
 from rlsuite.spaces import describe
 
@@ -76,8 +76,8 @@ SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 @dataclass
 class SB3Config(AgentConfig):
     algo: str = field(default="ppo", metadata=domain(OneOf(tuple(ALGOS))))
-    # auto: CnnPolicy for image observations, else MlpPolicy
-    policy: str = field(default="auto", metadata=one_of("auto", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"))
+    # auto: CnnPolicy for image observations, else MlpPolicy (other names: checked against the algo's aliases)
+    policy: str = "auto"
     lr: float | None = field(default=None, metadata=positive)  # None: SB3's default learning_rate for the algo
     batch_size: int | None = field(default=None, metadata=at_least_one)
     buffer_size: int | None = field(default=None, metadata=at_least_one)

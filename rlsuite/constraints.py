@@ -5,6 +5,10 @@
         lr: float = field(default=1e-4, metadata=positive)
         loss: str = field(default="huber", metadata=one_of("huber", "mse"))
         net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)
+        # a rule across fields is declared on the class, next to them
+        relations: ClassVar[tuple[Relation, ...]] = (
+            Relation("v_max > v_min", ("v_min", "v_max"), lambda c: c.v_max > c.v_min),
+        )
 
 :func:`validate` walks a config dataclass and raises :class:`ConfigError` for the first field outside
 its domain, naming the key, the value and what is accepted (with close matches for choices). NaN is
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +114,15 @@ class Either(Constraint):
         return " or ".join(c.describe() for c in self.options)
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A rule across fields of one config, declared on its class as ``relations = (Relation(...),)``."""
+
+    rule: str  # what must hold, as the user reads it
+    keys: tuple[str, ...]  # the fields involved (their values are shown when the rule fails)
+    holds: Callable[[Any], bool]
+
+
 def domain(constraint: Constraint) -> dict[str, Constraint]:
     """Field metadata declaring ``constraint``: ``field(default=..., metadata=domain(Range(gt=0)))``."""
     return {DOMAIN: constraint}
@@ -171,3 +184,7 @@ def validate(config: Any, prefix: str = "", where: str = "") -> None:
     """Check every field of the dataclass instance ``config`` against its declared domain."""
     for field in dataclasses.fields(config):
         check_value(prefix + field.name, getattr(config, field.name), constraint_of(field), where)
+    for relation in getattr(config, "relations", ()):
+        if not relation.holds(config):
+            got = ", ".join(f"{prefix}{key}={getattr(config, key)!r}" for key in relation.keys)
+            raise ConfigError(f"invalid config{where}: needs {relation.rule}; got {got}")

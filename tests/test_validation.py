@@ -81,6 +81,18 @@ def test_api_refuses_each_bad_value_with_a_config_error(name, env, hparams, expe
     assert "\n" not in str(info.value)
 
 
+def test_rules_across_fields_are_declared_on_the_config_and_checked_too():
+    with pytest.raises(ConfigError, match=r"^invalid config for agent 'dqn': needs v_max > v_min when distributional; "
+                                          r"got distributional=True, v_min=5.0, v_max=-5.0$"):
+        rlsuite.make_agent("dqn", env="CartPole-v1", distributional=True, v_min=5.0, v_max=-5.0)
+    rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, v_min=5.0, v_max=-5.0)  # unused without C51
+    with pytest.raises(ConfigError, match=r"needs a minibatch size in \[1, n_steps \* n_envs\]; got batch_size=64, "
+                                          r"n_minibatches=None, n_steps=4, n_envs=2"):
+        rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, n_steps=4, n_envs=2, batch_size=64)
+    with pytest.raises(ConfigError, match="n_minibatches=16"):
+        rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, n_steps=4, n_envs=2, n_minibatches=16)
+
+
 def test_api_refuses_a_negative_seed():
     with pytest.raises(ConfigError, match="invalid value for 'seed': -1; accepted: a finite number >= 0"):
         rlsuite.make_agent("q_learning", env="FrozenLake-v1", seed=-1)
