@@ -15,16 +15,19 @@ its domain, naming the key, the value and what is accepted (with close matches f
 refused in every float, declared or not. A field whose value is ``None`` ("use the default") is
 not checked: OmegaConf's typing already refuses ``None`` where the field is not optional.
 
-This module is a leaf (it imports only :mod:`rlsuite.errors`), so any config class can use it.
+This module is a leaf (it imports only numpy and :mod:`rlsuite.errors`), so any config class can use it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from rlsuite.errors import ConfigError, suggest
 
@@ -45,7 +48,7 @@ class Constraint:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))  # numpy scalars count
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ def test_cliff_walking_sarsa_safe_path_q_learning_cliff_path():
     q_eps = q_value_iteration(P, R, 1.0, terminal, epsilon=0.1, iters=20_000, tol=1e-9)
     start, cliff_edge_row = 36, range(25, 35)
     hparams = dict(gamma=1.0, exploration_initial_eps=0.1, exploration_final_eps=0.1, lr=0.5, lr_final=0.05)
-    sarsa = rlsuite.make_agent("sarsa", env="CliffWalking-v1", seed=0, **hparams).learn(60_000)
-    q_learning = rlsuite.make_agent("q_learning", env="CliffWalking-v1", seed=0, **hparams).learn(30_000)
+    sarsa = rlsuite.make_agent("sarsa", env="CliffWalking-v1", tuned=False, seed=0, **hparams).learn(60_000)
+    q_learning = rlsuite.make_agent("q_learning", env="CliffWalking-v1", tuned=False, seed=0, **hparams).learn(30_000)
     assert rlsuite.evaluate(q_learning, episodes=1).mean == -13.0  # optimal path along the cliff
     sarsa_return = rlsuite.evaluate(sarsa, episodes=1).mean
     assert sarsa_return in (-15.0, -17.0)  # middle or top row: a safe path

@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import rlsuite
@@ -25,6 +26,7 @@ def test_range_bounds_and_finiteness():
     assert not positive.accepts(0) and not positive.accepts(-1e-9)
     assert not positive.accepts(math.inf) and not positive.accepts(math.nan)
     assert not positive.accepts(True)  # a bool is not a number here
+    assert positive.accepts(np.int64(3)) and positive.accepts(np.float32(0.5))  # numpy scalars are (seeds from arrays)
     unit = Range(ge=0, le=1)
     assert unit.accepts(0) and unit.accepts(1) and unit.accepts(0.5)
     assert not unit.accepts(1.0000001) and not unit.accepts(-0.1)
