@@ -198,3 +198,10 @@ def test_resume_checks_override_values_and_user_envs_need_passing_again(tmp_path
     with pytest.raises(rlsuite.RLSuiteError, match=r"user-supplied env.*rlsuite.load\(path, env="):
         loaded.learn(10)  # ...training does, and says how to give it
     rlsuite.load(tmp_path / "model", env=lambda: RandomMDP(n_states=3)).learn(10)
+
+
+def test_a_deprecated_key_still_works_with_a_one_line_warning(tmp_path):
+    out = cli("config", "agent=dqn", "env=CartPole-v1", "agent.adam_eps=1e-4", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "rlsuite: warning: agent key 'adam_eps' is deprecated; use 'optimizer_eps'" in out.stderr.splitlines()
+    assert "optimizer_eps: 0.0001" in out.stdout and "adam_eps" not in out.stdout
