@@ -28,15 +28,13 @@ def package_modules() -> dict[str, Path]:
     for package, folder in PACKAGE_DIRS.items():
         for path in folder.rglob("*.py"):
             parts = list(path.relative_to(folder).with_suffix("").parts)
-            if parts[0] in ("agents", "envs") and package == "rlsuite":
-                continue  # not there, but keep the mapping one-way
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             modules[".".join([package, *parts])] = path
     return modules
 
 
-def is_type_checking_block(node: ast.stmt) -> bool:
+def is_type_checking_block(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
@@ -47,7 +45,7 @@ def imported_modules(module: str, path: Path, known: set[str], module_level_only
     is_package = path.name == "__init__.py"
     found: set[str] = set()
 
-    def visit(nodes: list[ast.stmt]) -> None:
+    def visit(nodes: list[ast.AST]) -> None:
         for node in nodes:
             if is_type_checking_block(node):
                 continue
@@ -67,9 +65,9 @@ def imported_modules(module: str, path: Path, known: set[str], module_level_only
             for field in ("body", "orelse", "finalbody", "handlers"):
                 children = getattr(node, field, None)
                 if isinstance(children, list):
-                    visit([c for c in children if isinstance(c, ast.stmt) or isinstance(c, ast.ExceptHandler)])
+                    visit([c for c in children if isinstance(c, (ast.stmt, ast.ExceptHandler))])
 
-    visit(tree.body)  # type: ignore[arg-type]
+    visit(tree.body)
     return {name for name in found if name in known and name != module}
 
 
