@@ -28,14 +28,14 @@ import numpy as np
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.constraints import finite, one_of, positive, probability
+from rlsuite.constraints import finite, non_negative, one_of, positive, probability
 from rlsuite.loops import Transition, run_step_loop
 
 
 @dataclass
 class TabularConfig(AgentConfig):
     lr: float = field(default=0.1, metadata=positive)
-    lr_final: float | None = field(default=None, metadata=positive)  # None: constant lr (linear schedule)
+    lr_final: float | None = field(default=None, metadata=non_negative)  # None: constant lr (linear schedule)
     lr_schedule: str = field(default="linear", metadata=one_of("linear", "visits"))
     lr_power: float = field(default=0.8, metadata=positive)  # exponent of the visit-count schedule
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
