@@ -5,6 +5,9 @@ and which attributes make up its state (``persistent``); it implements :meth:`se
 networks, optimizers, buffers), :meth:`act`, and :meth:`train_until` (usually one of the shared
 loops in :mod:`rlsuite.loops`). The base class does the rest the same way for all: seeding,
 devices, env construction, budgets and schedules, logging, resume points and checkpoints.
+
+The core imports one way (a test checks it): errors, constraints, env_plugin → registry (plugins)
+→ envspec (what ``env=`` means) → config (composition, validation) → agent → run → cli.
 """
 
 from __future__ import annotations
