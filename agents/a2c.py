@@ -19,12 +19,12 @@ SB3's default; TensorFlow's variant differs slightly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from rlsuite import optim
-from rlsuite.errors import ConfigError
+from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
@@ -41,16 +41,15 @@ def a2c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tenso
 
 @dataclass
 class A2CConfig(OnPolicyConfig):
-    n_envs: int = 8
-    n_steps: int = 5
-    lr: float = 7e-4
-    gae_lambda: float = 1.0
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
+    n_envs: int = field(default=8, metadata=at_least_one)
+    n_steps: int = field(default=5, metadata=at_least_one)
+    lr: float = field(default=7e-4, metadata=positive)
+    gae_lambda: float = field(default=1.0, metadata=probability)
+    ent_coef: float = field(default=0.0, metadata=finite)
+    vf_coef: float = field(default=0.5, metadata=non_negative)
     normalize_advantage: bool = False
-    optimizer: str = "rmsprop"  # rmsprop | adam
-    rms_alpha: float = 0.99
-    rms_eps: float = 1e-5
+    optimizer: str = field(default="rmsprop", metadata=one_of("rmsprop", "adam"))
+    rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
 
 
 class A2C(OnPolicyAgent):
@@ -64,12 +63,10 @@ class A2C(OnPolicyAgent):
         cfg = self.config
         self.params = list(self.policy.parameters())
         if cfg.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps,
-                                                 foreach=True)
-        elif cfg.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.RMSprop(
+                self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps, foreach=True)
+        else:  # adam (the config's choices)
             self.optimizer = self.adam(self.params, cfg.lr)
-        else:
-            raise ConfigError(f"agent.optimizer must be 'rmsprop' or 'adam', got '{cfg.optimizer}'")
 
     def update(self) -> None:
         cfg = self.config

@@ -20,8 +20,8 @@ paper's n-step returns); the network is :class:`rlsuite.policies.ActorCritic`.
 
 Launching is separate from the algorithm: :class:`A3CWorker` is a plain object that only needs a
 parameter store with ``pull``/``push`` (:class:`SharedParameters` here), a step budget with
-``claim``/``count_update`` (:class:`SharedCounters`) and a ``report`` callable, so a later issue can
-host the same worker in a Ray actor (a parameter-server actor behind ``pull``/``push``). The agent's
+``claim``/``count_update`` (:class:`SharedCounters`) and a ``report`` callable, so another launcher
+can host the same worker without touching the algorithm. The agent's
 :meth:`A3C.train_until` starts the processes, forwards their episode returns and losses to the
 logger, drives ``self.steps`` from the shared counter (checkpoints and evaluations run in the main
 process while the workers keep going), and shuts down cleanly: on Ctrl-C every worker is terminated
@@ -66,8 +66,8 @@ import queue as queue_lib
 import signal
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -79,11 +79,12 @@ from torch import nn
 from rlsuite import seeding
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import gae
+from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
+from rlsuite.envspec import EnvSpec
 from rlsuite.errors import ConfigError, NonFiniteError, RLSuiteError
 from rlsuite.loops import EpisodeTracker, true_next_obs
 from rlsuite.nonfinite import NonFiniteWatch, check_env_step
 from rlsuite.policies import ActorCritic
-from rlsuite.registry import EnvSpec
 
 
 class WorkerError(RLSuiteError, RuntimeError):
@@ -92,31 +93,34 @@ class WorkerError(RLSuiteError, RuntimeError):
 
 @dataclass
 class A3CConfig(AgentConfig):
-    lr: float = 7e-4
-    n_workers: int = 2
-    t_max: int = 5  # steps per worker between updates (Atari: 20)
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 40.0
-    gae_lambda: float = 1.0  # 1.0: the paper's n-step returns
-    optimizer: str = "rmsprop"  # rmsprop (shared statistics) | adam (shared moments)
-    rms_alpha: float = 0.99
-    eps: float = 1e-5
+    lr: float = field(default=7e-4, metadata=positive)
+    n_workers: int = field(default=2, metadata=at_least_one)
+    t_max: int = field(default=5, metadata=at_least_one)  # steps per worker between updates (Atari: 20)
+    ent_coef: float = field(default=0.01, metadata=finite)
+    vf_coef: float = field(default=0.5, metadata=non_negative)
+    max_grad_norm: float = field(default=40.0, metadata=positive)
+    gae_lambda: float = field(default=1.0, metadata=probability)  # 1.0: the paper's n-step returns
+    # rmsprop: shared statistics; adam: shared moments
+    optimizer: str = field(default="rmsprop", metadata=one_of("rmsprop", "adam"))
+    rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
+    optimizer_eps: float = field(default=1e-5, metadata=positive)  # RMSProp's / Adam's ε
     anneal_lr: bool = True  # linear to 0 over the budget, as in the paper
-    net_arch: list[int] | None = None  # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
-    activation: str = "tanh"
-    shared_trunk: bool | None = None  # None: shared CNN for images (as the paper), separate MLPs for vectors
-    start_method: str = "auto"  # auto (fork where available, else spawn) | fork | spawn | forkserver
-    report_every: int = 20  # updates between a worker's loss reports (averaged over them)
+    # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
+    net_arch: list[int] | None = field(default=None, metadata=widths)
+    activation: str = "tanh"  # checked by rlsuite.nets when the networks are built
+    # one trunk for actor and critic; None: shared CNN for images (as the paper), separate MLPs for vectors
+    shared: bool | None = None
+    # auto: fork where available, else spawn
+    start_method: str = field(default="auto", metadata=one_of("auto", "fork", "spawn", "forkserver"))
+    # updates between a worker's loss reports (averaged over them)
+    log_interval: int = field(default=20, metadata=at_least_one)
 
 
 # ---------------------------------------------------------------------------- shared state
 def make_optimizer(model: nn.Module, cfg: A3CConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.eps)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.eps)
-    raise ConfigError(f"agent.optimizer must be 'rmsprop' or 'adam', got '{cfg.optimizer}'")
+        return torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.optimizer_eps)  # adam (the config's choices)
 
 
 def share_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
@@ -148,8 +152,7 @@ class SharedParameters:
 
     ``pull`` copies θ into a worker's local model; ``push`` points the shared parameters' ``.grad``
     at the local gradients and steps the shared optimizer, in place and without a lock: concurrent
-    pushes interleave element-wise, as Hogwild intends. (A Ray parameter-server actor would offer
-    the same two calls with weights and gradients travelling as arrays.)
+    pushes interleave element-wise, as Hogwild intends.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer):
@@ -165,12 +168,12 @@ class SharedParameters:
             group["lr"] = lr
 
     @torch.no_grad()
-    def pull(self, local: list[torch.Tensor]) -> None:
+    def pull(self, local: Sequence[torch.Tensor]) -> None:
         """Copy θ into a worker's local parameters ``local`` (in ``model.parameters()`` order)."""
         for mine, shared in zip(local, self.tensors):
             mine.copy_(shared)
 
-    def push(self, local: list[torch.Tensor]) -> None:
+    def push(self, local: Sequence[torch.Tensor]) -> None:
         """Apply the gradients of ``local`` to θ with the shared optimizer, lock-free."""
         for mine, shared in zip(local, self.tensors):
             shared.grad = mine.grad
@@ -238,7 +241,7 @@ def a3c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tenso
 
 def build_policy(observation_space: gym.Space, action_space: gym.Space, cfg: A3CConfig) -> ActorCritic:
     return ActorCritic(observation_space, action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-                       shared=cfg.shared_trunk)
+                       shared=cfg.shared)
 
 
 # ---------------------------------------------------------------------------- one actor-learner
@@ -268,7 +271,8 @@ class A3CWorker:
         envs = self.env_spec.make_vec(cfg.n_envs, seed=seeding.derive_seed(self.seed, 1 + wid), training=True)
         try:
             reset_seed = seeding.derive_seed(self.seed, 1 + wid, start, 1)
-            obs, _ = envs.reset(seed=[reset_seed + i for i in range(cfg.n_envs)])
+            seeds = [reset_seed + i for i in range(cfg.n_envs)]  # one per env (Gymnasium's annotation: int)
+            obs, _ = envs.reset(seed=seeds)  # type: ignore[arg-type]
             self._loop(local, envs, obs, until_step)
         finally:
             envs.close()
@@ -294,8 +298,8 @@ class A3CWorker:
             t = 0
             while t < T and self.counters.claim(N, until_step):
                 with torch.no_grad():
-                    actions, _, v = local.act(torch.as_tensor(obs))
-                actions = actions.numpy()
+                    action_tensor, _, v = local.act(torch.as_tensor(obs))
+                actions = action_tensor.numpy()
                 next_obs, r, term, trunc, infos = envs.step(local.env_actions(actions))
                 if self.check_finite:
                     check_env_step(next_obs, np.asarray(r, np.float32), self.counters.read_steps())
@@ -336,7 +340,7 @@ class A3CWorker:
             for key, value in stats.items():
                 stats_sum[key] = stats_sum.get(key, 0.0) + value
             n_stats += 1
-            if n_stats >= cfg.report_every:
+            if n_stats >= cfg.log_interval:
                 self.report(("losses", wid, {k: s / n_stats for k, s in stats_sum.items()}))
                 stats_sum, n_stats = {}, 0
         if n_stats:
@@ -376,8 +380,6 @@ class A3C(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.n_workers < 1 or cfg.t_max < 1 or cfg.n_envs < 1:
-            raise ConfigError("agent.n_workers, agent.t_max and agent.n_envs must be >= 1")
         methods = std_mp.get_all_start_methods()
         if cfg.start_method == "auto":
             self.start_method = "fork" if "fork" in methods else "spawn"
@@ -396,8 +398,8 @@ class A3C(Agent):
         single = obs.shape == self.observation_space.shape
         batch = torch.as_tensor(obs[None] if single else obs)
         with torch.no_grad():
-            actions, _, _ = self.model.act(batch, deterministic=deterministic)
-        actions = self.model.env_actions(actions.numpy())
+            action_tensor, _, _ = self.model.act(batch, deterministic=deterministic)
+        actions = self.model.env_actions(action_tensor.numpy())
         return actions[0] if single else actions
 
     def start_segment(self) -> None:
@@ -407,7 +409,7 @@ class A3C(Agent):
         if self.steps >= until_step:
             return
         cfg = self.config
-        ctx = mp.get_context(self.start_method)
+        ctx: Any = mp.get_context(self.start_method)  # a SpawnContext/ForkContext (BaseContext lacks Process)
         self.params.share_memory()  # again after a checkpoint load replaced the optimizer state
         counters = SharedCounters(ctx, cfg.n_workers, self.steps)
         messages = ctx.Queue()

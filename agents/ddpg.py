@@ -32,7 +32,7 @@ Deviations from the papers, following common practice (SB3, CleanRL, the TD3 aut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -42,7 +42,18 @@ from torch import nn
 from rlsuite import optim
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
-from rlsuite.errors import ConfigError, IncompatibleEnvError
+from rlsuite.constraints import (
+    OneOf,
+    Range,
+    at_least_one,
+    domain,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
+from rlsuite.errors import IncompatibleEnvError
 from rlsuite.loops import Transition, run_step_loop
 from rlsuite.nets import MLP
 from rlsuite.targets import polyak_update
@@ -138,26 +149,29 @@ class Critics(nn.Module):
 
 @dataclass
 class DDPGConfig(AgentConfig):
-    gamma: float = 0.99
-    lr: float = 1e-3
-    actor_lr: float | None = None  # None: lr
-    critic_lr: float | None = None  # None: lr
-    tau: float = 0.005
-    batch_size: int = 256
-    buffer_size: int = 1_000_000
-    learning_starts: int = 100
-    train_freq: int = 1  # vector-env steps between training phases
-    gradient_steps: int = 1  # updates per training phase; -1: as many as env steps collected
-    net_arch: list[int] = field(default_factory=lambda: [400, 300])
-    activation: str = "relu"
-    action_noise: str = "normal"  # normal | ornstein_uhlenbeck | none
-    noise_std: float = 0.1  # in the normalised action space: a fraction of the half range
+    gamma: float = field(default=0.99, metadata=probability)
+    lr: float = field(default=1e-3, metadata=positive)
+    actor_lr: float | None = field(default=None, metadata=positive)  # None: lr
+    critic_lr: float | None = field(default=None, metadata=positive)  # None: lr
+    tau: float = field(default=0.005, metadata=domain(Range(gt=0, le=1)))
+    batch_size: int = field(default=256, metadata=at_least_one)
+    buffer_size: int = field(default=1_000_000, metadata=at_least_one)
+    learning_starts: int = field(default=100, metadata=non_negative)
+    train_freq: int = field(default=1, metadata=at_least_one)  # env steps (summed over envs) between training phases
+    # updates per training phase; -1: as many as env steps collected
+    gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
+    net_arch: list[int] = field(default_factory=lambda: [400, 300], metadata=widths)
+    activation: str = "relu"  # checked by rlsuite.nets when the networks are built
+    action_noise: str = field(default="normal", metadata=one_of("normal", "ornstein_uhlenbeck", "none"))
+    # in the normalised action space: a fraction of the half range
+    noise_std: float = field(default=0.1, metadata=non_negative)
     twin_critics: bool = False
-    policy_delay: int = 1
-    target_noise: float = 0.0
-    target_noise_clip: float = 0.5
-    precision: str = "float32"  # float32 | bfloat16 (autocast for the update's matmuls)
-    log_interval: int = 100  # updates between loss records (one host sync each)
+    policy_delay: int = field(default=1, metadata=at_least_one)
+    target_noise: float = field(default=0.0, metadata=non_negative)
+    target_noise_clip: float = field(default=0.5, metadata=non_negative)
+    # autocast for the update's matmuls
+    precision: str = field(default="float32", metadata=one_of("float32", "bfloat16"))
+    log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
 
 
 class DDPG(Agent):
@@ -175,18 +189,11 @@ class DDPG(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        space = self.action_space
+        space = cast(gym.spaces.Box, self.action_space)  # check_spaces admitted only Box
         if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
             raise IncompatibleEnvError(f"agent '{self.name}' needs finite action bounds to scale tanh outputs, "
                                        f"got low={space.low}, high={space.high}")
-        if cfg.action_noise not in ("normal", "ornstein_uhlenbeck", "none"):
-            raise ConfigError("agent.action_noise must be normal, ornstein_uhlenbeck or none, "
-                              f"got '{cfg.action_noise}'")
-        if cfg.precision not in ("float32", "bfloat16"):
-            raise ConfigError(f"agent.precision must be float32 or bfloat16, got '{cfg.precision}'")
-        if cfg.policy_delay < 1 or cfg.train_freq < 1 or cfg.gradient_steps == 0 or cfg.gradient_steps < -1:
-            raise ConfigError("agent.policy_delay and train_freq must be >= 1, gradient_steps >= 1 or -1")
-        obs_dim = int(np.prod(self.observation_space.shape))
+        obs_dim = int(np.prod(self.observation_space.shape or ()))
         self.action_dim = int(np.prod(space.shape))
         self.low = space.low.astype(np.float64).reshape(-1)
         self.high = space.high.astype(np.float64).reshape(-1)
@@ -233,7 +240,7 @@ class DDPG(Agent):
 
     def to_env_actions(self, normalized: np.ndarray) -> np.ndarray:
         actions = scale_action(normalized, self.low, self.high).astype(self.action_space.dtype)
-        return actions.reshape(len(normalized), *self.action_space.shape)
+        return actions.reshape(len(normalized), *(self.action_space.shape or ()))
 
     def act(self, obs: Any, deterministic: bool = True) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
@@ -261,9 +268,10 @@ class DDPG(Agent):
         self.buffer.add(t.obs, normalized, t.rewards, t.next_obs, t.terminated, t.truncated)
         if cfg.action_noise == "ornstein_uhlenbeck":
             self.ou_noise.reset(t.terminated | t.truncated)
-        n_envs = len(t.rewards)
-        if self.steps > cfg.learning_starts and (self.steps // n_envs) % cfg.train_freq == 0:
-            n_updates = cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq * n_envs
+        # train_freq counts env steps summed over envs (as in DQN): one phase per multiple crossed
+        phases = self.steps // cfg.train_freq - (self.steps - len(t.rewards)) // cfg.train_freq
+        if self.steps > cfg.learning_starts and phases > 0:
+            n_updates = phases * (cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq)
             for _ in range(n_updates):
                 self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device))
 

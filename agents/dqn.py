@@ -47,7 +47,7 @@ SB3's own code):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -57,8 +57,19 @@ from torch.nn import functional as F
 
 from rlsuite import optim, schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.buffers import make_replay_buffer, to_torch
-from rlsuite.errors import ConfigError
+from rlsuite.buffers import PrioritizedReplayBuffer, make_replay_buffer, to_torch
+from rlsuite.constraints import (
+    Range,
+    Relation,
+    at_least_one,
+    domain,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.loops import Transition, run_step_loop
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
 from rlsuite.targets import polyak_update
@@ -66,37 +77,47 @@ from rlsuite.targets import polyak_update
 
 @dataclass
 class DQNConfig(AgentConfig):
-    lr: float = 1e-4
-    gamma: float = 0.99
-    batch_size: int = 32
-    buffer_size: int = 100_000
-    learning_starts: int = 1000
-    train_freq: int = 4  # env steps (summed over envs) between training rounds
-    gradient_steps: int = 1  # updates per training round
-    target_update_interval: int = 1000  # env steps between hard target copies (tau >= 1)
-    tau: float = 1.0  # < 1: Polyak averaging after every update instead of hard copies
-    exploration_fraction: float = 0.1
-    exploration_initial_eps: float = 1.0
-    exploration_final_eps: float = 0.05
-    max_grad_norm: float = 10.0  # <= 0: no clipping
-    loss: str = "huber"  # huber | mse (ignored by the distributional loss)
-    net_arch: list[int] = field(default_factory=lambda: [64, 64])  # hidden sizes for vector obs
-    adam_eps: float = 1e-8
-    n_envs: int = 1
+    lr: float = field(default=1e-4, metadata=positive)
+    gamma: float = field(default=0.99, metadata=probability)
+    batch_size: int = field(default=32, metadata=at_least_one)
+    buffer_size: int = field(default=100_000, metadata=at_least_one)
+    learning_starts: int = field(default=1000, metadata=non_negative)
+    # env steps (summed over envs) between training rounds
+    train_freq: int = field(default=4, metadata=at_least_one)
+    gradient_steps: int = field(default=1, metadata=non_negative)  # updates per training round
+    # env steps between hard target copies (tau >= 1)
+    target_update_interval: int = field(default=1000, metadata=at_least_one)
+    # < 1: Polyak averaging after every update instead of hard copies
+    tau: float = field(default=1.0, metadata=domain(Range(gt=0, le=1)))
+    exploration_fraction: float = field(default=0.1, metadata=probability)
+    exploration_initial_eps: float = field(default=1.0, metadata=probability)
+    exploration_final_eps: float = field(default=0.05, metadata=probability)
+    max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
+    loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
+    net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
+    optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
+    n_envs: int = field(default=1, metadata=at_least_one)
     # Rainbow ingredients
     double: bool = False
     dueling: bool = False
     prioritized: bool = False
-    alpha: float = 0.6  # PER priority exponent
-    beta0: float = 0.4  # PER importance-weight exponent, annealed linearly to 1 over training
-    per_eps: float = 1e-6  # added to |δ| so no transition gets zero probability
+    alpha: float = field(default=0.6, metadata=non_negative)  # PER priority exponent
+    # PER importance-weight exponent, annealed linearly to 1 over training
+    beta0: float = field(default=0.4, metadata=probability)
+    # added to |δ| so no transition gets zero probability
+    per_eps: float = field(default=1e-6, metadata=positive)
     noisy: bool = False
-    sigma0: float = 0.5
+    sigma0: float = field(default=0.5, metadata=non_negative)
     distributional: bool = False
-    n_atoms: int = 51
-    v_min: float = -10.0
-    v_max: float = 10.0
-    n_step: int = 1
+    n_atoms: int = field(default=51, metadata=domain(Range(ge=2)))
+    v_min: float = field(default=-10.0, metadata=finite)
+    v_max: float = field(default=10.0, metadata=finite)
+    n_step: int = field(default=1, metadata=at_least_one)
+
+    relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("v_max > v_min when distributional", ("distributional", "v_min", "v_max"),
+                 lambda c: not c.distributional or c.v_max > c.v_min),
+    )
 
 
 # ----------------------------------------------------------------------------- the mathematics
@@ -149,7 +170,8 @@ class QNetwork(nn.Module):
         encoder, features = build_encoder(observation_space)
         fc = getattr(encoder, "fc", None)
         if isinstance(fc, nn.Sequential):  # conv encoders: their fc layer moves into the head
-            features, hidden = fc[0].in_features, encoder.features_dim
+            hidden: int | None
+            features, hidden = cast(nn.Linear, fc[0]).in_features, cast(int, encoder.features_dim)
             encoder.fc = nn.Identity()
             self.body: nn.Module = encoder
         else:
@@ -188,13 +210,7 @@ class DQN(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.loss not in ("huber", "mse"):
-            raise ConfigError(f"agent.loss must be 'huber' or 'mse', got '{cfg.loss}'")
-        if cfg.distributional and not (cfg.n_atoms >= 2 and cfg.v_max > cfg.v_min):
-            raise ConfigError("distributional DQN needs n_atoms >= 2 and v_max > v_min")
-        if cfg.n_step < 1 or cfg.batch_size < 1 or cfg.gradient_steps < 0 or cfg.train_freq < 1:
-            raise ConfigError("n_step, batch_size and train_freq must be >= 1, gradient_steps >= 0")
-        self.n_actions = int(self.action_space.n)
+        self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
         self.frames_per_step = 4 if self.env_spec.plugin == "atari" else 1
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
@@ -202,7 +218,7 @@ class DQN(Agent):
         self.target_net.requires_grad_(False)
         # fused Adam: one kernel for all parameters, ~3x faster than the default loop on small nets
         self.params = list(self.q_net.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=True)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
@@ -210,7 +226,7 @@ class DQN(Agent):
             pin_memory=self.device.type == "cuda",
         )
         if cfg.prioritized:
-            self.buffer.eps = cfg.per_eps
+            cast(PrioritizedReplayBuffer, self.buffer).eps = cfg.per_eps
 
     # ------------------------------------------------------------------ acting
     @property
@@ -246,7 +262,7 @@ class DQN(Agent):
 
     def act(self, obs: Any, deterministic: bool = True) -> Any:
         obs = np.asarray(obs)
-        single = obs.ndim == len(self.observation_space.shape)
+        single = obs.ndim == len(self.observation_space.shape or ())
         batch = obs[None] if single else obs
         if deterministic:
             actions = self.greedy(batch, noise=False)
@@ -276,7 +292,7 @@ class DQN(Agent):
         if cfg.prioritized:
             beta = cfg.beta0 + (1.0 - cfg.beta0) * self.progress
             for _ in range(n_updates):
-                yield to_torch(buffer.sample(cfg.batch_size, beta=beta), self.device)
+                yield to_torch(cast(PrioritizedReplayBuffer, buffer).sample(cfg.batch_size, beta=beta), self.device)
             return
         big = to_torch(buffer.sample(cfg.batch_size * n_updates), self.device)
         for i in range(n_updates):
@@ -301,7 +317,8 @@ class DQN(Agent):
                 self.nonfinite.add("grad norm", optim.clip_grad_norm(self.params, cfg.max_grad_norm))
             optim.step(self.optimizer)
             if cfg.prioritized:
-                self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
+                per = cast(PrioritizedReplayBuffer, self.buffer)
+                per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
             if cfg.tau < 1.0:
                 self.update_target(cfg.tau)
             losses.append(loss.detach())

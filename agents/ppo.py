@@ -27,12 +27,13 @@ settings, one shared Nature CNN trunk).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from rlsuite import optim
-from rlsuite.errors import ConfigError
+from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
@@ -53,17 +54,28 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 
 @dataclass
 class PPOConfig(OnPolicyConfig):
-    n_steps: int = 2048
-    batch_size: int = 64
-    n_minibatches: int | None = None  # CleanRL-style alternative: batch_size = n_steps·n_envs / this
-    n_epochs: int = 10
-    lr: float = 3e-4
-    clip_range: float = 0.2
+    n_steps: int = field(default=2048, metadata=at_least_one)
+    batch_size: int = field(default=64, metadata=at_least_one)
+    # CleanRL-style alternative: batch_size = n_steps·n_envs / this
+    n_minibatches: int | None = field(default=None, metadata=at_least_one)
+    n_epochs: int = field(default=10, metadata=at_least_one)
+    lr: float = field(default=3e-4, metadata=positive)
+    clip_range: float = field(default=0.2, metadata=positive)
     anneal_clip: bool = False
-    clip_range_vf: float | None = None
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    target_kl: float | None = None
+    clip_range_vf: float | None = field(default=None, metadata=positive)
+    ent_coef: float = field(default=0.0, metadata=finite)
+    vf_coef: float = field(default=0.5, metadata=non_negative)
+    target_kl: float | None = field(default=None, metadata=positive)
+
+    relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("a minibatch size in [1, n_steps * n_envs]", ("batch_size", "n_minibatches", "n_steps", "n_envs"),
+                 lambda c: 1 <= minibatch_size(c) <= c.n_steps * c.n_envs),
+    )
+
+
+def minibatch_size(cfg: PPOConfig) -> int:
+    """``batch_size``, or ``n_steps·n_envs / n_minibatches`` when that is given."""
+    return cfg.n_steps * cfg.n_envs // cfg.n_minibatches if cfg.n_minibatches else cfg.batch_size
 
 
 class PPO(OnPolicyAgent):
@@ -75,10 +87,7 @@ class PPO(OnPolicyAgent):
 
     def setup_optimizers(self) -> None:
         cfg = self.config
-        rollout = cfg.n_steps * cfg.n_envs
-        self.batch_size = rollout // cfg.n_minibatches if cfg.n_minibatches else cfg.batch_size
-        if self.batch_size < 1 or self.batch_size > rollout:
-            raise ConfigError(f"PPO batch size {self.batch_size} must be in [1, n_steps·n_envs = {rollout}]")
+        self.batch_size = minibatch_size(cfg)
         self.params = list(self.policy.parameters())
         self.optimizer = self.adam(self.params, cfg.lr)
 

@@ -22,11 +22,12 @@ practice: the gradient is averaged over the batch's steps (not summed) and Adam 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from rlsuite import optim
+from rlsuite.constraints import at_least_one, finite, positive, probability
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
@@ -43,15 +44,16 @@ def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
 
 @dataclass
 class ReinforceConfig(OnPolicyConfig):
-    n_envs: int = 1
-    n_steps: int = 10_000  # per-env cap on a batch; batches normally end on batch_episodes
-    batch_episodes: int = 8
-    lr: float = 1e-3
-    critic_lr: float = 1e-3
-    n_value_epochs: int = 5
-    gae_lambda: float = 1.0  # λ = 1: advantages are exactly G_t − V(S_t)
+    n_envs: int = field(default=1, metadata=at_least_one)
+    # per-env cap on a batch; batches normally end on batch_episodes
+    n_steps: int = field(default=10_000, metadata=at_least_one)
+    batch_episodes: int = field(default=8, metadata=at_least_one)
+    lr: float = field(default=1e-3, metadata=positive)
+    critic_lr: float = field(default=1e-3, metadata=positive)
+    n_value_epochs: int = field(default=5, metadata=at_least_one)
+    gae_lambda: float = field(default=1.0, metadata=probability)  # λ = 1: advantages are exactly G_t − V(S_t)
     normalize_advantage: bool = False
-    ent_coef: float = 0.0
+    ent_coef: float = field(default=0.0, metadata=finite)
 
 
 class Reinforce(OnPolicyAgent):

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from rlsuite.agent import Agent, AgentConfig
+from rlsuite.constraints import OneOf, at_least_one, domain, positive
 from rlsuite.errors import ConfigError, IncompatibleEnvError, suggest, unknown
 from rlsuite.spaces import describe
 
@@ -74,13 +75,14 @@ SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 
 @dataclass
 class SB3Config(AgentConfig):
-    algo: str = "ppo"
-    policy: str = "auto"  # auto: CnnPolicy for image observations, else MlpPolicy
-    lr: float | None = None  # None: SB3's default learning_rate for the algo
-    batch_size: int | None = None
-    buffer_size: int | None = None
+    algo: str = field(default="ppo", metadata=domain(OneOf(tuple(ALGOS))))
+    # auto: CnnPolicy for image observations, else MlpPolicy (other names: checked against the algo's aliases)
+    policy: str = "auto"
+    lr: float | None = field(default=None, metadata=positive)  # None: SB3's default learning_rate for the algo
+    batch_size: int | None = field(default=None, metadata=at_least_one)
+    buffer_size: int | None = field(default=None, metadata=at_least_one)
     kwargs: dict[str, Any] = field(default_factory=dict)  # any SB3 constructor argument
-    verbose: int = 0
+    verbose: int = field(default=0, metadata=domain(OneOf((0, 1, 2))))
 
 
 def algo_class(algo: str) -> type:
@@ -106,7 +108,7 @@ def linear_schedule(start: float) -> Any:
 
 def sb3_kwargs(cfg: SB3Config, sb3_cls: type) -> dict[str, Any]:
     """The SB3 constructor kwargs from our config, checked against the constructor's signature."""
-    accepted = set(inspect.signature(sb3_cls.__init__).parameters) - {"self", "policy", "env", "seed", "device"}
+    accepted = set(inspect.signature(sb3_cls).parameters) - {"self", "policy", "env", "seed", "device"}
     kwargs = dict(cfg.kwargs)
     for key in kwargs:
         if key not in accepted:

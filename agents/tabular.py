@@ -20,7 +20,7 @@ Greedy ties are broken uniformly at random (an all-zero table must not always pi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -28,20 +28,20 @@ import numpy as np
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.errors import ConfigError
+from rlsuite.constraints import finite, non_negative, one_of, positive, probability
 from rlsuite.loops import Transition, run_step_loop
 
 
 @dataclass
 class TabularConfig(AgentConfig):
-    lr: float = 0.1
-    lr_final: float | None = None  # None: constant lr (linear schedule)
-    lr_schedule: str = "linear"  # linear | visits
-    lr_power: float = 0.8  # exponent of the visit-count schedule
-    epsilon: float = 1.0
-    epsilon_final: float = 0.05
-    exploration_fraction: float = 0.5
-    init_q: float = 0.0
+    lr: float = field(default=0.1, metadata=positive)
+    lr_final: float | None = field(default=None, metadata=non_negative)  # None: constant lr (linear schedule)
+    lr_schedule: str = field(default="linear", metadata=one_of("linear", "visits"))
+    lr_power: float = field(default=0.8, metadata=positive)  # exponent of the visit-count schedule
+    exploration_initial_eps: float = field(default=1.0, metadata=probability)
+    exploration_final_eps: float = field(default=0.05, metadata=probability)
+    exploration_fraction: float = field(default=0.5, metadata=probability)
+    init_q: float = field(default=0.0, metadata=finite)
 
 
 class TabularAgent(Agent):
@@ -58,8 +58,6 @@ class TabularAgent(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.lr_schedule not in ("linear", "visits"):
-            raise ConfigError(f"agent.lr_schedule must be 'linear' or 'visits', got '{cfg.lr_schedule}'")
         n_states, n_actions = int(self.observation_space.n), int(self.action_space.n)
         self.obs_offset = int(self.observation_space.start)
         self.q_table = np.full((n_states, n_actions), cfg.init_q, dtype=np.float64)
@@ -71,7 +69,8 @@ class TabularAgent(Agent):
     @property
     def epsilon(self) -> float:
         cfg = self.config
-        return schedules.linear(cfg.epsilon, cfg.epsilon_final, cfg.exploration_fraction, self.progress)
+        return schedules.linear(cfg.exploration_initial_eps, cfg.exploration_final_eps, cfg.exploration_fraction,
+                                self.progress)
 
     def greedy(self, states: np.ndarray, random_ties: bool = True) -> np.ndarray:
         q = self.q_table[states]

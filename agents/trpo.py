@@ -24,14 +24,15 @@ parameters (``shared`` must stay false). ``max_kl`` is δ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from rlsuite import optim
+from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -56,23 +57,23 @@ def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.
     return x
 
 
-def flat_grad(output: torch.Tensor, params: list[torch.Tensor], **kwargs: Any) -> torch.Tensor:
+def flat_grad(output: torch.Tensor, params: Sequence[torch.Tensor], **kwargs: Any) -> torch.Tensor:
     grads = torch.autograd.grad(output, params, **kwargs)
     return torch.cat([g.reshape(-1) for g in grads])
 
 
 @dataclass
 class TRPOConfig(OnPolicyConfig):
-    n_steps: int = 2048
-    gae_lambda: float = 0.95
-    max_kl: float = 0.01
-    cg_iters: int = 15
-    cg_damping: float = 0.1
-    line_search_steps: int = 10
-    line_search_shrink: float = 0.8
-    critic_lr: float = 1e-3
-    n_critic_updates: int = 10
-    batch_size: int = 128  # critic minibatch size
+    n_steps: int = field(default=2048, metadata=at_least_one)
+    gae_lambda: float = field(default=0.95, metadata=probability)
+    max_kl: float = field(default=0.01, metadata=positive)
+    cg_iters: int = field(default=15, metadata=at_least_one)
+    cg_damping: float = field(default=0.1, metadata=non_negative)
+    line_search_steps: int = field(default=10, metadata=at_least_one)
+    line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
+    critic_lr: float = field(default=1e-3, metadata=positive)
+    n_critic_updates: int = field(default=10, metadata=at_least_one)
+    batch_size: int = field(default=128, metadata=at_least_one)  # critic minibatch size
 
 
 class TRPO(OnPolicyAgent):
@@ -104,7 +105,8 @@ class TRPO(OnPolicyAgent):
         def surrogate_and_kl() -> tuple[torch.Tensor, torch.Tensor]:
             dist = self.policy.distribution(obs)
             ratio = torch.exp(dist.log_prob(actions) - old_log_probs)
-            return (ratio * advantages).mean(), old_dist.kl(dist).mean()
+            # both distributions come from one policy, so they are of one kind
+            return (ratio * advantages).mean(), old_dist.kl(dist).mean()  # type: ignore[arg-type]
 
         surrogate, kl = surrogate_and_kl()
         g = flat_grad(surrogate, params, retain_graph=True)

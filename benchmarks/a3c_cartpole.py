@@ -30,7 +30,8 @@ A3C = dict(optimizer="adam", lr=2e-3, n_envs=8, t_max=5, ent_coef=0.0, gamma=0.9
 def run_rlsuite(seed: int, steps: int, n_workers: int) -> tuple[float, float]:
     import rlsuite
 
-    agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=seed, device="cpu", n_workers=n_workers, **A3C)
+    agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=seed, device="cpu", n_workers=n_workers,
+                               **A3C)
     t0 = time.perf_counter()
     agent.learn(steps)
     wall = time.perf_counter() - t0

@@ -54,7 +54,7 @@ def run_one(agent_name: str, seed: int, steps: int) -> dict:
     torch.set_num_threads(1)
     hparams = agent_overrides(compose([f"agent={agent_name}", f"env={ENV}"]))
     hparams.update(BUDGET)
-    agent = rlsuite.make_agent(agent_name, env=ENV, seed=seed, device="cpu", **hparams)
+    agent = rlsuite.make_agent(agent_name, env=ENV, tuned=False, seed=seed, device="cpu", **hparams)
     agent.logger = EpisodeRecorder()
     t0 = time.perf_counter()
     agent.learn(steps)

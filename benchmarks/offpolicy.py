@@ -79,7 +79,7 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
         act = sb3_greedy(model)
     else:
         extra = {"precision": precision} if agent != "dqn" else {}
-        model = rlsuite.make_agent(agent, env=env_id, seed=seed, device="cpu", **hp, **extra)
+        model = rlsuite.make_agent(agent, env=env_id, tuned=False, seed=seed, device="cpu", **hp, **extra)
         model.learn(steps)
         act = model.act
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -102,7 +102,7 @@ def update_timing(blocks: int = 5, per_block: int = 50) -> dict[str, float]:
     hp = {**zoo_hparams("td3", "Pendulum-v1"), "learning_starts": 300}
     sb3 = sb3_model("td3", "Pendulum-v1", hp, seed=0)
     sb3.learn(400)
-    ours = {p: rlsuite.make_agent("td3", env="Pendulum-v1", seed=0, device="cpu", **hp, precision=p)
+    ours = {p: rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp, precision=p)
             for p in ("float32", "bfloat16")}
     for agent in ours.values():
         agent.learn(400)

@@ -70,7 +70,7 @@ QUICK_ROWS = ["ppo_cartpole", "a2c_cartpole", "trpo_cartpole"]
 
 def run_ours(row: str, seed: int) -> tuple[float, float]:
     env_id, steps, agent_name, hparams, *_ = ROWS[row]
-    agent = rlsuite.make_agent(agent_name, env=env_id, seed=seed, device="cpu", **hparams)
+    agent = rlsuite.make_agent(agent_name, env=env_id, tuned=False, seed=seed, device="cpu", **hparams)
     t0 = time.perf_counter()
     agent.learn(steps)
     sps = steps / (time.perf_counter() - t0)

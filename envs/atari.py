@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -111,7 +111,7 @@ class AtariPreprocessing(gym.Wrapper):
         super().__init__(env)
         if frame_skip < 1 or frame_stack < 1 or noop_max < 0:
             raise ConfigError("frame_skip and frame_stack must be >= 1 and noop_max >= 0")
-        ale_env = env.unwrapped
+        ale_env: Any = env.unwrapped  # ale_py.env.AtariEnv (checked by the plugin that builds it)
         self.ale = ale_env.ale
         self._action_set = np.asarray(ale_env._action_set)
         meanings = ale_env.get_action_meanings()
@@ -307,14 +307,14 @@ class AtariPlugin(EnvPlugin):
             game=rom,
             obs_type="grayscale",
             frameskip=1,  # our wrapper skips frames (and max-pools), ALE applies stickiness per frame
-            render_mode=render_mode,
+            render_mode=cast(Any, render_mode),  # ale_py checks the mode
             **base,
         )
         try:
             wrapped = AtariPreprocessing(env, **opts)
         except TypeError as e:
             raise ConfigError(f"bad Atari kwargs {sorted(kwargs)}: {e}") from e
-        wrapped.protocol = protocol
+        wrapped.protocol = protocol  # type: ignore[attr-defined]  # read by rlsuite.eval.protocols
         return wrapped
 
     def make_vec(

@@ -27,7 +27,7 @@ from rlsuite.errors import (
 )
 
 if TYPE_CHECKING:
-    from rlsuite.agent import Agent, AgentConfig, load
+    from rlsuite.agent import Agent, AgentConfig, load, make_agent
     from rlsuite.eval.evaluate import EvalResult, evaluate
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ _LAZY = {
     "Agent": "rlsuite.agent",
     "AgentConfig": "rlsuite.agent",
     "load": "rlsuite.agent",
+    "make_agent": "rlsuite.agent",
     "EvalResult": "rlsuite.eval.evaluate",
     "evaluate": "rlsuite.eval.evaluate",
 }
@@ -45,15 +46,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'rlsuite' has no attribute {name!r}")
-
-
-def make_agent(name: str, env: Any, seed: int = 0, device: str = "auto", **hparams: Any) -> Agent:
-    """Build the agent registered as ``name`` for ``env`` (a config name, a Gymnasium id, an env
-    instance or a zero-argument factory) with hyperparameters ``hparams`` (keys of its Config).
-    The agent's own defaults apply; ``train``/the CLI also apply the env config's tuned values."""
-    from rlsuite.registry import get_agent
-
-    return get_agent(name)(env, seed=seed, device=device, **hparams)
 
 
 def train(overrides: list[str] | None = None) -> Any:

@@ -5,34 +5,42 @@ and which attributes make up its state (``persistent``); it implements :meth:`se
 networks, optimizers, buffers), :meth:`act`, and :meth:`train_until` (usually one of the shared
 loops in :mod:`rlsuite.loops`). The base class does the rest the same way for all: seeding,
 devices, env construction, budgets and schedules, logging, resume points and checkpoints.
+
+The core imports one way (a test checks it): errors, constraints, env_plugin → registry (plugins)
+→ envspec (what ``env=`` means) → config (composition, validation) → agent → run → cli.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
-from rlsuite import checkpoint, seeding
-from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, suggest
+from rlsuite import checkpoint, registry, seeding
+from rlsuite.config import build_config, config_error, default_total_steps, env_defaults
+from rlsuite.constraints import Range, at_least_one, check_value, probability
+from rlsuite.envspec import EnvSpec, env_spec_from
+from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, RLSuiteError
+from rlsuite.loggers import NullLogger
 from rlsuite.nonfinite import NonFiniteWatch
-from rlsuite.registry import EnvSpec, env_spec_from
 from rlsuite.spaces import describe, space_from_json, space_to_json
+
+__all__ = ["Agent", "AgentConfig", "build_config", "config_error", "load", "make_agent", "resolve_device"]
 
 
 @dataclass
 class AgentConfig:
-    """Hyperparameters every agent has. Subclasses extend this dataclass."""
+    """Hyperparameters every agent has. Subclasses extend this dataclass; each field declares its
+    domain in its metadata (:mod:`rlsuite.constraints`), checked when the agent is built."""
 
-    gamma: float = 0.99
-    n_envs: int = 1
+    gamma: float = field(default=0.99, metadata=probability)
+    n_envs: int = field(default=1, metadata=at_least_one)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -47,43 +55,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda was asked for but CUDA is not available here; use device=auto or cpu")
     return dev
-
-
-def build_config(cls: type[Agent], config: Any = None, overrides: dict[str, Any] | None = None) -> Any:
-    """Defaults ← the class preset ← ``config`` ← ``overrides``, typed and checked by OmegaConf."""
-    schema = OmegaConf.structured(cls.Config)
-    layers: list[Any] = [schema, dict(cls.preset)]
-    if config is not None:
-        if dataclasses.is_dataclass(config):
-            config = dataclasses.asdict(config)
-        elif isinstance(config, DictConfig):
-            config = OmegaConf.to_container(config, resolve=True)
-        layers.append({k: v for k, v in dict(config).items() if k != "name"})
-    if overrides:
-        layers.append(overrides)
-    try:
-        merged = OmegaConf.merge(*layers)
-    except Exception as err:  # OmegaConf's ConfigKeyError / ValidationError
-        raise config_error(err, cls) from err
-    return OmegaConf.to_object(merged)
-
-
-def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "") -> ConfigError:
-    """Turn an OmegaConf error into one clear line with close-match suggestions."""
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
-
-    key = getattr(err, "key", None) or getattr(err, "full_key", None)
-    full = str(getattr(err, "full_key", None) or key)
-    full = full if full.startswith(prefix) else prefix + full
-    where = f" for agent '{cls.name}'" if cls is not None else ""
-    if isinstance(err, (ConfigKeyError, ConfigAttributeError)) or "not in" in str(err).split("\n")[0]:
-        choices = [f.name for f in dataclasses.fields(cls.Config)] if cls is not None else []
-        shown = f" Accepted keys: {', '.join(sorted(choices))}" if choices else ""
-        return ConfigError(f"unknown key '{full}'{where}.{suggest(str(key), choices)}{shown}")
-    if isinstance(err, ValidationError):
-        msg = str(err).splitlines()[0]
-        return ConfigError(f"invalid value for '{full}'{where}: {msg}")
-    return ConfigError(f"bad config{where}: {str(err).splitlines()[0]}")
 
 
 class Agent:
@@ -113,9 +84,12 @@ class Agent:
         check_finite: bool = True,
         **hparams: Any,
     ):
+        check_value("seed", seed, Range(ge=0))
         self.env_spec: EnvSpec = env_spec_from(env)
         self.config = build_config(type(self), config, hparams)
         self.seed = int(seed)
+        # The budget learn() uses when given none: the env config's, else train.yaml's (make_agent sets it).
+        self.default_total_steps: int | None = None
         self.device = resolve_device(device)
         if spaces is None:
             probe = self.env_spec.make(training=True)
@@ -136,11 +110,15 @@ class Agent:
         self.hooks: Any = None  # rlsuite.run.TrainHooks when driven by train(); None from the API
         # The non-finite guard (rlsuite.nonfinite): env values and update losses; .enabled switches it.
         self.nonfinite = NonFiniteWatch(check_finite)
-        from rlsuite.loggers import NullLogger
-
         self.logger: Any = NullLogger()
         seeding.seed_everything(self.seed)
-        self.setup()
+        try:
+            self.setup()
+        except ValueError as err:  # nets/activations refusing a config value (e.g. an unknown activation)
+            if isinstance(err, RLSuiteError):
+                raise
+            raise ConfigError(f"agent '{self.name}' cannot be built with this config: "
+                              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
 
     # ----------------------------------------------------------------- to implement
     def setup(self) -> None:
@@ -185,10 +163,12 @@ class Agent:
         span = self.budget_end - self.budget_start
         return 1.0 if span <= 0 else min(max((self.steps - self.budget_start) / span, 0.0), 1.0)
 
-    def learn(self, total_steps: int) -> Agent:
-        """Train for ``total_steps`` more environment steps (summed over parallel envs)."""
-        if total_steps < 0:
-            raise ConfigError(f"total_steps must be >= 0, got {total_steps}")
+    def learn(self, total_steps: int | None = None) -> Agent:
+        """Train for ``total_steps`` more environment steps (summed over parallel envs). Without it:
+        the env config's budget (``hparams.<agent>.total_steps``), else ``configs/train.yaml``'s."""
+        if total_steps is None:
+            total_steps = self.default_total_steps or default_total_steps()
+        check_value("total_steps", total_steps, Range(ge=0))
         self.budget_start, self.budget_end = self.steps, self.steps + int(total_steps)
         return self.continue_training()
 
@@ -207,7 +187,8 @@ class Agent:
         if self.envs is None:
             self.envs = self.env_spec.make_vec(n_envs, seed=self.seed, training=True)
         reset_seed = seeding.derive_seed(self.seed, self.steps)
-        self.obs, _ = self.envs.reset(seed=[reset_seed + i for i in range(n_envs)])
+        seeds = [reset_seed + i for i in range(n_envs)]  # one per env (Gymnasium's annotation says int only)
+        self.obs, _ = self.envs.reset(seed=seeds)  # type: ignore[arg-type]
         self.on_segment_start()
 
     def on_segment_start(self) -> None:
@@ -308,8 +289,6 @@ def model_path(path: str | Path) -> Path:
 def load(path: str | Path, env: Any = None, device: str = "auto") -> Agent:
     """Rebuild an agent from :meth:`Agent.save` or a run checkpoint; ``env`` replaces a saved env
     (needed to keep training an agent that was trained on a user's own env instance)."""
-    from rlsuite import registry
-
     path = Path(path)
     if path.is_dir():
         candidates = [path / "model.safetensors", path / "checkpoints" / "latest.safetensors"]
@@ -327,4 +306,19 @@ def load(path: str | Path, env: Any = None, device: str = "auto") -> Agent:
     env_arg = env if env is not None else state["env"]
     agent = cls(env_arg, state["config"], seed=state["seed"], device=device, spaces=spaces)
     agent.load_state_dict(state)
+    return agent
+
+
+def make_agent(
+    name: str, env: Any, seed: int = 0, device: str | torch.device = "auto", tuned: bool = True, **hparams: Any
+) -> Agent:
+    """Build the agent registered as ``name`` for ``env`` (a config name, a Gymnasium id, an env
+    instance or a zero-argument factory). When ``env`` names an env config, its tuned values for
+    this agent apply and its budget becomes the default of :meth:`Agent.learn`, exactly as in
+    ``rlsuite train``; ``hparams`` (keys of the agent's Config) win over both. ``tuned=False``:
+    the agent's own defaults only."""
+    cls = registry.get_agent(name)
+    tuned_values, budget = env_defaults(cls, env) if tuned else ({}, None)
+    agent = cls(env, tuned_values, seed=seed, device=device, **hparams)
+    agent.default_total_steps = budget
     return agent

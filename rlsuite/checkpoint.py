@@ -78,7 +78,7 @@ def _digest(meta_json: str, tensors: dict[str, torch.Tensor]) -> str:
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
         if t.numel():
             # reshape(-1): 0-dim tensors (Adam's step counters) cannot be viewed as bytes directly
-            h.update(memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy()))
+            h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().data)
     return h.hexdigest()
 
 

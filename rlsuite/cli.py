@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rlsuite.errors import ConfigError, RLSuiteError
 
@@ -20,7 +21,7 @@ COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         raise ConfigError(f"{message} (see 'rlsuite {self.prog.split()[-1]} --help')")
 
 
@@ -163,7 +164,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from rlsuite import registry
-    from rlsuite.config import env_config_names
+    from rlsuite.envspec import env_config_names, resolve_env_node
 
     console = Console()
     if args.what == "agents":
@@ -175,8 +176,6 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, desc in registry.describe_envs():
             table.add_row(name, "plugin", desc)
         for name in env_config_names():
-            from rlsuite.config import resolve_env_node
-
             node = resolve_env_node(name)
             table.add_row(name, "config", f"{node.get('id') or name} via the '{node['plugin']}' plugin")
     console.print(table)
@@ -231,8 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  line: str | None = None) -> str:
+    return f"rlsuite: warning: {message}\n"  # e.g. a deprecated key name: one line, no source excerpt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    warnings.formatwarning = _warning_line
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "command", None):

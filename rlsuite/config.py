@@ -1,108 +1,164 @@
-"""Config composition: ``configs/train.yaml`` + the agent's typed defaults + the env config (with
-its per-agent tuned hyperparameters) + command-line overrides in Hydra's grammar.
+"""Config composition and validation: ``configs/train.yaml`` + the agent's typed defaults + the env
+config (with its per-agent tuned hyperparameters and budget) + overrides in Hydra's grammar.
 
 Overrides are parsed by Hydra's own override parser (``agent=dqn``, ``agent.lr=1e-3``,
 ``logger=[console,tensorboard]``, sweeps ``seed=0,1,2`` / ``seed=range(5)`` for ``-m``). The
 composition itself is ours rather than ``hydra.compose`` because ``env=`` must accept any
 Gymnasium id and ``agent=`` any plugin without a YAML file, and because every mistake has to come
 back as one line naming what was wrong, what is accepted and the closest match.
+
+The same functions build the agent config for the CLI (:func:`compose`) and for the API
+(:func:`rlsuite.make_agent`): :func:`tuned_hparams` reads an env config's values for an agent and
+:func:`build_config` merges the layers and checks every field against the domain declared next to
+it (:mod:`rlsuite.constraints`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from rlsuite.errors import ConfigError, suggest, unknown
+from rlsuite import registry
+from rlsuite.constraints import Each, OneOf, at_least_one, domain, non_negative, validate
+from rlsuite.envspec import configs_dir, read_yaml, resolve_env_node
+from rlsuite.errors import ConfigError, suggest
+from rlsuite.eval.protocols import PROTOCOLS
+from rlsuite.loggers import LOGGER_NAMES
+
+if TYPE_CHECKING:
+    from rlsuite.agent import Agent
 
 GROUPS = ("agent", "env")
+
+# Deprecated agent keys -> their one name across agents (they meant the same thing under several
+# names). Old names still work, with a FutureWarning; saved models and checkpoints carry on loading.
+RENAMED_KEYS = {
+    "adam_eps": "optimizer_eps",  # dqn
+    "rms_eps": "optimizer_eps",  # a2c
+    "eps": "optimizer_eps",  # a3c
+    "shared_trunk": "shared",  # a3c (on-policy agents: shared)
+    "epsilon": "exploration_initial_eps",  # tabular (dqn: exploration_initial_eps)
+    "epsilon_final": "exploration_final_eps",  # tabular (dqn: exploration_final_eps)
+    "report_every": "log_interval",  # a3c (ddpg: log_interval)
+}
 
 
 @dataclass
 class TrainConfig:
     """Top-level keys of a training run (``configs/train.yaml`` sets their defaults)."""
 
-    seed: int = 0
-    total_steps: int = 100_000
-    threads: int = 1  # torch CPU threads (0: torch's default); small networks run fastest on one
-    device: str = "auto"
+    seed: int = field(default=0, metadata=non_negative)
+    total_steps: int = field(default=100_000, metadata=at_least_one)
+    threads: int = field(default=1, metadata=non_negative)  # torch CPU threads (0: torch's default)
+    device: str = "auto"  # checked by rlsuite.agent.resolve_device
     run_dir: str | None = None
     runs_root: str = "runs"
     resume: str | None = None
-    checkpoint_every: int = 0
-    logger: list[str] = field(default_factory=lambda: ["console", "jsonl"])
-    log_every: int = 1000
-    eval_episodes: int = 20
-    eval_seed: int = 100_000
-    eval_every: int = 0
-    protocol: str = "gymnasium"
+    checkpoint_every: int = field(default=0, metadata=non_negative)
+    logger: list[str] = field(default_factory=lambda: ["console", "jsonl"], metadata=domain(Each(OneOf(LOGGER_NAMES))))
+    log_every: int = field(default=1000, metadata=at_least_one)
+    eval_episodes: int = field(default=20, metadata=at_least_one)
+    eval_seed: int = field(default=100_000, metadata=non_negative)
+    eval_every: int = field(default=0, metadata=non_negative)
+    protocol: str = field(default="gymnasium", metadata=domain(OneOf(tuple(PROTOCOLS))))
     leaderboard: str | None = None
     submit: bool = True
     check_finite: bool = True  # stop at the first NaN/±inf observation, reward, loss or gradient norm
 
 
-def configs_dir() -> Path:
-    return Path(str(resources.files("rlsuite.configs")))
+def train_defaults() -> dict[str, Any]:
+    """``configs/train.yaml``: the defaults of the top-level keys and the default group choices."""
+    return read_yaml(configs_dir() / "train.yaml")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def default_total_steps() -> int:
+    """The budget when neither the user nor the env config gives one."""
+    return int(train_defaults().get("total_steps", TrainConfig.total_steps))
+
+
+# ------------------------------------------------------------------------ agent configs
+def rename_deprecated(cls: type[Agent], hparams: dict[str, Any]) -> dict[str, Any]:
+    """Map deprecated keys of ``hparams`` to their current names (see :data:`RENAMED_KEYS`)."""
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    out = {}
+    for key, value in hparams.items():
+        new = RENAMED_KEYS.get(key)
+        if new is not None and key not in fields and new in fields:
+            warnings.warn(f"agent key '{key}' is deprecated; use '{new}'", FutureWarning, stacklevel=3)
+            if new in hparams:
+                raise ConfigError(f"agent keys '{key}' (deprecated) and '{new}' are both given; keep '{new}'")
+            key = new
+        out[key] = value
+    return out
+
+
+def tuned_hparams(cls: type[Agent], env_node: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    """An env config's tuned hyperparameters for ``cls`` (``hparams.<agent>``, else the entry of
+    the agent it is a preset of) and its training budget (``total_steps`` there, or None)."""
+    tuned = env_node.get("hparams") or {}
+    hparams = dict(tuned.get(cls.name) or tuned.get(getattr(cls, "hparams_from", "") or "", {}) or {})
+    budget = hparams.pop("total_steps", None)
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise ConfigError(f"env config '{env_node.get('name')}': hparams.{cls.name}.total_steps must be an "
+                          f"integer >= 1, got {budget!r}")
+    return rename_deprecated(cls, hparams), budget
+
+
+def env_defaults(cls: type[Agent], env: Any) -> tuple[dict[str, Any], int | None]:
+    """What ``env`` brings to an agent: the tuned hyperparameters and budget of the env config it
+    names, or nothing (a Gymnasium id without a config, an env instance, a factory)."""
+    if not isinstance(env, str):
+        return {}, None
+    return tuned_hparams(cls, resolve_env_node(env))
+
+
+def build_config(cls: type[Agent], config: Any = None, overrides: dict[str, Any] | None = None) -> Any:
+    """Defaults ← the class preset ← ``config`` ← ``overrides``: typed by OmegaConf, then every
+    field checked against its declared domain. Returns an instance of ``cls.Config``."""
+    layers: list[Any] = [OmegaConf.structured(cls.Config), dict(cls.preset)]
+    if config is not None:
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            config = dataclasses.asdict(config)
+        elif isinstance(config, DictConfig):
+            config = OmegaConf.to_container(config, resolve=True)
+        layers.append(rename_deprecated(cls, {k: v for k, v in dict(config).items() if k != "name"}))
+    if overrides:
+        layers.append(rename_deprecated(cls, overrides))
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping")
-    return data
+        merged = OmegaConf.merge(*layers)
+    except OmegaConfBaseException as err:
+        raise config_error(err, cls) from err
+    built = OmegaConf.to_object(merged)
+    validate(built, where=f" for agent '{cls.name}'")
+    return built
 
 
-def env_config_names() -> list[str]:
-    return sorted(p.stem for p in (configs_dir() / "env").glob("*.yaml"))
+def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "") -> ConfigError:
+    """Turn an OmegaConf error into one clear line with close-match suggestions."""
+    key = getattr(err, "key", None) or getattr(err, "full_key", None)
+    full = str(getattr(err, "full_key", None) or key)
+    full = full if full.startswith(prefix) else prefix + full
+    where = f" for agent '{cls.name}'" if cls is not None else ""
+    if isinstance(err, (ConfigKeyError, ConfigAttributeError)) or "not in" in str(err).split("\n")[0]:
+        choices = [f.name for f in dataclasses.fields(cls.Config)] if cls is not None else []
+        shown = f" Accepted keys: {', '.join(sorted(choices))}" if choices else ""
+        return ConfigError(f"unknown key '{full}'{where}.{suggest(str(key), choices)}{shown}")
+    if isinstance(err, ValidationError):
+        msg = str(err).splitlines()[0]
+        return ConfigError(f"invalid value for '{full}'{where}: {msg}")
+    return ConfigError(f"bad config{where}: {str(err).splitlines()[0]}")
 
 
-def resolve_env_node(name: str) -> dict[str, Any]:
-    """What ``env=<name>`` means: a config file, an env plugin's name, a Gymnasium id, or an id
-    one of the plugins handles (``ALE/Pong-v5``). Unknown names list the closest candidates."""
-    from rlsuite import registry
-
-    path = configs_dir() / "env" / f"{name}.yaml"
-    if path.is_file():
-        node = _read_yaml(path)
-        node.setdefault("plugin", "gym")
-        node.setdefault("kwargs", {})
-        node.setdefault("name", name)
-        node.setdefault("id", None)
-        return node
-    if name in registry.env_plugin_names():
-        return {"name": name, "plugin": name, "id": None, "kwargs": {}}
-    # Family plugins first: ALE/Pong-v5 is also a Gymnasium id once ale_py is imported, but it must
-    # get the Atari plugin's preprocessing and protocols.
-    for plugin_name in registry.env_plugin_names():
-        if plugin_name == "gym":
-            continue
-        try:
-            plugin = registry.get_env_plugin(plugin_name)
-        except Exception:  # a broken third-party plugin must not hide the others
-            continue
-        if plugin.handles(name):
-            return {"name": name, "plugin": plugin_name, "id": name, "kwargs": {}}
-    import gymnasium as gym
-
-    if name in gym.registry:
-        return {"name": name, "plugin": "gym", "id": name, "kwargs": {}}
-    raise unknown("env", name, env_config_names() + registry.env_plugin_names() + list(gym.registry))
-
-
+# ------------------------------------------------------------------------ overrides
 def parse_overrides(overrides: list[str]) -> list[Any]:
     """Hydra's parser; returns its Override objects."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.overrides_parser import OverridesParser  # hydra is slow to import
     from hydra.errors import HydraException
 
     for item in overrides:
@@ -130,13 +186,18 @@ def _top_level_keys() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)] + list(GROUPS)
 
 
-def compose(overrides: list[str] | None = None) -> DictConfig:
-    """The fully resolved, typed config for one run."""
-    from rlsuite import registry
-    from rlsuite.agent import config_error
+def _renamed_override_key(cls: type[Agent], key: str) -> str:
+    """``agent.adam_eps`` → ``agent.optimizer_eps`` (with the deprecation warning)."""
+    head, _, rest = key.partition(".")
+    if head != "agent" or not rest or "." in rest:
+        return key
+    return "agent." + next(iter(rename_deprecated(cls, {rest: None})))
 
+
+def compose(overrides: list[str] | None = None) -> DictConfig:
+    """The fully resolved, typed and validated config for one run."""
     parsed = parse_overrides(list(overrides or []))
-    base = _read_yaml(configs_dir() / "train.yaml")
+    base = train_defaults()
     choice = {group: str(base.pop(group)) for group in GROUPS}
     rest = []
     for ov in parsed:
@@ -153,13 +214,16 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
 
     cls = registry.get_agent(choice["agent"])
     env_node = resolve_env_node(choice["env"])
-    tuned = env_node.pop("hparams", None) or {}
-    agent_hparams = dict(tuned.get(cls.name) or tuned.get(getattr(cls, "hparams_from", "") or "", {}) or {})
+    agent_hparams, budget = tuned_hparams(cls, env_node)
+    env_node.pop("hparams", None)
+    if budget is not None:  # the env config's budget, unless total_steps= is given below
+        base["total_steps"] = budget
     try:
         agent_node = OmegaConf.merge(OmegaConf.structured(cls.Config), dict(cls.preset), agent_hparams)
         root = OmegaConf.merge(OmegaConf.structured(TrainConfig), base)
     except OmegaConfBaseException as err:
         raise config_error(err, cls) from err
+    assert isinstance(root, DictConfig) and isinstance(agent_node, DictConfig)
     OmegaConf.set_struct(root, False)
     OmegaConf.set_struct(agent_node, False)
     agent_node["name"] = cls.name
@@ -170,7 +234,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     OmegaConf.set_struct(root.env, True)
     OmegaConf.set_struct(root.env.kwargs, False)
     for key in root.agent:  # free-form dict fields (e.g. sb3's agent.kwargs.<any>) take new keys
-        child = root.agent._get_node(key)
+        child = root.agent._get_node(str(key))
         if isinstance(child, DictConfig) and OmegaConf.get_type(child) is dict:
             OmegaConf.set_struct(child, False)
 
@@ -181,18 +245,23 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
                               f"Accepted: {', '.join(_top_level_keys())} (and agent.<key>, env.kwargs.<key>)")
         if key == "agent.name":
             raise ConfigError("choose the agent with agent=<name>, not agent.name")
+        key = _renamed_override_key(cls, key)
         try:
             OmegaConf.update(root, key, value, merge=True)
         except OmegaConfBaseException as err:
             if head == "agent":
                 raise config_error(err, cls, prefix="agent.") from err
             raise config_error(err) from err
-    from rlsuite.loggers import check_logger_names
-
-    check_logger_names(list(root.logger))
-    if root.total_steps < 0:
-        raise ConfigError(f"total_steps must be >= 0, got {root.total_steps}")
+    check_train_config(root)
+    build_config(cls, root.agent)  # every agent field within its domain
     return root
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Every top-level key of ``cfg`` within its declared domain (TrainConfig's metadata)."""
+    top = {f.name: cfg[f.name] for f in dataclasses.fields(TrainConfig) if f.name in cfg}
+    top["logger"] = list(top.get("logger") or [])
+    validate(TrainConfig(**top))
 
 
 def to_yaml(cfg: DictConfig) -> str:
@@ -204,4 +273,4 @@ def agent_overrides(cfg: DictConfig) -> dict[str, Any]:
     node = OmegaConf.to_container(cfg.agent, resolve=True)
     assert isinstance(node, dict)
     node.pop("name", None)
-    return node
+    return {str(k): v for k, v in node.items()}

@@ -3,20 +3,19 @@
 Every off-policy agent runs the same loop: choose actions for the current observations, step the
 vector env, hand the transition to the agent (replay buffer or table update), let the agent train
 when it is due, and keep the books (episode returns, resume points, checkpoints, evaluation).
-Agents only provide ``explore(obs)`` and ``observe(transition)``.
+Agents only provide ``explore(obs)`` and ``observe(transition)``; :class:`StepAgent` spells out
+everything the loop uses (the rest comes from :class:`rlsuite.agent.Agent`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 
-from rlsuite.nonfinite import check_env_step
-
-if TYPE_CHECKING:
-    from rlsuite.agent import Agent
+from rlsuite.nonfinite import NonFiniteWatch, check_env_step
 
 
 @dataclass
@@ -85,7 +84,33 @@ class EpisodeTracker:
         return done
 
 
-def run_step_loop(agent: Agent, until_step: int) -> None:
+class StepAgent(Protocol):
+    """What :func:`run_step_loop` calls on an agent. An :class:`rlsuite.agent.Agent` subclass
+    satisfies it by implementing :meth:`explore` and :meth:`observe`; the base class has the rest."""
+
+    envs: gym.vector.VectorEnv | None
+    obs: np.ndarray | None
+    steps: int
+    nonfinite: NonFiniteWatch
+
+    def explore(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for the current observations of every env, exploration included."""
+        ...
+
+    def observe(self, t: Transition) -> None:
+        """Take one vector-env step into account: store it, update a table, train when due."""
+        ...
+
+    def cut_due(self, next_steps: int) -> bool: ...
+
+    def log_episode(self, episode_return: float, episode_length: int) -> None: ...
+
+    def after_step(self, prev_steps: int) -> None: ...
+
+    def start_segment(self) -> None: ...
+
+
+def run_step_loop(agent: StepAgent, until_step: int) -> None:
     """Step ``agent.envs`` until ``agent.steps >= until_step``; see the module docstring."""
     assert agent.envs is not None and agent.obs is not None
     n_envs = agent.envs.num_envs

@@ -26,7 +26,7 @@ Details that every agent gets right the same way here:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -36,6 +36,7 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
+from rlsuite.constraints import at_least_one, finite, positive, probability, widths
 from rlsuite.loops import EpisodeTracker
 from rlsuite.nonfinite import check_env_step
 from rlsuite.policies import ActorCritic
@@ -136,23 +137,24 @@ class OnPolicyConfig(AgentConfig):
     """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net_arch``/``shared`` ``None``:
     [64, 64] separate trunks for vector observations, one shared Nature CNN for images."""
 
-    n_envs: int = 1
-    n_steps: int = 2048
+    n_envs: int = field(default=1, metadata=at_least_one)
+    n_steps: int = field(default=2048, metadata=at_least_one)
     anneal_lr: bool = False  # learning rate decays linearly to 0 over the budget (rl-zoo3's lin_<lr>)
-    gae_lambda: float = 0.95
+    gae_lambda: float = field(default=0.95, metadata=probability)
     normalize_advantage: bool = True
-    max_grad_norm: float = 0.5
-    net_arch: list[int] | None = None
-    vf_net_arch: list[int] | None = None
-    shared: bool | None = None
-    activation: str = "tanh"
+    max_grad_norm: float = field(default=0.5, metadata=positive)
+    optimizer_eps: float = field(default=1e-5, metadata=positive)  # Adam's ε (baselines/SB3: 1e-5)
+    net_arch: list[int] | None = field(default=None, metadata=widths)
+    vf_net_arch: list[int] | None = field(default=None, metadata=widths)
+    shared: bool | None = None  # one trunk for actor and critic
+    activation: str = "tanh"  # checked by rlsuite.nets when the networks are built
     ortho_init: bool = True
-    log_std_init: float = 0.0
+    log_std_init: float = field(default=0.0, metadata=finite)
     squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
     normalize_obs: bool = False
     normalize_reward: bool = False
-    clip_obs: float = 10.0
-    clip_reward: float = 10.0
+    clip_obs: float = field(default=10.0, metadata=positive)
+    clip_reward: float = field(default=10.0, metadata=positive)
     # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
     # it covers (CPU MLPs on vector observations); false: torch for acting too.
     numba_acting: bool = True
@@ -219,9 +221,9 @@ class OnPolicyAgent(Agent):
             yield tuple(column[start:start + batch_size] for column in shuffled)
 
     def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        """Adam with eps 1e-5 (baselines/SB3), fused into one kernel per step (same math, far fewer
-        small ops: at MLP scale the per-tensor loop costs more than the arithmetic)."""
-        return torch.optim.Adam(params, lr=lr, eps=1e-5, fused=True)
+        """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3), fused into one kernel per step (same
+        math, far fewer small ops: at MLP scale the per-tensor loop costs more than the arithmetic)."""
+        return torch.optim.Adam(params, lr=lr, eps=self.config.optimizer_eps, fused=True)
 
     def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:
         """``lr`` after annealing (when ``anneal_lr``), also set on ``optimizer`` when given."""

@@ -30,12 +30,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rlsuite import checkpoint
-from rlsuite.agent import Agent, config_error
-from rlsuite.config import TrainConfig, agent_overrides, compose
+from rlsuite.agent import Agent
+from rlsuite.config import TrainConfig, agent_overrides, check_train_config, compose, config_error
+from rlsuite.envspec import EnvSpec
 from rlsuite.errors import CheckpointError, ConfigError, NonFiniteError
 from rlsuite.eval.evaluate import EvalResult, evaluate
-from rlsuite.loggers import ConsoleLogger, JsonlLogger, MultiLogger, TensorBoardLogger, WandbLogger
-from rlsuite.registry import EnvSpec, env_version, get_agent
+from rlsuite.loggers import ConsoleLogger, JsonlLogger, Logger, MultiLogger, TensorBoardLogger, WandbLogger
+from rlsuite.registry import env_version, get_agent
 
 CHECKPOINT = Path("checkpoints") / "latest.safetensors"
 
@@ -107,8 +108,28 @@ def _run_dir(cfg: DictConfig) -> Path:
     return Path(cfg.runs_root) / f"{cfg.agent.name}-{env_label}-s{cfg.seed}-{stamp}"
 
 
+def create_run_dir(run_dir: Path, config_yaml: str) -> None:
+    """Create ``run_dir`` and write its ``config.yaml``; a path that cannot be created or written is
+    one ConfigError, and nothing created on the way is left behind."""
+    existed = [p for p in (run_dir, *run_dir.parents) if p.exists()]
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.atomic_write_bytes(run_dir / "config.yaml", config_yaml.encode())
+    except OSError as err:
+        for created in (run_dir, *run_dir.parents):  # innermost first; only the empty ones we made
+            if created in existed or not created.is_dir():
+                break
+            try:
+                created.rmdir()
+            except OSError:
+                break
+        reason = err.strerror or str(err)
+        raise ConfigError(f"cannot create the run directory {run_dir}: {reason} "
+                          "(choose a writable place with run_dir=<path> or runs_root=<path>)") from err
+
+
 def _build_loggers(cfg: DictConfig, run_dir: Path, start_step: int, run_state: dict[str, Any]) -> MultiLogger:
-    loggers = []
+    loggers: list[Logger] = []
     for name in cfg.logger:
         if name == "console":
             loggers.append(ConsoleLogger(int(cfg.total_steps), f"{cfg.agent.name} {cfg.env.name}", start_step))
@@ -118,7 +139,9 @@ def _build_loggers(cfg: DictConfig, run_dir: Path, start_step: int, run_state: d
             loggers.append(TensorBoardLogger(run_dir / "tb", purge_step=start_step or None))
         elif name == "wandb":
             container = OmegaConf.to_container(cfg, resolve=True)
-            loggers.append(WandbLogger(run_dir, container, run_dir.name, resume_id=run_state.get("wandb_id")))
+            assert isinstance(container, dict)
+            loggers.append(WandbLogger(run_dir, {str(k): v for k, v in container.items()}, run_dir.name,
+                                       resume_id=run_state.get("wandb_id")))
     return MultiLogger(loggers, log_every=int(cfg.log_every))
 
 
@@ -133,6 +156,8 @@ def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str
         cfg = OmegaConf.load(cfg_path)
     except Exception as err:
         raise CheckpointError(f"{cfg_path} is unreadable: {str(err).splitlines()[0]}") from err
+    if not isinstance(cfg, DictConfig):
+        raise CheckpointError(f"{cfg_path} does not hold a run config")
     state = checkpoint.load_state(run_dir / CHECKPOINT)
     allowed = {"total_steps", "logger", "log_every", "device", "threads", "eval_episodes", "submit", "leaderboard",
                "check_finite"}
@@ -147,7 +172,9 @@ def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str
         except (OmegaConfBaseException, yaml.YAMLError) as err:
             raise config_error(err) if isinstance(err, OmegaConfBaseException) else ConfigError(
                 f"invalid value for '{key}': {value}") from err
+        assert isinstance(typed, DictConfig)
         OmegaConf.update(cfg, key, typed[key], merge=True)
+    check_train_config(cfg)
     return cfg, state
 
 
@@ -173,9 +200,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
     agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
     run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if not resume_state:
-        checkpoint.atomic_write_bytes(run_dir / "config.yaml", OmegaConf.to_yaml(cfg).encode())
+        create_run_dir(run_dir, OmegaConf.to_yaml(cfg))
     run_state: dict[str, Any] = {}
     if resume_state:
         agent.load_state_dict(resume_state)

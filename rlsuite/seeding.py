@@ -42,7 +42,7 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
 
 
 def generator_state(rng: np.random.Generator) -> dict[str, Any]:
-    return rng.bit_generator.state
+    return dict(rng.bit_generator.state)
 
 
 def set_generator_state(rng: np.random.Generator, state: dict[str, Any]) -> None:

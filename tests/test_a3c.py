@@ -220,7 +220,7 @@ def test_worker_crash_raises_named_error_and_leaves_no_orphans(how):
 def _train_forever(interrupted) -> None:
     """The main process of a training run, forked from the test process (no re-import)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # what a Python program has
-    agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, n_workers=2)
+    agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=0, n_workers=2)
     try:
         agent.learn(10**9)
     except KeyboardInterrupt:
@@ -268,7 +268,7 @@ def test_bad_config_is_a_clear_error(bad):
 
 @pytest.mark.parametrize("env", ["Pendulum-v1", "FrozenLake-v1"])
 def test_box_actions_and_discrete_observations(env):
-    agent = rlsuite.make_agent("a3c", env=env, seed=0, n_envs=2, t_max=5)
+    agent = rlsuite.make_agent("a3c", env=env, tuned=False, seed=0, n_envs=2, t_max=5)
     agent.learn(200)
     assert agent.steps == 200 and 20 <= agent.updates <= 21  # 21: both workers end with a partial rollout
     obs = agent.observation_space.sample()
@@ -279,7 +279,7 @@ def test_box_actions_and_discrete_observations(env):
 
 # ---------------------------------------------------------------------------- checkpoints and runs
 def test_save_load_keeps_shared_state_and_training_continues(tmp_path):
-    agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, **CARTPOLE)
+    agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=0, **CARTPOLE)
     agent.learn(4000)
     assert agent.steps == 4000 and agent.updates == agent.worker_updates.sum() > 0
     path = agent.save(tmp_path / "a3c", include_training_state=True)
@@ -322,7 +322,7 @@ def test_a3c_two_workers_solve_cartpole():
     # (measured: 11 of 12 single runs solved).
     hparams = {**CARTPOLE, "ent_coef": 0.01}
     for attempt in range(2):
-        agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=attempt, n_workers=2, **hparams)
+        agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=attempt, n_workers=2, **hparams)
         agent.learn(150_000)
         result = rlsuite.evaluate(agent, episodes=10, seed=1000)
         if result.mean >= 475:
@@ -337,7 +337,7 @@ def test_a3c_two_workers_solve_cartpole():
 
 @pytest.mark.gpu
 def test_device_cuda_keeps_hogwild_parameters_on_cpu():
-    agent = rlsuite.make_agent("a3c", env="CartPole-v1", seed=0, device="cuda")
+    agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=0, device="cuda")
     assert next(agent.model.parameters()).device.type == "cpu"
     agent.learn(1000)
     assert agent.act(np.zeros(4, np.float32)) in (0, 1)

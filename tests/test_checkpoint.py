@@ -85,7 +85,7 @@ def test_foreign_safetensors_and_garbage_are_refused(tmp_path):
 
 
 def test_agent_save_load_acts_identically(tmp_path):
-    agent = rlsuite.make_agent("q_learning", env="FrozenLake-v1", seed=1).learn(3000)
+    agent = rlsuite.make_agent("q_learning", env="FrozenLake-v1", tuned=False, seed=1).learn(3000)
     path = agent.save(tmp_path / "model")
     assert path.name == "model.safetensors"
     loaded = rlsuite.load(tmp_path / "model")

@@ -26,7 +26,8 @@ def cli(*args, cwd=None):
         (["train", "total_step=10"], "unknown key 'total_step'. Did you mean: total_steps"),
         (["train", "seed=abc"], "invalid value for 'seed'"),
         (["train", "agent=q_learning", "env=CartPole-v1"], "cannot handle CartPole-v1: its observation space is Box"),
-        (["train", "logger=[consle]"], "unknown logger 'consle'. Did you mean: console"),
+        (["train", "logger=[consle]"],
+         "'consle'; accepted: one of console, jsonl, tensorboard, wandb. Did you mean: console?"),
         (["train", "seed=0,1"], "is a sweep; add -m"),
         (["train", "nonsense"], "expected key=value"),
         (["train", "resume=/nonexistent/run"], "run directory not found"),
@@ -77,7 +78,8 @@ def test_corrupt_run_directory_is_refused_and_left_untouched(tmp_path):
 def test_config_printing_and_env_id_without_yaml(tmp_path):
     out = cli("config", "agent=sarsa", "env=CliffWalking-v1", "agent.lr=0.25", "seed=3", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "lr: 0.25" in out.stdout and "seed: 3" in out.stdout and "epsilon: 0.1" in out.stdout  # env hparams
+    assert "lr: 0.25" in out.stdout and "seed: 3" in out.stdout
+    assert "exploration_initial_eps: 0.1" in out.stdout  # env hparams
     out = cli("train", "--cfg", "agent=q_learning", "env=FrozenLake8x8-v1", cwd=tmp_path)  # a Gymnasium id
     assert out.returncode == 0 and "id: FrozenLake8x8-v1" in out.stdout
 
@@ -196,3 +198,10 @@ def test_resume_checks_override_values_and_user_envs_need_passing_again(tmp_path
     with pytest.raises(rlsuite.RLSuiteError, match=r"user-supplied env.*rlsuite.load\(path, env="):
         loaded.learn(10)  # ...training does, and says how to give it
     rlsuite.load(tmp_path / "model", env=lambda: RandomMDP(n_states=3)).learn(10)
+
+
+def test_a_deprecated_key_still_works_with_a_one_line_warning(tmp_path):
+    out = cli("config", "agent=dqn", "env=CartPole-v1", "agent.adam_eps=1e-4", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "rlsuite: warning: agent key 'adam_eps' is deprecated; use 'optimizer_eps'" in out.stderr.splitlines()
+    assert "optimizer_eps: 0.0001" in out.stdout and "adam_eps" not in out.stdout

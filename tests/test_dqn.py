@@ -128,7 +128,7 @@ def test_dueling_network_mean_over_actions_is_the_value():
 
 
 def test_noisy_network_is_plain_linear_without_noise_and_acts_on_mean_weights():
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", device="cpu", noisy=True, net_arch=[8])
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", noisy=True, net_arch=[8])
     layers = [m for m in agent.q_net.modules() if isinstance(m, NoisyLinear)]
     assert len(layers) == 2  # both fully connected layers of the head
     x = torch.randn(6, 4)
@@ -146,7 +146,7 @@ def test_noisy_network_is_plain_linear_without_noise_and_acts_on_mean_weights():
 
 
 def test_plain_dqn_network_is_an_mlp_and_atari_gets_nature_cnn():
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", device="cpu", net_arch=[32, 16])
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", net_arch=[32, 16])
     linears = [m for m in agent.q_net.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(4, 32), (32, 16), (16, 2)]
     assert agent.frames_per_step == 1
@@ -158,7 +158,7 @@ def test_plain_dqn_network_is_an_mlp_and_atari_gets_nature_cnn():
 
 
 def test_act_single_and_batch_and_rejects_continuous_actions():
-    agent = rlsuite.make_agent("rainbow", env="CartPole-v1", device="cpu", **TINY)
+    agent = rlsuite.make_agent("rainbow", env="CartPole-v1", tuned=False, device="cpu", **TINY)
     obs = np.zeros(4, np.float32)
     assert np.ndim(agent.act(obs)) == 0
     assert agent.act(np.zeros((3, 4), np.float32), deterministic=False).shape == (3,)
@@ -175,7 +175,8 @@ FLAGS = ("double", "dueling", "prioritized", "noisy", "distributional")
 @pytest.mark.parametrize("n_step", [1, 3])
 def test_every_flag_combination_trains(combo, n_step):
     flags = dict(zip(FLAGS, combo))
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=1, device="cpu", n_step=n_step, **flags, **TINY)
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=1, device="cpu", n_step=n_step, **flags,
+                               **TINY)
     before = [p.detach().clone() for p in agent.q_net.parameters()]
     agent.learn(300)
     assert agent.steps == 300 and agent.updates == (300 - 56) // 8 + 1
@@ -189,7 +190,7 @@ def test_every_flag_combination_trains(combo, n_step):
 
 
 def test_rainbow_preset_and_registry():
-    agent = rlsuite.make_agent("rainbow", env="CartPole-v1", device="cpu", **TINY)
+    agent = rlsuite.make_agent("rainbow", env="CartPole-v1", tuned=False, device="cpu", **TINY)
     assert isinstance(agent, Rainbow) and isinstance(agent, DQN)
     cfg = agent.config
     assert (cfg.double, cfg.dueling, cfg.prioritized, cfg.noisy, cfg.distributional, cfg.n_step) == (
@@ -202,7 +203,7 @@ def test_rainbow_preset_and_registry():
 
 
 def test_polyak_and_hard_target_updates():
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", device="cpu", **TINY)
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", **TINY)
     online = [p.detach().clone() for p in agent.q_net.parameters()]
     with torch.no_grad():
         for p in agent.target_net.parameters():
@@ -250,7 +251,7 @@ def test_dqn_solves_cartpole():
     """The rl-zoo3 recipe (bursts of updates every train_freq steps) at a smaller scale: a 128-unit
     net, 64-step rounds of 32 updates and double DQN solve CartPole in 30k steps (the zoo config
     itself needs 50k steps; benchmarks/offpolicy.py runs that one)."""
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=0, device="cpu", lr=2.3e-3, batch_size=64,
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", lr=2.3e-3, batch_size=64,
                                learning_starts=1000, target_update_interval=10, train_freq=64,
                                gradient_steps=32, exploration_fraction=0.16, exploration_final_eps=0.04,
                                net_arch=[128, 128], double=True)
@@ -262,7 +263,7 @@ def test_dqn_solves_cartpole():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_rainbow_runs_on_cuda():
-    agent = rlsuite.make_agent("rainbow", env="CartPole-v1", device="cuda", **TINY)
+    agent = rlsuite.make_agent("rainbow", env="CartPole-v1", tuned=False, device="cuda", **TINY)
     agent.learn(300)
     assert all(p.is_cuda for p in agent.q_net.parameters()) and agent.support.is_cuda
     assert agent.act(np.zeros((2, 4), np.float32)).shape == (2,)

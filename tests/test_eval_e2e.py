@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import rlsuite
+from rlsuite.envspec import env_spec_from
 from rlsuite.eval.leaderboard import Leaderboard
-from rlsuite.registry import env_spec_from
 
 pytest.importorskip("stable_baselines3")
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import rlsuite
+from rlsuite.envspec import EnvSpec, env_spec_from
 from rlsuite.errors import ConfigError
 from rlsuite.eval.protocols import PROTOCOLS, get_protocol
-from rlsuite.registry import EnvSpec, env_spec_from
 
 pytest.importorskip("ale_py")
 
@@ -168,7 +168,7 @@ def test_gymnasium_protocol_uses_fixed_evaluation_seeds():
 
     # Slippery FrozenLake: a fixed policy's episodes differ only through the env's randomness, which
     # comes from the evaluation seeds (episode i is reset with seed + i).
-    agent = rlsuite.make_agent("q_learning", env="FrozenLake-v1", seed=0)
+    agent = rlsuite.make_agent("q_learning", env="FrozenLake-v1", tuned=False, seed=0)
     a = rlsuite.evaluate(agent, episodes=8, seed=123)
     b = rlsuite.evaluate(agent, episodes=8, seed=123)
     c = rlsuite.evaluate(agent, episodes=8, seed=124)

@@ -27,7 +27,7 @@ def _greedy_mean(agent, episodes=10):
 
 
 def test_ppo_solves_cartpole():
-    agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", **PPO_CARTPOLE)
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, seed=0, device="cpu", **PPO_CARTPOLE)
     agent.learn(60_000)  # 500 on seeds 0-2
     assert _greedy_mean(agent) >= 475
 
@@ -35,14 +35,14 @@ def test_ppo_solves_cartpole():
 def test_a2c_solves_cartpole():
     # rl-zoo3's A2C CartPole settings (8 envs, RMSProp, SB3 defaults otherwise) at 300k of its 500k
     # budget: 500 on seeds 0-2 (~12 s each on one CPU core).
-    agent = rlsuite.make_agent("a2c", env="CartPole-v1", seed=0, device="cpu", n_envs=8, ent_coef=0.0)
+    agent = rlsuite.make_agent("a2c", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=8, ent_coef=0.0)
     agent.learn(300_000)
     assert _greedy_mean(agent) >= 475
 
 
 def test_reinforce_with_baseline_reaches_400_on_cartpole():
-    agent = rlsuite.make_agent("reinforce", env="CartPole-v1", seed=0, device="cpu", n_envs=4, batch_episodes=4,
-                               lr=3e-3, critic_lr=3e-3)
+    agent = rlsuite.make_agent("reinforce", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=4,
+                               batch_episodes=4, lr=3e-3, critic_lr=3e-3)
     agent.learn(50_000)
     assert _greedy_mean(agent) >= 400
 
@@ -50,13 +50,13 @@ def test_reinforce_with_baseline_reaches_400_on_cartpole():
 def test_trpo_solves_cartpole():
     # Greedy return at 80k for seeds 0-4: 353 / 500 / 500 / 500 / 500 (seed 0 stays at ~350 at the
     # zoo's 100k too; sb3-contrib's TRPO also misses 475 on some seeds, see docs/benchmarks.md).
-    agent = rlsuite.make_agent("trpo", env="CartPole-v1", seed=1, device="cpu", **TRPO_CARTPOLE)
+    agent = rlsuite.make_agent("trpo", env="CartPole-v1", tuned=False, seed=1, device="cpu", **TRPO_CARTPOLE)
     agent.learn(80_000)
     assert _greedy_mean(agent) >= 475
 
 
 def test_ppo_pendulum_reaches_minus_300():
-    agent = rlsuite.make_agent("ppo", env="Pendulum-v1", seed=0, device="cpu", n_envs=4, n_steps=1024,
+    agent = rlsuite.make_agent("ppo", env="Pendulum-v1", tuned=False, seed=0, device="cpu", n_envs=4, n_steps=1024,
                                batch_size=64, gae_lambda=0.95, gamma=0.9, n_epochs=10, lr=1e-3, clip_range=0.2)
     agent.learn(100_000)  # about -230 on seeds 0-1 (the zoo's budget; no gSDE here)
     assert _greedy_mean(agent) >= -300
@@ -79,8 +79,8 @@ class _DictObsEnv(gym.Env):
 
 
 def test_normalizer_statistics_saved_with_model_and_used_when_acting(tmp_path):
-    agent = rlsuite.make_agent("ppo", env="Pendulum-v1", seed=0, device="cpu", n_envs=2, n_steps=64, batch_size=64,
-                               n_epochs=1, normalize_obs=True, normalize_reward=True, squash=True)
+    agent = rlsuite.make_agent("ppo", env="Pendulum-v1", tuned=False, seed=0, device="cpu", n_envs=2, n_steps=64,
+                               batch_size=64, n_epochs=1, normalize_obs=True, normalize_reward=True, squash=True)
     agent.learn(512)
     assert agent.obs_normalizer.rms.count > 500
     path = agent.save(tmp_path / "model")
@@ -128,8 +128,8 @@ def test_crash_then_resume_is_bit_identical(tmp_path, monkeypatch, agent_name):
 
 
 def test_ppo_target_kl_stops_epochs_early():
-    agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", n_envs=2, n_steps=128, batch_size=32,
-                               n_epochs=50, lr=3e-3, target_kl=0.001)
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=2, n_steps=128,
+                               batch_size=32, n_epochs=50, lr=3e-3, target_kl=0.001)
     seen = {}
     agent.logger.record = lambda d: seen.update(d)
     agent.learn(256)

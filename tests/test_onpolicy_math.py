@@ -133,7 +133,7 @@ def test_conjugate_gradient_solves_spd_system():
 
 
 def test_trpo_accepted_step_respects_kl_and_improves_surrogate():
-    agent = rlsuite.make_agent("trpo", env="CartPole-v1", seed=0, device="cpu", n_envs=2, n_steps=256,
+    agent = rlsuite.make_agent("trpo", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=2, n_steps=256,
                                max_kl=0.01)
     agent.start_segment()
     from rlsuite.rollout import collect_rollout, flatten_rollout
@@ -159,7 +159,7 @@ def test_trpo_accepted_step_respects_kl_and_improves_surrogate():
 
 def test_trpo_rejects_when_no_step_improves():
     """With all advantages zero no step improves the surrogate: θ must be left unchanged."""
-    agent = rlsuite.make_agent("trpo", env="CartPole-v1", seed=0, device="cpu", n_envs=1, n_steps=64)
+    agent = rlsuite.make_agent("trpo", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=1, n_steps=64)
     obs = torch.randn(64, 4)
     actions = torch.randint(0, 2, (64,))
     before = [p.detach().clone() for p in agent.actor_params]
@@ -262,7 +262,7 @@ def test_rollout_bootstraps_truncation_from_final_observation():
 
 
 def test_minibatches_cover_every_sample_once_per_epoch_and_keep_rows_together():
-    agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", n_envs=1, n_steps=16,
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=1, n_steps=16,
                                batch_size=16)
     ids = torch.arange(10)
     data = torch.arange(10) * 10.0

@@ -30,7 +30,7 @@ def test_q_learning_converges_to_value_iteration(mdp_seed):
     q_star = q_value_iteration(env.P, env.R, gamma, terminal)
     agent = rlsuite.make_agent(
         "q_learning", env=lambda: RandomMDP(n_states=4, seed=mdp_seed), seed=0, gamma=gamma,
-        epsilon=1.0, epsilon_final=1.0, lr=1.0, lr_schedule="visits", lr_power=0.7,
+        exploration_initial_eps=1.0, exploration_final_eps=1.0, lr=1.0, lr_schedule="visits", lr_power=0.7,
     )
     agent.learn(60_000)
     live = slice(0, env.n_states - 1)
@@ -50,9 +50,9 @@ def test_cliff_walking_sarsa_safe_path_q_learning_cliff_path():
     P, R, terminal = model_of(gym.make("CliffWalking-v1"))
     q_eps = q_value_iteration(P, R, 1.0, terminal, epsilon=0.1, iters=20_000, tol=1e-9)
     start, cliff_edge_row = 36, range(25, 35)
-    hparams = dict(gamma=1.0, epsilon=0.1, epsilon_final=0.1, lr=0.5, lr_final=0.05)
-    sarsa = rlsuite.make_agent("sarsa", env="CliffWalking-v1", seed=0, **hparams).learn(60_000)
-    q_learning = rlsuite.make_agent("q_learning", env="CliffWalking-v1", seed=0, **hparams).learn(30_000)
+    hparams = dict(gamma=1.0, exploration_initial_eps=0.1, exploration_final_eps=0.1, lr=0.5, lr_final=0.05)
+    sarsa = rlsuite.make_agent("sarsa", env="CliffWalking-v1", tuned=False, seed=0, **hparams).learn(60_000)
+    q_learning = rlsuite.make_agent("q_learning", env="CliffWalking-v1", tuned=False, seed=0, **hparams).learn(30_000)
     assert rlsuite.evaluate(q_learning, episodes=1).mean == -13.0  # optimal path along the cliff
     sarsa_return = rlsuite.evaluate(sarsa, episodes=1).mean
     assert sarsa_return in (-15.0, -17.0)  # middle or top row: a safe path
@@ -67,7 +67,7 @@ def test_cliff_walking_sarsa_safe_path_q_learning_cliff_path():
 
 def test_td_targets_by_hand():
     """One update of each rule on a hand-made table (γ = 0.5, α = 0.5)."""
-    common = dict(gamma=0.5, lr=0.5, epsilon=0.2, epsilon_final=0.2, exploration_fraction=0.0)
+    common = dict(gamma=0.5, lr=0.5, exploration_initial_eps=0.2, exploration_final_eps=0.2, exploration_fraction=0.0)
     env = lambda: RandomMDP(n_states=3, n_actions=2, seed=0)  # noqa: E731
     table = np.array([[0.0, 0.0], [2.0, 4.0], [0.0, 0.0]])
     q = rlsuite.make_agent("q_learning", env=env, **common)

@@ -59,8 +59,8 @@ def evaluate(
     Episode i is reset with seed ``seed + i``, so results are repeatable and never share seeds with
     training. ``record`` writes a video (MP4 or GIF by suffix) of the first episode.
     """
+    from rlsuite.envspec import env_spec_from
     from rlsuite.errors import ConfigError
-    from rlsuite.registry import env_spec_from
 
     if episodes < 1:
         raise ConfigError(f"episodes must be >= 1, got {episodes}")

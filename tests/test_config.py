@@ -1,0 +1,235 @@
+"""The config core: one-way module layers, one agent from the API and the CLI (tuned values and
+budgets of env configs), deprecated key names mapped to the one vocabulary."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+import rlsuite
+from rlsuite import config as config_module
+from rlsuite import envspec, registry
+from rlsuite.config import RENAMED_KEYS, agent_overrides, build_config, compose, default_total_steps
+from rlsuite.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+# pyproject's package-dir: agents/ installs as rlsuite.agents, envs/ as rlsuite.envs.
+PACKAGE_DIRS = {"rlsuite": ROOT / "rlsuite", "rlsuite.agents": ROOT / "agents", "rlsuite.envs": ROOT / "envs"}
+
+
+# ---------------------------------------------------------------- no import cycles
+def package_modules() -> dict[str, Path]:
+    modules = {}
+    for package, folder in PACKAGE_DIRS.items():
+        for path in folder.rglob("*.py"):
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join([package, *parts])] = path
+    return modules
+
+
+def is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def imported_modules(module: str, path: Path, known: set[str], module_level_only: bool) -> set[str]:
+    """Package modules ``module`` imports: at module level (what runs on import; ``if TYPE_CHECKING``
+    blocks do not), or anywhere in the file."""
+    tree = ast.parse(path.read_text())
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.AST]) -> None:
+        for node in nodes:
+            if is_type_checking_block(node):
+                continue
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = module.split(".") if is_package else module.split(".")[:-1]
+                    base = base[: len(base) - node.level + 1]
+                    source = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    source = node.module or ""
+                found.add(source)
+                found.update(f"{source}.{alias.name}" for alias in node.names)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and module_level_only:
+                continue
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                children = getattr(node, field, None)
+                if isinstance(children, list):
+                    visit([c for c in children if isinstance(c, (ast.stmt, ast.ExceptHandler))])
+
+    visit(tree.body)
+    return {name for name in found if name in known and name != module}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def dfs(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = dfs(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = dfs(start)
+            if cycle:
+                return cycle
+    return None
+
+
+def import_graph(module_level_only: bool, only: set[str] | None = None) -> dict[str, set[str]]:
+    modules = package_modules()
+    names = set(modules) if only is None else only
+    return {m: imported_modules(m, modules[m], names, module_level_only) for m in names}
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_level_import_cycle_in_the_package():
+    graph = import_graph(module_level_only=True)
+    assert "rlsuite.agents.dqn" in graph and "rlsuite.envs.atari" in graph and "rlsuite.buffers.replay" in graph
+    assert "rlsuite.config" in graph["rlsuite.agent"]  # the parser sees real edges
+    assert find_cycle(graph) is None
+
+
+def test_core_layers_are_one_way_even_inside_functions():
+    """registry -> envspec -> config -> agent -> run: no function-local import dodges a cycle."""
+    core = {f"rlsuite.{m}" for m in ("errors", "constraints", "env_plugin", "registry", "envspec", "config",
+                                     "agent", "loops", "vector", "spaces", "seeding", "checkpoint", "loggers")}
+    graph = import_graph(module_level_only=False, only=core)
+    assert find_cycle(graph) is None
+    assert "rlsuite.envspec" not in graph["rlsuite.registry"] and "rlsuite.agent" not in graph["rlsuite.config"]
+
+
+# ---------------------------------------------------------------- one agent from the API and the CLI
+CASES = [
+    ("dqn", "CartPole-v1", {}),
+    ("dqn", "CartPole-v1", {"lr": 1e-3, "double": True}),
+    ("rainbow", "CartPole-v1", {}),  # a preset reads its base agent's tuned values
+    ("ppo", "CartPole-v1", {"n_epochs": 3}),
+    ("q_learning", "FrozenLake-v1", {}),
+    ("ddpg", "Pendulum-v1", {}),
+    ("td3", "Pendulum-v1", {"policy_delay": 3}),
+]
+
+
+@pytest.mark.parametrize("name, env, hparams", CASES, ids=[f"{n}-{e}-{len(h)}" for n, e, h in CASES])
+def test_api_and_cli_build_identical_agent_configs(name, env, hparams):
+    overrides = [f"agent={name}", f"env={env}"] + [f"agent.{k}={str(v).lower()}" for k, v in hparams.items()]
+    cfg = compose(overrides)
+    cls = registry.get_agent(name)
+    from_cli = build_config(cls, agent_overrides(cfg))
+    agent = rlsuite.make_agent(name, env=env, **hparams)
+    assert dataclasses.asdict(agent.config) == dataclasses.asdict(from_cli)
+    bare = dataclasses.asdict(build_config(cls, None, hparams))
+    tuned = rlsuite.make_agent(name, env=env, tuned=False, **hparams).config
+    assert dataclasses.asdict(tuned) == bare  # tuned=False: the agent's own defaults (and the preset)
+    for key, value in hparams.items():  # explicit keywords win over the env config
+        assert getattr(agent.config, key) == value
+
+
+def test_tuned_values_differ_from_the_defaults_where_the_env_config_says_so():
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1")
+    assert agent.config.train_freq == 256 and agent.config.net_arch == [256, 256]  # configs/env/CartPole-v1.yaml
+    assert rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False).config.train_freq == 4
+
+
+@pytest.fixture
+def tiny_configs(tmp_path, monkeypatch):
+    """A configs dir with train.yaml and one env config that gives q_learning a budget."""
+    (tmp_path / "env").mkdir()
+    shutil.copy(envspec.configs_dir() / "train.yaml", tmp_path / "train.yaml")
+    (tmp_path / "env" / "Tiny.yaml").write_text(
+        "id: FrozenLake-v1\nkwargs: {is_slippery: false}\n"
+        "hparams:\n  q_learning: {lr: 0.3, total_steps: 1234}\n  sarsa: {lr: 0.2}\n"
+    )
+    monkeypatch.setattr(envspec, "configs_dir", lambda: tmp_path)
+    monkeypatch.setattr(config_module, "configs_dir", lambda: tmp_path)
+    return tmp_path
+
+
+def test_env_config_budget_is_the_default_total_steps(tiny_configs):
+    cfg = compose(["agent=q_learning", "env=Tiny"])
+    assert cfg.total_steps == 1234 and cfg.agent.lr == 0.3 and "total_steps" not in cfg.agent
+    assert compose(["agent=q_learning", "env=Tiny", "total_steps=50"]).total_steps == 50  # explicit wins
+    assert compose(["agent=sarsa", "env=Tiny"]).total_steps == default_total_steps() == 100_000  # train.yaml
+
+    agent = rlsuite.make_agent("q_learning", env="Tiny", seed=0)
+    assert agent.config.lr == 0.3 and agent.default_total_steps == 1234
+    assert agent.learn().steps == 1234  # no argument: the env config's budget
+    assert agent.learn(total_steps=16).steps == 1250  # learn(total_steps=N) still works
+    assert rlsuite.make_agent("q_learning", env="Tiny", tuned=False).default_total_steps is None
+
+
+def test_cli_runs_the_env_config_budget(tiny_configs, tmp_path):
+    run = rlsuite.train(["agent=q_learning", "env=Tiny", "logger=[jsonl]", f"run_dir={tmp_path / 'run'}",
+                         "eval_episodes=1", "submit=false"])
+    assert run.agent.steps == 1234 and run.config.total_steps == 1234
+
+
+def test_a_bad_budget_in_an_env_config_is_one_line(tiny_configs):
+    (tiny_configs / "env" / "Tiny.yaml").write_text("id: FrozenLake-v1\nhparams:\n  q_learning: {total_steps: -3}\n")
+    with pytest.raises(ConfigError, match="hparams.q_learning.total_steps must be an integer >= 1, got -3"):
+        compose(["agent=q_learning", "env=Tiny"])
+
+
+# ---------------------------------------------------------------- one vocabulary
+def test_every_renamed_key_exists_under_its_new_name_and_never_twice():
+    fields = {name: {f.name for f in dataclasses.fields(registry.get_agent(name).Config)}
+              for name in registry.agent_names()}
+    for old, new in RENAMED_KEYS.items():
+        assert any(new in keys for keys in fields.values()), new
+        assert not any(old in keys for name, keys in fields.items() if name in
+                       ("dqn", "ddpg", "a2c", "a3c", "ppo", "trpo", "reinforce", "q_learning")), old
+
+
+@pytest.mark.parametrize("name, env, old, new, value", [
+    ("dqn", "CartPole-v1", "adam_eps", "optimizer_eps", 1.5e-4),
+    ("a2c", "CartPole-v1", "rms_eps", "optimizer_eps", 1e-4),
+    ("a3c", "CartPole-v1", "eps", "optimizer_eps", 1e-3),
+    ("a3c", "CartPole-v1", "shared_trunk", "shared", True),
+    ("q_learning", "FrozenLake-v1", "epsilon_final", "exploration_final_eps", 0.2),
+])
+def test_deprecated_names_still_work_with_a_warning(name, env, old, new, value):
+    with pytest.warns(FutureWarning, match=f"'{old}' is deprecated; use '{new}'"):
+        config = build_config(registry.get_agent(name), None, {old: value})
+    assert getattr(config, new) == value
+    with pytest.warns(FutureWarning):
+        cfg = compose([f"agent={name}", f"env={env}", f"agent.{old}={str(value).lower()}"])
+    assert cfg.agent[new] == value
+    with pytest.raises(ConfigError, match=f"'{old}' .deprecated. and '{new}' are both given"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            build_config(registry.get_agent(name), None, {old: value, new: value})
+
+
+def test_train_freq_counts_env_steps_summed_over_envs_in_ddpg_as_in_dqn():
+    """With 2 envs and train_freq=4, a training phase comes every 2 vector steps (4 env steps)."""
+    agent = rlsuite.make_agent("ddpg", env="Pendulum-v1", tuned=False, n_envs=2, train_freq=4, gradient_steps=1,
+                               learning_starts=0, batch_size=4, net_arch=[8], buffer_size=100)
+    agent.learn(total_steps=20)
+    assert agent.steps == 20
+    assert agent.updates == 20 // 4  # the old meaning (vector steps) would have given 20 // 8
