@@ -96,6 +96,8 @@ class DQNConfig(AgentConfig):
     v_min: float = -10.0
     v_max: float = 10.0
     n_step: int = 1
+    encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default one
+    freeze_encoder: bool = True
 
 
 # ----------------------------------------------------------------------------- the mathematics
@@ -145,7 +147,7 @@ class QNetwork(nn.Module):
 
     def __init__(self, observation_space: gym.Space, n_actions: int, cfg: DQNConfig):
         super().__init__()
-        encoder, features = build_encoder(observation_space)
+        encoder, features = build_encoder(observation_space, pretrained=cfg.encoder, freeze=cfg.freeze_encoder)
         fc = getattr(encoder, "fc", None)
         if isinstance(fc, nn.Sequential):  # conv encoders: their fc layer moves into the head
             features, hidden = fc[0].in_features, encoder.features_dim
