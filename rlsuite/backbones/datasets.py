@@ -160,12 +160,13 @@ def _shape_mask(kind: int, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float,
     return (d2 <= r**2) & (d2 >= (0.55 * r) ** 2)
 
 
-def make_shapes(n: int, size: int = 32, seed: int = 0) -> ArrayDataset:
+def make_shapes(n: int, size: int = 32, seed: int = 0, clutter: bool = True) -> ArrayDataset:
     """``n`` RGB ``size``x``size`` images: one coloured shape (class = its kind) on a cluttered
     background (smooth colour noise plus a few short random strokes), with its exact box.
 
     The box is the tight bounding box of the shape's pixels, ``(x0, y0, x1, y1)`` end-exclusive,
-    so it is exact by construction. The shape is drawn last and never occluded.
+    so it is exact by construction. The shape is drawn last and never occluded. Background
+    values stay <= 0.35 and shape colours >= 0.5 per channel (strokes are in [0, 0.6]).
     """
     if size < 8:
         raise ConfigError(f"shapes size must be at least 8 pixels, got {size}")
@@ -180,7 +181,7 @@ def make_shapes(n: int, size: int = 32, seed: int = 0) -> ArrayDataset:
         noise = torch.from_numpy(rng.random((1, 3, coarse, coarse), dtype=np.float32))
         img = torch.nn.functional.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False)[0]
         img = 0.35 * img.numpy()
-        for _ in range(int(rng.integers(2, 5))):  # clutter strokes
+        for _ in range(int(rng.integers(2, 5)) if clutter else 0):  # clutter strokes
             y0, x0 = rng.integers(0, size, 2)
             length = int(rng.integers(2, max(size // 4, 3)))
             colour = rng.random(3, dtype=np.float32) * 0.6
