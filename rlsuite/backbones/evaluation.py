@@ -45,7 +45,7 @@ def accuracy(model: nn.Module, data: ArrayDataset, seed: int = 0) -> dict[str, f
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """‖μa - μb‖² + Tr(Σa + Σb - 2 (Σa Σb)^½) between Gaussians fitted to two feature sets."""
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():  # singular product: regularise as the FID reference code does
         offset = np.eye(len(cov_a)) * 1e-6

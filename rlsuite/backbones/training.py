@@ -131,6 +131,8 @@ def _validate(cfg: FitConfig) -> None:
     for key in ("epochs", "batch_size"):
         if int(getattr(cfg, key)) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+    if cfg.model in ("vae", "gan") and cfg.data == "mnist1d":  # known before generating the data
+        raise ConfigError(f"model={cfg.model} needs images with values in [0, 1]; data=mnist1d is 1-D signals")
     if cfg.likelihood not in ("bernoulli", "gaussian"):
         raise unknown("likelihood", cfg.likelihood, ("bernoulli", "gaussian"))
     from rlsuite.backbones.losses import GAN_LOSSES
