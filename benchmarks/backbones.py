@@ -65,7 +65,8 @@ def main() -> None:
     vae = fit(["model=vae", "data=digits", f"epochs={epochs['vae']}", "latent_dim=8", "patience=0", *common])
     pca = pca_reconstruction_mse(vae.data.train.x, vae.data.test.x, 8)
     out.update(vae_test_elbo=vae.metrics["test_elbo"], vae_test_iw_bound=vae.metrics["test_iw_bound"],
-               vae_recon_mse=vae.metrics["recon_mse"], pca_recon_mse=pca, vae_recon_vs_pca=vae.metrics["recon_mse"] / pca,
+               vae_recon_mse=vae.metrics["recon_mse"], pca_recon_mse=pca,
+               vae_recon_vs_pca=vae.metrics["recon_mse"] / pca,
                vae_s=round(time.perf_counter() - t, 1))
 
     # --- GAN on digits: feature-Fréchet distance in the digits CNN's penultimate features

@@ -179,8 +179,8 @@ def make_shapes(n: int, size: int = 32, seed: int = 0, clutter: bool = True) -> 
     for i in range(n):
         # background: low-frequency colour noise, dim
         noise = torch.from_numpy(rng.random((1, 3, coarse, coarse), dtype=np.float32))
-        img = torch.nn.functional.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False)[0]
-        img = 0.35 * img.numpy()
+        smooth = torch.nn.functional.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False)[0]
+        img = 0.35 * smooth.numpy()
         for _ in range(int(rng.integers(2, 5)) if clutter else 0):  # clutter strokes
             y0, x0 = rng.integers(0, size, 2)
             length = int(rng.integers(2, max(size // 4, 3)))
@@ -213,7 +213,8 @@ def load_folder(path: Path, seed: int = 0) -> DataSplits:
     from PIL import Image
 
     class_dirs = sorted(p for p in path.iterdir() if p.is_dir())
-    files = [(f, c) for c, d in enumerate(class_dirs) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    files = [(f, c) for c, d in enumerate(class_dirs) for f in sorted(d.iterdir())
+             if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ConfigError(
             f"image folder {path} has no images: expected one sub-folder per class holding "
@@ -221,8 +222,8 @@ def load_folder(path: Path, seed: int = 0) -> DataSplits:
     arrays, labels, first = [], [], None
     for f, c in files:
         try:
-            with Image.open(f) as im:
-                im = im.convert("L") if im.mode in ("1", "L", "I", "I;16", "F") else im.convert("RGB")
+            with Image.open(f) as opened:
+                im = opened.convert("L") if opened.mode in ("1", "L", "I", "I;16", "F") else opened.convert("RGB")
                 a = np.asarray(im, dtype=np.float32) / 255.0
         except OSError as err:
             raise ConfigError(f"cannot read image {f}: {err}") from err
@@ -258,7 +259,8 @@ def load_npz(path: Path, seed: int = 0) -> DataSplits:
     if "x_test" in arrays:
         xt = arrays["x_test"].astype(np.float32)
         xt = xt[:, None] if xt.ndim == 3 and xt.shape[-1] != 3 else xt
-        test = ArrayDataset(xt / 255.0 if xt.max(initial=0) > 1.0 and xt.min(initial=0) >= 0 else xt, arrays["y_test"])
+        xt = xt / 255.0 if xt.max(initial=0) > 1.0 and xt.min(initial=0) >= 0 else xt
+        test = ArrayDataset(xt, arrays["y_test"])
         order = np.random.default_rng(seed).permutation(len(data))
         n_val = max(len(data) // 10, 1)
         train, val = data.subset(order[n_val:]), data.subset(order[:n_val])

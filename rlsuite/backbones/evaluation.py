@@ -6,6 +6,8 @@ are comparable only within one classifier), plus class coverage of generated sam
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg
 import torch
@@ -26,7 +28,7 @@ def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 51
 
 
 @torch.no_grad()
-def features(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> np.ndarray:
+def features(model: Any, x: np.ndarray | torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Penultimate features (``model.features``) as float64, for the Fréchet distance."""
     model.eval()
     x = torch.as_tensor(x)
@@ -79,7 +81,7 @@ def pca_reconstruction_mse(train: np.ndarray, test: np.ndarray, n_components: in
 
 
 @torch.no_grad()
-def vae_metrics(vae: nn.Module, data: ArrayDataset, iw_samples: int = 100, batch_size: int = 256) -> dict[str, float]:
+def vae_metrics(vae: Any, data: ArrayDataset, iw_samples: int = 100, batch_size: int = 256) -> dict[str, float]:
     """Test ELBO and importance-weighted bound (nats per example), and reconstruction MSE per pixel."""
     vae.eval()
     x = torch.from_numpy(data.x)

@@ -8,6 +8,8 @@ it with 4x4 stride-2 transposed convolutions, then crop to the exact size (10x10
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,7 +31,7 @@ def down_plan(input_shape: tuple[int, ...]) -> tuple[int, tuple[int, int]]:
     return stages, (h, w)
 
 
-def _down(c_in: int, widths: list[int], act: type[nn.Module], norm: bool) -> nn.Sequential:
+def _down(c_in: int, widths: list[int], act: Callable[[], nn.Module], norm: bool) -> nn.Sequential:
     layers: list[nn.Module] = []
     for c in widths:
         layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1)]
@@ -114,7 +116,8 @@ class VAE(nn.Module):
         decoded = self.decode(losses.reparameterize(mu, logvar))
         ll, kl = losses.elbo_terms(x, decoded, mu, logvar, self.likelihood, self.sigma)
         loss = -(ll - self.beta * kl).mean()
-        return loss, {"loss/neg_elbo_beta": loss.item(), "loss/recon_nll": -ll.mean().item(), "loss/kl": kl.mean().item()}
+        stats = {"loss/neg_elbo_beta": loss.item(), "loss/recon_nll": -ll.mean().item(), "loss/kl": kl.mean().item()}
+        return loss, stats
 
     @torch.no_grad()
     def elbo(self, x: torch.Tensor) -> torch.Tensor:

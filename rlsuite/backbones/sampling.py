@@ -85,10 +85,10 @@ def sample_run(run_dir: str | Path, out: str | Path | None = None, n: int = 64, 
             z[d * steps : (d + 1) * steps, d] = sweep
         written.append(save_png(image_grid(model.mean_image(model.decode(z)), steps), out_dir / "traversal.png"))
     else:
-        rows = 6
-        a, b = torch.randn(rows, model.latent_dim, generator=gen), torch.randn(rows, model.latent_dim, generator=gen)
+        n_rows = 6
+        a, b = (torch.randn(n_rows, model.latent_dim, generator=gen) for _ in range(2))
         t = torch.linspace(0, 1, steps)[None, :, None]
-        z = (a[:, None] * (1 - t) + b[:, None] * t).reshape(rows * steps, -1)
-        y = (torch.arange(rows) % model.n_classes).repeat_interleave(steps) if model.n_classes else None
-        written.append(save_png(image_grid(model.generator(z, y), steps), out_dir / "traversal.png"))
+        z = (a[:, None] * (1 - t) + b[:, None] * t).reshape(n_rows * steps, -1)
+        labels = (torch.arange(n_rows) % model.n_classes).repeat_interleave(steps) if model.n_classes else None
+        written.append(save_png(image_grid(model.generator(z, labels), steps), out_dir / "traversal.png"))
     return written

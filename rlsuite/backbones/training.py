@@ -40,7 +40,15 @@ from rlsuite.backbones.datasets import ArrayDataset, DataSplits, batches, load_d
 from rlsuite.backbones.generative import GAN, VAE
 from rlsuite.backbones.spec import PRESETS, SpecCNN, resolve_spec
 from rlsuite.errors import CheckpointError, ConfigError, unknown
-from rlsuite.loggers import ConsoleLogger, JsonlLogger, MultiLogger, TensorBoardLogger, WandbLogger, check_logger_names
+from rlsuite.loggers import (
+    ConsoleLogger,
+    JsonlLogger,
+    Logger,
+    MultiLogger,
+    TensorBoardLogger,
+    WandbLogger,
+    check_logger_names,
+)
 from rlsuite.seeding import derive_seed
 
 MODELS = ("cnn", "vae", "gan")
@@ -298,7 +306,7 @@ def test_metrics(cfg: FitConfig, model: nn.Module, data: DataSplits) -> dict[str
 
 # ----------------------------------------------------------------------------- runs
 def _loggers(cfg: FitConfig, run_dir: Path, start: int, run_state: dict[str, Any]) -> MultiLogger:
-    loggers = []
+    loggers: list[Logger] = []
     for name in cfg.logger:
         if name == "console":
             loggers.append(ConsoleLogger(cfg.epochs, f"fit {cfg.model} {Path(cfg.data).name}", start))
@@ -307,7 +315,8 @@ def _loggers(cfg: FitConfig, run_dir: Path, start: int, run_state: dict[str, Any
         elif name == "tensorboard":
             loggers.append(TensorBoardLogger(run_dir / "tb", purge_step=start or None))
         elif name == "wandb":
-            loggers.append(WandbLogger(run_dir, dataclasses.asdict(cfg), run_dir.name, resume_id=run_state.get("wandb_id")))
+            config = dataclasses.asdict(cfg)
+            loggers.append(WandbLogger(run_dir, config, run_dir.name, resume_id=run_state.get("wandb_id")))
     return MultiLogger(loggers, log_every=1)
 
 
@@ -438,7 +447,10 @@ def load(path: str | Path, device: str = "cpu") -> nn.Module:
         raise CheckpointError(f"{file} is not a backbone model (an agent's? load it with rlsuite.load)")
     model = model_from_meta(str(state["kind"]), state["meta"])
     model.load_state_dict(state["weights"])
-    model.kind, model.classes, model.meta = state["kind"], tuple(state["classes"]), state["meta"]
+    # what the model is, for callers that got it from a path (plain attributes, not parameters)
+    object.__setattr__(model, "kind", str(state["kind"]))
+    object.__setattr__(model, "classes", tuple(state["classes"]))
+    object.__setattr__(model, "meta", state["meta"])
     return model.to(device).eval()
 
 
