@@ -6,6 +6,7 @@ are comparable only within one classifier), plus class coverage of generated sam
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,11 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """‖μa - μb‖² + Tr(Σa + Σb - 2 (Σa Σb)^½) between Gaussians fitted to two feature sets."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():  # singular product: regularise as the FID reference code does
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+    if caught or not np.isfinite(covmean).all():
+        # singular product (e.g. dead ReLU features): regularise as the FID reference code does
         offset = np.eye(len(cov_a)) * 1e-6
         covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     covmean = np.real(covmean)
