@@ -41,7 +41,6 @@ from rlsuite.backbones.generative import GAN, VAE
 from rlsuite.backbones.spec import PRESETS, SpecCNN, resolve_spec
 from rlsuite.errors import CheckpointError, ConfigError, unknown
 from rlsuite.loggers import (
-    ConsoleLogger,
     JsonlLogger,
     Logger,
     MultiLogger,
@@ -305,11 +304,33 @@ def test_metrics(cfg: FitConfig, model: nn.Module, data: DataSplits) -> dict[str
 
 
 # ----------------------------------------------------------------------------- runs
+class EpochProgress(Logger):
+    """A rich progress bar over epochs showing the latest training loss and validation metric."""
+
+    def __init__(self, epochs: int, description: str, start: int = 0):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"),
+                                 TextColumn("{task.fields[shown]}"), TimeRemainingColumn())
+        self.task = self.progress.add_task(description, total=epochs, completed=start, shown="")
+        self.progress.start()
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        shown = "  ".join(f"{k.split('/')[-1]} {v:.4g}" for k, v in metrics.items()
+                          if k.startswith(("loss/", "val/")))
+        if shown:  # the final test metrics line leaves the last epoch's numbers on screen
+            self.progress.update(self.task, completed=step, shown=shown)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
 def _loggers(cfg: FitConfig, run_dir: Path, start: int, run_state: dict[str, Any]) -> MultiLogger:
     loggers: list[Logger] = []
     for name in cfg.logger:
         if name == "console":
-            loggers.append(ConsoleLogger(cfg.epochs, f"fit {cfg.model} {Path(cfg.data).name}", start))
+            loggers.append(EpochProgress(cfg.epochs, f"fit {cfg.model} {Path(cfg.data).name}", start))
         elif name == "jsonl":
             loggers.append(JsonlLogger(run_dir / "metrics.jsonl", truncate_at=run_state.get("jsonl_offset")))
         elif name == "tensorboard":
