@@ -168,3 +168,14 @@ def test_pretrained_vae_encoder_in_dqn(tmp_path):
     assert any(not torch.equal(before[k], v) for k, v in tuned.q_net.body.state_dict().items())
     with pytest.raises(IncompatibleEnvError, match=r"trained on inputs shaped \(4, 10, 10\).*shaped \(10, 10, 10\)"):
         rlsuite.make_agent("dqn", env="MinAtar/Seaquest-v1", encoder=str(vae.dir), device="cpu")
+
+
+def test_fit_api_takes_a_config_plus_keywords(tmp_path):
+    from rlsuite.backbones import FitConfig
+
+    cfg = FitConfig(model="cnn", arch="tiny", data="digits", size=8, logger=["jsonl"], runs_root=str(tmp_path))
+    res = fit(cfg, epochs=1, arch={"convs": [[4, 3, 1, 2]], "hidden": [8]})
+    assert res.config.epochs == 1 and res.model.spec.convs[0].out == 4
+    again = load(res.dir / "model.safetensors")
+    x = torch.from_numpy(res.data.test.x[:5])
+    assert torch.equal(again(x), res.model.eval()(x)) and again.classes == tuple(str(i) for i in range(10))

@@ -360,8 +360,7 @@ def fit(overrides: list[str] | FitConfig | None = None, on_epoch_end: Callable[[
         cfg = parse_overrides(items, base, RESUMABLE)
         state = checkpoint.load_state(run_dir / CHECKPOINT)
     else:
-        cfg = overrides if isinstance(overrides, FitConfig) else parse_overrides(items)
-        _validate(cfg)
+        cfg = parse_overrides(items, base=overrides if isinstance(overrides, FitConfig) else None)
     if cfg.threads > 0:
         torch.set_num_threads(int(cfg.threads))
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
