@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--vae-epochs", type=int, default=15)
     parser.add_argument("--latent", type=int, default=32)
     parser.add_argument("--runs", default=None)
+    parser.add_argument("--vae-run", default=None, help="reuse this VAE fit run instead of collecting and fitting")
     parser.add_argument("--out", default="docs/backbones_minatar_encoder.png")
     args = parser.parse_args()
 
@@ -89,14 +90,19 @@ def main() -> None:
     runs = Path(args.runs or tempfile.mkdtemp(prefix="rlsuite-minatar-encoder-"))
     runs.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    frames = collect_frames(args.game, args.frames, seed=12345)
-    np.savez_compressed(runs / "frames.npz", x=frames, y=np.zeros(len(frames), np.int64))
-    vae = fit(["model=vae", f"data={runs / 'frames.npz'}", f"epochs={args.vae_epochs}", f"latent_dim={args.latent}",
-               "patience=0", f"runs_root={runs}", "logger=[jsonl]", "iw_samples=10"])
+    if args.vae_run:
+        vae_dir = Path(args.vae_run)
+        vae_metrics = json.loads((vae_dir / "eval.json").read_text())
+    else:
+        frames = collect_frames(args.game, args.frames, seed=12345)
+        np.savez_compressed(runs / "frames.npz", x=frames, y=np.zeros(len(frames), np.int64))
+        vae = fit(["model=vae", f"data={runs / 'frames.npz'}", f"epochs={args.vae_epochs}",
+                   f"latent_dim={args.latent}", "patience=0", f"runs_root={runs}", "logger=[jsonl]", "iw_samples=10"])
+        vae_dir, vae_metrics = vae.dir, vae.metrics
     out: dict[str, object] = {"game": args.game, "steps": args.steps, "seeds": args.seeds, "frames": args.frames,
-                              "vae": {k: vae.metrics[k] for k in ("test_elbo", "recon_mse", "pca_recon_mse")},
+                              "vae": {k: vae_metrics[k] for k in ("test_elbo", "recon_mse", "pca_recon_mse")},
                               "vae_s": round(time.perf_counter() - t0, 1)}
-    variants = {"end-to-end CNN": [], "frozen VAE encoder": [f"agent.encoder={vae.dir}", "agent.net_arch=[128]"]}
+    variants = {"end-to-end CNN": [], "frozen VAE encoder": [f"agent.encoder={vae_dir}", "agent.net_arch=[128]"]}
     dirs: dict[str, list[Path]] = {name: [] for name in variants}
     finals: dict[str, list[float]] = {name: [] for name in variants}
     for seed in args.seeds:
