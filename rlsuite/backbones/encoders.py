@@ -9,6 +9,10 @@ stays in eval mode (batch-norm statistics do not drift), so only the layers abov
 Fine-tuned: the encoder trains with the rest of the network from the pretrained weights.
 Observations are cast to float; ``uint8`` observations are scaled by 1/255 when the backbone was
 trained on [0, 1] images (MinAtar's 0/1 grids are used as they are).
+
+The agent's config keeps the run path: a saved agent is rebuilt (``rlsuite.load``) by loading the
+backbone from that path before its own saved weights replace the encoder's, so the fit run must
+still exist where it was.
 """
 
 from __future__ import annotations
