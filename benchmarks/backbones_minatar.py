@@ -71,6 +71,21 @@ def plot(dirs: dict[str, list[Path]], out: Path, title: str, smooth: int = 20) -
     return out
 
 
+def runs_by_variant(runs: Path) -> tuple[dict[str, list[Path]], dict[str, list[float]]]:
+    """Finished DQN runs under ``runs``, split by whether their config loads an encoder."""
+    import yaml
+
+    dirs: dict[str, list[Path]] = {"end-to-end CNN": [], "frozen VAE encoder": []}
+    finals: dict[str, list[float]] = {name: [] for name in dirs}
+    for d in sorted(runs.glob("dqn-*")):
+        if (d / "eval.json").is_file():
+            agent = yaml.safe_load((d / "config.yaml").read_text())["agent"]
+            name = "frozen VAE encoder" if agent.get("encoder") else "end-to-end CNN"
+            dirs[name].append(d)
+            finals[name].append(float(json.loads((d / "eval.json").read_text())["mean"]))
+    return {k: v for k, v in dirs.items() if v}, {k: v for k, v in finals.items() if v}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--game", default="Breakout")
@@ -82,7 +97,15 @@ def main() -> None:
     parser.add_argument("--runs", default=None)
     parser.add_argument("--vae-run", default=None, help="reuse this VAE fit run instead of collecting and fitting")
     parser.add_argument("--out", default="docs/backbones_minatar_encoder.png")
+    parser.add_argument("--plot-only", action="store_true", help="only plot the finished runs under --runs")
     args = parser.parse_args()
+    if args.plot_only:
+        dirs, finals = runs_by_variant(Path(args.runs))
+        seeds = len(next(iter(dirs.values())))
+        plot(dirs, Path(args.out), f"DQN on MinAtar {args.game}, {seeds} seeds, {args.steps:,} steps")
+        print(json.dumps({"final_eval": finals, "final_mean": {k: float(np.mean(v)) for k, v in finals.items()},
+                          "plot": args.out}))
+        return
 
     import rlsuite
     from rlsuite.backbones import fit
