@@ -144,7 +144,7 @@ def test_frechet_distance_by_hand():
     assert frechet_distance(x, 2 * x) == pytest.approx(1.0)
 
 
-def test_pretrained_vae_encoder_in_dqn(tmp_path):
+def test_pretrained_vae_encoder_in_dqn_and_ppo(tmp_path):
     pytest.importorskip("minatar")
     import rlsuite
 
@@ -166,6 +166,12 @@ def test_pretrained_vae_encoder_in_dqn(tmp_path):
     before = {k: v.clone() for k, v in tuned.q_net.body.state_dict().items()}
     tuned.learn(120)
     assert any(not torch.equal(before[k], v) for k, v in tuned.q_net.body.state_dict().items())
+    ppo = rlsuite.make_agent("ppo", env="MinAtar/Breakout-v1", encoder=str(vae.dir), n_steps=32, n_envs=2,
+                             batch_size=32, device="cpu")
+    trunk = ppo.policy.actor_trunk.encoder  # ortho init must not overwrite the pretrained convolutions
+    assert all(torch.equal(trunk.state_dict()[f"body.0.{k}"], v) for k, v in vae_weights.items())
+    ppo.learn(128)
+    assert all(torch.equal(trunk.state_dict()[f"body.0.{k}"], v) for k, v in vae_weights.items())
     with pytest.raises(IncompatibleEnvError, match=r"trained on inputs shaped \(4, 10, 10\).*shaped \(10, 10, 10\)"):
         rlsuite.make_agent("dqn", env="MinAtar/Seaquest-v1", encoder=str(vae.dir), device="cpu")
 
