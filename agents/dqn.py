@@ -113,6 +113,8 @@ class DQNConfig(AgentConfig):
     v_min: float = field(default=-10.0, metadata=finite)
     v_max: float = field(default=10.0, metadata=finite)
     n_step: int = field(default=1, metadata=at_least_one)
+    encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default one
+    freeze_encoder: bool = True
 
     relations: ClassVar[tuple[Relation, ...]] = (
         Relation("v_max > v_min when distributional", ("distributional", "v_min", "v_max"),
@@ -167,7 +169,7 @@ class QNetwork(nn.Module):
 
     def __init__(self, observation_space: gym.Space, n_actions: int, cfg: DQNConfig):
         super().__init__()
-        encoder, features = build_encoder(observation_space)
+        encoder, features = build_encoder(observation_space, pretrained=cfg.encoder, freeze=cfg.freeze_encoder)
         fc = getattr(encoder, "fc", None)
         if isinstance(fc, nn.Sequential):  # conv encoders: their fc layer moves into the head
             hidden: int | None

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from rlsuite.errors import ConfigError, RLSuiteError
 
-COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot")
+COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot", "fit", "sample")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", default="steps", choices=["steps", "frames"])
     p.add_argument("--metric", default="train/episode_return")
     p.set_defaults(func=cmd_plot)
+    from rlsuite.backbones.commands import add_commands  # fit | sample (rlsuite.backbones)
+
+    add_commands(sub)
     return parser
 
 

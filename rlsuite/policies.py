@@ -195,9 +195,10 @@ class Trunk(nn.Module):
     Python calls per forward, which is most of an MLP's cost at CartPole scale.
     """
 
-    def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool):
+    def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool,
+                 encoder: str | None = None, freeze_encoder: bool = True):
         super().__init__()
-        self.encoder, width = build_encoder(observation_space)
+        self.encoder, width = build_encoder(observation_space, pretrained=encoder, freeze=freeze_encoder)
         self.layers = nn.ModuleList()
         for hidden in net_arch:
             layer = nn.Linear(width, int(hidden))
@@ -236,6 +237,8 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
         squash: bool = False,
         vf_net_arch: Sequence[int] | None = None,
+        encoder: str | None = None,
+        freeze_encoder: bool = True,
     ):
         super().__init__()
         image = _is_image(observation_space)
@@ -243,17 +246,20 @@ class ActorCritic(nn.Module):
         shared = bool(image) if shared is None else bool(shared)
         self.observation_space, self.action_space = observation_space, action_space
         self.shared = shared
-        self.actor_trunk = Trunk(observation_space, net_arch, activation, ortho_init)
+        # encoder: a `rlsuite fit` run whose encoder replaces the default one (rlsuite.backbones.encoders)
+        self.actor_trunk = Trunk(observation_space, net_arch, activation, ortho_init, encoder, freeze_encoder)
         if shared:
             self.critic_trunk: Trunk | None = None
             critic_width = self.actor_trunk.out_features
         else:
             vf_arch = list(vf_net_arch) if vf_net_arch is not None else net_arch
-            self.critic_trunk = Trunk(observation_space, vf_arch, activation, ortho_init)
+            self.critic_trunk = Trunk(observation_space, vf_arch, activation, ortho_init, encoder, freeze_encoder)
             critic_width = self.critic_trunk.out_features
-        if ortho_init:  # conv layers inside the encoders (MLP layers already are)
+        if ortho_init:  # conv layers inside the encoders (MLP layers already are), not pretrained ones
+            keep = {id(m) for m in self.actor_trunk.encoder.modules()} if encoder else set()
+            keep |= {id(m) for m in self.critic_trunk.encoder.modules()} if encoder and self.critic_trunk else set()
             for module in self.modules():
-                if isinstance(module, nn.Conv2d):
+                if isinstance(module, nn.Conv2d) and id(module) not in keep:
                     layer_init(module, math.sqrt(2))
 
         self.squash = bool(squash)

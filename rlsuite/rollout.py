@@ -155,6 +155,8 @@ class OnPolicyConfig(AgentConfig):
     normalize_reward: bool = False
     clip_obs: float = field(default=10.0, metadata=positive)
     clip_reward: float = field(default=10.0, metadata=positive)
+    encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
+    freeze_encoder: bool = True
     # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
     # it covers (CPU MLPs on vector observations); false: torch for acting too.
     numba_acting: bool = True
@@ -176,7 +178,7 @@ class OnPolicyAgent(Agent):
         self.policy = ActorCritic(
             self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
             shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-            vf_net_arch=cfg.vf_net_arch,
+            vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
         ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)

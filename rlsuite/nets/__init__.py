@@ -61,7 +61,9 @@ class _FlattenFloat(nn.Module):
         return x.flatten(1).float()
 
 
-def build_encoder(observation_space: gym.Space, features_dim: int | None = None) -> tuple[nn.Module, int]:
+def build_encoder(
+    observation_space: gym.Space, features_dim: int | None = None, pretrained: str | None = None, freeze: bool = True
+) -> tuple[nn.Module, int]:
     """Pick the standard encoder for ``observation_space``; returns ``(module, features_dim)``.
 
     * ``Discrete(n)`` -> one-hot, ``n`` features.
@@ -71,7 +73,13 @@ def build_encoder(observation_space: gym.Space, features_dim: int | None = None)
     * any other ``Box`` -> flatten to ``prod(shape)`` float features (an MLP trunk goes on top).
 
     Images must be channel-first; the Atari and MinAtar plugins already return them that way.
+    ``pretrained``: a ``rlsuite fit`` run directory (VAE or CNN) whose encoder is used instead,
+    frozen or fine-tuned (``freeze``); see :mod:`rlsuite.backbones.encoders`.
     """
+    if pretrained:
+        from rlsuite.backbones.encoders import load_encoder
+
+        return load_encoder(pretrained, observation_space, freeze)
     if isinstance(observation_space, gym.spaces.Discrete):
         return OneHot(int(observation_space.n)), int(observation_space.n)
     if not isinstance(observation_space, gym.spaces.Box):
