@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import torch
 
-from rlsuite import optim
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -64,8 +63,7 @@ class A2C(OnPolicyAgent):
         cfg = self.config
         self.params = list(self.policy.parameters())
         if cfg.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps,
-                                                 foreach=True)
+            self.optimizer = self.rmsprop(self.params, cfg.lr, alpha=cfg.rms_alpha, eps=cfg.rms_eps)
         elif cfg.optimizer == "adam":
             self.optimizer = self.adam(self.params, cfg.lr)
         else:
@@ -83,10 +81,7 @@ class A2C(OnPolicyAgent):
         entropy = dist.entropy()
         loss, policy_loss, value_loss = a2c_loss(dist.log_prob(self.tensor(data.actions)), entropy, values,
                                                  advantages, returns, cfg.ent_coef, cfg.vf_coef)
-        optim.zero_grad(self.params)
-        loss.backward()
-        optim.clip_grad_norm(self.params, cfg.max_grad_norm)
-        optim.step(self.optimizer)
+        self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
         if self.updates % 20 == 0:  # item() syncs are cheap on CPU, but not free at 5-step rollouts
             self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),
                                 "loss/entropy": entropy.mean().item(), "train/lr": lr})

@@ -55,7 +55,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlsuite import optim, schedules
+from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.errors import ConfigError
@@ -293,11 +293,11 @@ class DQN(Agent):
             else:
                 loss_per_sample, priorities = self.td_loss(batch)
             loss = (batch.weights * loss_per_sample).mean()
-            optim.zero_grad(self.params)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.max_grad_norm > 0:
-                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
-            optim.step(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+            self.optimizer.step()
             if cfg.prioritized:
                 self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
             if cfg.tau < 1.0:

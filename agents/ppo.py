@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import torch
 
-from rlsuite import optim
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -118,10 +117,7 @@ class PPO(OnPolicyAgent):
                 loss = policy_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
                     loss = loss - cfg.ent_coef * dist.entropy().mean()
-                optim.zero_grad(self.params)
-                loss.backward()
-                optim.clip_grad_norm(self.params, cfg.max_grad_norm)
-                optim.step(self.optimizer)
+                self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
                 n_minibatches += 1
             else:
                 continue

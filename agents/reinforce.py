@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import torch
 
-from rlsuite import optim
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
@@ -93,16 +92,10 @@ class Reinforce(OnPolicyAgent):
         policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
         if cfg.ent_coef != 0.0:
             policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
-        optim.zero_grad(self.actor_params)
-        policy_loss.backward()
-        optim.clip_grad_norm(self.actor_params, cfg.max_grad_norm)
-        optim.step(self.optimizer)
+        self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm)
 
         for _ in range(cfg.n_value_epochs):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
-            optim.zero_grad(self.critic_params)
-            value_loss.backward()
-            optim.clip_grad_norm(self.critic_params, cfg.max_grad_norm)
-            optim.step(self.critic_optimizer)
+            self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)
         self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
                             "train/batch_steps": len(returns)})

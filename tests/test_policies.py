@@ -198,3 +198,4 @@ def test_functional_call_second_order(act_space):
     first = out_shifted[0] if isinstance(out_shifted, tuple) else out_shifted
     ref_first = ref_params[0] if isinstance(ref_params, tuple) else ref_params
     torch.testing.assert_close(first, ref_first + 1.0)
+
