@@ -199,7 +199,7 @@ class DQN(Agent):
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
-        # fused Adam: one kernel for all parameters, ~3x faster than the default loop on small nets
+        # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
