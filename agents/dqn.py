@@ -296,7 +296,7 @@ class DQN(Agent):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
             self.optimizer.step()
             if cfg.prioritized:
                 self.buffer.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())

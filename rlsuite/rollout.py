@@ -155,8 +155,8 @@ class OnPolicyConfig(AgentConfig):
     # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
     # it covers (CPU MLPs on vector observations); false: torch for acting too.
     numba_acting: bool = True
-    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop and gradient clipping; false: torch's
-    # defaults (a per-tensor loop on the CPU). Same math; what it buys is in docs/benchmarks.md.
+    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
+    # the parameter tensors on the CPU). Same math; what it buys is in docs/benchmarks.md.
     fused_optimizer: bool = True
 
 
@@ -237,7 +237,7 @@ class OnPolicyAgent(Agent):
         loss.backward()
         if max_grad_norm is not None:
             params = [p for group in optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, max_grad_norm, foreach=self.config.fused_optimizer or None)
+            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)  # multi-tensor kernels wherever torch has them
         optimizer.step()
 
     def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:

@@ -1,5 +1,5 @@
 """The on-policy optimizer step (OnPolicyAgent.gradient_step) and its speed switch: torch.optim's
-fused Adam / foreach RMSprop and clipping (``fused_optimizer=true``) against torch's defaults."""
+fused Adam / foreach RMSprop (``fused_optimizer=true``) against torch's defaults."""
 
 from __future__ import annotations
 
