@@ -158,6 +158,9 @@ class OnPolicyConfig(AgentConfig):
     # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
     # the parameter tensors on the CPU). Same math; what it buys is in docs/benchmarks.md.
     fused_optimizer: bool = True
+    # activation "tanh" computed as 2·sigmoid(2x) − 1 (rlsuite.nets.SigmoidTanh: the same function,
+    # faster on the CPU); false: torch.tanh. What it buys is in docs/benchmarks.md.
+    fast_tanh: bool = True
 
 
 class OnPolicyAgent(Agent):
@@ -176,7 +179,7 @@ class OnPolicyAgent(Agent):
         self.policy = ActorCritic(
             self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
             shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-            vf_net_arch=cfg.vf_net_arch,
+            vf_net_arch=cfg.vf_net_arch, fast_tanh=cfg.fast_tanh,
         ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
@@ -233,10 +236,11 @@ class OnPolicyAgent(Agent):
                       max_grad_norm: float | None = None) -> None:
         """Minimize ``loss`` by one step of ``optimizer``: fresh gradients of its parameters, their
         global norm clipped to ``max_grad_norm`` (when given), then the update."""
-        optimizer.zero_grad(set_to_none=True)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for p in params:  # optimizer.zero_grad(set_to_none=True) without its profiler scope, which costs more
+            p.grad = None
         loss.backward()
         if max_grad_norm is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, max_grad_norm)  # multi-tensor kernels wherever torch has them
         optimizer.step()
 
