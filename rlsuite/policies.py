@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlsuite.nets import SigmoidTanh, build_encoder, get_activation, layer_init
+from rlsuite.nets import build_encoder, get_activation, layer_init
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 DistParams = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
@@ -178,11 +178,9 @@ def _is_image(observation_space: gym.Space) -> bool:
 class Trunk(nn.Module):
     """encoder -> (Linear -> activation) for each width in ``net_arch`` (none when empty);
     ``out_features`` is the width. :meth:`sequence` is the one definition of what ``forward``
-    applies, in order; :mod:`rlsuite.acting` compiles the same list. ``fast_tanh``: tanh as
-    :class:`~rlsuite.nets.SigmoidTanh` (the same function, faster on the CPU)."""
+    applies, in order; :mod:`rlsuite.acting` compiles the same list."""
 
-    def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool,
-                 fast_tanh: bool = True):
+    def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool):
         super().__init__()
         self.encoder, width = build_encoder(observation_space)
         self.layers = nn.ModuleList()
@@ -192,8 +190,7 @@ class Trunk(nn.Module):
                 layer_init(layer, math.sqrt(2))
             self.layers.append(layer)
             width = int(hidden)
-        activation_class = get_activation(activation)
-        self.activation = SigmoidTanh() if fast_tanh and activation_class is nn.Tanh else activation_class()
+        self.activation = get_activation(activation)()
         self.out_features = width
 
     def sequence(self) -> list[nn.Module]:
@@ -217,7 +214,7 @@ class ActorCritic(nn.Module):
     512 features feed the heads); ``shared`` defaults to separate trunks for vectors and one shared
     CNN for images (the usual practice, SB3 and CleanRL alike). ``vf_net_arch`` gives the critic a
     different MLP when the trunks are separate. ``ortho_init``: hidden layers gain √2, policy output
-    0.01, value output 1 (and conv layers √2), as in OpenAI baselines. ``fast_tanh``: see :class:`Trunk`.
+    0.01, value output 1 (and conv layers √2), as in OpenAI baselines.
     """
 
     action_low: torch.Tensor  # buffers (Box actions only), registered in __init__
@@ -234,7 +231,6 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
         squash: bool = False,
         vf_net_arch: Sequence[int] | None = None,
-        fast_tanh: bool = True,
     ):
         super().__init__()
         image = _is_image(observation_space)
@@ -242,13 +238,13 @@ class ActorCritic(nn.Module):
         shared = bool(image) if shared is None else bool(shared)
         self.observation_space, self.action_space = observation_space, action_space
         self.shared = shared
-        self.actor_trunk = Trunk(observation_space, net_arch, activation, ortho_init, fast_tanh)
+        self.actor_trunk = Trunk(observation_space, net_arch, activation, ortho_init)
         if shared:
             self.critic_trunk: Trunk | None = None
             critic_width = self.actor_trunk.out_features
         else:
             vf_arch = list(vf_net_arch) if vf_net_arch is not None else net_arch
-            self.critic_trunk = Trunk(observation_space, vf_arch, activation, ortho_init, fast_tanh)
+            self.critic_trunk = Trunk(observation_space, vf_arch, activation, ortho_init)
             critic_width = self.critic_trunk.out_features
         if ortho_init:  # conv layers inside the encoders (MLP layers already are)
             for module in self.modules():

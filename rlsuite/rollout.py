@@ -158,9 +158,6 @@ class OnPolicyConfig(AgentConfig):
     # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
     # the parameter tensors on the CPU). Same math; what it buys is in docs/benchmarks.md.
     fused_optimizer: bool = True
-    # activation "tanh" computed as 2·sigmoid(2x) − 1 (rlsuite.nets.SigmoidTanh: the same function,
-    # faster on the CPU); false: torch.tanh. What it buys is in docs/benchmarks.md.
-    fast_tanh: bool = True
 
 
 class OnPolicyAgent(Agent):
@@ -179,7 +176,7 @@ class OnPolicyAgent(Agent):
         self.policy = ActorCritic(
             self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
             shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-            vf_net_arch=cfg.vf_net_arch, fast_tanh=cfg.fast_tanh,
+            vf_net_arch=cfg.vf_net_arch,
         ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)

@@ -33,7 +33,7 @@ def test_tanh_approximation_is_float32_accurate():
 
 ARCHITECTURES = [  # every kind of trunk the translation covers: layer counts, widths, sharing
     {}, {"shared": True}, {"net_arch": [32, 16, 8]}, {"net_arch": [8], "vf_net_arch": [16, 4]},
-    {"net_arch": []}, {"net_arch": [], "shared": True}, {"fast_tanh": False},
+    {"net_arch": []}, {"net_arch": [], "shared": True},
 ]
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from rlsuite.nets.cnn import MinAtarCNN, NatureCNN
 from rlsuite.nets.heads import NoisyLinear, QHead, categorical_projection, expected_q
-from rlsuite.nets.mlp import MLP, SigmoidTanh, get_activation, layer_init
+from rlsuite.nets.mlp import MLP, get_activation, layer_init
 
 __all__ = [
     "MLP",
@@ -26,7 +26,6 @@ __all__ = [
     "NoisyLinear",
     "OneHot",
     "QHead",
-    "SigmoidTanh",
     "build_encoder",
     "categorical_projection",
     "expected_q",

@@ -26,16 +26,6 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-class SigmoidTanh(nn.Module):
-    """tanh computed as ``2·sigmoid(2x) − 1``: the same function (equal to ``torch.tanh`` within
-    3e-7 in float32, gradients too, tested) in ops that PyTorch's CPU kernels run several times
-    faster than its tanh at the on-policy agents' layer sizes (docs/benchmarks.md). The on-policy
-    trunks use it for ``activation="tanh"`` unless ``fast_tanh=false``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x * 2) * 2 - 1
-
-
 def get_activation(activation: str | type[nn.Module]) -> type[nn.Module]:
     """Resolve an activation given by config name (``"relu"``) or as a module class."""
     if isinstance(activation, str):
