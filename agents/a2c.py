@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from rlsuite import optim
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -63,8 +62,7 @@ class A2C(OnPolicyAgent):
         cfg = self.config
         self.params = list(self.policy.parameters())
         if cfg.optimizer == "rmsprop":
-            self.optimizer: torch.optim.Optimizer = torch.optim.RMSprop(
-                self.params, lr=cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps, foreach=True)
+            self.optimizer = self.rmsprop(self.params, cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps)
         else:  # adam (the config's choices)
             self.optimizer = self.adam(self.params, cfg.lr)
 
@@ -80,10 +78,7 @@ class A2C(OnPolicyAgent):
         entropy = dist.entropy()
         loss, policy_loss, value_loss = a2c_loss(dist.log_prob(self.tensor(data.actions)), entropy, values,
                                                  advantages, returns, cfg.ent_coef, cfg.vf_coef)
-        optim.zero_grad(self.params)
-        loss.backward()
-        grad_norm = optim.clip_grad_norm(self.params, cfg.max_grad_norm)
-        optim.step(self.optimizer)
+        grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
         self.nonfinite.add("loss/policy", policy_loss)
         self.nonfinite.add("loss/value", value_loss)
         self.nonfinite.add("grad norm", grad_norm)

@@ -39,7 +39,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlsuite import optim
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.constraints import (
@@ -287,9 +286,9 @@ class DDPG(Agent):
                 y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
             q = self.critic(batch.obs, batch.actions).float()
             critic_loss = (q - y).pow(2).mean(dim=1).sum()
-        optim.zero_grad(self.critic_params)
+        self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
-        optim.step(self.critic_optimizer)
+        self.critic_optimizer.step()
         self.updates += 1
         self.nonfinite.add("loss/critic", critic_loss)
         self._record(0, critic_loss)
@@ -298,10 +297,10 @@ class DDPG(Agent):
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                                 enabled=self.autocast_dtype is not None):
                 actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean()
-            optim.zero_grad(self.actor_params)
+            self.actor_optimizer.zero_grad(set_to_none=True)
             # Only the actor's gradients: the critic's weight gradients are never computed.
             actor_loss.backward(inputs=self.actor_params)
-            optim.step(self.actor_optimizer)
+            self.actor_optimizer.step()
             polyak_update(self.critic, self.critic_target, cfg.tau)
             polyak_update(self.actor, self.actor_target, cfg.tau)
             self.nonfinite.add("loss/actor", actor_loss)

@@ -55,7 +55,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlsuite import optim, schedules
+from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, make_replay_buffer, to_torch
 from rlsuite.constraints import (
@@ -218,7 +218,7 @@ class DQN(Agent):
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
-        # fused Adam: one kernel for all parameters, ~3x faster than the default loop on small nets
+        # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=True)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
@@ -312,12 +312,12 @@ class DQN(Agent):
             else:
                 loss_per_sample, priorities = self.td_loss(batch)
             loss = (batch.weights * loss_per_sample).mean()
-            optim.zero_grad(self.params)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.nonfinite.add("loss/q", loss)
             if cfg.max_grad_norm > 0:
-                self.nonfinite.add("grad norm", optim.clip_grad_norm(self.params, cfg.max_grad_norm))
-            optim.step(self.optimizer)
+                self.nonfinite.add("grad norm", torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
+            self.optimizer.step()
             if cfg.prioritized:
                 per = cast(PrioritizedReplayBuffer, self.buffer)
                 per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())

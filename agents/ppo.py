@@ -32,7 +32,6 @@ from typing import ClassVar
 
 import torch
 
-from rlsuite import optim
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -127,10 +126,7 @@ class PPO(OnPolicyAgent):
                 loss = policy_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
                     loss = loss - cfg.ent_coef * dist.entropy().mean()
-                optim.zero_grad(self.params)
-                loss.backward()
-                grad_norm = optim.clip_grad_norm(self.params, cfg.max_grad_norm)
-                optim.step(self.optimizer)
+                grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
                 self.nonfinite.add("loss/policy", policy_loss)
                 self.nonfinite.add("loss/value", v_loss)
                 self.nonfinite.add("grad norm", grad_norm)

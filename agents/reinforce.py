@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from rlsuite import optim
 from rlsuite.constraints import at_least_one, finite, positive, probability
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
@@ -95,19 +94,14 @@ class Reinforce(OnPolicyAgent):
         policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
         if cfg.ent_coef != 0.0:
             policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
-        optim.zero_grad(self.actor_params)
-        policy_loss.backward()
         self.nonfinite.add("loss/policy", policy_loss)
-        self.nonfinite.add("grad norm (actor)", optim.clip_grad_norm(self.actor_params, cfg.max_grad_norm))
-        optim.step(self.optimizer)
+        self.nonfinite.add("grad norm (actor)", self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm))
 
         for _ in range(cfg.n_value_epochs):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
-            optim.zero_grad(self.critic_params)
-            value_loss.backward()
             self.nonfinite.add("loss/value", value_loss)
-            self.nonfinite.add("grad norm (critic)", optim.clip_grad_norm(self.critic_params, cfg.max_grad_norm))
-            optim.step(self.critic_optimizer)
+            critic_grad_norm = self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)
+            self.nonfinite.add("grad norm (critic)", critic_grad_norm)
         self.nonfinite.check(self.steps, self.updates)
         self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
                             "train/batch_steps": len(returns)})

@@ -31,7 +31,6 @@ from typing import Any
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from rlsuite import optim
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
 from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
@@ -139,9 +138,7 @@ class TRPO(OnPolicyAgent):
         for _ in range(cfg.n_critic_updates):
             for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.batch_size):
                 loss = (self.policy.value(mb_obs) - mb_returns).pow(2).mean()
-                optim.zero_grad(self.critic_params)
-                loss.backward()
-                optim.step(self.critic_optimizer)
+                self.gradient_step(self.critic_optimizer, loss)
                 self.nonfinite.add("loss/value", loss)
         return loss.item()
 

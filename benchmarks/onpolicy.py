@@ -11,6 +11,13 @@ torch on CPU. Reported per row: greedy evaluation mean ± std over seeds (20 epi
 
 SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides run it without
 (``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.
+
+``--switches`` measures what each speed switch of the on-policy agents buys instead: rlsuite alone,
+per seed the defaults and then each switch off in turn (``numba_acting=false``,
+``fused_optimizer=false``), back to back; reported is the median over seeds of steps/s(on) ÷
+steps/s(off).
+
+    python benchmarks/onpolicy.py --switches --rows ppo_cartpole a2c_cartpole trpo_cartpole
 """
 
 from __future__ import annotations
@@ -68,12 +75,22 @@ ROWS: dict[str, tuple[str, int, str, dict[str, Any], str, dict[str, Any], int]] 
 QUICK_ROWS = ["ppo_cartpole", "a2c_cartpole", "trpo_cartpole"]
 
 
-def run_ours(row: str, seed: int) -> tuple[float, float]:
+# Seconds for steps/s: wall time by default; ``--clock cpu`` takes this process's CPU time instead,
+# which other processes competing for the cores inflate far less (everything here is single-threaded
+# and in-process: torch, Numba, the vector envs of both libraries).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+
+# The on-policy speed switches: each off in turn against the defaults (all on).
+SWITCHES = ("numba_acting", "fused_optimizer")
+
+
+def run_ours(row: str, seed: int, **overrides: Any) -> tuple[float, float]:
     env_id, steps, agent_name, hparams, *_ = ROWS[row]
-    agent = rlsuite.make_agent(agent_name, env=env_id, tuned=False, seed=seed, device="cpu", **hparams)
-    t0 = time.perf_counter()
+    agent = rlsuite.make_agent(agent_name, env=env_id, tuned=False, seed=seed, device="cpu", **{**hparams, **overrides})
+    t0 = clock()
     agent.learn(steps)
-    sps = steps / (time.perf_counter() - t0)
+    sps = steps / (clock() - t0)
     mean = rlsuite.evaluate(agent, episodes=20, seed=1000).mean
     agent.close()
     return float(mean), sps
@@ -89,9 +106,9 @@ def run_sb3(row: str, seed: int) -> tuple[float, float]:
     cls = getattr(importlib.import_module(module), cls_name)
     env = make_vec_env(env_id, n_envs=n_envs, seed=seed)
     model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kwargs)
-    t0 = time.perf_counter()
+    t0 = clock()
     model.learn(steps)
-    sps = steps / (time.perf_counter() - t0)
+    sps = steps / (clock() - t0)
     mean = float(np.mean(evaluate_greedy(sb3_greedy(model), env_id)))
     env.close()
     return mean, sps
@@ -101,18 +118,53 @@ def summarize(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
 
+def run_switches(rows: list[str], seeds: list[int], clock_name: str) -> dict[str, Any]:
+    result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": clock_name}
+    print(f"{'row':16s} {'switch off':16s} {'on sps':>9s} {'off sps':>9s} {'on/off':>7s} {'on mean':>8s} "
+          f"{'off mean':>8s}", flush=True)
+    for row in rows:
+        for switch in SWITCHES:
+            on_sps, off_sps, on_means, off_means = [], [], [], []
+            for seed in seeds:
+                m, s = run_ours(row, seed)
+                on_means.append(m)
+                on_sps.append(s)
+                m, s = run_ours(row, seed, **{switch: False})
+                off_means.append(m)
+                off_sps.append(s)
+                print(f"  {row} {switch}=false seed {seed}: on {on_means[-1]:.1f} @ {on_sps[-1]:.0f} sps | "
+                      f"off {m:.1f} @ {s:.0f} sps", flush=True)
+            key = f"{row}_{switch}"
+            result[f"{key}_on_sps"] = statistics.median(on_sps)
+            result[f"{key}_off_sps"] = statistics.median(off_sps)
+            result[f"{key}_speedup"] = statistics.median(a / b for a, b in zip(on_sps, off_sps))
+            result[f"{key}_on_mean"], result[f"{key}_off_mean"] = float(np.mean(on_means)), float(np.mean(off_means))
+            print(f"{row:16s} {switch:16s} {result[f'{key}_on_sps']:9.0f} {result[f'{key}_off_sps']:9.0f} "
+                  f"{result[f'{key}_speedup']:7.2f} {result[f'{key}_on_mean']:8.1f} {result[f'{key}_off_mean']:8.1f}",
+                  flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CartPole rows, 2 seeds")
     parser.add_argument("--rows", nargs="*", default=None, choices=sorted(ROWS))
     parser.add_argument("--seeds", nargs="*", type=int, default=None)
     parser.add_argument("--no-sb3", action="store_true", help="only rlsuite (no ratios)")
+    parser.add_argument("--switches", action="store_true", help="each speed switch off vs on (rlsuite only)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="steps/s from wall time or from this process's CPU time (for a busy machine)")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     torch.set_num_threads(1)
     rows = args.rows or (QUICK_ROWS if args.quick else list(ROWS))
     seeds = args.seeds if args.seeds is not None else ([0, 1] if args.quick else [0, 1, 2, 3, 4])
+    if args.switches:
+        print(json.dumps(run_switches(rows, seeds, args.clock)))
+        return
 
-    result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads()}
+    result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": args.clock}
     print(f"{'row':16s} {'steps':>8s} {'ours mean±std':>16s} {'sb3 mean±std':>16s} {'ours sps':>9s} "
           f"{'sb3 sps':>9s} {'ratio':>6s}", flush=True)
     for row in rows:

@@ -1,25 +1,31 @@
 """A Numba forward pass for collecting rollouts with small MLP policies on the CPU.
 
-Collecting a CartPole rollout step with 8 envs costs ~80 µs in torch (two 64-64 trunks, two heads,
-a categorical sample, a dozen small tensor ops and the tensor↔numpy conversions) — about as much
-as stepping the 8 envs themselves. :class:`NumbaActor` runs the same network — trunk layers,
-activations, heads, the distribution's sample and log-probability and the value — in one compiled
-call on the numpy observations, reading the policy's weights packed once per rollout (they do not
-change while collecting).
+At CartPole scale a rollout step's torch forward pass (two small trunks, two heads, a sample, a
+log-probability and the tensor↔numpy conversions) costs about as much as stepping the envs.
+:class:`NumbaActor` runs the same computation in one compiled call on the numpy observations,
+reading the policy's weights packed once per rollout (they do not change while collecting).
+What it buys is measured in docs/benchmarks.md; ``numba_acting=false`` switches it off.
 
-It is used by :func:`rlsuite.rollout.collect_rollout` for the common case it covers: CPU, flat
-vector observations, MLP trunks with tanh or ReLU (separate or shared), Discrete actions or a
-diagonal Gaussian clipped to the bounds. Anything else (images, one-hot, MultiDiscrete, squashed
-Gaussians, recurrent cores, CUDA) keeps the torch path. Differences to the torch path:
+There is one definition of the network, the torch :class:`~rlsuite.policies.ActorCritic`.
+:meth:`NumbaActor.for_policy` translates it: each trunk's :meth:`~rlsuite.policies.Trunk.sequence`
+(the modules its ``forward`` applies, in order) becomes a program of dense layers, module by module
+(the flattening encoder, ``nn.Linear``, and the activations in ``_ACTIVATIONS``), the heads must be
+``nn.Linear`` and the distribution :class:`~rlsuite.policies.Categorical` or an unsquashed
+:class:`~rlsuite.policies.DiagGaussian`. Anything else (images, one-hot, MultiDiscrete, squashed
+Gaussians, another activation or layer, a subclass overriding the network, CUDA) returns None and the
+rollout keeps the torch path. As a last guard it compares its output with the torch policy's on a
+probe batch and falls back when they disagree. Differences to the torch path:
 
 * the sampling noise comes from the agent's numpy generator (saved in checkpoints like every RNG);
-* float32 arithmetic in a different summation order: log-probabilities and values agree with the
-  torch network to ~1e-6 (tested), so PPO's first-epoch ratio is 1 to that precision.
+* float32 arithmetic in a different summation order, and tanh as a rational approximation (below):
+  log-probabilities and values agree with the torch network to ~1e-6 (tested), so PPO's
+  first-epoch ratio is 1 to that precision.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -27,8 +33,15 @@ import torch
 from numba import njit
 from torch import nn
 
+from rlsuite.nets import FlattenFloat
+from rlsuite.policies import ActorCritic, Categorical, DiagGaussian, Trunk
+
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_ACTIVATIONS = {nn.Tanh: 0, nn.ReLU: 1}
+# Activation module -> the code _dense applies after a layer's affine map (-1: none).
+_ACTIVATIONS: dict[type[nn.Module], int] = {nn.Tanh: 0, nn.ReLU: 1}
+_NO_ACTIVATION = -1
+# What the torch policy's distribution must be for the kernel's sampling and log-probability.
+_DISTRIBUTIONS: dict[type, bool] = {Categorical: False, DiagGaussian: True}  # -> gaussian
 
 
 # Rational approximation of tanh on [-7.9053, 7.9053] (Eigen's float tanh; beyond, tanh rounds to
@@ -71,21 +84,21 @@ def _dense(x, flat, w_off, b_off, n_in, n_out, activation):  # pragma: no cover 
 
 
 @njit(cache=True, fastmath=True)
-def _stack(x, flat, layers, activation):  # pragma: no cover - compiled
-    """Hidden layers (activated) given as rows (w_off, b_off, n_in, n_out) of ``layers``."""
+def _run(x, flat, program):  # pragma: no cover - compiled
+    """Dense layers given as rows (w_off, b_off, n_in, n_out, activation) of ``program``."""
     h = x
-    for j in range(layers.shape[0]):
-        h = _dense(h, flat, layers[j, 0], layers[j, 1], layers[j, 2], layers[j, 3], activation)
+    for j in range(program.shape[0]):
+        h = _dense(h, flat, program[j, 0], program[j, 1], program[j, 2], program[j, 3], program[j, 4])
     return h
 
 
 @njit(cache=True)
-def _act(obs, flat, actor_layers, critic_layers, shared, activation, actor_head, critic_head, gaussian, log_std,
+def _act(obs, flat, actor_program, critic_program, shared, actor_head, critic_head, gaussian, log_std,
          noise, deterministic):  # pragma: no cover - compiled
-    actor_features = _stack(obs, flat, actor_layers, activation)
-    critic_features = actor_features if shared else _stack(obs, flat, critic_layers, activation)
-    out = _dense(actor_features, flat, actor_head[0], actor_head[1], actor_head[2], actor_head[3], -1)
-    values = _dense(critic_features, flat, critic_head[0], critic_head[1], critic_head[2], critic_head[3], -1)[:, 0]
+    actor_features = _run(obs, flat, actor_program)
+    critic_features = actor_features if shared else _run(obs, flat, critic_program)
+    out = _run(actor_features, flat, actor_head)
+    values = _run(critic_features, flat, critic_head)[:, 0]
     n, k = out.shape
     log_probs = np.empty(n, np.float32)
     if gaussian:
@@ -119,62 +132,107 @@ def _act(obs, flat, actor_layers, critic_layers, shared, activation, actor_head,
     return discrete, log_probs, values
 
 
-def _linear_rows(layers: list[nn.Linear], offset: int) -> tuple[np.ndarray, list[torch.Tensor], int]:
-    rows, tensors = [], []
-    for layer in layers:
+class _Packer:
+    """Lays out ``nn.Linear`` weights in one flat float32 array: rows of a program and the tensors
+    to copy, in order."""
+
+    def __init__(self) -> None:
+        self.tensors: list[torch.Tensor] = []
+        self.offset = 0
+
+    def dense(self, layer: nn.Linear) -> list[int]:
         n_out, n_in = layer.weight.shape
-        rows.append((offset, offset + n_out * n_in, n_in, n_out))
-        tensors += [layer.weight, layer.bias]
-        offset += n_out * n_in + n_out
-    return np.array(rows, dtype=np.int64).reshape(-1, 4), tensors, offset
+        row = [self.offset, self.offset + n_out * n_in, n_in, n_out, _NO_ACTIVATION]
+        self.tensors += [layer.weight, layer.bias]
+        self.offset += n_out * n_in + n_out
+        return row
+
+    def trunk(self, trunk: Trunk) -> list[list[int]] | None:
+        """The program for ``trunk.sequence()``, or None when a module has no kernel step."""
+        modules = trunk.sequence()
+        if type(modules[0]) is not FlattenFloat:
+            return None
+        rows: list[list[int]] = []
+        for module in modules[1:]:
+            if type(module) is nn.Linear and module.bias is not None:
+                rows.append(self.dense(module))
+            elif type(module) in _ACTIVATIONS and rows and rows[-1][4] == _NO_ACTIVATION:
+                rows[-1][4] = _ACTIVATIONS[type(module)]
+            else:
+                return None
+        return rows
+
+
+def _program(rows: list[list[int]]) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, 5)
 
 
 class NumbaActor:
     """``policy.act`` for a numpy batch in one compiled call; build with :meth:`for_policy`."""
 
-    def __init__(self, policy: nn.Module):
+    def __init__(self, policy: ActorCritic, actor_rows: list[list[int]], critic_rows: list[list[int]] | None,
+                 packer: _Packer, gaussian: bool, obs_dim: int):
         self.policy = policy
-        self.activation = _ACTIVATIONS[type(policy.actor_trunk.activation)]
-        self.shared = policy.critic_trunk is None
-        self.gaussian = policy.log_std is not None
-        self.obs_dim = policy.actor_trunk.layers[0].in_features
-        self.actor_layers, tensors, offset = _linear_rows(list(policy.actor_trunk.layers), 0)
-        critic = [] if self.shared else list(policy.critic_trunk.layers)
-        self.critic_layers, more, offset = _linear_rows(critic, offset)
-        heads, head_tensors, offset = _linear_rows([policy.actor_head, policy.critic_head], offset)
-        self.actor_head, self.critic_head = heads[0], heads[1]
-        self.tensors = tensors + more + head_tensors
-        self.flat = np.empty(offset, np.float32)
+        self.shared = critic_rows is None
+        self.gaussian = gaussian
+        self.actor_program, self.critic_program = _program(actor_rows), _program(critic_rows or [])
+        self.actor_head = _program([packer.dense(policy.actor_head)])
+        self.critic_head = _program([packer.dense(policy.critic_head)])
+        self.tensors = packer.tensors
+        self.flat = np.empty(packer.offset, np.float32)
         self.flat_tensor = torch.from_numpy(self.flat)  # shares memory with self.flat
+        self.obs_dim = obs_dim
         self.n_outputs = int(policy.actor_head.out_features)
+        self.log_std = np.zeros(1, np.float32)
         self.refresh()
 
     @staticmethod
     def for_policy(policy: nn.Module, device: torch.device) -> NumbaActor | None:
-        """A NumbaActor when the policy is of a kind it covers (see the module docstring), else None."""
-        from rlsuite.nets import _FlattenFloat
-        from rlsuite.policies import ActorCritic
-
+        """A NumbaActor computing what ``policy`` computes, or None when the policy has a part it
+        does not translate (see the module docstring)."""
         if device.type != "cpu" or type(policy) is not ActorCritic:
-            return None
-        trunks = [policy.actor_trunk] + ([policy.critic_trunk] if policy.critic_trunk is not None else [])
-        if any(type(t.encoder) is not _FlattenFloat or len(t.layers) == 0 or type(t.activation) not in _ACTIVATIONS
-               or type(t.activation) is not type(trunks[0].activation) for t in trunks):
-            return None
-        covered_actions = isinstance(policy.action_space, gym.spaces.Discrete) or (
-            isinstance(policy.action_space, gym.spaces.Box) and not policy.squash)
-        if not covered_actions:
             return None
         if any(p.dtype != torch.float32 for p in policy.parameters()):
             return None
-        return NumbaActor(policy)
+        if not isinstance(policy.action_space, (gym.spaces.Discrete, gym.spaces.Box)) \
+                or not isinstance(policy.observation_space, gym.spaces.Box):
+            return None
+        packer = _Packer()
+        actor_rows = packer.trunk(policy.actor_trunk)
+        critic_rows = None if policy.critic_trunk is None else packer.trunk(policy.critic_trunk)
+        if actor_rows is None or (policy.critic_trunk is not None and critic_rows is None):
+            return None
+        if type(policy.actor_head) is not nn.Linear or type(policy.critic_head) is not nn.Linear:
+            return None
+        obs_shape = policy.observation_space.shape
+        probe = torch.from_numpy(np.random.default_rng(0).normal(size=(4, *obs_shape)).astype(np.float32))
+        with torch.no_grad():
+            dist_params, _ = policy(probe)
+            gaussian = _DISTRIBUTIONS.get(type(policy.make_distribution(dist_params)))
+        if gaussian is None:
+            return None
+        actor = NumbaActor(policy, actor_rows, critic_rows, packer, gaussian, obs_dim=math.prod(obs_shape))
+        return actor if actor.agrees_with_torch(probe) else None
+
+    def agrees_with_torch(self, obs: torch.Tensor) -> bool:
+        """Whether the greedy actions, log-probabilities and values match the torch policy's on
+        ``obs``: a translation that is wrong in a way the type checks miss shows up here."""
+        actions, log_probs, values = self.act(obs.numpy(), np.random.default_rng(0), deterministic=True)
+        with torch.no_grad():
+            torch_actions, torch_log_probs, torch_values = self.policy.act(obs, deterministic=True)
+        agree = all(np.allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4) for ours, theirs in (
+            (actions, torch_actions), (log_probs, torch_log_probs), (values, torch_values)))
+        if not agree:
+            warnings.warn("the compiled acting path disagrees with the torch policy; acting in torch",
+                          RuntimeWarning, stacklevel=3)
+        return agree
 
     def refresh(self) -> None:
         """Re-read the weights (after an update)."""
         with torch.no_grad():  # weights transposed to (n_in, n_out), see _dense; one copy into flat
             torch.cat([(t.t() if t.dim() == 2 else t).reshape(-1) for t in self.tensors], out=self.flat_tensor)
-        self.log_std = (self.policy.log_std.detach().numpy().astype(np.float32) if self.gaussian
-                        else np.zeros(1, np.float32))
+            if self.policy.log_std is not None:
+                self.log_std = self.policy.log_std.detach().numpy().astype(np.float32)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator,
             deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,9 +241,9 @@ class NumbaActor:
         x = np.ascontiguousarray(obs, dtype=np.float32).reshape(len(obs), self.obs_dim)
         noise = (rng.standard_normal((len(x), self.n_outputs), dtype=np.float32) if self.gaussian
                  else rng.random((len(x), self.n_outputs), dtype=np.float32))
-        actions, log_probs, values = _act(x, self.flat, self.actor_layers, self.critic_layers, self.shared,
-                                          self.activation, self.actor_head, self.critic_head, self.gaussian,
-                                          self.log_std, noise, deterministic)
+        actions, log_probs, values = _act(x, self.flat, self.actor_program, self.critic_program, self.shared,
+                                          self.actor_head, self.critic_head, self.gaussian, self.log_std, noise,
+                                          deterministic)
         if not self.gaussian:
             actions = actions[:, 0].astype(np.int64)
         return actions, log_probs, values

@@ -76,9 +76,10 @@ class NonFiniteWatch:
         self._names: list[str] = []
         self._values: list[torch.Tensor] = []
 
-    def add(self, name: str, value: torch.Tensor) -> None:
-        """Remember a scalar tensor (no sync, no copy) for the next :meth:`check`."""
-        if self.enabled:
+    def add(self, name: str, value: torch.Tensor | None) -> None:
+        """Remember a scalar tensor (no sync, no copy) for the next :meth:`check`; ``None`` (e.g. no
+        gradient norm where nothing is clipped) is skipped."""
+        if self.enabled and value is not None:
             self._names.append(name)
             self._values.append(value)
 

@@ -41,7 +41,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlsuite.nets import build_encoder, get_activation, layer_init
-from rlsuite.nets.twin_tanh import twin_tanh_trunks
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 DistParams = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
@@ -53,10 +52,6 @@ class Categorical:
 
     def __init__(self, logits: torch.Tensor):
         self.logits = torch.log_softmax(logits, -1)
-
-    @property
-    def probs(self) -> torch.Tensor:
-        return self.logits.exp()
 
     def sample(self) -> torch.Tensor:
         # Gumbel-max: argmax(logits + Gumbel noise) is an exact sample and cheaper than multinomial.
@@ -112,11 +107,7 @@ class DiagGaussian:
         return self.log_std.exp()
 
     def sample(self) -> torch.Tensor:
-        return self.rsample().detach()
-
-    def rsample(self) -> torch.Tensor:
-        """The reparameterized sample: gradients flow through mean and std."""
-        return self.mean + self.std * torch.randn_like(self.mean)
+        return (self.mean + self.std * torch.randn_like(self.mean)).detach()
 
     def mode(self) -> torch.Tensor:
         return self.mean
@@ -161,9 +152,6 @@ class SquashedDiagGaussian:
     def sample(self) -> torch.Tensor:
         return self.squash(self.base.sample())
 
-    def rsample(self) -> torch.Tensor:
-        return self.squash(self.base.rsample())
-
     def mode(self) -> torch.Tensor:
         return self.squash(self.base.mean)
 
@@ -188,12 +176,9 @@ def _is_image(observation_space: gym.Space) -> bool:
 
 
 class Trunk(nn.Module):
-    """encoder -> hidden layers (``net_arch``; none when empty); ``out_features`` is the width.
-
-    The layers are applied in a plain loop of ``F.linear`` + activation rather than nested module
-    calls: identical math and parameters (``functional_call`` still swaps them), a third fewer
-    Python calls per forward, which is most of an MLP's cost at CartPole scale.
-    """
+    """encoder -> (Linear -> activation) for each width in ``net_arch`` (none when empty);
+    ``out_features`` is the width. :meth:`sequence` is the one definition of what ``forward``
+    applies, in order; :mod:`rlsuite.acting` compiles the same list."""
 
     def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool,
                  encoder: str | None = None, freeze_encoder: bool = True):
@@ -209,10 +194,17 @@ class Trunk(nn.Module):
         self.activation = get_activation(activation)()
         self.out_features = width
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.encoder.forward(obs)
+    def sequence(self) -> list[nn.Module]:
+        """The modules ``forward`` applies one after another: encoder, then each layer and the activation."""
+        modules: list[nn.Module] = [self.encoder]
         for layer in self.layers:
-            x = self.activation.forward(F.linear(x, layer.weight, layer.bias))
+            modules += [layer, self.activation]
+        return modules
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs
+        for module in self.sequence():
+            x = module(x)
         return x
 
 
@@ -225,6 +217,9 @@ class ActorCritic(nn.Module):
     different MLP when the trunks are separate. ``ortho_init``: hidden layers gain √2, policy output
     0.01, value output 1 (and conv layers √2), as in OpenAI baselines.
     """
+
+    action_low: torch.Tensor  # buffers (Box actions only), registered in __init__
+    action_high: torch.Tensor
 
     def __init__(
         self,
@@ -270,7 +265,8 @@ class ActorCritic(nn.Module):
             self.nvec = [int(n) for n in np.asarray(action_space.nvec).reshape(-1)]
             n_outputs = sum(self.nvec)
         elif isinstance(action_space, gym.spaces.Box):
-            n_outputs = int(np.prod(action_space.shape))
+            self._box_shape = tuple(action_space.shape)
+            n_outputs = int(np.prod(self._box_shape))
             self.log_std = nn.Parameter(torch.full((n_outputs,), float(log_std_init)))
             low = np.asarray(action_space.low, np.float32).reshape(-1)
             high = np.asarray(action_space.high, np.float32).reshape(-1)
@@ -282,15 +278,6 @@ class ActorCritic(nn.Module):
             self._clip = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
         else:
             raise TypeError(f"ActorCritic supports Discrete, MultiDiscrete and Box actions, got {action_space}")
-        # Separate tanh trunks of one shape on a parameter-free encoder (the vector-observation
-        # default) run as one autograd node: rlsuite.nets.twin_tanh.
-        critic = self.critic_trunk
-        self.twin_trunks = bool(
-            critic is not None and activation == "tanh" and len(self.actor_trunk.layers) > 0
-            and [m.weight.shape for m in self.actor_trunk.layers] == [m.weight.shape for m in critic.layers]
-            and type(self.actor_trunk.encoder) is type(critic.encoder)
-            and not any(True for _ in self.actor_trunk.encoder.parameters())
-        )
         self.actor_head = nn.Linear(self.actor_trunk.out_features, n_outputs)
         self.critic_head = nn.Linear(critic_width, 1)
         if ortho_init:
@@ -300,17 +287,13 @@ class ActorCritic(nn.Module):
     # ------------------------------------------------------------------ the network
     def features(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Actor and critic features; the point to override for a recurrent core."""
-        if self.twin_trunks:
-            return twin_tanh_trunks(self.actor_trunk.encoder.forward(obs), self.actor_trunk.layers,
-                                    self.critic_trunk.layers)  # type: ignore[union-attr]
-        # forward() rather than __call__: no hooks are used here, and it skips their bookkeeping.
-        actor = self.actor_trunk.forward(obs)
-        critic = actor if self.critic_trunk is None else self.critic_trunk.forward(obs)
+        actor = self.actor_trunk(obs)
+        critic = actor if self.critic_trunk is None else self.critic_trunk(obs)
         return actor, critic
 
     def heads(self, actor_features: torch.Tensor, critic_features: torch.Tensor) -> tuple[DistParams, torch.Tensor]:
-        out = F.linear(actor_features, self.actor_head.weight, self.actor_head.bias)
-        value = F.linear(critic_features, self.critic_head.weight, self.critic_head.bias).squeeze(-1)
+        out = self.actor_head(actor_features)
+        value = self.critic_head(critic_features).squeeze(-1)
         if self.log_std is not None:
             return (out, self.log_std.expand_as(out)), value
         return out, value
@@ -359,9 +342,9 @@ class ActorCritic(nn.Module):
     def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What the env receives: Gaussian samples clipped to finite Box bounds; else unchanged."""
         if self.log_std is not None and not self.squash and self._clip:
-            return np.clip(actions, self._low_np, self._high_np).reshape(-1, *self.action_space.shape)
+            return np.clip(actions, self._low_np, self._high_np).reshape(-1, *self._box_shape)
         if self.log_std is not None:
-            return actions.reshape(-1, *self.action_space.shape)
+            return actions.reshape(-1, *self._box_shape)
         return actions
 
     @property
@@ -371,7 +354,7 @@ class ActorCritic(nn.Module):
             return ()
         if isinstance(self.action_space, gym.spaces.MultiDiscrete):
             return (len(self.nvec),)
-        return (int(np.prod(self.action_space.shape)),)
+        return (int(np.prod(self._box_shape)),)
 
     @property
     def action_dtype(self) -> Any:

@@ -83,7 +83,7 @@ class ObsNormalizer:
         self.enabled = bool(enabled) and is_box
         self.float_obs = is_box and np.issubdtype(observation_space.dtype, np.floating)
         self.clip, self.eps = float(clip), float(eps)
-        self.rms = RunningMeanStd(observation_space.shape if is_box else ())
+        self.rms = RunningMeanStd((observation_space.shape or ()) if is_box else ())
 
     def update(self, obs: np.ndarray) -> None:
         if self.enabled:
@@ -160,6 +160,9 @@ class OnPolicyConfig(AgentConfig):
     # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
     # it covers (CPU MLPs on vector observations); false: torch for acting too.
     numba_acting: bool = True
+    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
+    # the parameter tensors on the CPU). Same math; what it buys is in docs/benchmarks.md.
+    fused_optimizer: bool = True
 
 
 class OnPolicyAgent(Agent):
@@ -182,7 +185,7 @@ class OnPolicyAgent(Agent):
         ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
-        obs_dtype = np.float32 if self.obs_normalizer.float_obs or self.obs_normalizer.enabled else None
+        obs_dtype: Any = np.float32 if self.obs_normalizer.float_obs or self.obs_normalizer.enabled else None
         if obs_dtype is None:
             obs_dtype = self.observation_space.dtype if self.observation_space.dtype is not None else np.int64
         self.buffer = RolloutBuffer(
@@ -223,9 +226,28 @@ class OnPolicyAgent(Agent):
             yield tuple(column[start:start + batch_size] for column in shuffled)
 
     def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3), fused into one kernel per step (same
-        math, far fewer small ops: at MLP scale the per-tensor loop costs more than the arithmetic)."""
-        return torch.optim.Adam(params, lr=lr, eps=self.config.optimizer_eps, fused=True)
+        """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3); fused into one kernel per step unless
+        ``fused_optimizer=false`` (same math, far fewer small ops)."""
+        return torch.optim.Adam(params, lr=lr, eps=self.config.optimizer_eps, fused=self.config.fused_optimizer or None)
+
+    def rmsprop(self, params: Any, lr: float, alpha: float, eps: float) -> torch.optim.Optimizer:
+        """PyTorch's RMSprop; multi-tensor (foreach) unless ``fused_optimizer=false``."""
+        return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, foreach=self.config.fused_optimizer or None)
+
+    def gradient_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                      max_grad_norm: float | None = None) -> torch.Tensor | None:
+        """Minimize ``loss`` by one step of ``optimizer``: fresh gradients of its parameters, their
+        global norm clipped to ``max_grad_norm`` (when given), then the update. Returns the gradient norm
+        before clipping (None without clipping), for the non-finite guard."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for p in params:  # optimizer.zero_grad(set_to_none=True) without its profiler scope, which costs more
+            p.grad = None
+        loss.backward()
+        grad_norm = None
+        if max_grad_norm is not None:  # multi-tensor kernels wherever torch has them
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+        return grad_norm
 
     def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:
         """``lr`` after annealing (when ``anneal_lr``), also set on ``optimizer`` when given."""
@@ -250,6 +272,7 @@ class OnPolicyAgent(Agent):
     def on_segment_start(self) -> None:
         self.tracker.reset()
         self.reward_normalizer.reset()
+        assert self.obs is not None  # the segment starts after the envs are reset
         self.obs_normalizer.update(self.obs)
 
     def rollout_done(self, step: int, episodes_finished: int) -> bool:

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from rlsuite.acting import _TANH_CLAMP, NumbaActor, _tanh
 from rlsuite.policies import ActorCritic
@@ -30,9 +31,17 @@ def test_tanh_approximation_is_float32_accurate():
     assert _tanh(np.float32(_TANH_CLAMP + 5)) == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"shared": True}, {"activation": "relu"}, {"net_arch": [32, 16, 8]}])
+ARCHITECTURES = [  # every kind of trunk the translation covers: layer counts, widths, sharing
+    {}, {"shared": True}, {"net_arch": [32, 16, 8]}, {"net_arch": [8], "vf_net_arch": [16, 4]},
+    {"net_arch": []}, {"net_arch": [], "shared": True},
+]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("arch", ARCHITECTURES)
 @pytest.mark.parametrize("space", [gym.spaces.Discrete(4), gym.spaces.Box(-2.0, 2.0, (3,), np.float32)])
-def test_log_probs_and_values_match_the_torch_policy(space, kwargs):
+def test_log_probs_and_values_match_the_torch_policy(space, arch, activation):
+    kwargs = dict(arch, activation=activation)
     policy = _policy(space, **kwargs)
     actor = NumbaActor.for_policy(policy, torch.device("cpu"))
     assert actor is not None
@@ -83,6 +92,29 @@ def test_refresh_picks_up_new_weights():
     actor.refresh()
     _, _, after = actor.act(obs, np.random.default_rng(0))
     np.testing.assert_allclose(after, before + 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["elu", "gelu", "silu", "leaky_relu"])
+def test_an_activation_without_a_kernel_step_keeps_the_torch_path(activation):
+    assert NumbaActor.for_policy(_policy(gym.spaces.Discrete(2), activation=activation), torch.device("cpu")) is None
+
+
+def test_a_layer_without_a_kernel_step_keeps_the_torch_path():
+    policy = _policy(gym.spaces.Discrete(2))
+    assert NumbaActor.for_policy(policy, torch.device("cpu")) is not None
+    assert policy.critic_trunk is not None
+    policy.critic_trunk.layers[1] = nn.Sequential(nn.Linear(64, 64), nn.LayerNorm(64))
+    assert NumbaActor.for_policy(policy, torch.device("cpu")) is None
+
+
+def test_a_network_that_computes_something_else_is_caught_by_the_probe():
+    """A change to the torch forward that the module-by-module translation cannot see."""
+    policy = _policy(gym.spaces.Discrete(3))
+    trunk = policy.actor_trunk
+    plain_forward = trunk.forward
+    trunk.forward = lambda obs: plain_forward(obs) * 0.5  # type: ignore[method-assign]
+    with pytest.warns(RuntimeWarning, match="disagrees"):
+        assert NumbaActor.for_policy(policy, torch.device("cpu")) is None
 
 
 def test_uncovered_policies_keep_the_torch_path():

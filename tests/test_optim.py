@@ -1,84 +1,45 @@
-"""rlsuite.optim: the lean optimizer step is bit-identical to torch's optimizer.step()."""
+"""The on-policy optimizer step (OnPolicyAgent.gradient_step) and its speed switch: torch.optim's
+fused Adam / foreach RMSprop (``fused_optimizer=true``) against torch's defaults."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
-from torch import nn
 
-from rlsuite import optim
+import rlsuite
 
+torch.set_num_threads(1)
 
-def _net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3))
+SMALL = dict(n_envs=2, n_steps=16, device="cpu")
 
 
-def _make(kind: str, params):
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=1e-2, eps=1e-5, fused=True)
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=1e-2, weight_decay=0.1, fused=True)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-5)
-    if kind == "rmsprop_foreach":
-        return torch.optim.RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-5, foreach=True)
-    if kind == "sgd_momentum":  # no fast path: falls through to optimizer.step()
-        return torch.optim.SGD(params, lr=1e-2, momentum=0.9)
-    raise AssertionError(kind)
+def test_gradient_step_clips_the_global_norm_then_steps():
+    agent = rlsuite.make_agent("a2c", env="CartPole-v1", seed=0, **SMALL)
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    w.grad = torch.full((2,), 7.0)  # stale gradients are discarded, not accumulated
+    # loss ½|w|² has gradient w = (3, 4), norm 5; clipped to norm 1: (0.6, 0.8); SGD with lr 1.
+    agent.gradient_step(torch.optim.SGD([w], lr=1.0), 0.5 * w.square().sum(), max_grad_norm=1.0)
+    torch.testing.assert_close(w.detach(), torch.tensor([2.4, 3.2]), atol=1e-6, rtol=0)
+    w.grad = None
+    agent.gradient_step(torch.optim.SGD([w], lr=1.0), 0.5 * w.square().sum())  # no clipping: w − w = 0
+    torch.testing.assert_close(w.detach(), torch.zeros(2))
+    agent.close()
 
 
-@pytest.mark.parametrize("kind", ["adam", "adamw", "rmsprop", "rmsprop_foreach", "sgd_momentum"])
-def test_lean_step_matches_optimizer_step_bit_for_bit(kind):
-    ref, lean = _net(), _net()
-    ref_opt, lean_opt = _make(kind, ref.parameters()), _make(kind, lean.parameters())
-    gen = torch.Generator().manual_seed(1)
-    for i in range(6):
-        x = torch.randn(32, 5, generator=gen)
-        for net, opt, use_lean in ((ref, ref_opt, False), (lean, lean_opt, True)):
-            for group in opt.param_groups:  # a schedule changing lr between steps
-                group["lr"] = 1e-2 * (1 - i / 10)
-            optim.zero_grad(list(net.parameters()))
-            net(x).pow(2).mean().backward()
-            optim.clip_grad_norm(list(net.parameters()), 0.5)
-            if use_lean:
-                if i == 3:  # reloading replaces the state tensors: the lean step must follow them
-                    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
-                optim.step(opt)
-            else:
-                opt.step()
-    for a, b in zip(ref.parameters(), lean.parameters()):
-        assert torch.equal(a, b)
-    ref_state, lean_state = ref_opt.state_dict()["state"], lean_opt.state_dict()["state"]
-    for key in ref_state:
-        for name, value in ref_state[key].items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(lean_state[key][name])), name
-
-
-def test_lean_step_skips_parameters_without_gradients():
-    net = _net()
-    opt = _make("adam", net.parameters())
-    net(torch.randn(4, 5)).sum().backward()
-    optim.step(opt)  # first step: torch initializes the state
-    frozen = copy.deepcopy(net[2].weight.detach())
-    net[2].weight.grad = None
-    net(torch.randn(4, 5)).sum().backward()
-    net[2].weight.grad = None
-    optim.step(opt)
-    assert torch.equal(net[2].weight.detach(), frozen)
-    assert int(opt.state[net[2].weight]["step"]) == 1
-    assert int(opt.state[net[0].weight]["step"]) == 2
-
-
-def test_clip_grad_norm_matches_torch():
-    a, b = _net(), _net()
-    x = torch.randn(8, 5)
-    for net in (a, b):
-        (net(x) * 100).pow(2).sum().backward()
-    na = torch.nn.utils.clip_grad_norm_(list(a.parameters()), 1.0, foreach=True)
-    nb = optim.clip_grad_norm(list(b.parameters()), 1.0)
-    assert torch.equal(na, nb)
-    for p, q in zip(a.parameters(), b.parameters()):
-        assert torch.equal(p.grad, q.grad)
+@pytest.mark.parametrize("name, kwargs, option", [
+    ("ppo", dict(batch_size=16, n_epochs=3), "fused"),
+    ("a2c", dict(), "foreach"),  # RMSprop
+    ("a2c", dict(optimizer="adam"), "fused"),
+])
+def test_fused_optimizer_switch_changes_the_kernels_not_the_training(name, kwargs, option):
+    params = {}
+    for fused in (True, False):
+        agent = rlsuite.make_agent(name, env="CartPole-v1", seed=3, fused_optimizer=fused, **SMALL, **kwargs)
+        assert bool(agent.optimizer.param_groups[0][option]) is fused
+        agent.learn(128)
+        assert agent.updates >= 4
+        params[fused] = [p.detach().clone() for p in agent.policy.parameters()]
+        agent.close()
+    for fast, plain in zip(params[True], params[False]):
+        assert not torch.equal(fast, torch.zeros_like(fast))
+        torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)

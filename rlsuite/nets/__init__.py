@@ -14,21 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlsuite.nets.cnn import ImpalaCNN, MinAtarCNN, NatureCNN
-from rlsuite.nets.heads import (
-    GaussianHead,
-    NoisyLinear,
-    QHead,
-    categorical_projection,
-    expected_q,
-    reset_noise,
-)
+from rlsuite.nets.cnn import MinAtarCNN, NatureCNN
+from rlsuite.nets.heads import NoisyLinear, QHead, categorical_projection, expected_q
 from rlsuite.nets.mlp import MLP, get_activation, layer_init
 
 __all__ = [
     "MLP",
-    "GaussianHead",
-    "ImpalaCNN",
+    "FlattenFloat",
     "MinAtarCNN",
     "NatureCNN",
     "NoisyLinear",
@@ -39,7 +31,6 @@ __all__ = [
     "expected_q",
     "get_activation",
     "layer_init",
-    "reset_noise",
 ]
 
 
@@ -54,7 +45,7 @@ class OneHot(nn.Module):
         return nn.functional.one_hot(x.long().reshape(-1), self.n).float()
 
 
-class _FlattenFloat(nn.Module):
+class FlattenFloat(nn.Module):
     """Flattens everything but the batch dim and casts to float32 (vector / odd-shaped Box obs)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,13 +53,13 @@ class _FlattenFloat(nn.Module):
 
 
 def build_encoder(
-    observation_space: gym.Space, features_dim: int | None = None, pretrained: str | None = None, freeze: bool = True
+    observation_space: gym.Space, pretrained: str | None = None, freeze: bool = True
 ) -> tuple[nn.Module, int]:
     """Pick the standard encoder for ``observation_space``; returns ``(module, features_dim)``.
 
     * ``Discrete(n)`` -> one-hot, ``n`` features.
     * ``Box`` of shape ``(C, H, W)`` with ``H, W >= 36`` and dtype uint8 -> :class:`NatureCNN`
-      (512 features, or ``features_dim``), input scaled by 1/255 inside the network.
+      (512 features), input scaled by 1/255 inside the network.
     * ``Box`` of shape ``(C, 10, 10)`` (MinAtar, bool/uint8/float) -> :class:`MinAtarCNN` (128).
     * any other ``Box`` -> flatten to ``prod(shape)`` float features (an MLP trunk goes on top).
 
@@ -89,9 +80,9 @@ def build_encoder(
         )
     shape = observation_space.shape
     if len(shape) == 3 and shape[1:] == (10, 10):
-        enc = MinAtarCNN(shape[0], features_dim or 128)
-        return enc, enc.features_dim
+        minatar = MinAtarCNN(shape[0])
+        return minatar, minatar.features_dim
     if len(shape) == 3 and observation_space.dtype == np.uint8 and min(shape[1:]) >= 36:
-        enc = NatureCNN(shape[0], features_dim or 512, input_hw=(shape[1], shape[2]))
-        return enc, enc.features_dim
-    return _FlattenFloat(), int(math.prod(shape))
+        nature = NatureCNN(shape[0], input_hw=(shape[1], shape[2]))
+        return nature, nature.features_dim
+    return FlattenFloat(), int(math.prod(shape))

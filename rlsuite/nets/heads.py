@@ -1,5 +1,5 @@
 """Output heads: noisy linear layers, the DQN-family Q head (dueling / noisy / distributional),
-the C51 categorical projection, and a diagonal Gaussian policy head.
+and the C51 categorical projection.
 
 One :class:`QHead` covers every Rainbow ablation through flags (Dopamine-style), so the agent code
 for "double + dueling + noisy + C51" is the same as for vanilla DQN.
@@ -25,19 +25,18 @@ class NoisyLinear(nn.Module):
     Call :meth:`reset_noise` to draw new noise (the agent does this once per update / act).
     """
 
-    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5, bias: bool = True):
+    eps_in: torch.Tensor  # noise buffers, registered in __init__
+    eps_out: torch.Tensor
+
+    def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5):
         super().__init__()
         self.in_features, self.out_features, self.sigma0 = in_features, out_features, sigma0
         self.weight_mu = nn.Parameter(torch.empty(out_features, in_features))
         self.weight_sigma = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias_mu = nn.Parameter(torch.empty(out_features))
+        self.bias_sigma = nn.Parameter(torch.empty(out_features))
         self.register_buffer("eps_in", torch.zeros(in_features))
         self.register_buffer("eps_out", torch.zeros(out_features))
-        if bias:
-            self.bias_mu = nn.Parameter(torch.empty(out_features))
-            self.bias_sigma = nn.Parameter(torch.empty(out_features))
-        else:
-            self.register_parameter("bias_mu", None)
-            self.register_parameter("bias_sigma", None)
         self.reset_parameters()
         self.reset_noise()
 
@@ -46,9 +45,8 @@ class NoisyLinear(nn.Module):
         sigma = self.sigma0 / math.sqrt(self.in_features)
         nn.init.uniform_(self.weight_mu, -bound, bound)
         nn.init.constant_(self.weight_sigma, sigma)
-        if self.bias_mu is not None:
-            nn.init.uniform_(self.bias_mu, -bound, bound)
-            nn.init.constant_(self.bias_sigma, sigma)
+        nn.init.uniform_(self.bias_mu, -bound, bound)
+        nn.init.constant_(self.bias_sigma, sigma)
 
     @staticmethod
     def _f(x: torch.Tensor) -> torch.Tensor:
@@ -70,8 +68,7 @@ class NoisyLinear(nn.Module):
         if not self.training:
             return F.linear(x, self.weight_mu, self.bias_mu)
         weight = self.weight_mu + self.weight_sigma * torch.outer(self.eps_out, self.eps_in)
-        bias = None if self.bias_mu is None else self.bias_mu + self.bias_sigma * self.eps_out
-        return F.linear(x, weight, bias)
+        return F.linear(x, weight, self.bias_mu + self.bias_sigma * self.eps_out)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, sigma0={self.sigma0}"
@@ -126,19 +123,6 @@ class QHead(nn.Module):
             out = v + out - out.mean(dim=1, keepdim=True)
         return out.squeeze(-1) if self.n_atoms == 1 else out
 
-    def reset_noise(self) -> None:
-        """Resample the noise of every :class:`NoisyLinear` in the head (no-op without noise)."""
-        for m in self.modules():
-            if isinstance(m, NoisyLinear):
-                m.reset_noise()
-
-
-def reset_noise(module: nn.Module) -> None:
-    """Resample noise in every :class:`NoisyLinear` inside any module (a whole Q network)."""
-    for m in module.modules():
-        if isinstance(m, NoisyLinear):
-            m.reset_noise()
-
 
 def expected_q(logits: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
     """Q values ``(B, A)`` from C51 logits ``(B, A, N)``: ``sum_i softmax(logits)_i * z_i``."""
@@ -181,42 +165,3 @@ def categorical_projection(
     target.index_add_(0, (upper.long() + offset).view(-1), (probs * w_upper).view(-1))
     return target.view_as(probs)
 
-
-class GaussianHead(nn.Module):
-    """Diagonal Gaussian policy head for continuous actions: returns ``(mean, log_std)``.
-
-    By default ``log_std`` is a state-independent parameter (PPO/TRPO/A2C practice: stabler than a
-    learned per-state std with few samples); ``state_dependent=True`` outputs it from the features
-    (clamped to ``[log_std_min, log_std_max]``). The mean layer uses orthogonal init with gain 0.01 so
-    the initial policy is centred.
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        action_dim: int,
-        log_std_init: float = 0.0,
-        state_dependent: bool = False,
-        log_std_min: float = -20.0,
-        log_std_max: float = 2.0,
-    ):
-        super().__init__()
-        self.mean = nn.Linear(in_features, action_dim)
-        nn.init.orthogonal_(self.mean.weight, 0.01)
-        nn.init.zeros_(self.mean.bias)
-        self.state_dependent = state_dependent
-        self.log_std_min, self.log_std_max = log_std_min, log_std_max
-        if state_dependent:
-            self.log_std_layer = nn.Linear(in_features, action_dim)
-            nn.init.zeros_(self.log_std_layer.weight)
-            nn.init.constant_(self.log_std_layer.bias, log_std_init)
-        else:
-            self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
-
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = self.mean(features)
-        if self.state_dependent:
-            log_std = self.log_std_layer(features).clamp(self.log_std_min, self.log_std_max)
-        else:
-            log_std = self.log_std.expand_as(mean)
-        return mean, log_std
