@@ -2,8 +2,8 @@
 
     θ_target ← τ θ_online + (1 − τ) θ_target          (τ = 1 is DQN's hard copy)
 
-It runs in place under ``torch.no_grad`` with fused multi-tensor ops (``torch._foreach_*``), so a
-soft update of a whole network is a couple of kernel launches instead of one per parameter.
+It runs in place under ``torch.no_grad``, one public ``copy_``/``lerp_`` per parameter tensor (a
+handful of tensors per network: microseconds against milliseconds for the update it follows).
 Buffers (e.g. BatchNorm running stats) are copied outright, as in SB3.
 """
 
@@ -23,10 +23,12 @@ def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
     if len(online_params) != len(target_params):
         raise ValueError("online and target networks have different parameter lists")
     if tau == 1.0:
-        torch._foreach_copy_(target_params, online_params)
+        for t_param, o_param in zip(target_params, online_params):
+            t_param.copy_(o_param)
     elif tau > 0.0:
-        # lerp: target + tau * (online - target), the same affine combination in one fused op.
-        torch._foreach_lerp_(target_params, online_params, tau)
+        # lerp: target + tau * (online - target), the same affine combination in one op per tensor.
+        for t_param, o_param in zip(target_params, online_params):
+            t_param.lerp_(o_param, tau)
     for t_buf, o_buf in zip(target.buffers(), online.buffers()):
         t_buf.copy_(o_buf)
 
