@@ -10,10 +10,23 @@ For every step (s, a, r, s') of an ε-greedy behaviour policy:
 
 The bootstrap term is dropped when s' is terminal; after a time-limit truncation it is kept (the
 episode was cut, not finished). ε decays linearly from ``epsilon`` to ``epsilon_final`` over the
-first ``exploration_fraction`` of training. The step size either decays linearly from ``lr`` to
-``lr_final`` (``lr_schedule=linear``) or follows the visit counts, α = lr / n(s, a)^lr_power
-(``lr_schedule=visits``), which satisfies the Robbins-Monro conditions for 0.5 < lr_power ≤ 1 and
-makes Q-learning converge to Q* on any finite MDP that is explored forever.
+first ``exploration_fraction`` of training.
+
+Step size. By default it follows the visit counts (``lr_schedule=visits``, the polynomial rate of
+Even-Dar & Mansour 2003):
+
+    α(s, a) = lr / n(s, a)^ω,   ω = ``lr_power``, n(s, a) = updates of (s, a) so far (this one included)
+
+For 1/2 < ω ≤ 1 the rates satisfy Robbins-Monro (Σ α = ∞, Σ α² < ∞), so Q-learning converges to Q*
+on any finite MDP explored forever, whereas a constant α keeps a noise floor of order α on a
+stochastic env (constant α = 0.1 leaves FrozenLake's greedy policy at ~46 % success instead of ~74 %).
+Even-Dar & Mansour show ω = 1 (the 1/n sample average) needs time exponential in 1/(1 − γ) and any
+ω < 1 polynomial time; ω near 1/2 forgets the early, wrong bootstrap targets fastest but averages
+the noise slowest. The default ω = 0.8 is measured best among 0.6-1.0 on FrozenLake (docs/benchmarks.md,
+"Tabular step sizes"). The visit counts are part of the agent's state (checkpoints, resume).
+
+``lr_schedule=linear`` is the classic constant step size: α = ``lr`` throughout, or decaying
+linearly from ``lr`` to ``lr_final`` over the run (e.g. ``agent.lr_schedule=linear agent.lr=0.1``).
 
 Greedy ties are broken uniformly at random (an all-zero table must not always pick action 0).
 """
@@ -34,10 +47,10 @@ from rlsuite.loops import Transition, run_step_loop
 
 @dataclass
 class TabularConfig(AgentConfig):
-    lr: float = 0.1
-    lr_final: float | None = None  # None: constant lr (linear schedule)
-    lr_schedule: str = "linear"  # linear | visits
-    lr_power: float = 0.8  # exponent of the visit-count schedule
+    lr: float = 1.0  # visits: the scale of lr / n(s, a)^lr_power; linear: the initial step size
+    lr_final: float | None = None  # linear schedule only; None: constant lr
+    lr_schedule: str = "visits"  # visits | linear
+    lr_power: float = 0.8  # ω of the visit-count schedule, in (0.5, 1]
     epsilon: float = 1.0
     epsilon_final: float = 0.05
     exploration_fraction: float = 0.5
@@ -59,7 +72,9 @@ class TabularAgent(Agent):
     def setup(self) -> None:
         cfg = self.config
         if cfg.lr_schedule not in ("linear", "visits"):
-            raise ConfigError(f"agent.lr_schedule must be 'linear' or 'visits', got '{cfg.lr_schedule}'")
+            raise ConfigError(f"agent.lr_schedule must be 'visits' or 'linear', got '{cfg.lr_schedule}'")
+        if cfg.lr_schedule == "visits" and not 0.5 < cfg.lr_power <= 1.0:
+            raise ConfigError(f"agent.lr_power must be in (0.5, 1] (Robbins-Monro), got {cfg.lr_power}")
         n_states, n_actions = int(self.observation_space.n), int(self.action_space.n)
         self.obs_offset = int(self.observation_space.start)
         self.q_table = np.full((n_states, n_actions), cfg.init_q, dtype=np.float64)
@@ -120,7 +135,7 @@ class TabularAgent(Agent):
         ended = t.terminated | t.truncated
         bootstrap = self.bootstrap_values(next_states, ended)
         targets = t.rewards + self.config.gamma * (~t.terminated) * bootstrap
-        self.visits[states, actions] += 1
+        np.add.at(self.visits, (states, actions), 1)  # duplicates across parallel envs each count
         alpha = self.step_sizes(states, actions)
         # np.add.at: parallel envs may update the same (s, a) in one step.
         np.add.at(self.q_table, (states, actions), alpha * (targets - self.q_table[states, actions]))

@@ -154,6 +154,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     env_node = resolve_env_node(choice["env"])
     tuned = env_node.pop("hparams", None) or {}
     agent_hparams = dict(tuned.get(cls.name) or tuned.get(getattr(cls, "hparams_from", "") or "", {}) or {})
+    tuned_budget = agent_hparams.pop("total_steps", None)  # the recipe's budget: a run key, not an agent key
     try:
         agent_node = OmegaConf.merge(OmegaConf.structured(cls.Config), dict(cls.preset), agent_hparams)
         root = OmegaConf.merge(OmegaConf.structured(TrainConfig), base)
@@ -164,6 +165,8 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     agent_node["name"] = cls.name
     root["agent"] = agent_node
     root["env"] = OmegaConf.create(env_node)
+    if tuned_budget is not None:
+        root["total_steps"] = int(tuned_budget)  # the default; a total_steps= override still wins
     OmegaConf.set_struct(root, True)
     OmegaConf.set_struct(root.agent, True)
     OmegaConf.set_struct(root.env, True)

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 import rlsuite
 from rlsuite.buffers import ReplayBuffer
 from rlsuite.nets import NoisyLinear
+from tests.learning import assert_quorum, seed_sets
 
 TINY = dict(net_arch=[16], batch_size=16, learning_starts=50, buffer_size=2000, train_freq=8,
             target_update_interval=50, n_atoms=11, lr=1e-3)
@@ -246,17 +247,24 @@ def test_save_load_and_bit_identical_resume(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- learning
-def test_dqn_solves_cartpole():
-    """The rl-zoo3 recipe (bursts of updates every train_freq steps) at a smaller scale: a 128-unit
-    net, 64-step rounds of 32 updates and double DQN solve CartPole in 30k steps (the zoo config
-    itself needs 50k steps; benchmarks/offpolicy.py runs that one)."""
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=0, device="cpu", lr=2.3e-3, batch_size=64,
-                               learning_starts=1000, target_update_interval=10, train_freq=64,
-                               gradient_steps=32, exploration_fraction=0.16, exploration_final_eps=0.04,
-                               net_arch=[128, 128], double=True)
+# The rl-zoo3 recipe (bursts of updates every train_freq steps) at a smaller scale: a 128-unit net,
+# 64-step rounds of 32 updates and double DQN, 30k steps (the zoo config itself needs 50k steps;
+# benchmarks/offpolicy.py runs that one). One seed's outcome flips with float rounding (seed 0: 262
+# with fused Adam, 500 with foreach Adam), so the test is a quorum; docs/tests.md has every seed.
+DQN_CARTPOLE = dict(lr=2.3e-3, batch_size=64, learning_starts=1000, target_update_interval=10, train_freq=64,
+                    gradient_steps=32, exploration_fraction=0.16, exploration_final_eps=0.04, net_arch=[128, 128],
+                    double=True)
+
+
+def dqn_cartpole_return(seed: int) -> float:
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", seed=seed, device="cpu", **DQN_CARTPOLE)
     agent.learn(30_000)
-    result = rlsuite.evaluate(agent, episodes=10, seed=1000)
-    assert result.mean >= 475, result.returns
+    return rlsuite.evaluate(agent, episodes=10, seed=1000).mean
+
+
+@pytest.mark.parametrize("seeds", seed_sets())
+def test_dqn_solves_cartpole(seeds):
+    assert_quorum("dqn_cartpole", dqn_cartpole_return, seeds, threshold=475)
 
 
 @pytest.mark.gpu
