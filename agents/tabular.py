@@ -77,8 +77,10 @@ class TabularAgent(Agent):
             raise ConfigError(f"agent.lr_schedule must be 'visits' or 'linear', got '{cfg.lr_schedule}'")
         if cfg.lr_schedule == "visits" and not 0.5 < cfg.lr_power <= 1.0:
             raise ConfigError(f"agent.lr_power must be in (0.5, 1] (Robbins-Monro), got {cfg.lr_power}")
-        n_states, n_actions = int(self.observation_space.n), int(self.action_space.n)
-        self.obs_offset = int(self.observation_space.start)
+        obs_space, action_space = self.observation_space, self.action_space
+        assert isinstance(obs_space, gym.spaces.Discrete) and isinstance(action_space, gym.spaces.Discrete)
+        n_states, n_actions = int(obs_space.n), int(action_space.n)
+        self.obs_offset = int(obs_space.start)
         self.q_table = np.full((n_states, n_actions), cfg.init_q, dtype=np.float64)
         self.visits = np.zeros((n_states, n_actions), dtype=np.int64)
         # SARSA commits to a' when it updates; that action is the next one taken (-1: none pending).

@@ -166,7 +166,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     root["agent"] = agent_node
     root["env"] = OmegaConf.create(env_node)
     if tuned_budget is not None:
-        root["total_steps"] = int(tuned_budget)  # the default; a total_steps= override still wins
+        OmegaConf.update(root, "total_steps", int(tuned_budget))  # the default; total_steps= still wins
     OmegaConf.set_struct(root, True)
     OmegaConf.set_struct(root.agent, True)
     OmegaConf.set_struct(root.env, True)
