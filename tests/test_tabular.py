@@ -155,8 +155,8 @@ def test_frozenlake_q_learning_reaches_the_optimal_success_rate(seeds, tmp_path)
 
 
 @pytest.mark.parametrize("seeds", seed_sets())
-def test_taxi_sarsa_learns(seeds, tmp_path):
-    """SARSA with the env config's recipe and budget: mean greedy return ≥ 7.5 over 2,000 episodes
-    (the optimal policy averages 7.93)."""
-    score = lambda seed: _train_and_evaluate("sarsa", "Taxi-v3", seed, 2000, tmp_path)[1]  # noqa: E731
-    assert_quorum("taxi_sarsa", score, seeds, threshold=7.5)
+def test_taxi_expected_sarsa_learns(seeds, tmp_path):
+    """Expected SARSA with the env config's recipe and budget (100k steps): mean greedy return ≥ 7.5
+    over 2,000 episodes (the optimal policy averages 7.93; measured 7.99-8.00 on seeds 0-2)."""
+    score = lambda seed: _train_and_evaluate("expected_sarsa", "Taxi-v3", seed, 2000, tmp_path)[1]  # noqa: E731
+    assert_quorum("taxi_expected_sarsa", score, seeds, threshold=7.5)
