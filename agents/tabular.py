@@ -9,11 +9,26 @@ For every step (s, a, r, s') of an ε-greedy behaviour policy:
     Expected SARSA   target = r + γ Σ_a' π_ε(a'|s') Q(s', a')
 
 The bootstrap term is dropped when s' is terminal; after a time-limit truncation it is kept (the
-episode was cut, not finished). ε decays linearly from ``epsilon`` to ``epsilon_final`` over the
-first ``exploration_fraction`` of training. The step size either decays linearly from ``lr`` to
-``lr_final`` (``lr_schedule=linear``) or follows the visit counts, α = lr / n(s, a)^lr_power
-(``lr_schedule=visits``), which satisfies the Robbins-Monro conditions for 0.5 < lr_power ≤ 1 and
-makes Q-learning converge to Q* on any finite MDP that is explored forever.
+episode was cut, not finished). ε decays linearly from ``exploration_initial_eps`` to
+``exploration_final_eps`` over the first ``exploration_fraction`` of training.
+
+Step size. By default it follows the visit counts (``lr_schedule=visits``, the polynomial rate of
+Even-Dar & Mansour 2003):
+
+    α(s, a) = lr / n(s, a)^ω,   ω = ``lr_power``, n(s, a) = updates of (s, a) so far (this one included)
+
+For 1/2 < ω ≤ 1 the rates satisfy Robbins-Monro (Σ α = ∞, Σ α² < ∞), so Q-learning converges to Q*
+on any finite MDP explored forever, whereas a constant α keeps a noise floor of order α on a
+stochastic env (constant α = 0.1 leaves FrozenLake's greedy policy at ~46 % success instead of ~74 %).
+Even-Dar & Mansour show ω = 1 (the 1/n sample average) needs time exponential in 1/(1 − γ) and any
+ω < 1 polynomial time; a smaller ω forgets the early, wrong bootstrap targets faster but averages the
+noise more slowly. The default ω = 0.7 was measured (docs/benchmarks.md, "Tabular step sizes"): on
+FrozenLake at 150k-200k steps ω = 0.6 and 0.7 reach the optimal policy (74.0 % success), ω = 0.8 is
+less reliable and ω = 1 stays near 51 %; on the random MDPs of tests/test_tabular.py ω = 0.7 and 0.8
+land closer to Q* than ω = 0.6. The visit counts are part of the agent's state (checkpoints, resume).
+
+``lr_schedule=linear`` is the classic constant step size: α = ``lr`` throughout, or decaying
+linearly from ``lr`` to ``lr_final`` over the run (e.g. ``agent.lr_schedule=linear agent.lr=0.1``).
 
 Greedy ties are broken uniformly at random (an all-zero table must not always pick action 0).
 """
@@ -28,16 +43,18 @@ import numpy as np
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.constraints import finite, non_negative, one_of, positive, probability
+from rlsuite.constraints import Range, domain, finite, non_negative, one_of, positive, probability
 from rlsuite.loops import Transition, run_step_loop
 
 
 @dataclass
 class TabularConfig(AgentConfig):
-    lr: float = field(default=0.1, metadata=positive)
-    lr_final: float | None = field(default=None, metadata=non_negative)  # None: constant lr (linear schedule)
-    lr_schedule: str = field(default="linear", metadata=one_of("linear", "visits"))
-    lr_power: float = field(default=0.8, metadata=positive)  # exponent of the visit-count schedule
+    # visits: the scale of lr / n(s, a)^lr_power; linear: the initial step size
+    lr: float = field(default=1.0, metadata=positive)
+    lr_final: float | None = field(default=None, metadata=non_negative)  # linear schedule only; None: constant lr
+    lr_schedule: str = field(default="visits", metadata=one_of("visits", "linear"))
+    # ω of the visit-count schedule, in (1/2, 1] so the rates satisfy Robbins-Monro
+    lr_power: float = field(default=0.7, metadata=domain(Range(gt=0.5, le=1.0)))
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     exploration_fraction: float = field(default=0.5, metadata=probability)
@@ -58,8 +75,10 @@ class TabularAgent(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        n_states, n_actions = int(self.observation_space.n), int(self.action_space.n)
-        self.obs_offset = int(self.observation_space.start)
+        obs_space, action_space = self.observation_space, self.action_space
+        assert isinstance(obs_space, gym.spaces.Discrete) and isinstance(action_space, gym.spaces.Discrete)
+        n_states, n_actions = int(obs_space.n), int(action_space.n)
+        self.obs_offset = int(obs_space.start)
         self.q_table = np.full((n_states, n_actions), cfg.init_q, dtype=np.float64)
         self.visits = np.zeros((n_states, n_actions), dtype=np.int64)
         # SARSA commits to a' when it updates; that action is the next one taken (-1: none pending).
@@ -119,7 +138,7 @@ class TabularAgent(Agent):
         ended = t.terminated | t.truncated
         bootstrap = self.bootstrap_values(next_states, ended)
         targets = t.rewards + self.config.gamma * (~t.terminated) * bootstrap
-        self.visits[states, actions] += 1
+        np.add.at(self.visits, (states, actions), 1)  # duplicates across parallel envs each count
         alpha = self.step_sizes(states, actions)
         # np.add.at: parallel envs may update the same (s, a) in one step.
         np.add.at(self.q_table, (states, actions), alpha * (targets - self.q_table[states, actions]))

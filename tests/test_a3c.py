@@ -25,6 +25,7 @@ from rlsuite.agents.a3c import (
 from torch import nn
 
 import rlsuite
+from tests.learning import assert_quorum, seed_sets
 
 # The tuned CartPole settings (configs/env/CartPole-v1.yaml, hparams.a3c).
 CARTPOLE = dict(optimizer="adam", lr=2e-3, n_envs=8, t_max=5, ent_coef=0.0)
@@ -314,20 +315,23 @@ def test_train_run_logs_worker_episodes_checkpoints_and_resumes(tmp_path):
 
 
 # ---------------------------------------------------------------------------- learning
-def test_a3c_two_workers_solve_cartpole():
+@pytest.mark.parametrize("seeds", seed_sets())
+def test_a3c_two_workers_solve_cartpole(seeds):
     # The paper's entropy bonus and 150k steps: in repeated runs under pytest, the config's ent_coef=0
     # at 120k occasionally collapsed to a ~120-return policy. Hogwild runs are not reproducible (the
     # interleaving of the workers' updates is the OS scheduler's), so a seed cannot pin the outcome:
-    # the test allows a second, independent run, which makes a spurious failure ~1 in 150 runs
-    # (measured: 11 of 12 single runs solved).
+    # any one of three independent runs must solve, which makes a spurious failure ~1 in 2000 if
+    # single runs solve 11 of 12 times (measured before; docs/tests.md has the seeds run since).
     hparams = {**CARTPOLE, "ent_coef": 0.01}
-    for attempt in range(2):
-        agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=attempt, n_workers=2, **hparams)
-        agent.learn(150_000)
-        result = rlsuite.evaluate(agent, episodes=10, seed=1000)
-        if result.mean >= 475:
-            break
-    assert result.mean >= 475, result
+    agents = []
+
+    def score(seed):
+        agents.append(rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=seed, n_workers=2, **hparams))
+        agents[-1].learn(150_000)
+        return rlsuite.evaluate(agents[-1], episodes=10, seed=1000).mean
+
+    assert_quorum("a3c_cartpole", score, seeds, threshold=475, need=1)
+    agent = agents[-1]
     # Both workers contributed updates, and the main process's optimizer statistics count them all.
     assert agent.worker_updates.min() > 0.3 * agent.updates
     step = float(agent.optimizer.state[next(agent.model.parameters())]["step"])

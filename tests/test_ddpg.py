@@ -26,6 +26,7 @@ import rlsuite
 from rlsuite.buffers import to_torch
 from rlsuite.errors import IncompatibleEnvError
 from rlsuite.targets import polyak_update
+from tests.learning import assert_quorum, seed_sets
 
 torch.set_num_threads(1)
 
@@ -233,9 +234,13 @@ def test_cuda_update_runs_on_device():
 FAST = dict(net_arch=[64, 64], gamma=0.98, learning_starts=1000, batch_size=128, buffer_size=20_000)
 
 
-@pytest.mark.parametrize(("name", "steps"), [("ddpg", 6000), ("td3", 9000)])
-def test_learns_pendulum(name, steps):
-    agent = rlsuite.make_agent(name, env="Pendulum-v1", tuned=False, seed=0, device="cpu", **FAST)
+def pendulum_return(name: str, steps: int, seed: int) -> float:
+    agent = rlsuite.make_agent(name, env="Pendulum-v1", tuned=False, seed=seed, device="cpu", **FAST)
     agent.learn(steps)
-    result = rlsuite.evaluate(agent, episodes=10, seed=1000)
-    assert result.mean >= -250, f"{name} on Pendulum-v1 after {steps} steps: {result.mean:.1f}"
+    return rlsuite.evaluate(agent, episodes=10, seed=1000).mean
+
+
+@pytest.mark.parametrize("seeds", seed_sets())
+@pytest.mark.parametrize(("name", "steps"), [("ddpg", 6000), ("td3", 9000)])
+def test_learns_pendulum(name, steps, seeds):
+    assert_quorum(f"{name}_pendulum", lambda seed: pendulum_return(name, steps, seed), seeds, threshold=-250)
