@@ -52,6 +52,6 @@ class VecNavigation(VecTaskEnv):
         # Rows that already reached the goal stay put (their reward is masked to 0 by the base class).
         self.position = self.position + np.where(self.alive[:, None], velocity, 0.0)
         offset = self.position - self.row_params["goal"]
-        reward = -np.sqrt((offset**2).sum(axis=1))
-        reached = (np.abs(offset) < self.goal_tolerance).all(axis=1)
+        reward = -np.sqrt(np.asarray((offset**2).sum(axis=1)))
+        reached = np.asarray((np.abs(offset) < self.goal_tolerance).all(axis=1))
         return self._obs(), reward, reached

@@ -135,7 +135,9 @@ class VecTaskEnv:
         self.alive = np.ones(self.n_rows, dtype=bool)
         return self._reset_rows()
 
-    def step(self, actions: np.ndarray, noise: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
+    def step(
+        self, actions: np.ndarray, noise: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """One step of every row: ``(obs, reward, alive_before, done)``. ``reward`` is zero in rows
         that had already finished; ``done`` is true once the horizon is reached (all rows)."""
         if noise is None:
