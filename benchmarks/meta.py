@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 import numpy as np
-
 from rlsuite.envs.meta import BernoulliBandits
+
 from rlsuite.meta import MetaSplit
 from rlsuite.meta.bandit_baselines import baseline_table
 
