@@ -51,7 +51,7 @@ def ucb1_prior_index(counts: np.ndarray, successes: np.ndarray, t: int, c: float
 
 
 def random_strategy(counts: np.ndarray, successes: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.integers(0, counts.shape[1], size=counts.shape[0])
+    return np.asarray(rng.integers(0, counts.shape[1], size=counts.shape[0]))
 
 
 def greedy(counts: np.ndarray, successes: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
