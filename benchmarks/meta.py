@@ -44,6 +44,43 @@ def bandit_baselines(cells: list[tuple[int, int]], bandits: int = 1000, seed: in
     return out
 
 
+PAPER_NAV = {  # Finn et al. 2017, 2D navigation, mean return over 40 test tasks after 0/1/2/3 steps
+    "maml": [-40.4, -11.7, -3.3, -3.2], "pretrained": [-40.8, -19.7, -11.7, -8.5],
+    "random_init": [-82.7, -58.0], "oracle": [-2.3],
+}
+
+
+def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
+                    trajectories: int, test_tasks: int = 40, steps: int = 3,
+                    rows: tuple[str, ...] = ("maml", "pretrained", "oracle")) -> dict[str, Any]:
+    """Meta-train MAML, the multi-task pretrained policy and the oracle for ``iterations``
+    meta-iterations each; evaluate them and a random initialization on held-out tasks."""
+    import torch
+    from rlsuite.agents.maml import MAML
+
+    torch.set_num_threads(1)
+    common = dict(seed=seed, device="cpu", hidden_sizes=hidden, activation=activation,
+                  meta_batch_size=meta_batch, trajectories_per_task=trajectories)
+    runs = {"maml": ("navigation2d", 1), "pretrained": ("navigation2d", 0),
+            "oracle": ({"plugin": "navigation2d", "kwargs": {"oracle": True}}, 0)}
+    out: dict[str, Any] = {}
+    random_init = MAML("navigation2d", **common)
+    out["random_init"] = {"returns": random_init.meta_test(test_tasks, steps=1, n_traj=20)["returns"]}
+    for name in rows:
+        env, inner_steps = runs[name]
+        agent = MAML(env, inner_steps=inner_steps, **common)
+        curve, t0 = [], time.perf_counter()
+        for _ in range(iterations):
+            info = agent.meta_iteration()
+            curve.append([round(info["return_before"], 2), round(info["return_after"], 2)])
+        seconds = (time.perf_counter() - t0) / iterations
+        test = agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=20)
+        out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds, "curve": curve,
+                     "env_steps": agent.steps}
+        print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration", flush=True)
+    return out
+
+
 def print_bandit_table(results: dict[str, Any]) -> None:
     print("| n, k | ours: random | greedy | ε-greedy (ε) | UCB1 c=1 | UCB1 tuned (c) | UCB1 prior (c) | TS | "
           "paper: random | greedy | ε-greedy | UCB1 | TS | Gittins | RL² |")
@@ -63,6 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bandit-baselines", action="store_true", help="table 1 baselines, all six cells")
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
+    parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
+    parser.add_argument("--iterations", type=int, default=50, help="meta-iterations per trained row (--nav)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
+    parser.add_argument("--activation", default="tanh")
+    parser.add_argument("--meta-batch", type=int, default=20)
+    parser.add_argument("--trajectories", type=int, default=20)
+    parser.add_argument("--quick-iterations", type=int, default=20, help="meta-iterations per row (--quick)")
     parser.add_argument("--bandits", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -72,12 +116,25 @@ def main() -> None:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
         print_bandit_table(results)
         summary["bandit_baselines"] = results
+    if args.nav:
+        summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
+                                                  args.meta_batch, args.trajectories)
+        summary["navigation2d_paper"] = PAPER_NAV
     if args.quick:
         cell = bandit_baselines([(10, 5)], args.bandits, args.seed)["n10_k5"]["ours"]
         summary["ucb1_bandit_n10_k5"] = cell["ucb1"]["mean"]
         summary["ucb1_tuned_bandit_n10_k5"] = cell["ucb1_tuned"]["mean"]
         summary["ucb1_prior_bandit_n10_k5"] = cell["ucb1_prior"]["mean"]
-        summary["absent"] = ["rl2_bandit_n10_k5"]
+        nav = maml_navigation(args.quick_iterations, args.seed, args.hidden, args.activation, args.meta_batch,
+                              args.trajectories, steps=2, rows=("maml", "pretrained"))
+        for k in range(3):
+            summary[f"maml_nav_step{k}"] = nav["maml"]["returns"][k]
+        summary["pretrained_nav_step1"] = nav["pretrained"]["returns"][1]
+        summary["random_init_nav_step0"] = nav["random_init"]["returns"][0]
+        summary["seconds_per_meta_iteration"] = nav["maml"]["seconds_per_meta_iteration"]
+        summary["quick_budget"] = {"meta_iterations": args.quick_iterations, "meta_batch": args.meta_batch,
+                                   "trajectories": args.trajectories, "hidden": args.hidden}
+        summary["absent"] = ["rl2_bandit_n10_k5"]  # RL² is not built yet
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(summary))
 

@@ -18,7 +18,7 @@ from rlsuite.meta.tasks import RowStep, TaskDistribution, TaskParams, VecTaskEnv
 class RandomMDPs(TaskDistribution):
     def __init__(self, n_states: int = 10, n_actions: int = 5, horizon: int = 10):
         self.n_states, self.n_actions, self.horizon = int(n_states), int(n_actions), int(horizon)
-        self.name = f"mdp/s{self.n_states}-a{self.n_actions}-h{self.horizon}"
+        self.name = f"tabular_mdp/s{self.n_states}-a{self.n_actions}-h{self.horizon}"
 
     def sample_params(self, rng: np.random.Generator, n: int) -> TaskParams:
         s, a = self.n_states, self.n_actions
