@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from rlsuite.agents.maml import MAML, discounted_returns, fit_linear_baseline
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import rlsuite
-from rlsuite.agents.maml import MAML, discounted_returns, fit_linear_baseline
 from rlsuite.errors import ConfigError
 from rlsuite.meta.sampling import Episodes
 
