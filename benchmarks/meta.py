@@ -81,6 +81,27 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
     return out
 
 
+def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
+    """Train RL² for ``updates`` PPO iterations (256 trials each) on bandits/k{k}-n{n}; mean total
+    reward over ``test_bandits`` held-out bandits; the curve evaluates 200 of them every 25 updates
+    (reported only, never used to pick a checkpoint)."""
+    import torch
+    from rlsuite.agents.rl2 import RL2
+
+    torch.set_num_threads(1)
+    agent = RL2(f"bandits/k{k}-n{n}", seed=seed, device="cpu", lr=lr)
+    t0, curve = time.perf_counter(), []
+    per_update = agent.config.trials_per_iteration * n
+    for _ in range(updates):
+        agent.learn(per_update)
+        curve.append(round(agent.meta_test(200, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
+    result = agent.meta_test(test_bandits)
+    result.update(seconds=time.perf_counter() - t0, updates=updates, env_steps=agent.steps,
+                  curve=[c for c in curve if c is not None])
+    print(f"rl2 n={n} k={k}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s", flush=True)
+    return result
+
+
 def print_bandit_table(results: dict[str, Any]) -> None:
     print("| n, k | ours: random | greedy | ε-greedy (ε) | UCB1 c=1 | UCB1 tuned (c) | UCB1 prior (c) | TS | "
           "paper: random | greedy | ε-greedy | UCB1 | TS | Gittins | RL² |")
@@ -107,6 +128,11 @@ def main() -> None:
     parser.add_argument("--meta-batch", type=int, default=20)
     parser.add_argument("--trajectories", type=int, default=20)
     parser.add_argument("--quick-iterations", type=int, default=20, help="meta-iterations per row (--quick)")
+    parser.add_argument("--quick-rl2-updates", type=int, default=150, help="RL² PPO iterations (--quick)")
+    parser.add_argument("--rl2", type=str, nargs="*", default=None, metavar="nN-kK",
+                        help="RL² on bandit cells, e.g. --rl2 n10-k5 n100-k5")
+    parser.add_argument("--rl2-updates", type=int, default=300)
+    parser.add_argument("--rl2-lr", type=float, default=3e-3)
     parser.add_argument("--bandits", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -116,6 +142,10 @@ def main() -> None:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
         print_bandit_table(results)
         summary["bandit_baselines"] = results
+    if args.rl2:
+        for cell in args.rl2:
+            n, k = (int(part[1:]) for part in cell.split("-"))
+            summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
                                                   args.meta_batch, args.trajectories)
@@ -134,7 +164,8 @@ def main() -> None:
         summary["seconds_per_meta_iteration"] = nav["maml"]["seconds_per_meta_iteration"]
         summary["quick_budget"] = {"meta_iterations": args.quick_iterations, "meta_batch": args.meta_batch,
                                    "trajectories": args.trajectories, "hidden": args.hidden}
-        summary["absent"] = ["rl2_bandit_n10_k5"]  # RL² is not built yet
+        rl2 = rl2_bandits(10, 5, args.quick_rl2_updates, args.seed, args.rl2_lr, args.bandits)
+        summary["rl2_bandit_n10_k5"] = rl2["trial_return"]
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(summary))
 
