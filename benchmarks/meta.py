@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
     parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
     parser.add_argument("--iterations", type=int, default=50, help="meta-iterations per trained row (--nav)")
+    parser.add_argument("--rows", nargs="+", default=["maml", "pretrained", "oracle"],
+                        help="which trained rows --nav runs (random_init is always evaluated)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     parser.add_argument("--activation", default="tanh")
     parser.add_argument("--meta-batch", type=int, default=20)
@@ -148,7 +150,7 @@ def main() -> None:
             summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
-                                                  args.meta_batch, args.trajectories)
+                                                  args.meta_batch, args.trajectories, rows=tuple(args.rows))
         summary["navigation2d_paper"] = PAPER_NAV
     if args.quick:
         cell = bandit_baselines([(10, 5)], args.bandits, args.seed)["n10_k5"]["ours"]
