@@ -81,6 +81,29 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
     return out
 
 
+PAPER_TABLE2 = {10: {"random": 100.1, "psrl": 138.1, "ucrl2": 146.6, "rl2": 156.2},
+                25: {"random": 250.2, "psrl": 408.8, "ucrl2": 424.1, "rl2": 445.7}}
+
+
+def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Random and PSRL on ``mdps`` held-out random MDPs, n = 10 and 25 episodes per trial."""
+    from rlsuite.envs.meta import RandomMDPs
+
+    from rlsuite.meta.mdp_baselines import run_mdp_strategy
+
+    dist = RandomMDPs()
+    params = MetaSplit(dist, seed=seed).test_tasks(mdps).params
+    out: dict[str, Any] = {}
+    for n in (10, 25):
+        ours = {}
+        for strategy in ("random", "psrl"):
+            totals = run_mdp_strategy(strategy, dist, params, n, np.random.default_rng(seed + 1))
+            ours[strategy] = {"mean": float(totals.mean()), "sem": float(totals.std(ddof=1) / np.sqrt(mdps))}
+        out[f"n{n}"] = {"ours": ours, "paper": PAPER_TABLE2[n]}
+        print(f"MDP n={n}", {k: round(v["mean"], 1) for k, v in ours.items()}, "paper", PAPER_TABLE2[n], flush=True)
+    return out
+
+
 def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
     """Train RL² for ``updates`` PPO iterations (256 trials each) on bandits/k{k}-n{n}; mean total
     reward over ``test_bandits`` held-out bandits; the curve evaluates 200 of them every 25 updates
@@ -120,6 +143,7 @@ def print_bandit_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bandit-baselines", action="store_true", help="table 1 baselines, all six cells")
+    parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL")
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
     parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
     parser.add_argument("--iterations", type=int, default=50, help="meta-iterations per trained row (--nav)")
@@ -144,6 +168,8 @@ def main() -> None:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
         print_bandit_table(results)
         summary["bandit_baselines"] = results
+    if args.mdp_baselines:
+        summary["mdp_baselines"] = mdp_baselines(args.bandits, args.seed)
     if args.rl2:
         for cell in args.rl2:
             n, k = (int(part[1:]) for part in cell.split("-"))
