@@ -1,0 +1,89 @@
+"""Meta-RL task distributions as env plugins (registered in pyproject's ``rlsuite.envs`` group).
+
+``env=bandits/k5-n100`` (k arms, n pulls per trial), ``env=tabular_mdp`` (or
+``tabular_mdp/s10-a5-h10``), ``env=navigation2d`` (``env.kwargs.oracle=true`` for the oracle).
+Each plugin builds a one-task Gymnasium env (:class:`rlsuite.meta.tasks.TaskEnv`) for ordinary
+agents and the CLI, and exposes :meth:`distribution` for meta-learners, which step the batched
+:class:`rlsuite.meta.tasks.VecTaskEnv` directly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rlsuite.envs.meta.bandits import BernoulliBandits
+from rlsuite.envs.meta.navigation import Navigation2D
+from rlsuite.envs.meta.tabular_mdp import RandomMDPs
+
+from rlsuite.env_plugin import EnvPlugin
+from rlsuite.errors import ConfigError
+from rlsuite.meta.tasks import TaskDistribution, TaskEnv
+
+__all__ = ["BanditsPlugin", "BernoulliBandits", "MetaEnvPlugin", "Navigation2D", "Navigation2DPlugin",
+           "RandomMDPs", "TabularMDPPlugin"]
+
+
+class MetaEnvPlugin(EnvPlugin):
+    """A task distribution addressed by ``<family>`` or ``<family>/<variant>``; the variant's
+    numbers become constructor arguments (``k5-n100`` → ``k=5, n=100``)."""
+
+    family: str = ""
+    pattern: re.Pattern[str] = re.compile("")
+    example: str = ""
+    provider = "rlsuite"
+
+    def build(self, **kwargs: Any) -> TaskDistribution:
+        raise NotImplementedError
+
+    def distribution(self, id: str | None, **kwargs: Any) -> TaskDistribution:
+        args: dict[str, Any] = {}
+        if id and id != self.family:
+            match = self.pattern.fullmatch(id)
+            if match is None:
+                accepted = f"{self.family} or e.g. {self.example}"
+                raise ConfigError(f"unknown {self.family} variant '{id}'; accepted: {accepted}")
+            args = {key: int(value) for key, value in match.groupdict().items()}
+        try:
+            return self.build(**{**args, **kwargs})
+        except TypeError as err:
+            raise ConfigError(f"cannot build {self.family} with {kwargs}: {err}") from err
+
+    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None, **kwargs: Any):
+        return TaskEnv(self.distribution(id, **kwargs))
+
+    def ids(self) -> list[str]:
+        return [self.example]
+
+    def handles(self, id: str) -> bool:
+        return self.pattern.fullmatch(id) is not None
+
+
+class BanditsPlugin(MetaEnvPlugin):
+    description = "Bernoulli bandits, p ~ U[0,1] per arm, n pulls per trial (RL² table 1): bandits/k5-n100"
+    family = "bandits"
+    pattern = re.compile(r"bandits/k(?P<k>\d+)-n(?P<n>\d+)")
+    example = "bandits/k5-n10"
+
+    def build(self, **kwargs: Any) -> TaskDistribution:
+        return BernoulliBandits(**kwargs)
+
+
+class TabularMDPPlugin(MetaEnvPlugin):
+    description = "Random tabular MDPs, N(1,1) mean rewards, Dirichlet(1) transitions (RL² table 2)"
+    family = "tabular_mdp"
+    pattern = re.compile(r"tabular_mdp/s(?P<n_states>\d+)-a(?P<n_actions>\d+)-h(?P<horizon>\d+)")
+    example = "tabular_mdp/s10-a5-h10"
+
+    def build(self, **kwargs: Any) -> TaskDistribution:
+        return RandomMDPs(**kwargs)
+
+
+class Navigation2DPlugin(MetaEnvPlugin):
+    description = "2D point navigation to a random goal in [-0.5,0.5]^2, horizon 100 (MAML section 5.3)"
+    family = "navigation2d"
+    pattern = re.compile(r"navigation2d/h(?P<horizon>\d+)")
+    example = "navigation2d/h100"
+
+    def build(self, **kwargs: Any) -> TaskDistribution:
+        return Navigation2D(**kwargs)
