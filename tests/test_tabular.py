@@ -60,7 +60,7 @@ def test_visit_count_step_size_by_hand():
     assert agent.visits[0, 1] == 5
     # Both updates used α = 1/5 (computed before either is applied): 5 + 2 · (1 − 5) / 5.
     assert agent.q_table[0, 1] == pytest.approx(5.0 + 2 * (1.0 - 5.0) / 5)
-    with pytest.raises(rlsuite.ConfigError, match="lr_power must be in"):
+    with pytest.raises(rlsuite.ConfigError, match="lr_power.*> 0.5 and <= 1"):
         rlsuite.make_agent("q_learning", env=lambda: RandomMDP(n_states=3, seed=0), lr_power=0.5)
 
 
@@ -75,7 +75,7 @@ def test_cliff_walking_sarsa_safe_path_q_learning_cliff_path(seeds, tmp_path):
     start), SARSA settles on the top row or the middle row, whose values differ by about 1-2.
     """
     P, R, terminal = model_of(gym.make("CliffWalking-v1"))
-    q_eps = q_value_iteration(P, R, 1.0, terminal, exploration_initial_eps=0.1, iters=20_000, tol=1e-9)
+    q_eps = q_value_iteration(P, R, 1.0, terminal, epsilon=0.1, iters=20_000, tol=1e-9)
     assert q_eps[CLIFF_START].max() < -17.0  # ε-greedy optimum is worse than the greedy optimum (−13)
 
     def q_learning_return(seed):
