@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
-from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
 def a2c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tensor, advantages: torch.Tensor,

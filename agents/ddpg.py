@@ -53,7 +53,7 @@ from rlsuite.constraints import (
     widths,
 )
 from rlsuite.errors import IncompatibleEnvError
-from rlsuite.loops import Transition, run_step_loop
+from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.nets import MLP
 from rlsuite.targets import polyak_update
 

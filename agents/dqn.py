@@ -70,7 +70,7 @@ from rlsuite.constraints import (
     probability,
     widths,
 )
-from rlsuite.loops import Transition, run_step_loop
+from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
 from rlsuite.targets import polyak_update
 

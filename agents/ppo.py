@@ -1,7 +1,7 @@
 """Proximal Policy Optimization with the clipped surrogate (Schulman et al. 2017, Algorithm 1).
 
     for iteration = 1, 2, ...:
-        run π_θold in N parallel envs for T steps                       (rlsuite.rollout)
+        run π_θold in N parallel envs for T steps                       (rlsuite.onpolicy)
         compute advantage estimates Â_1..Â_NT with GAE(γ, λ)
         for epoch = 1..K, for each minibatch of size M (a fresh permutation per epoch):
             r_t(θ) = π_θ(a_t|s_t) / π_θold(a_t|s_t)
@@ -33,7 +33,7 @@ from typing import ClassVar
 import torch
 
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
-from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rlsuite.constraints import at_least_one, finite, positive, probability
-from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:

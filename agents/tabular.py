@@ -44,7 +44,7 @@ import numpy as np
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.constraints import Range, domain, finite, non_negative, one_of, positive, probability
-from rlsuite.loops import Transition, run_step_loop
+from rlsuite.offpolicy import Transition, run_step_loop
 
 
 @dataclass

@@ -2,7 +2,7 @@
 appendix C), with a separately fitted value function and GAE (Schulman et al. 2016).
 
     repeat:
-        collect n_steps × n_envs transitions with π_θold; Â by GAE(γ, λ)             (rlsuite.rollout)
+        collect n_steps × n_envs transitions with π_θold; Â by GAE(γ, λ)             (rlsuite.onpolicy)
         L(θ)  = E[ π_θ(a|s) / π_θold(a|s) · Â ]                                       (surrogate)
         g     = ∇_θ L(θ_old)
         F v   = ∇_θ (∇_θ KL̄(θ_old, θ) · v) + damping · v                               (Fisher-vector
@@ -33,7 +33,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
-from rlsuite.rollout import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
 
 
 def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int,

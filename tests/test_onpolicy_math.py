@@ -17,7 +17,7 @@ from rlsuite.agents.trpo import conjugate_gradient
 import rlsuite
 from rlsuite.buffers import RolloutBuffer
 from rlsuite.policies import Categorical
-from rlsuite.rollout import ObsNormalizer, RewardNormalizer, RunningMeanStd
+from rlsuite.onpolicy import ObsNormalizer, RewardNormalizer, RunningMeanStd
 
 torch.set_num_threads(1)
 
@@ -136,7 +136,7 @@ def test_trpo_accepted_step_respects_kl_and_improves_surrogate():
     agent = rlsuite.make_agent("trpo", env="CartPole-v1", tuned=False, seed=0, device="cpu", n_envs=2, n_steps=256,
                                max_kl=0.01)
     agent.start_segment()
-    from rlsuite.rollout import collect_rollout, flatten_rollout
+    from rlsuite.onpolicy import collect_rollout, flatten_rollout
 
     collect_rollout(agent)
     data = flatten_rollout(agent.buffer)
@@ -245,7 +245,7 @@ def test_rollout_bootstraps_truncation_from_final_observation():
     agent = rlsuite.make_agent("a2c", env=lambda: _Timeout(), seed=0, device="cpu", n_envs=1, n_steps=4,
                                gamma=0.5, gae_lambda=1.0)
     agent.start_segment()
-    from rlsuite.rollout import collect_rollout
+    from rlsuite.onpolicy import collect_rollout
 
     collect_rollout(agent)
     buf = agent.buffer

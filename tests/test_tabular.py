@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import rlsuite
-from rlsuite.loops import Transition
+from rlsuite.offpolicy import Transition
 from tests.learning import assert_quorum, seed_sets
 from tests.mdp import RandomMDP, model_of, q_value_iteration
 

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlsuite import Agent, AgentConfig
-from rlsuite.loops import Transition, run_step_loop
+from rlsuite.offpolicy import Transition, run_step_loop
 
 
 class Corridor(gym.Env):
