@@ -82,8 +82,8 @@ from rlsuite.buffers import gae
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
 from rlsuite.envspec import EnvSpec
 from rlsuite.errors import ConfigError, NonFiniteError, RLSuiteError
-from rlsuite.offpolicy import EpisodeTracker, true_next_obs
 from rlsuite.nonfinite import NonFiniteWatch, check_env_step
+from rlsuite.offpolicy import EpisodeTracker, true_next_obs
 from rlsuite.policies import ActorCritic
 
 

@@ -53,8 +53,8 @@ from rlsuite.constraints import (
     widths,
 )
 from rlsuite.errors import IncompatibleEnvError
-from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.nets import MLP
+from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
 
 # --------------------------------------------------------------------------- mathematics

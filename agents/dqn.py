@@ -70,8 +70,8 @@ from rlsuite.constraints import (
     probability,
     widths,
 )
-from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
+from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
 
 

@@ -37,8 +37,8 @@ from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
 from rlsuite.constraints import at_least_one, finite, positive, probability, widths
-from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.nonfinite import check_env_step
+from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic
 
 

@@ -16,8 +16,8 @@ from rlsuite.agents.trpo import conjugate_gradient
 
 import rlsuite
 from rlsuite.buffers import RolloutBuffer
-from rlsuite.policies import Categorical
 from rlsuite.onpolicy import ObsNormalizer, RewardNormalizer, RunningMeanStd
+from rlsuite.policies import Categorical
 
 torch.set_num_threads(1)
 
