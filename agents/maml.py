@@ -45,8 +45,8 @@ from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.sampling import Episodes, sample_episodes
 from rlsuite.meta.tasks import TaskSet
-from rlsuite.meta.trust_region import Objective, trust_region_step
 from rlsuite.nets import MLP
+from rlsuite.trust_region import Objective, trust_region_step
 
 Params = dict[str, torch.Tensor]
 

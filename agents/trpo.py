@@ -12,7 +12,7 @@ appendix C), with a separately fitted value function and GAE (Schulman et al. 20
         for j = 0 … line_search_steps − 1:                                         (backtracking)
             θ = θ_old + shrink^j · β s
             accept if KL̄(θ_old, θ) ≤ δ and L(θ) > L(θ_old)
-        if nothing is accepted, θ = θ_old
+        if nothing is accepted, θ = θ_old                              (rlsuite.trust_region)
         fit V by n_critic_updates epochs of Adam minibatches on (V(s) − R̂)²
 
 Following sb3-contrib (whose rl-zoo3 hyperparameters the benchmark uses): advantages are
@@ -24,41 +24,14 @@ parameters (``shared`` must stay false). ``max_kl`` is δ.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
-
-
-def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int,
-                       residual_tol: float = 1e-10) -> torch.Tensor:
-    """Approximately solve ``A x = b`` for symmetric positive-definite ``A`` given only ``x ↦ A x``."""
-    x = torch.zeros_like(b)
-    r = b.clone()  # residual b − A x with x = 0
-    p = r.clone()
-    rr = r @ r
-    for _ in range(iters):
-        Ap = matvec(p)
-        alpha = rr / (p @ Ap)
-        x += alpha * p
-        r -= alpha * Ap
-        rr_new = r @ r
-        if rr_new < residual_tol:
-            break
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
-
-
-def flat_grad(output: torch.Tensor, params: Sequence[torch.Tensor], **kwargs: Any) -> torch.Tensor:
-    grads = torch.autograd.grad(output, params, **kwargs)
-    return torch.cat([g.reshape(-1) for g in grads])
+from rlsuite.trust_region import trust_region_step
 
 
 @dataclass
@@ -107,31 +80,13 @@ class TRPO(OnPolicyAgent):
             # both distributions come from one policy, so they are of one kind
             return (ratio * advantages).mean(), old_dist.kl(dist).mean()  # type: ignore[arg-type]
 
-        surrogate, kl = surrogate_and_kl()
-        g = flat_grad(surrogate, params, retain_graph=True)
-        grad_kl = flat_grad(kl, params, create_graph=True)
+        def objective(differentiable: bool) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.set_grad_enabled(differentiable):  # the line search needs values only
+                return surrogate_and_kl()
 
-        def fisher_vector_product(v: torch.Tensor) -> torch.Tensor:
-            return flat_grad(grad_kl @ v, params, retain_graph=True) + cfg.cg_damping * v
-
-        direction = conjugate_gradient(fisher_vector_product, g, cfg.cg_iters)
-        shs = direction @ fisher_vector_product(direction)
-        full_step = torch.sqrt(2 * cfg.max_kl / shs.clamp(min=1e-12)) * direction
-        old_params = parameters_to_vector(params).detach()
-        self.nonfinite.add("loss/surrogate", surrogate)
-        self.nonfinite.add("Fisher quadratic form sᵀFs", shs)
-        old_surrogate = surrogate.item()
-
-        with torch.no_grad():
-            for j in range(cfg.line_search_steps):
-                fraction = cfg.line_search_shrink**j
-                vector_to_parameters(old_params + fraction * full_step, params)
-                new_surrogate, new_kl = surrogate_and_kl()
-                if new_kl.item() <= cfg.max_kl and new_surrogate.item() > old_surrogate:
-                    return {"kl": new_kl.item(), "improvement": new_surrogate.item() - old_surrogate,
-                            "step_fraction": fraction, "accepted": 1.0}
-            vector_to_parameters(old_params, params)  # no acceptable step: keep θ_old
-        return {"kl": 0.0, "improvement": 0.0, "step_fraction": 0.0, "accepted": 0.0}
+        return trust_region_step(params, objective, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters,
+                                 cg_damping=cfg.cg_damping, line_search_steps=cfg.line_search_steps,
+                                 line_search_shrink=cfg.line_search_shrink, nonfinite=self.nonfinite)
 
     def fit_value(self, obs: torch.Tensor, returns: torch.Tensor) -> float:
         cfg = self.config

@@ -12,12 +12,12 @@ import torch
 from rlsuite.agents.a2c import a2c_loss
 from rlsuite.agents.ppo import clipped_surrogate, value_loss
 from rlsuite.agents.reinforce import reward_to_go
-from rlsuite.agents.trpo import conjugate_gradient
 
 import rlsuite
 from rlsuite.buffers import RolloutBuffer
 from rlsuite.onpolicy import ObsNormalizer, RewardNormalizer, RunningMeanStd
 from rlsuite.policies import Categorical
+from rlsuite.trust_region import conjugate_gradient
 
 torch.set_num_threads(1)
 

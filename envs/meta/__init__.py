@@ -32,9 +32,7 @@ class MetaEnvPlugin(EnvPlugin):
     pattern: re.Pattern[str] = re.compile("")
     example: str = ""
     provider = "rlsuite"
-
-    def build(self, **kwargs: Any) -> TaskDistribution:
-        raise NotImplementedError
+    builds: type[TaskDistribution]  # the distribution class; the variant's numbers are its arguments
 
     def distribution(self, id: str | None, **kwargs: Any) -> TaskDistribution:
         args: dict[str, Any] = {}
@@ -45,7 +43,7 @@ class MetaEnvPlugin(EnvPlugin):
                 raise ConfigError(f"unknown {self.family} variant '{id}'; accepted: {accepted}")
             args = {key: int(value) for key, value in match.groupdict().items()}
         try:
-            return self.build(**{**args, **kwargs})
+            return self.builds(**{**args, **kwargs})
         except TypeError as err:
             raise ConfigError(f"cannot build {self.family} with {kwargs}: {err}") from err
 
@@ -64,9 +62,7 @@ class BanditsPlugin(MetaEnvPlugin):
     family = "bandits"
     pattern = re.compile(r"bandits/k(?P<k>\d+)-n(?P<n>\d+)")
     example = "bandits/k5-n10"
-
-    def build(self, **kwargs: Any) -> TaskDistribution:
-        return BernoulliBandits(**kwargs)
+    builds = BernoulliBandits
 
 
 class TabularMDPPlugin(MetaEnvPlugin):
@@ -74,9 +70,7 @@ class TabularMDPPlugin(MetaEnvPlugin):
     family = "tabular_mdp"
     pattern = re.compile(r"tabular_mdp/s(?P<n_states>\d+)-a(?P<n_actions>\d+)-h(?P<horizon>\d+)")
     example = "tabular_mdp/s10-a5-h10"
-
-    def build(self, **kwargs: Any) -> TaskDistribution:
-        return RandomMDPs(**kwargs)
+    builds = RandomMDPs
 
 
 class Navigation2DPlugin(MetaEnvPlugin):
@@ -84,6 +78,4 @@ class Navigation2DPlugin(MetaEnvPlugin):
     family = "navigation2d"
     pattern = re.compile(r"navigation2d/h(?P<horizon>\d+)")
     example = "navigation2d/h100"
-
-    def build(self, **kwargs: Any) -> TaskDistribution:
-        return Navigation2D(**kwargs)
+    builds = Navigation2D
