@@ -28,7 +28,6 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
-from rlsuite import optim
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
 from rlsuite.errors import ConfigError
@@ -201,12 +200,16 @@ class RL2(Agent):
                 value_loss = ((values_new - returns[:, idx]) ** 2 * m).sum() / n
                 entropy_mean = (entropy * m).sum() / n
                 loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
-                optim.zero_grad(params)
+                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                optim.clip_grad_norm(params, cfg.max_grad_norm)
-                optim.step(self.optimizer)
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                self.optimizer.step()
+                self.nonfinite.add("loss/policy", policy_loss)
+                self.nonfinite.add("loss/value", value_loss)
+                self.nonfinite.add("grad norm", grad_norm)
                 info = {"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),
                         "loss/entropy": entropy_mean.item()}
+        self.nonfinite.check(self.steps, self.updates)
         return info
 
     # ----------------------------------------------------------------- the Agent loop

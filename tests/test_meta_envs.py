@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from rlsuite.envs.meta import BernoulliBandits, Navigation2D, RandomMDPs
 
+from rlsuite.envspec import env_spec_from
 from rlsuite.errors import ConfigError, IncompatibleEnvError
 from rlsuite.meta import MetaSplit, TaskEnv, task_distribution
-from rlsuite.registry import env_spec_from
 
 
 # ----------------------------------------------------------------- scalar references (one task, plain Python)
