@@ -44,7 +44,9 @@ TASKS = {  # agent -> (env id, steps, solved threshold)
 
 
 def zoo_hparams(agent: str, env_id: str) -> dict[str, Any]:
-    return dict(yaml.safe_load((CONFIGS / f"{env_id}.yaml").read_text())["hparams"][agent])
+    hp = dict(yaml.safe_load((CONFIGS / f"{env_id}.yaml").read_text())["hparams"][agent])
+    hp.pop("total_steps", None)  # the recipe's budget; TASKS fixes the steps this benchmark runs
+    return hp
 
 
 def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:

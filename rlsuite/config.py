@@ -154,6 +154,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     env_node = resolve_env_node(choice["env"])
     tuned = env_node.pop("hparams", None) or {}
     agent_hparams = dict(tuned.get(cls.name) or tuned.get(getattr(cls, "hparams_from", "") or "", {}) or {})
+    agent_hparams.pop("total_steps", None)  # the recipe's budget, not an agent hyperparameter
     try:
         agent_node = OmegaConf.merge(OmegaConf.structured(cls.Config), dict(cls.preset), agent_hparams)
         root = OmegaConf.merge(OmegaConf.structured(TrainConfig), base)
