@@ -1,10 +1,10 @@
 """Do the tuned recipes of the env configs solve their envs? Five seeds each, at the config's budget.
 
 For every ``hparams.<agent>`` recipe of ``configs/env/{CartPole-v1,Pendulum-v1,Acrobot-v1,
-LunarLander-v3}.yaml`` this trains seeds 0..4 through the public API, the way a user gets that
-agent — ``rlsuite.make_agent(agent, env=<config name>, seed=s, **recipe)`` then
-``agent.learn(total_steps)`` with the recipe's own ``total_steps`` — and evaluates it greedily with
-``rlsuite.evaluate`` on 20 held-out episodes (reset seeds 100000..100019, never training seeds).
+LunarLander-v3}.yaml`` this trains seeds 0..4 the way a user does — ``rlsuite.train(["agent=<agent>",
+"env=<config name>", "seed=<s>", "total_steps=<recipe's total_steps>", ...])``, which is what
+``rlsuite train`` runs; the env config brings the recipe — and takes that run's final greedy
+evaluation: 20 held-out episodes reset with seeds 100000..100019 (train.yaml's ``eval_seed``).
 A seed is *solved* when that mean reaches the env's threshold (``THRESHOLDS``); the issue asks
 for >= 4 of 5 seeds per recipe.
 
@@ -76,33 +76,38 @@ def recipe_key(hparams: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(hparams, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def run_seed(env: str, agent_name: str, hparams: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Train one seed from the API and evaluate it (runs inside the worker process)."""
-    import torch
+def run_seed(env: str, agent_name: str, overrides: dict[str, Any], budget: int, seed: int,
+             eval_every: int = 0) -> dict[str, Any]:
+    """Train one seed the way ``rlsuite train`` does and return its final evaluation (and the
+    training-time evaluations every ``eval_every`` steps, which do not change the training)."""
+    import tempfile
 
     import rlsuite
 
-    torch.set_num_threads(1)
-    hparams = dict(hparams)
-    budget = int(hparams.pop("total_steps"))
-    start = time.perf_counter()
-    # The recipe's values are passed explicitly; they are the ones make_agent applies from the env
-    # config by itself (explicit keywords win, so this builds the same agent either way).
-    agent = rlsuite.make_agent(agent_name, env=env, seed=seed, device="cpu", **hparams)
-    try:
-        agent.learn(budget)
+    with tempfile.TemporaryDirectory(prefix="recipes-") as tmp:
+        start = time.perf_counter()
+        run = rlsuite.train([
+            f"agent={agent_name}", f"env={env}", f"seed={seed}", f"total_steps={budget}", "device=cpu",
+            "threads=1", "logger=[jsonl]", f"runs_root={tmp}", "submit=false",
+            f"eval_episodes={EVAL_EPISODES}", f"eval_seed={EVAL_SEED}", f"eval_every={eval_every}",
+            # the env config's recipe applies by itself; these are only --set experiments
+            *(f"agent.{key}={json.dumps(value)}" for key, value in overrides.items()),
+        ])
         wall = time.perf_counter() - start
-        result = rlsuite.evaluate(agent, episodes=EVAL_EPISODES, seed=EVAL_SEED)
-    finally:
-        agent.close()
-    return {"mean": round(float(result.mean), 2), "std": round(float(result.std), 2),
-            "steps": int(agent.steps), "wall_s": round(wall, 1)}
+        curve = []
+        for line in (run.dir / "metrics.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            if "eval/mean_return" in row:
+                curve.append([row.get("step"), round(float(row["eval/mean_return"]), 1)])
+    return {"mean": round(float(run.eval.mean), 2), "std": round(float(run.eval.std), 2),
+            "steps": int(run.agent.steps), "wall_s": round(wall, 1), "curve": curve[:-1]}
 
 
 def worker_main(args: argparse.Namespace) -> None:
     env, agent_name = args.worker.split("/")
-    out = run_seed(env, agent_name, json.loads(args.hparams), args.seed)
-    print(json.dumps(out))
+    hparams = json.loads(args.hparams)
+    overrides, budget = hparams.get("overrides", {}), int(hparams["total_steps"])
+    print(json.dumps(run_seed(env, agent_name, overrides, budget, args.seed, args.eval_every)))
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
@@ -122,10 +127,13 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def launch(name: str, hparams: dict[str, Any], seed: int, results: Path, tag: str) -> dict[str, Any]:
+def launch(name: str, hparams: dict[str, Any], seed: int, results: Path, tag: str, overrides: dict[str, Any],
+           eval_every: int) -> dict[str, Any]:
     """Run one seed in a niced subprocess; append its record to ``results``."""
+    job = {"overrides": {k: v for k, v in overrides.items() if k != "total_steps"},
+           "total_steps": hparams["total_steps"]}
     cmd = ["nice", "-n", "10", sys.executable, str(Path(__file__).resolve()), "--worker", name,
-           "--seed", str(seed), "--hparams", json.dumps(hparams)]
+           "--seed", str(seed), "--hparams", json.dumps(job), "--eval-every", str(eval_every)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     record: dict[str, Any] = {"recipe": name, "key": recipe_key(hparams), "seed": seed, "tag": tag,
                               "budget": hparams["total_steps"], "hparams": hparams}
@@ -151,6 +159,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="override the recipe's total_steps")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "recipes.jsonl")
     p.add_argument("--rerun", action="store_true", help="run seeds again even if recorded")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="also evaluate every N steps during training (recorded as 'curve'; same training)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     p.add_argument("--hparams", help=argparse.SUPPRESS)
@@ -181,7 +191,8 @@ def main() -> None:
     todo = [(n, h, s) for n, h in plan for s in seeds if args.rerun or (n, recipe_key(h), s) not in done]
     print(f"{len(plan)} recipe(s), seeds {seeds}: {len(todo)} run(s) to do, results in {args.results}", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for record in pool.map(lambda job: launch(*job, args.results, tag), todo):
+        for record in pool.map(lambda job: launch(job[0], job[1], job[2], args.results, tag, overrides,
+                                                  args.eval_every), todo):
             done[(record["recipe"], record["key"], record["seed"])] = record
 
     summary: dict[str, Any] = {}
