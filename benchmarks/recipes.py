@@ -159,6 +159,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="override the recipe's total_steps")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "recipes.jsonl")
     p.add_argument("--rerun", action="store_true", help="run seeds again even if recorded")
+    p.add_argument("--report", action="store_true", help="only print the table of the recorded results")
     p.add_argument("--eval-every", type=int, default=0,
                    help="also evaluate every N steps during training (recorded as 'curve'; same training)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -189,6 +190,8 @@ def main() -> None:
         plan.append((name, hparams))
     done = {(r["recipe"], r["key"], r["seed"]): r for r in read_results(args.results) if "error" not in r}
     todo = [(n, h, s) for n, h in plan for s in seeds if args.rerun or (n, recipe_key(h), s) not in done]
+    if args.report:
+        todo = []
     print(f"{len(plan)} recipe(s), seeds {seeds}: {len(todo)} run(s) to do, results in {args.results}", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for record in pool.map(lambda job: launch(job[0], job[1], job[2], args.results, tag, overrides,
@@ -196,7 +199,7 @@ def main() -> None:
             done[(record["recipe"], record["key"], record["seed"])] = record
 
     summary: dict[str, Any] = {}
-    print(f"\n| recipe | budget | {' | '.join(f'seed {s}' for s in seeds)} | solved |")
+    print(f"\n| recipe | budget | {' | '.join(f'seed {s}' for s in seeds)} | solved / measured |")
     print(f"|---|---|{'---|' * len(seeds)}---|")
     for name, hparams in plan:
         env = recipes[name][0]
@@ -204,8 +207,9 @@ def main() -> None:
         returns = [r["mean"] if r and "mean" in r else None for r in rows]
         solved = sum(1 for r in returns if r is not None and r >= THRESHOLDS[env])
         cells = " | ".join("—" if r is None else f"{r:.1f}" for r in returns)
-        print(f"| {name} | {hparams['total_steps']:,} | {cells} | {solved}/{len(seeds)} |")
-        summary[name] = {"budget": hparams["total_steps"], "returns": returns, "solved": solved,
+        measured = sum(r is not None for r in returns)
+        print(f"| {name} | {hparams['total_steps']:,} | {cells} | {solved}/{measured} |")
+        summary[name] = {"budget": hparams["total_steps"], "returns": returns, "solved": solved, "measured": measured,
                          "seeds": seeds, "threshold": THRESHOLDS[env],
                          "wall_s": [r.get("wall_s") if r else None for r in rows]}
         if overrides:
