@@ -9,7 +9,9 @@ Two evaluation protocols, chosen with the ``protocol`` kwarg (the env config's `
     actions supply the stochasticity), episodes capped at 108k frames.
 ``"nature"`` (Mnih et al. 2015; ``<Game>NoFrameskip-v4`` ids default to it)
     deterministic emulator (repeat_action_probability 0), 1..30 no-op frames after each reset,
-    episodes capped at 108k frames = 18k agent steps (the 5-minute evaluation cap).
+    episodes capped at 108k frames = 27k agent steps at frame skip 4 (ALE's own cap). The Nature
+    paper's *evaluation* cap is shorter, 5 minutes of emulator time = 18k frames = 4,500 agent
+    steps: the ``atari-nature`` protocol in :mod:`rlsuite.eval.protocols` sets it.
 
 Both: frame skip 4 with max-pooling over the last two frames (removes Atari sprite flicker),
 grayscale 84x84 (ALE's luminance screen, area-averaged by a separable matrix product: exactly
