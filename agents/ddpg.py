@@ -154,6 +154,7 @@ class DDPGConfig(AgentConfig):
     critic_lr: float | None = field(default=None, metadata=positive)  # None: lr
     tau: float = field(default=0.005, metadata=domain(Range(gt=0, le=1)))
     batch_size: int = field(default=256, metadata=at_least_one)
+    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
     buffer_size: int = field(default=1_000_000, metadata=at_least_one)
     learning_starts: int = field(default=100, metadata=non_negative)
     train_freq: int = field(default=1, metadata=at_least_one)  # env steps (summed over envs) between training phases
@@ -208,9 +209,11 @@ class DDPG(Agent):
         self.actor_target.requires_grad_(False)
         self.critic_target.requires_grad_(False)
         self.actor_params = list(self.actor.parameters())
-        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, fused=True)
+        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr,
+                                                fused=cfg.fused_optimizer or None)
         self.critic_params = list(self.critic.parameters())
-        self.critic_optimizer = torch.optim.Adam(self.critic_params, lr=cfg.critic_lr or cfg.lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic_params, lr=cfg.critic_lr or cfg.lr,
+                                                 fused=cfg.fused_optimizer or None)
 
         # The buffer stores normalised actions, so critics and targets never see env units.
         normalized_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)

@@ -93,6 +93,7 @@ class DQNConfig(AgentConfig):
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
+    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
     loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
     net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
@@ -220,7 +221,8 @@ class DQN(Agent):
         self.target_net.requires_grad_(False)
         # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=True)
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps,
+                                          fused=cfg.fused_optimizer or None)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
