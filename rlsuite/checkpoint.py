@@ -93,6 +93,17 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def run_config_path(run_dir: Path, kind: str = "rlsuite run") -> Path:
+    """``run_dir/config.yaml``, or a :class:`CheckpointError` saying why ``run_dir`` is not a ``kind``
+    directory (shared by ``rlsuite train resume=`` and ``rlsuite fit``/``sample``)."""
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not an {kind} directory (no config.yaml)")
+    return path
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename."""
     path = Path(path)

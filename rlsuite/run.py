@@ -147,11 +147,7 @@ def _build_loggers(cfg: DictConfig, run_dir: Path, start_step: int, run_state: d
 
 def _load_run(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str, Any]]:
     """The saved config (with allowed overrides applied) and the latest checkpoint of a run."""
-    if not run_dir.is_dir():
-        raise CheckpointError(f"run directory not found: {run_dir}")
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{run_dir} is not an rlsuite run directory (no config.yaml)")
+    cfg_path = checkpoint.run_config_path(run_dir)
     try:
         cfg = OmegaConf.load(cfg_path)
     except Exception as err:

@@ -425,11 +425,7 @@ def _write_config(run_dir: Path, cfg: FitConfig) -> None:
 
 
 def _load_config(run_dir: Path) -> FitConfig:
-    if not run_dir.is_dir():
-        raise CheckpointError(f"run directory not found: {run_dir}")
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not an rlsuite fit run directory (no config.yaml)")
+    path = checkpoint.run_config_path(run_dir, kind="rlsuite fit run")
     try:
         data = yaml.safe_load(path.read_text()) or {}
         return FitConfig(**data)
