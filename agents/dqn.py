@@ -46,6 +46,8 @@ SB3's own code):
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -57,7 +59,7 @@ from torch.nn import functional as F
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.buffers import PrioritizedReplayBuffer, make_replay_buffer, to_torch
+from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
 from rlsuite.constraints import (
     Range,
     Relation,
@@ -331,37 +333,73 @@ class DQN(Agent):
         if losses:
             self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
 
-    def td_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample Huber/MSE TD loss and |δ| for the priorities."""
+    def td_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample Huber/MSE TD loss and |δ| for the priorities (``nets``: (online, target) to use
+        instead of the agent's own, for :meth:`probe_learning_cost`)."""
+        q_net, target_net = nets or (self.q_net, self.target_net)
         actions = batch.actions.long().view(-1, 1)
         if self.config.double:  # one online forward over s and s' together
-            both = self.q_net(torch.cat([batch.obs, batch.next_obs]))
+            both = q_net(torch.cat([batch.obs, batch.next_obs]))
             q_all, q_online_next = both.split(len(actions))
             q_online_next = q_online_next.detach()
         else:
-            q_all, q_online_next = self.q_net(batch.obs), None
+            q_all, q_online_next = q_net(batch.obs), None
         with torch.no_grad():
-            next_values = bootstrap_q(self.target_net(batch.next_obs), q_online_next)
+            next_values = bootstrap_q(target_net(batch.next_obs), q_online_next)
             targets = td_targets(batch.rewards, batch.discounts, next_values)
         td_error = targets - q_all.gather(1, actions).squeeze(1)
         return elementwise_loss(td_error, self.config.loss), td_error.detach().abs()
 
-    def distributional_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def distributional_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample C51 cross-entropy and KL(target ‖ prediction) for the priorities."""
+        q_net, target_net = nets or (self.q_net, self.target_net)
         actions = batch.actions.long()
         if self.config.double:
-            both = self.q_net(torch.cat([batch.obs, batch.next_obs]))
+            both = q_net(torch.cat([batch.obs, batch.next_obs]))
             logits, online_next = both.split(len(actions))
             online_next = online_next.detach()
         else:
-            logits, online_next = self.q_net(batch.obs), None
+            logits, online_next = q_net(batch.obs), None
         with torch.no_grad():
-            target = c51_target_distribution(self.target_net(batch.next_obs), batch.rewards, batch.discounts,
+            target = c51_target_distribution(target_net(batch.next_obs), batch.rewards, batch.discounts,
                                              self.support, online_next)
         log_probs = logits[torch.arange(len(actions), device=actions.device), actions].log_softmax(dim=-1)
         cross_entropy = -(target * log_probs).sum(dim=-1)
         kl = cross_entropy.detach() + torch.special.xlogy(target, target).sum(dim=-1)
         return cross_entropy, kl.clamp_min(0.0)
+
+    def probe_learning_cost(self, repeats: int = 3) -> float | None:
+        """Seconds per env step that learning adds once ``learning_starts`` is passed: one training
+        round (``gradient_steps`` updates of a ``batch_size`` batch: forward, backward, clipping, Adam)
+        timed on copies of the networks and a synthetic batch, divided by ``train_freq``. Touches no
+        state of the agent (its networks, optimizer, buffer and RNGs stay as they were)."""
+        cfg = self.config
+        if cfg.gradient_steps == 0:
+            return 0.0
+        q_net, target_net = copy.deepcopy(self.q_net), copy.deepcopy(self.target_net)
+        params = list(q_net.parameters())
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=cfg.fused_optimizer or None)
+        b = cfg.batch_size
+        obs = torch.zeros((b, *(self.observation_space.shape or ())),
+                          dtype=torch.from_numpy(np.zeros(0, self.observation_space.dtype)).dtype, device=self.device)
+        zeros = torch.zeros(b, device=self.device)
+        batch = ReplayBatch(obs, torch.zeros(b, dtype=torch.long, device=self.device), zeros, obs.clone(),
+                            zeros + cfg.gamma, torch.zeros(b, dtype=torch.long), zeros + 1.0)
+        loss_fn = self.distributional_loss if cfg.distributional else self.td_loss
+        seconds = []
+        for _ in range(repeats + 1):  # the first pass warms up allocations and kernels
+            start = time.perf_counter()
+            loss = loss_fn(batch, (q_net, target_net))[0].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds.append(time.perf_counter() - start)
+        return float(np.median(seconds[1:])) * cfg.gradient_steps / cfg.train_freq
 
     def update_target(self, tau: float) -> None:
         """θ⁻ ← θ (tau = 1) or θ⁻ ← (1 − τ) θ⁻ + τ θ."""

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rlsuite.loggers import ConsoleLogger, _duration
+from rlsuite.loggers import ConsoleLogger, duration
 
 LINE = re.compile(
     r"^q_learning FrozenLake-v1: (?P<step>[\d,]+)/200,000 steps \((?P<pct>\d+)%\) \| (?P<sps>[\d,]+) steps/s \| "
@@ -71,4 +71,4 @@ def test_live_bar_when_forced():
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0:00:00"), (65.4, "0:01:05"), (3 * 3600 + 7, "3:00:07"),
                                                (90_061, "1d 1:01:01")])  # fmt: skip
 def test_duration(seconds, text):
-    assert _duration(seconds) == text
+    assert duration(seconds) == text
