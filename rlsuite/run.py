@@ -36,7 +36,7 @@ from rlsuite.cost import EtaModel, available_memory, format_bytes
 from rlsuite.envspec import EnvSpec
 from rlsuite.errors import CheckpointError, ConfigError, NonFiniteError
 from rlsuite.eval.evaluate import EvalResult, evaluate
-from rlsuite.loggers import ConsoleLogger, duration, JsonlLogger, Logger, MultiLogger, TensorBoardLogger, WandbLogger
+from rlsuite.loggers import ConsoleLogger, JsonlLogger, Logger, MultiLogger, TensorBoardLogger, WandbLogger, duration
 from rlsuite.registry import env_version, get_agent
 
 CHECKPOINT = Path("checkpoints") / "latest.safetensors"
