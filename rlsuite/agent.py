@@ -87,6 +87,7 @@ class Agent:
     ):
         check_value("seed", seed, Range(ge=0))
         self.env_spec: EnvSpec = env_spec_from(env)
+        self.env_spec.check_backend()
         self.config = build_config(type(self), config, hparams)
         self.seed = int(seed)
         # The budget learn() uses when given none: the env config's, else train.yaml's (make_agent sets it).

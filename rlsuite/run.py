@@ -261,7 +261,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
         torch.set_num_threads(int(cfg.threads))
     # Build the agent before creating anything on disk: a bad config or env fails with nothing written.
     cls = get_agent(cfg.agent.name)
-    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
+    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name,
+                       backend=cfg.env.get("backend"))
     agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
     run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
     if not resume_state:
