@@ -16,7 +16,9 @@ both loop families rely on:
   boundary step. After a life loss EnvPool continues the same game (as our ale-py wrapper does).
 * **Episode starts.** EnvPool keeps its frame stack across a life-loss continuation; ours (and the
   replay buffer's frame store, which rebuilds stacks padded with an episode's first frame) starts
-  every episode with ``k`` copies of its first frame, so the reset observation is filled that way.
+  every episode with ``k`` copies of its first frame, so the reset observation is filled that way
+  and, for the next ``k − 1`` steps, the frames from before the episode start are replaced by its
+  first frame: every stack holds frames of one episode only.
 * **Raw scores.** ``info["raw_reward"]`` is the unclipped reward of the step (EnvPool's
   ``info["reward"]``), ``info["game_over"]`` marks the real end of a game (game over or the
   108k-frame cap), and on that step ``final_info`` carries ``game_return`` (unclipped score over
@@ -101,6 +103,7 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
         self._game_returns = np.zeros(self.num_envs, np.float64)
         self._game_lengths = np.zeros(self.num_envs, np.int64)
         self._all = np.ones(self.num_envs, dtype=bool)
+        self._episode_frames = np.full(self.num_envs, self.frame_stack)  # this episode's frames in the stack
 
     def _build(self, seed: int) -> Any:
         # EnvPool takes int32 seeds (env i gets seed + i); our derived seeds span 2^32
@@ -117,6 +120,8 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
                 self.pool.close()
                 self.pool, self._seed = self._build(first), first
         obs, info = self.pool.reset()
+        obs = np.array(obs, copy=True)
+        self._episode_frames[:] = self.frame_stack
         self._stepped = False
         self._game_returns[:] = 0.0
         self._game_lengths[:] = 0
@@ -125,6 +130,8 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
     def step(self, actions: Any):
         self._stepped = True
         obs, rewards, terminated, truncated, info = self.pool.step(np.asarray(actions, dtype=np.int32))
+        obs = np.array(obs, copy=True)  # EnvPool may hand out its own state buffer, which the next call rewrites
+        self._pad_episode_start(obs)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
         raw = np.asarray(info["reward"], np.float64)
         game_over = np.asarray(info["terminated"], bool) | truncated
@@ -135,8 +142,16 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
                                  "game_over": game_over, "_game_over": self._all.copy()}
         ended = terminated | truncated
         if ended.any():
-            obs = self._autoreset(np.array(obs, copy=True), np.flatnonzero(ended), raw, game_over, info, infos)
+            obs = self._autoreset(obs, np.flatnonzero(ended), raw, game_over, info, infos)
         return obs, np.asarray(rewards, np.float64), terminated, truncated, infos
+
+    def _pad_episode_start(self, obs: np.ndarray) -> None:
+        """Frames older than the episode's first one (left in EnvPool's stack after a life loss)
+        become copies of that first frame, as in a stack that started with the episode."""
+        self._episode_frames = np.minimum(self._episode_frames + 1, self.frame_stack)
+        for i in np.flatnonzero(self._episode_frames < self.frame_stack):
+            first = self.frame_stack - self._episode_frames[i]
+            obs[i, :first] = obs[i, first]
 
     def _autoreset(self, obs: np.ndarray, ids: np.ndarray, raw: np.ndarray, game_over: np.ndarray,
                    info: dict[str, Any], infos: dict[str, Any]) -> np.ndarray:
@@ -157,6 +172,7 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
         reset_obs, *_, reset_info = self.pool.step(np.zeros(len(ids), np.int32), ids.astype(np.int32))
         order = np.asarray(reset_info["env_id"])
         obs[order] = np.repeat(np.asarray(reset_obs)[:, -1:], self.frame_stack, axis=1)
+        self._episode_frames[order] = 1
         mask = np.zeros(self.num_envs, dtype=bool)
         mask[ids] = True
         infos.update(final_obs=final_obs, _final_obs=mask, final_info=final_info, _final_info=mask.copy())
