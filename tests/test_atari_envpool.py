@@ -10,8 +10,9 @@ import pytest
 pytest.importorskip("ale_py")
 pytest.importorskip("envpool")
 
-import rlsuite  # noqa: E402
 from rlsuite.envs.atari import AtariPlugin  # noqa: E402
+
+import rlsuite  # noqa: E402
 from rlsuite.errors import UnknownNameError  # noqa: E402
 from rlsuite.offpolicy import Transition  # noqa: E402
 

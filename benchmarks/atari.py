@@ -1,0 +1,189 @@
+"""Atari throughput against Stable-Baselines3 on this CPU, side by side in one process.
+
+Both libraries get the same env: rlsuite's ale-py Atari wrapper (Machado protocol, 4x84x84 uint8,
+training variant), so what differs is the agent: acting, storing, sampling, updating. Single-threaded
+torch, ours first then SB3 for each row, so both see the same machine load.
+
+* **DQN on Pong during learning** (Nature CNN, batch 32, an update every 4 steps, Adam 1e-4, target
+  copy every 1000 steps, ε fixed at 0.01 on both so both run a forward pass per step): ``--warmup``
+  random steps fill the buffer (not timed), then ``--dqn-steps`` learning steps are timed. Memory:
+  the growth of this process's resident set over the whole run (buffer capacity = warm-up + timed
+  steps, so the buffer ends full), and the replay store's own bytes. SB3 runs with
+  ``optimize_memory_usage=True`` and ``handle_timeout_termination=False`` (which SB3 requires with it).
+* **PPO on Pong with 8 envs** (CleanRL's Atari settings: 128 steps x 8 envs, 4 epochs of 4 minibatches):
+  steps/s over ``--ppo-steps`` steps, SB3 with its ``DummyVecEnv`` over the same 8 envs, ours with
+  EnvPool (``env.backend=envpool``) when it is installed, else the same ale-py envs.
+
+    python benchmarks/atari.py --quick        # < 10 minutes on a busy 2-core machine
+    python benchmarks/atari.py --profile      # cProfile of our DQN learning phase (where the time goes)
+
+The last line printed is one JSON object (``ppo_pong_sps_vs_sb3``, ``dqn_pong_sps_vs_sb3``,
+``dqn_pong_memory_vs_sb3``, ...). ``--gpu`` is not implemented here: no GPU was available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import pstats
+import time
+from typing import Any
+
+import numpy as np
+import psutil
+import torch
+from rlsuite.envs.atari import AtariPlugin
+
+import rlsuite
+
+DQN_HPARAMS = dict(lr=1e-4, batch_size=32, train_freq=4, gradient_steps=1, target_update_interval=1000,
+                   gamma=0.99, max_grad_norm=10.0, exploration_initial_eps=0.01, exploration_final_eps=0.01)
+PPO_HPARAMS = dict(n_envs=8, n_steps=128, n_epochs=4, n_minibatches=4, lr=2.5e-4, clip_range=0.1, ent_coef=0.01,
+                   vf_coef=0.5, gae_lambda=0.95, gamma=0.99, max_grad_norm=0.5)
+
+
+def rss() -> int:
+    gc.collect()
+    return int(psutil.Process().memory_info().rss)
+
+
+def sb3_env(n_envs: int) -> Any:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    plugin = AtariPlugin()
+    venv = DummyVecEnv([lambda: plugin.make("Pong") for _ in range(n_envs)])
+    venv.seed(0)
+    return venv
+
+
+def dqn_ours(warmup: int, steps: int, profile: bool = False) -> dict[str, float]:
+    before = rss()
+    agent = rlsuite.make_agent("dqn", env="Pong", seed=0, device="cpu", buffer_size=warmup + steps,
+                               learning_starts=warmup, **DQN_HPARAMS)
+    agent.learn(warmup)  # random actions fill the buffer; not timed
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    agent.learn(steps)
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+    sps = steps / (time.perf_counter() - start)
+    out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": agent.buffer.nbytes}
+    agent.close()
+    del agent
+    return out
+
+
+def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class LearningClock(BaseCallback):
+        """Time from the first learning step to the end (the warm-up is not timed)."""
+
+        start: float | None = None
+
+        def _on_step(self) -> bool:
+            if self.start is None and self.num_timesteps > warmup:
+                self.start = time.perf_counter()
+                self.start_step = self.num_timesteps
+            return True
+
+    before = rss()
+    env = sb3_env(1)
+    model = DQN("CnnPolicy", env, seed=0, device="cpu", verbose=0, buffer_size=warmup + steps,
+                learning_starts=warmup, learning_rate=DQN_HPARAMS["lr"], batch_size=32, train_freq=4,
+                gradient_steps=1, target_update_interval=1000, gamma=0.99, max_grad_norm=10.0,
+                exploration_initial_eps=0.01, exploration_final_eps=0.01, optimize_memory_usage=True,
+                replay_buffer_kwargs=dict(handle_timeout_termination=False))
+    clock = LearningClock()
+    model.learn(warmup + steps, callback=clock)
+    assert clock.start is not None
+    sps = (model.num_timesteps - clock.start_step) / (time.perf_counter() - clock.start)
+    buf = model.replay_buffer
+    buffer_bytes = sum(getattr(buf, name).nbytes for name in ("observations", "actions", "rewards", "dones"))
+    out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": buffer_bytes}
+    env.close()
+    del model, buf
+    return out
+
+
+def ppo_ours(steps: int, backend: str | None) -> float:
+    env: Any = {"plugin": "atari", "id": "ALE/Pong-v5", "backend": backend, "kwargs": {"protocol": "machado"}}
+    agent = rlsuite.make_agent("ppo", env=env, seed=0, device="cpu", tuned=False, **PPO_HPARAMS)
+    agent.learn(1024)  # builds the envs and runs one rollout + update (warm-up, not timed)
+    start = time.perf_counter()
+    agent.learn(steps)
+    sps = steps / (time.perf_counter() - start)
+    agent.close()
+    return sps
+
+
+def ppo_sb3(steps: int) -> float:
+    from stable_baselines3 import PPO
+
+    env = sb3_env(8)
+    model = PPO("CnnPolicy", env, seed=0, device="cpu", verbose=0, n_steps=128, batch_size=256, n_epochs=4,
+                learning_rate=2.5e-4, clip_range=0.1, ent_coef=0.01, vf_coef=0.5, gae_lambda=0.95, gamma=0.99,
+                max_grad_norm=0.5)
+    model.learn(1024)  # warm-up, not timed
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    sps = steps / (time.perf_counter() - start)
+    env.close()
+    return sps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short rows (< 10 min on a busy 2-core machine)")
+    parser.add_argument("--warmup", type=int, default=None, help="DQN random steps filling the buffer")
+    parser.add_argument("--dqn-steps", type=int, default=None, help="DQN learning steps timed")
+    parser.add_argument("--ppo-steps", type=int, default=None, help="PPO steps timed (multiple of 1024)")
+    parser.add_argument("--profile", action="store_true", help="cProfile our DQN learning phase only")
+    parser.add_argument("--gpu", action="store_true", help="PPO + EnvPool on Pong to +20 on a GPU (not run here)")
+    args = parser.parse_args()
+    if args.gpu:
+        raise SystemExit("--gpu needs a CUDA machine; none was lent to this task, so the GPU row is not implemented")
+    torch.set_num_threads(1)
+    warmup = args.warmup or (10_000 if args.quick else 50_000)
+    dqn_steps = args.dqn_steps or (1_500 if args.quick else 10_000)
+    ppo_steps = args.ppo_steps or (2_048 if args.quick else 10_240)
+    if args.profile:
+        dqn_ours(warmup, dqn_steps, profile=True)
+        return
+    # torch's first-use allocations are paid here, not by whichever side runs first
+    torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
+    try:
+        import envpool  # noqa: F401
+
+        backend: str | None = "envpool"
+    except ImportError:
+        backend = None
+    ours, sb3 = dqn_ours(warmup, dqn_steps), dqn_sb3(warmup, dqn_steps)
+    print(f"dqn pong  ours {ours['sps']:7.1f} steps/s  rss +{ours['rss_growth'] / 1e6:7.1f} MB  buffer "
+          f"{ours['buffer_bytes'] / 1e6:7.1f} MB | sb3 {sb3['sps']:7.1f} steps/s  rss +{sb3['rss_growth'] / 1e6:7.1f} "
+          f"MB  buffer {sb3['buffer_bytes'] / 1e6:7.1f} MB", flush=True)
+    ppo, ppo_ref = ppo_ours(ppo_steps, backend), ppo_sb3(ppo_steps)
+    print(f"ppo pong  ours ({backend or 'ale-py'}) {ppo:7.1f} steps/s | sb3 (DummyVecEnv) {ppo_ref:7.1f} steps/s",
+          flush=True)
+    result = {
+        "warmup": warmup, "dqn_steps": dqn_steps, "ppo_steps": ppo_steps, "ppo_backend": backend or "ale",
+        "torch_threads": torch.get_num_threads(),
+        "dqn_pong_sps": ours["sps"], "dqn_pong_sb3_sps": sb3["sps"],
+        "dqn_pong_sps_vs_sb3": ours["sps"] / sb3["sps"],
+        "dqn_pong_rss_growth_mb": ours["rss_growth"] / 1e6, "dqn_pong_sb3_rss_growth_mb": sb3["rss_growth"] / 1e6,
+        "dqn_pong_memory_vs_sb3": ours["rss_growth"] / max(sb3["rss_growth"], 1),
+        "dqn_pong_buffer_bytes_vs_sb3": ours["buffer_bytes"] / sb3["buffer_bytes"],
+        "ppo_pong_sps": ppo, "ppo_pong_sb3_sps": ppo_ref, "ppo_pong_sps_vs_sb3": ppo / ppo_ref,
+    }
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
