@@ -7,8 +7,10 @@ torch, ours first then SB3 for each row, so both see the same machine load.
 * **DQN on Pong during learning** (Nature CNN, batch 32, an update every 4 steps, Adam 1e-4, target
   copy every 1000 steps, ε fixed at 0.01 on both so both run a forward pass per step): ``--warmup``
   random steps fill the buffer (not timed), then ``--dqn-steps`` learning steps are timed. Memory:
-  the growth of this process's resident set over the whole run (buffer capacity = warm-up + timed
-  steps, so the buffer ends full), and the replay store's own bytes. SB3 runs with
+  the growth of this process's resident set from step 1,000 (envs built, kernels compiled, first
+  buffer pages touched) to the end of the run (buffer capacity = warm-up + timed steps, so the buffer
+  ends full: the growth is the store filling plus what training allocates), and the replay store's
+  own bytes. SB3 runs with
   ``optimize_memory_usage=True`` and ``handle_timeout_termination=False`` (which SB3 requires with it).
 * **PPO on Pong with 8 envs** (CleanRL's Atari settings: 128 steps x 8 envs, 4 epochs of 4 minibatches):
   steps/s over ``--ppo-steps`` steps, SB3 with its ``DummyVecEnv`` over the same 8 envs, ours with
@@ -40,6 +42,7 @@ import rlsuite
 
 DQN_HPARAMS = dict(lr=1e-4, batch_size=32, train_freq=4, gradient_steps=1, target_update_interval=1000,
                    gamma=0.99, max_grad_norm=10.0, exploration_initial_eps=0.01, exploration_final_eps=0.01)
+MEMORY_FROM = 1_000  # resident-set growth is measured from this step to the end of the run
 PPO_HPARAMS = dict(n_envs=8, n_steps=128, n_epochs=4, n_minibatches=4, lr=2.5e-4, clip_range=0.1, ent_coef=0.01,
                    vf_coef=0.5, gae_lambda=0.95, gamma=0.99, max_grad_norm=0.5)
 
@@ -59,10 +62,11 @@ def sb3_env(n_envs: int) -> Any:
 
 
 def dqn_ours(warmup: int, steps: int, profile: bool = False) -> dict[str, float]:
-    before = rss()
     agent = rlsuite.make_agent("dqn", env="Pong", seed=0, device="cpu", buffer_size=warmup + steps,
                                learning_starts=warmup, **DQN_HPARAMS)
-    agent.learn(warmup)  # random actions fill the buffer; not timed
+    agent.learn(MEMORY_FROM)
+    before = rss()
+    agent.learn(warmup - MEMORY_FROM)  # random actions fill the buffer; not timed
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     if profiler:
@@ -86,14 +90,16 @@ def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
         """Time from the first learning step to the end (the warm-up is not timed)."""
 
         start: float | None = None
+        rss_from: int | None = None
 
         def _on_step(self) -> bool:
+            if self.rss_from is None and self.num_timesteps >= MEMORY_FROM:
+                self.rss_from = rss()
             if self.start is None and self.num_timesteps > warmup:
                 self.start = time.perf_counter()
                 self.start_step = self.num_timesteps
             return True
 
-    before = rss()
     env = sb3_env(1)
     model = DQN("CnnPolicy", env, seed=0, device="cpu", verbose=0, buffer_size=warmup + steps,
                 learning_starts=warmup, learning_rate=DQN_HPARAMS["lr"], batch_size=32, train_freq=4,
@@ -102,8 +108,9 @@ def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
                 replay_buffer_kwargs=dict(handle_timeout_termination=False))
     clock = LearningClock()
     model.learn(warmup + steps, callback=clock)
-    assert clock.start is not None
+    assert clock.start is not None and clock.rss_from is not None
     sps = (model.num_timesteps - clock.start_step) / (time.perf_counter() - clock.start)
+    before = clock.rss_from
     buf = model.replay_buffer
     buffer_bytes = sum(getattr(buf, name).nbytes for name in ("observations", "actions", "rewards", "dones"))
     out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": buffer_bytes}
