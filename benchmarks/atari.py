@@ -18,6 +18,7 @@ torch, ours first then SB3 for each row, so both see the same machine load.
 
     python benchmarks/atari.py --quick        # < 10 minutes on a busy 2-core machine
     python benchmarks/atari.py --profile      # cProfile of our DQN learning phase (where the time goes)
+    python benchmarks/atari.py --switches     # our DQN with each speed switch on vs off (channels_last)
 
 The last line printed is one JSON object (``ppo_pong_sps_vs_sb3``, ``dqn_pong_sps_vs_sb3``,
 ``dqn_pong_memory_vs_sb3``, ...). ``--gpu`` is not implemented here: no GPU was available.
@@ -61,9 +62,9 @@ def sb3_env(n_envs: int) -> Any:
     return venv
 
 
-def dqn_ours(warmup: int, steps: int, profile: bool = False) -> dict[str, float]:
+def dqn_ours(warmup: int, steps: int, profile: bool = False, **overrides: Any) -> dict[str, float]:
     agent = rlsuite.make_agent("dqn", env="Pong", seed=0, device="cpu", buffer_size=warmup + steps,
-                               learning_starts=warmup, **DQN_HPARAMS)
+                               learning_starts=warmup, **{**DQN_HPARAMS, **overrides})
     agent.learn(MEMORY_FROM)
     before = rss()
     agent.learn(warmup - MEMORY_FROM)  # random actions fill the buffer; not timed
@@ -145,6 +146,22 @@ def ppo_sb3(steps: int) -> float:
     return sps
 
 
+def run_switches(warmup: int, steps: int, rounds: int = 2) -> None:
+    """DQN Pong learning steps/s with ``channels_last`` on and off, alternating (on, off, off, on, ...)
+    so both see the same load; reported: the median over rounds of on/off."""
+    on, off = [], []
+    for r in range(rounds):
+        for flag in ((True, False) if r % 2 == 0 else (False, True)):
+            sps = dqn_ours(warmup, steps, channels_last=flag)["sps"]
+            (on if flag else off).append(sps)
+            print(f"  round {r} channels_last={flag}: {sps:.1f} steps/s", flush=True)
+    ratios = [a / b for a, b in zip(on, off)]
+    print(json.dumps({"dqn_pong_channels_last_on_sps": float(np.median(on)),
+                      "dqn_pong_channels_last_off_sps": float(np.median(off)),
+                      "dqn_pong_channels_last_speedup": float(np.median(ratios)), "rounds": rounds,
+                      "warmup": warmup, "dqn_steps": steps}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short rows (< 10 min on a busy 2-core machine)")
@@ -152,6 +169,7 @@ def main() -> None:
     parser.add_argument("--dqn-steps", type=int, default=None, help="DQN learning steps timed")
     parser.add_argument("--ppo-steps", type=int, default=None, help="PPO steps timed (multiple of 1024)")
     parser.add_argument("--profile", action="store_true", help="cProfile our DQN learning phase only")
+    parser.add_argument("--switches", action="store_true", help="our DQN, channels_last on vs off, alternating")
     parser.add_argument("--gpu", action="store_true", help="PPO + EnvPool on Pong to +20 on a GPU (not run here)")
     args = parser.parse_args()
     if args.gpu:
@@ -162,6 +180,9 @@ def main() -> None:
     ppo_steps = args.ppo_steps or (2_048 if args.quick else 10_240)
     if args.profile:
         dqn_ours(warmup, dqn_steps, profile=True)
+        return
+    if args.switches:
+        run_switches(warmup, dqn_steps)
         return
     # torch's first-use allocations are paid here, not by whichever side runs first
     torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
