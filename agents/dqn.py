@@ -194,7 +194,8 @@ class QNetwork(nn.Module):
         self.noisy_layers = [m for m in self.modules() if isinstance(m, NoisyLinear)]
         self.channels_last = bool(cfg.channels_last) and len(observation_space.shape or ()) == 3
         if self.channels_last:
-            self.body.to(memory_format=torch.channels_last)  # the conv weights (fc weights are 2-D)  # type: ignore[call-overload]  # public, missing from the stubs
+            # the conv weights (fc weights are 2-D); memory_format is public but missing from torch's stubs
+            self.body.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q values ``(B, A)``, or C51 logits ``(B, A, n_atoms)``."""
