@@ -20,6 +20,7 @@ torch, ours first then SB3 for each row, so both see the same machine load.
     python benchmarks/atari.py --profile      # cProfile of our DQN learning phase (where the time goes)
     python benchmarks/atari.py --switches     # our DQN with each speed switch on vs off (channels_last)
     python benchmarks/atari.py --quick --clock cpu   # steps per CPU-second: for a machine others load
+    python benchmarks/atari.py --env-only --quick    # 8 Pong envs alone: ale-py backend vs EnvPool
 
 The last line printed is one JSON object (``ppo_pong_sps_vs_sb3``, ``dqn_pong_sps_vs_sb3``,
 ``dqn_pong_memory_vs_sb3``, ...). ``--gpu`` is not implemented here: no GPU was available.
@@ -152,6 +153,28 @@ def ppo_sb3(steps: int) -> float:
     return sps
 
 
+def env_only(steps: int) -> None:
+    """Env stepping alone, 8 Pong envs (training variant), random actions: the ale-py backend (our
+    wrapper per env, in this process) vs EnvPool, alternating twice; steps/s by the chosen clock."""
+    from rlsuite.envspec import EnvSpec
+
+    rates: dict[str, list[float]] = {"ale": [], "envpool": []}
+    rng = np.random.default_rng(0)
+    for backend in ("ale", "envpool", "envpool", "ale"):
+        venv = EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"protocol": "machado"}, backend=backend).make_vec(
+            8, seed=0)
+        venv.reset(seed=0)
+        actions = rng.integers(6, size=(steps // 8, 8))
+        start = clock()
+        for a in actions:
+            venv.step(a)
+        rates[backend].append(steps / (clock() - start))
+        venv.close()
+        print(f"  {backend}: {rates[backend][-1]:.0f} steps/s", flush=True)
+    ale, pool = float(np.median(rates["ale"])), float(np.median(rates["envpool"]))
+    print(json.dumps({"ale_env_sps": ale, "envpool_env_sps": pool, "envpool_vs_ale": pool / ale, "steps": steps}))
+
+
 def run_switches(warmup: int, steps: int, rounds: int = 2) -> None:
     """DQN Pong learning steps/s with ``channels_last`` on and off, alternating (on, off, off, on, ...)
     so both see the same load; reported: the median over rounds of on/off."""
@@ -176,6 +199,7 @@ def main() -> None:
     parser.add_argument("--ppo-steps", type=int, default=None, help="PPO steps timed (multiple of 1024)")
     parser.add_argument("--profile", action="store_true", help="cProfile our DQN learning phase only")
     parser.add_argument("--switches", action="store_true", help="our DQN, channels_last on vs off, alternating")
+    parser.add_argument("--env-only", action="store_true", help="8 Pong envs stepping alone: ale-py vs EnvPool")
     parser.add_argument("--gpu", action="store_true", help="PPO + EnvPool on Pong to +20 on a GPU (not run here)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="steps/s from wall time or from this process's CPU time (for a busy machine)")
@@ -193,6 +217,9 @@ def main() -> None:
         return
     if args.switches:
         run_switches(warmup, dqn_steps)
+        return
+    if args.env_only:
+        env_only(ppo_steps * 4)
         return
     # torch's first-use allocations are paid here, not by whichever side runs first
     torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
