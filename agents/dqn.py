@@ -46,6 +46,8 @@ SB3's own code):
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -57,7 +59,7 @@ from torch.nn import functional as F
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.buffers import PrioritizedReplayBuffer, make_replay_buffer, to_torch
+from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
 from rlsuite.constraints import (
     Range,
     Relation,
@@ -94,6 +96,9 @@ class DQNConfig(AgentConfig):
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
     fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
+    # image observations: conv weights and inputs in channels-last (NHWC) layout, which oneDNN's CPU
+    # convolutions run faster (same values up to float rounding); false: torch's default NCHW layout
+    channels_last: bool = True
     loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
     net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
@@ -187,9 +192,15 @@ class QNetwork(nn.Module):
                           hidden=hidden, sigma0=cfg.sigma0)
 
         self.noisy_layers = [m for m in self.modules() if isinstance(m, NoisyLinear)]
+        self.channels_last = bool(cfg.channels_last) and len(observation_space.shape or ()) == 3
+        if self.channels_last:
+            # the conv weights (fc weights are 2-D); memory_format is public but missing from torch's stubs
+            self.body.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q values ``(B, A)``, or C51 logits ``(B, A, n_atoms)``."""
+        if self.channels_last and obs.dim() == 4:
+            obs = obs.contiguous(memory_format=torch.channels_last)
         return self.head(self.body(obs))
 
     def reset_noise(self) -> None:
@@ -331,37 +342,73 @@ class DQN(Agent):
         if losses:
             self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
 
-    def td_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample Huber/MSE TD loss and |δ| for the priorities."""
+    def td_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample Huber/MSE TD loss and |δ| for the priorities (``nets``: (online, target) to use
+        instead of the agent's own, for :meth:`probe_learning_cost`)."""
+        q_net, target_net = nets or (self.q_net, self.target_net)
         actions = batch.actions.long().view(-1, 1)
         if self.config.double:  # one online forward over s and s' together
-            both = self.q_net(torch.cat([batch.obs, batch.next_obs]))
+            both = q_net(torch.cat([batch.obs, batch.next_obs]))
             q_all, q_online_next = both.split(len(actions))
             q_online_next = q_online_next.detach()
         else:
-            q_all, q_online_next = self.q_net(batch.obs), None
+            q_all, q_online_next = q_net(batch.obs), None
         with torch.no_grad():
-            next_values = bootstrap_q(self.target_net(batch.next_obs), q_online_next)
+            next_values = bootstrap_q(target_net(batch.next_obs), q_online_next)
             targets = td_targets(batch.rewards, batch.discounts, next_values)
         td_error = targets - q_all.gather(1, actions).squeeze(1)
         return elementwise_loss(td_error, self.config.loss), td_error.detach().abs()
 
-    def distributional_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def distributional_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample C51 cross-entropy and KL(target ‖ prediction) for the priorities."""
+        q_net, target_net = nets or (self.q_net, self.target_net)
         actions = batch.actions.long()
         if self.config.double:
-            both = self.q_net(torch.cat([batch.obs, batch.next_obs]))
+            both = q_net(torch.cat([batch.obs, batch.next_obs]))
             logits, online_next = both.split(len(actions))
             online_next = online_next.detach()
         else:
-            logits, online_next = self.q_net(batch.obs), None
+            logits, online_next = q_net(batch.obs), None
         with torch.no_grad():
-            target = c51_target_distribution(self.target_net(batch.next_obs), batch.rewards, batch.discounts,
+            target = c51_target_distribution(target_net(batch.next_obs), batch.rewards, batch.discounts,
                                              self.support, online_next)
         log_probs = logits[torch.arange(len(actions), device=actions.device), actions].log_softmax(dim=-1)
         cross_entropy = -(target * log_probs).sum(dim=-1)
         kl = cross_entropy.detach() + torch.special.xlogy(target, target).sum(dim=-1)
         return cross_entropy, kl.clamp_min(0.0)
+
+    def probe_learning_cost(self, repeats: int = 3) -> float | None:
+        """Seconds per env step that learning adds once ``learning_starts`` is passed: one training
+        round (``gradient_steps`` updates of a ``batch_size`` batch: forward, backward, clipping, Adam)
+        timed on copies of the networks and a synthetic batch, divided by ``train_freq``. Touches no
+        state of the agent (its networks, optimizer, buffer and RNGs stay as they were)."""
+        cfg = self.config
+        if cfg.gradient_steps == 0:
+            return 0.0
+        q_net, target_net = copy.deepcopy(self.q_net), copy.deepcopy(self.target_net)
+        params = list(q_net.parameters())
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=cfg.fused_optimizer or None)
+        b = cfg.batch_size
+        obs = torch.zeros((b, *(self.observation_space.shape or ())),
+                          dtype=torch.from_numpy(np.zeros(0, self.observation_space.dtype)).dtype, device=self.device)
+        zeros = torch.zeros(b, device=self.device)
+        batch = ReplayBatch(obs, torch.zeros(b, dtype=torch.long, device=self.device), zeros, obs.clone(),
+                            zeros + cfg.gamma, torch.zeros(b, dtype=torch.long), zeros + 1.0)
+        loss_fn = self.distributional_loss if cfg.distributional else self.td_loss
+        seconds = []
+        for _ in range(repeats + 1):  # the first pass warms up allocations and kernels
+            start = time.perf_counter()
+            loss = loss_fn(batch, (q_net, target_net))[0].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds.append(time.perf_counter() - start)
+        return float(np.median(seconds[1:])) * cfg.gradient_steps / cfg.train_freq
 
     def update_target(self, tau: float) -> None:
         """θ⁻ ← θ (tau = 1) or θ⁻ ← (1 − τ) θ⁻ + τ θ."""

@@ -46,6 +46,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     "machado": {"repeat_action_probability": 0.25, "noop_max": 0},
     "nature": {"repeat_action_probability": 0.0, "noop_max": 30},
 }
+BACKENDS = ("ale", "envpool")  # env.backend: vector envs over our ale-py wrapper (default), or EnvPool
 COMMON_GAMES = [
     "Pong", "Breakout", "SpaceInvaders", "Seaquest", "Qbert", "BeamRider", "Enduro", "MsPacman",
     "Asterix", "Freeway", "Boxing", "Alien", "Atlantis", "Gopher", "Assault", "DemonAttack",
@@ -293,16 +294,7 @@ class AtariPlugin(EnvPlugin):
             import ale_py
         except ImportError as e:  # pragma: no cover - depends on the install
             raise ConfigError("Atari envs need ale-py: pip install 'rlsuite[atari]'") from e
-        rom, implied = parse_game(id)
-        protocol = protocol or implied or "machado"
-        if protocol not in PROTOCOLS:
-            raise unknown("Atari protocol", protocol, PROTOCOLS)
-        opts: dict[str, Any] = {
-            **PROTOCOLS[protocol],
-            "terminal_on_life_loss": training,
-            "clip_rewards": training,
-            **kwargs,
-        }
+        rom, protocol, opts = self.resolve(id, training, protocol, kwargs)
         base_keys = ("repeat_action_probability", "full_action_space", "mode", "difficulty")
         base = {k: opts.pop(k) for k in base_keys if k in opts}
         env = ale_py.env.AtariEnv(
@@ -319,14 +311,41 @@ class AtariPlugin(EnvPlugin):
         wrapped.protocol = protocol  # type: ignore[attr-defined]  # read by rlsuite.eval.protocols
         return wrapped
 
+    @staticmethod
+    def resolve(id: str | None, training: bool, protocol: str | None,
+                kwargs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """(rom, protocol, options): the protocol's defaults, the training/evaluation variant, then ``kwargs``."""
+        rom, implied = parse_game(id)
+        protocol = protocol or implied or "machado"
+        if protocol not in PROTOCOLS:
+            raise unknown("Atari protocol", protocol, PROTOCOLS)
+        opts: dict[str, Any] = {
+            **PROTOCOLS[protocol],
+            "terminal_on_life_loss": training,
+            "clip_rewards": training,
+            **kwargs,
+        }
+        return rom, protocol, opts
+
+    def backends(self) -> tuple[str, ...]:
+        return BACKENDS
+
     def make_vec(
-        self, id: str | None, n_envs: int, *, seed: int, training: bool = True, **kwargs: Any
+        self, id: str | None, n_envs: int, *, seed: int, training: bool = True, backend: str | None = None,
+        protocol: str | None = None, **kwargs: Any
     ) -> gym.vector.VectorEnv | None:
-        """Always ``None`` for now: ale-py's ``AtariVectorEnv`` (and EnvPool) only autoreset on the
-        next step and report neither ``raw_reward`` nor ``game_return``, so the loops' same-step
-        autoreset contract and real-score logging would silently break. Gymnasium's vector envs
-        over :meth:`make` are used instead."""
-        return None
+        """``backend="envpool"``: EnvPool's C++ pool behind the loops' same-step autoreset contract
+        (:mod:`rlsuite.envs.atari_envpool`). Otherwise ``None``: Gymnasium-style vector envs over
+        :meth:`make` (ale-py's own ``AtariVectorEnv`` is not used: it autoresets on the next step
+        and reports neither ``raw_reward`` nor ``game_return``)."""
+        if backend in (None, "ale"):
+            return None
+        if backend not in BACKENDS:
+            raise unknown("Atari backend", backend, BACKENDS)
+        from rlsuite.envs.atari_envpool import EnvPoolAtariVectorEnv, envpool_options
+
+        rom, _, opts = self.resolve(id, training, protocol, kwargs)
+        return EnvPoolAtariVectorEnv(f"{_camel(rom)}-v5", n_envs, seed=seed, options=envpool_options(opts))
 
     def ids(self) -> list[str]:
         return [f"ALE/{g}-v5" for g in COMMON_GAMES] + [f"{g}NoFrameskip-v4" for g in COMMON_GAMES]

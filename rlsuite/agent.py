@@ -87,6 +87,7 @@ class Agent:
     ):
         check_value("seed", seed, Range(ge=0))
         self.env_spec: EnvSpec = env_spec_from(env)
+        self.env_spec.check_backend()
         self.config = build_config(type(self), config, hparams)
         self.seed = int(seed)
         # The budget learn() uses when given none: the env config's, else train.yaml's (make_agent sets it).
@@ -132,6 +133,30 @@ class Agent:
     def train_until(self, until_step: int) -> None:
         """Collect experience and update until ``self.steps >= until_step``."""
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- what a run costs (rlsuite.cost)
+    @property
+    def learning_starts_step(self) -> int:
+        """The step where learning begins after an acting-only warm-up (0: learning from the start)."""
+        return int(getattr(self.config, "learning_starts", 0) or 0)
+
+    def probe_learning_cost(self) -> float | None:
+        """Seconds per env step that learning adds after the warm-up, measured without changing the
+        agent's state; ``None`` where the agent does not measure it (the ETA then waits for learning
+        to be measured). Off-policy agents with a ``learning_starts`` warm-up override this."""
+        return None
+
+    def preallocated_bytes(self) -> dict[str, int]:
+        """Large stores built by :meth:`setup` (replay buffers: anything persistent with a byte count
+        of at least 1 MB), by attribute name: what the run's cost summary reports."""
+        sizes = {}
+        for attr in self.persistent:
+            store = getattr(self, attr, None)
+            nbytes = getattr(store, "nbytes", None)
+            if isinstance(nbytes, int) and nbytes >= 1_000_000:
+                capacity = getattr(store, "capacity", None)
+                sizes[f"{attr} ({capacity:,} transitions)" if isinstance(capacity, int) else attr] = nbytes
+        return sizes
 
     # ----------------------------------------------------------------- spaces
     @classmethod
@@ -212,10 +237,11 @@ class Agent:
             self.steps,
         )
 
-    def log_sps(self) -> None:
+    def log_sps(self, extra: dict[str, float] | None = None) -> None:
+        """Log steps/s since training started (with ``extra`` values of the same moment, e.g. the ETA)."""
         dt = time.perf_counter() - getattr(self, "_t0", time.perf_counter())
         if dt > 0:
-            self.logger.log({"train/sps": (self.steps - self._t0_steps) / dt}, self.steps)
+            self.logger.log({"train/sps": (self.steps - self._t0_steps) / dt, **(extra or {})}, self.steps)
 
     def close(self) -> None:
         if self.envs is not None:

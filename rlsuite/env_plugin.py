@@ -41,6 +41,10 @@ class EnvPlugin:
         Gymnasium's Sync/Async vector env over :meth:`make` (same-step autoreset, final obs in info)."""
         return None
 
+    def backends(self) -> tuple[str, ...]:
+        """Names ``env.backend=`` accepts for :meth:`make_vec` (none by default)."""
+        return ()
+
     def ids(self) -> list[str]:
         """Env ids this plugin knows, for ``rlsuite list envs`` and close-match suggestions."""
         return []

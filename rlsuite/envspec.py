@@ -60,9 +60,10 @@ def resolve_env_node(name: str) -> dict[str, Any]:
         node.setdefault("kwargs", {})
         node.setdefault("name", name)
         node.setdefault("id", None)
+        node.setdefault("backend", None)
         return node
     if name in registry.env_plugin_names():
-        return {"name": name, "plugin": name, "id": None, "kwargs": {}}
+        return {"name": name, "plugin": name, "id": None, "kwargs": {}, "backend": None}
     # Family plugins first: ALE/Pong-v5 is also a Gymnasium id once ale_py is imported, but it must
     # get the Atari plugin's preprocessing and protocols.
     for plugin_name in registry.env_plugin_names():
@@ -73,9 +74,9 @@ def resolve_env_node(name: str) -> dict[str, Any]:
         except Exception:  # a broken third-party plugin must not hide the others
             continue
         if plugin.handles(name):
-            return {"name": name, "plugin": plugin_name, "id": name, "kwargs": {}}
+            return {"name": name, "plugin": plugin_name, "id": name, "kwargs": {}, "backend": None}
     if name in gym.registry:
-        return {"name": name, "plugin": "gym", "id": name, "kwargs": {}}
+        return {"name": name, "plugin": "gym", "id": name, "kwargs": {}, "backend": None}
     raise unknown("env", name, env_config_names() + registry.env_plugin_names() + list(gym.registry))
 
 
@@ -93,6 +94,7 @@ class EnvSpec:
     name: str | None = None
     instance: gym.Env | None = None
     factory: Callable[[], gym.Env] | None = None
+    backend: str | None = None  # the plugin's vector backend for training (env.backend=envpool); None: its default
 
     @property
     def label(self) -> str:
@@ -110,7 +112,8 @@ class EnvSpec:
         return self.instance is None and self.factory is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "id": self.id, "kwargs": dict(self.kwargs), "name": self.name}
+        d = {"plugin": self.plugin, "id": self.id, "kwargs": dict(self.kwargs), "name": self.name}
+        return {**d, "backend": self.backend} if self.backend is not None else d
 
     def make(self, *, training: bool = True, render_mode: str | None = None, **extra: Any) -> gym.Env:
         """One env. ``training=False`` gives the evaluation variant of the plugin."""
@@ -120,6 +123,14 @@ class EnvSpec:
             return self.factory()
         kwargs = {**self.kwargs, **extra}
         return registry.get_env_plugin(self.plugin).make(self.id, training=training, render_mode=render_mode, **kwargs)
+
+    def check_backend(self) -> None:
+        """An ``env.backend`` the plugin does not offer is one clear error (before anything runs)."""
+        if self.backend is None:
+            return
+        accepted = registry.get_env_plugin(self.plugin).backends() if self.rebuildable else ()
+        if self.backend not in accepted:
+            raise unknown(f"env backend for plugin '{self.plugin}'", self.backend, accepted)
 
     def make_vec(self, n_envs: int, *, seed: int, training: bool = True) -> gym.vector.VectorEnv:
         """``n_envs`` copies with same-step autoreset: on an episode end the returned obs is already
@@ -134,9 +145,10 @@ class EnvSpec:
             fns = [lambda: instance]
         else:
             if self.rebuildable:
-                vec = registry.get_env_plugin(self.plugin).make_vec(
-                    self.id, n_envs, seed=seed, training=training, **self.kwargs
-                )
+                plugin = registry.get_env_plugin(self.plugin)
+                self.check_backend()
+                extra: dict[str, Any] = {} if self.backend is None else {"backend": self.backend}
+                vec = plugin.make_vec(self.id, n_envs, seed=seed, training=training, **self.kwargs, **extra)
                 if vec is not None:
                     return vec
             fns = [functools.partial(self.make, training=training) for _ in range(n_envs)]
@@ -153,11 +165,13 @@ def env_spec_from(env: Any, **kwargs: Any) -> EnvSpec:
     if isinstance(env, str):
         node = resolve_env_node(env)
         node["kwargs"] = {**node.get("kwargs", {}), **kwargs}
-        return EnvSpec(plugin=node["plugin"], id=node.get("id"), kwargs=node["kwargs"], name=node.get("name"))
+        return EnvSpec(plugin=node["plugin"], id=node.get("id"), kwargs=node["kwargs"], name=node.get("name"),
+                       backend=node.get("backend"))
     if isinstance(env, dict) or hasattr(env, "keys"):
         d = dict(env)
         return EnvSpec(
-            plugin=d.get("plugin", "gym"), id=d.get("id"), kwargs=dict(d.get("kwargs") or {}), name=d.get("name")
+            plugin=d.get("plugin", "gym"), id=d.get("id"), kwargs=dict(d.get("kwargs") or {}), name=d.get("name"),
+            backend=d.get("backend"),
         )
     if callable(env):
         return EnvSpec(plugin="custom", factory=env, name=getattr(env, "__name__", None))

@@ -35,6 +35,11 @@ class LeaderboardError(RLSuiteError, OSError):
     """The leaderboard database cannot be used (corrupt, foreign, locked)."""
 
 
+class InsufficientMemoryError(ConfigError):
+    """A preallocation (a replay buffer) would not fit in the memory available; raised before the
+    run starts, naming what it needs, what is available and the setting to lower."""
+
+
 class NonFiniteError(RLSuiteError, ArithmeticError):
     """Training met a NaN or ±inf: in what the env returned (observation, reward) or in what an
     update computed (a loss, a gradient norm). Training stops before the bad values reach a

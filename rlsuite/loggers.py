@@ -27,6 +27,9 @@ class Logger:
     def log(self, metrics: dict[str, float], step: int) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        """A line for the person watching (what the run will cost, the time estimate); consoles print it."""
+
     def close(self) -> None:
         pass
 
@@ -35,6 +38,9 @@ class NullLogger(Logger):
     """What an agent has when nobody listens (the Python API without ``train``)."""
 
     def record(self, metrics: dict[str, float]) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
     def flush(self, step: int) -> None:
@@ -114,7 +120,7 @@ class WandbLogger(Logger):
         self.run.finish()
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """``0:04:05``; ``1d 2:03:04`` past a day."""
     s = max(int(round(seconds)), 0)
     days, s = divmod(s, 86_400)
@@ -157,7 +163,7 @@ class ConsoleLogger(Logger):
             self._start_bar(console, start_step)
 
     def _start_bar(self, console: Any, start_step: int) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn
 
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -165,22 +171,27 @@ class ConsoleLogger(Logger):
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
             TextColumn("{task.fields[sps]} steps/s"),
             TextColumn("return {task.fields[ret]}"),
-            TimeRemainingColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=console,
             transient=False,
         )
         self.task = self.progress.add_task(
-            self.description, total=self.total_steps, completed=start_step, sps="-", ret="-"
+            self.description, total=self.total_steps, completed=start_step, sps="-", ret="-", eta="-"
         )
         self.progress.start()
 
     def _recent_return(self) -> str:
         return f"{sum(self.recent) / len(self.recent):.2f}" if self.recent else "-"
 
-    def progress_line(self, step: int, sps: float) -> str:
-        """The plain progress line for ``step`` at ``sps`` steps/s."""
+    def _eta(self, step: int, sps: float, eta_s: float | None) -> str:
+        if eta_s is not None:  # the run's own estimate (rlsuite.cost.EtaModel: phase-aware, recent rate)
+            return duration(eta_s)
+        return duration((self.total_steps - step) / sps) if sps > 0 and step <= self.total_steps else "-"
+
+    def progress_line(self, step: int, sps: float, eta_s: float | None = None) -> str:
+        """The plain progress line for ``step`` at ``sps`` steps/s (``eta_s``: seconds left, when known)."""
         total = max(self.total_steps, 1)
-        eta = _duration((self.total_steps - step) / sps) if sps > 0 and step <= self.total_steps else "-"
+        eta = self._eta(step, sps, eta_s)
         ret = self._recent_return()
         episodes = f" (last {len(self.recent)} episodes)" if self.recent else ""
         return (
@@ -188,17 +199,26 @@ class ConsoleLogger(Logger):
             f"{sps:,.0f} steps/s | return {ret}{episodes} | ETA {eta}"
         )
 
+    def note(self, text: str) -> None:
+        if self.live:
+            self.progress.console.print(text, highlight=False, markup=False)
+        else:
+            print(text, file=self.stream, flush=True)
+
     def log(self, metrics: dict[str, float], step: int) -> None:
         if "train/episode_return" in metrics:
             self.recent.append(metrics["train/episode_return"])
         if not self.live:
-            # train/sps comes once per log_every steps (TrainHooks.after_step -> Agent.log_sps)
+            # train/sps (with train/eta_s from rlsuite.train's ETA model) comes once per log_every
+            # steps (TrainHooks.after_step -> Agent.log_sps)
             if "train/sps" in metrics:
-                print(self.progress_line(step, metrics["train/sps"]), file=self.stream, flush=True)
+                line = self.progress_line(step, metrics["train/sps"], metrics.get("train/eta_s"))
+                print(line, file=self.stream, flush=True)
             return
         fields: dict[str, Any] = {}
         if "train/sps" in metrics:
             fields["sps"] = f"{metrics['train/sps']:,.0f}"
+            fields["eta"] = self._eta(step, metrics["train/sps"], metrics.get("train/eta_s"))
         now = time.perf_counter()
         if now - self._last > 0.2 or fields:
             if self.recent:
@@ -222,6 +242,10 @@ class MultiLogger(Logger):
         clean = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
         for logger in self.loggers:
             logger.log(clean, step)
+
+    def note(self, text: str) -> None:
+        for logger in self.loggers:
+            logger.note(text)
 
     def record(self, metrics: dict[str, float]) -> None:
         for key, value in metrics.items():

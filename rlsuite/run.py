@@ -32,10 +32,11 @@ from omegaconf.errors import OmegaConfBaseException
 from rlsuite import checkpoint
 from rlsuite.agent import Agent
 from rlsuite.config import TrainConfig, agent_overrides, check_train_config, compose, config_error
+from rlsuite.cost import EtaModel, available_memory, format_bytes
 from rlsuite.envspec import EnvSpec
 from rlsuite.errors import CheckpointError, ConfigError, NonFiniteError
 from rlsuite.eval.evaluate import EvalResult, evaluate
-from rlsuite.loggers import ConsoleLogger, JsonlLogger, Logger, MultiLogger, TensorBoardLogger, WandbLogger
+from rlsuite.loggers import ConsoleLogger, JsonlLogger, Logger, MultiLogger, TensorBoardLogger, WandbLogger, duration
 from rlsuite.registry import env_version, get_agent
 
 CHECKPOINT = Path("checkpoints") / "latest.safetensors"
@@ -60,12 +61,38 @@ def config_hash(agent_config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(agent_config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-class TrainHooks:
-    """What happens between steps during a run: averaged logs, evaluations, resume points."""
+ESTIMATE_AFTER = 1000  # steps measured before the first estimate of the run's time
 
-    def __init__(self, run_dir: Path, cfg: DictConfig, logger: MultiLogger, best: float | None = None):
+
+class TrainHooks:
+    """What happens between steps during a run: averaged logs, evaluations, resume points, the ETA."""
+
+    def __init__(self, run_dir: Path, cfg: DictConfig, logger: MultiLogger, best: float | None = None,
+                 eta: EtaModel | None = None):
         self.run_dir, self.cfg, self.logger = run_dir, cfg, logger
         self.best_eval = best
+        self.eta = eta
+        self.estimate_due_at: int | None = None  # the step after which the one-line estimate is printed
+
+    def start_eta(self, agent: Agent) -> None:
+        """Price the run: probe the learning phase (if the agent can), start timing from here."""
+        end = int(self.cfg.total_steps)
+        warmup = agent.learning_starts_step
+        cost = agent.probe_learning_cost() if agent.steps < warmup < end else None
+        self.eta = EtaModel(end, learning_starts=warmup, learning_cost=cost)
+        self.eta.update(agent.steps)
+        self.estimate_due_at = agent.steps + ESTIMATE_AFTER
+
+    def report_progress(self, agent: Agent) -> None:
+        """Steps/s and the ETA (plus, once, the one-line estimate) every ``log_every`` steps."""
+        remaining = None
+        if self.eta is not None:
+            self.eta.update(agent.steps)
+            remaining = self.eta.remaining_seconds()
+            if remaining is not None and self.estimate_due_at is not None and agent.steps >= self.estimate_due_at:
+                self.estimate_due_at = None
+                self.logger.note(estimate_line(self.eta, agent.steps))
+        agent.log_sps({"train/eta_s": remaining} if remaining is not None else None)
 
     def resume_point_due(self, prev_steps: int, next_steps: int) -> bool:
         return crossed(prev_steps, next_steps, int(self.cfg.checkpoint_every))
@@ -73,7 +100,7 @@ class TrainHooks:
     def after_step(self, agent: Agent, prev_steps: int) -> None:
         cfg = self.cfg
         if crossed(prev_steps, agent.steps, int(cfg.log_every)):
-            agent.log_sps()
+            self.report_progress(agent)
             self.logger.flush(agent.steps)
         if crossed(prev_steps, agent.steps, int(cfg.eval_every)):
             self.evaluate_during_training(agent)
@@ -98,6 +125,47 @@ class TrainHooks:
             "best_eval": self.best_eval,
         }
         checkpoint.save_state(self.run_dir / CHECKPOINT, state)
+
+
+def estimate_line(eta: EtaModel, step: int) -> str:
+    """The one-line estimate printed once the first steps are measured."""
+    remaining = eta.remaining_seconds() or 0.0
+    rate = eta.rate() or 0.0
+    text = f"estimated time: {duration(remaining)} more (measured {rate:,.0f} steps/s at step {step:,}"
+    if step <= eta.learning_starts < eta.end_step:
+        if eta.learning_cost is not None:
+            learning_rate = 1.0 / (1.0 / rate + eta.learning_cost) if rate > 0 else 0.0
+            text += f" while the buffer fills; ~{learning_rate:,.0f} steps/s once learning starts at step " \
+                    f"{eta.learning_starts:,}, from a timed training round"
+        else:
+            text += f"; learning from step {eta.learning_starts:,} is not priced yet, the ETA will follow"
+    return text + ")"
+
+
+def cost_summary(agent: Agent, cfg: DictConfig) -> str:
+    """What the run will cost, printed before it starts: steps (and frames), preallocated memory,
+    device (with a hint where a GPU is present but unused)."""
+    import torch
+
+    total = int(cfg.total_steps)
+    steps = f"{max(total - agent.steps, 0):,} agent steps" + (f" (from step {agent.steps:,})" if agent.steps else "")
+    frames_per_step = int(getattr(agent, "frames_per_step", 0) or 0)
+    if not frames_per_step and agent.env_spec.plugin == "atari":
+        frames_per_step = int(agent.env_spec.kwargs.get("frame_skip", 4))
+    if frames_per_step > 1:
+        steps += f" = {max(total - agent.steps, 0) * frames_per_step:,} frames"
+    parts = [f"{cfg.agent.name} {cfg.env.name or cfg.env.id}: {steps}"]
+    memory = agent.preallocated_bytes()
+    if memory:
+        available = available_memory()
+        what = ", ".join(f"{name} {format_bytes(n)}" for name, n in memory.items())
+        parts.append(what + (f" (of {format_bytes(available)} available)" if available is not None else ""))
+    device = f"device {agent.device}"
+    if agent.device.type == "cpu" and torch.cuda.is_available():
+        device += " (a GPU is present: device=cuda would use it)"
+    parts.append(device)
+    parts.append(f"estimated time after the first {ESTIMATE_AFTER:,} steps")
+    return "; ".join(parts)
 
 
 def _run_dir(cfg: DictConfig) -> Path:
@@ -193,7 +261,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
         torch.set_num_threads(int(cfg.threads))
     # Build the agent before creating anything on disk: a bad config or env fails with nothing written.
     cls = get_agent(cfg.agent.name)
-    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name)
+    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name,
+                       backend=cfg.env.get("backend"))
     agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
     run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
     if not resume_state:
@@ -206,6 +275,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     agent.logger = logger
     agent.hooks = TrainHooks(run_dir, cfg, logger, best=run_state.get("best_eval"))
     agent.nonfinite.enabled = bool(cfg.get("check_finite", True))
+    logger.note(cost_summary(agent, cfg))
+    agent.hooks.start_eta(agent)
     try:
         if resume_state:
             agent.budget_end = int(cfg.total_steps)

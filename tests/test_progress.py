@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rlsuite.loggers import ConsoleLogger, _duration
+from rlsuite.loggers import ConsoleLogger, duration
 
 LINE = re.compile(
     r"^q_learning FrozenLake-v1: (?P<step>[\d,]+)/200,000 steps \((?P<pct>\d+)%\) \| (?P<sps>[\d,]+) steps/s \| "
@@ -27,13 +27,18 @@ def test_train_with_stdout_a_pipe_prints_a_progress_line_every_log_every_steps(t
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().rstrip("\n") for _ in range(4)]
+        # the cost summary first, the one-line estimate after 1,000 steps, progress lines between
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(6)]
         # 200k steps take tens of seconds: these lines were flushed by a run still going, not
         # written when it ended
         assert proc.poll() is None
     finally:
         proc.kill()
         proc.communicate()
+    assert lines[0] == ("q_learning FrozenLake-v1: 200,000 agent steps; device cpu; "
+                        "estimated time after the first 1,000 steps")
+    assert lines[2].startswith("estimated time: ")  # printed with the progress line of step 1,000
+    lines = lines[1:2] + lines[3:]
     progress = [LINE.match(line) for line in lines]
     assert all(progress), lines
     assert [int(m["step"].replace(",", "")) for m in progress if m] == [500, 1000, 1500, 2000]
@@ -71,4 +76,4 @@ def test_live_bar_when_forced():
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0:00:00"), (65.4, "0:01:05"), (3 * 3600 + 7, "3:00:07"),
                                                (90_061, "1d 1:01:01")])  # fmt: skip
 def test_duration(seconds, text):
-    assert _duration(seconds) == text
+    assert duration(seconds) == text

@@ -13,7 +13,8 @@ import rlsuite
 
 
 def _weights(agent, module: str) -> torch.Tensor:
-    return torch.nn.utils.parameters_to_vector(getattr(agent, module).parameters()).detach()
+    # reshape, not parameters_to_vector's view: channels-last conv weights are not row-major
+    return torch.cat([p.detach().reshape(-1) for p in getattr(agent, module).parameters()])
 
 
 @pytest.mark.parametrize(("name", "env", "module", "optimizer", "steps", "hparams"), [
@@ -67,3 +68,24 @@ def test_fast_tanh_switch_gives_the_same_training(name):
     assert torch.equal(start_on, start_off)
     assert not torch.equal(on, start_on)
     torch.testing.assert_close(on, off, rtol=1e-3, atol=1e-4)
+
+
+def test_channels_last_switch_gives_the_same_q_values_and_weights():
+    """DQN's ``channels_last`` (NHWC convolutions) against torch's default layout on Pong frames: the
+    same network values to rounding, and the same weights after training with the same random actions."""
+    pytest.importorskip("ale_py")
+    trained = []
+    for channels_last in (True, False):
+        agent = rlsuite.make_agent("dqn", env="Pong", seed=5, device="cpu", buffer_size=2_000, learning_starts=64,
+                                   exploration_initial_eps=1.0, exploration_final_eps=1.0,
+                                   channels_last=channels_last)
+        conv = agent.q_net.body.conv[0].weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last  # the switch takes effect
+        agent.learn(192)  # 32 updates
+        frames = torch.from_numpy(agent.buffer.sample(16).obs)
+        with torch.no_grad():
+            trained.append((_weights(agent, "q_net"), agent.q_net(frames), frames))
+    (on, q_on, frames_on), (off, q_off, frames_off) = trained
+    assert torch.equal(frames_on, frames_off)  # same data went in
+    torch.testing.assert_close(q_on, q_off, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(on, off, rtol=1e-4, atol=1e-5)

@@ -41,6 +41,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self._ones = np.ones(n_envs, np.float64)
         self._zeros = np.zeros(n_envs, np.float64)
 
+    def storage_bytes(self, capacity: int) -> int:
+        size = 1 << max(int(capacity) - 1, 0).bit_length()  # the sum tree's power-of-two leaf count
+        tree_bytes = 2 * 2 * size * 8 if capacity > 1 else 32  # sum and min trees, float64
+        return super().storage_bytes(capacity) + tree_bytes
+
     @property
     def nbytes(self) -> int:
         return super().nbytes + int(self.tree.sum_tree.nbytes + self.tree.min_tree.nbytes)

@@ -6,6 +6,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rlsuite.cost import check_fits
+
 from .kernels import (
     ACTION_SHIFT,
     FIRST,
@@ -113,6 +115,9 @@ class ReplayBuffer:
         if self.packed_actions:
             self.action_storage_dtype = np.dtype(np.uint8)
         total = self.capacity
+        # Refuse now, with one clear line, a store that would only fail once its pages are written.
+        check_fits("a replay buffer", self.storage_bytes(total), per_item=self.storage_bytes(1), items=total,
+                   key="agent.buffer_size", unit="transitions")
         self._obs = np.zeros((total, self._frame_dim), self.obs_dtype)
         # packed actions live in the flags byte: the action store then has no columns
         self._act = np.zeros((total, 0 if self.packed_actions else self._act_dim), self.action_storage_dtype)
@@ -132,6 +137,11 @@ class ReplayBuffer:
     def __len__(self) -> int:
         """Transitions stored (including ones whose n-step window is still incomplete)."""
         return int(self._n_valid.sum())
+
+    def storage_bytes(self, capacity: int) -> int:
+        """Bytes the storage arrays take for ``capacity`` slots (what :attr:`nbytes` will be)."""
+        act_bytes = 0 if self.packed_actions else self._act_dim * self.action_storage_dtype.itemsize
+        return int(capacity) * (self._frame_dim * self.obs_dtype.itemsize + act_bytes + 4 + 1)
 
     @property
     def nbytes(self) -> int:

@@ -1,0 +1,254 @@
+"""Atari throughput against Stable-Baselines3 on this CPU, side by side in one process.
+
+Both libraries get the same env: rlsuite's ale-py Atari wrapper (Machado protocol, 4x84x84 uint8,
+training variant), so what differs is the agent: acting, storing, sampling, updating. Single-threaded
+torch, ours first then SB3 for each row, so both see the same machine load.
+
+* **DQN on Pong during learning** (Nature CNN, batch 32, an update every 4 steps, Adam 1e-4, target
+  copy every 1000 steps, ε fixed at 0.01 on both so both run a forward pass per step): ``--warmup``
+  random steps fill the buffer (not timed), then ``--dqn-steps`` learning steps are timed. Memory:
+  the growth of this process's resident set from step 1,000 (envs built, Numba kernels compiled
+  — a one-time cost of tens of MB per process —, first buffer pages touched) to the end of the run
+  (buffer capacity = warm-up + timed steps, so the buffer ends full: the growth is the store
+  filling plus what training allocates), and the replay store's own bytes. SB3 runs with
+  ``optimize_memory_usage=True`` and ``handle_timeout_termination=False`` (which SB3 requires with it).
+* **PPO on Pong with 8 envs** (CleanRL's Atari settings: 128 steps x 8 envs, 4 epochs of 4 minibatches):
+  steps/s over ``--ppo-steps`` steps, SB3 with its ``DummyVecEnv`` over the same 8 envs, ours with
+  EnvPool (``env.backend=envpool``) when it is installed, else the same ale-py envs.
+
+    python benchmarks/atari.py --quick        # < 10 minutes on a busy 2-core machine
+    python benchmarks/atari.py --profile      # cProfile of our DQN learning phase (where the time goes)
+    python benchmarks/atari.py --switches     # our DQN with each speed switch on vs off (channels_last)
+    python benchmarks/atari.py --quick --clock cpu   # steps per CPU-second: for a machine others load
+    python benchmarks/atari.py --env-only --quick    # 8 Pong envs alone: ale-py backend vs EnvPool
+
+The last line printed is one JSON object (``ppo_pong_sps_vs_sb3``, ``dqn_pong_sps_vs_sb3``,
+``dqn_pong_memory_vs_sb3``, ...). ``--gpu`` is not implemented here: no GPU was available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import pstats
+import time
+from typing import Any
+
+import numpy as np
+import psutil
+import torch
+from rlsuite.envs.atari import AtariPlugin
+
+import rlsuite
+
+DQN_HPARAMS = dict(lr=1e-4, batch_size=32, train_freq=4, gradient_steps=1, target_update_interval=1000,
+                   gamma=0.99, max_grad_norm=10.0, exploration_initial_eps=0.01, exploration_final_eps=0.01)
+# Seconds for steps/s: wall time, or with --clock cpu this process's CPU time (all its threads: torch,
+# the emulators, EnvPool's workers), which the neighbours' load on a shared machine inflates far less.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+MEMORY_FROM = 1_000  # resident-set growth is measured from this step to the end of the run
+PPO_HPARAMS = dict(n_envs=8, n_steps=128, n_epochs=4, n_minibatches=4, lr=2.5e-4, clip_range=0.1, ent_coef=0.01,
+                   vf_coef=0.5, gae_lambda=0.95, gamma=0.99, max_grad_norm=0.5)
+
+
+def rss() -> int:
+    gc.collect()
+    return int(psutil.Process().memory_info().rss)
+
+
+def sb3_env(n_envs: int) -> Any:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    plugin = AtariPlugin()
+    venv = DummyVecEnv([lambda: plugin.make("Pong") for _ in range(n_envs)])
+    venv.seed(0)
+    return venv
+
+
+def dqn_ours(warmup: int, steps: int, profile: bool = False, **overrides: Any) -> dict[str, float]:
+    agent = rlsuite.make_agent("dqn", env="Pong", seed=0, device="cpu", buffer_size=warmup + steps,
+                               learning_starts=warmup, **{**DQN_HPARAMS, **overrides})
+    agent.learn(MEMORY_FROM)
+    agent.buffer.sample(32)  # compiles the Numba sampling kernel now: a one-time cost, not memory per transition
+    before = rss()
+    agent.learn(warmup - MEMORY_FROM)  # random actions fill the buffer; not timed
+    profiler = cProfile.Profile() if profile else None
+    start = clock()
+    if profiler:
+        profiler.enable()
+    agent.learn(steps)
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+    sps = steps / (clock() - start)
+    out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": agent.buffer.nbytes}
+    agent.close()
+    del agent
+    return out
+
+
+def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class LearningClock(BaseCallback):
+        """Time from the first learning step to the end (the warm-up is not timed)."""
+
+        start: float | None = None
+        rss_from: int | None = None
+
+        def _on_step(self) -> bool:
+            if self.rss_from is None and self.num_timesteps >= MEMORY_FROM:
+                self.rss_from = rss()
+            if self.start is None and self.num_timesteps > warmup:
+                self.start = clock()
+                self.start_step = self.num_timesteps
+            return True
+
+    env = sb3_env(1)
+    model = DQN("CnnPolicy", env, seed=0, device="cpu", verbose=0, buffer_size=warmup + steps,
+                learning_starts=warmup, learning_rate=DQN_HPARAMS["lr"], batch_size=32, train_freq=4,
+                gradient_steps=1, target_update_interval=1000, gamma=0.99, max_grad_norm=10.0,
+                exploration_initial_eps=0.01, exploration_final_eps=0.01, optimize_memory_usage=True,
+                replay_buffer_kwargs=dict(handle_timeout_termination=False))
+    timer = LearningClock()
+    model.learn(warmup + steps, callback=timer)
+    assert timer.start is not None and timer.rss_from is not None
+    sps = (model.num_timesteps - timer.start_step) / (clock() - timer.start)
+    before = timer.rss_from
+    buf = model.replay_buffer
+    buffer_bytes = sum(getattr(buf, name).nbytes for name in ("observations", "actions", "rewards", "dones"))
+    out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": buffer_bytes}
+    env.close()
+    del model, buf
+    return out
+
+
+def ppo_ours(steps: int, backend: str | None) -> float:
+    env: Any = {"plugin": "atari", "id": "ALE/Pong-v5", "backend": backend, "kwargs": {"protocol": "machado"}}
+    agent = rlsuite.make_agent("ppo", env=env, seed=0, device="cpu", tuned=False, **PPO_HPARAMS)
+    agent.learn(1024)  # builds the envs and runs one rollout + update (warm-up, not timed)
+    start = clock()
+    agent.learn(steps)
+    sps = steps / (clock() - start)
+    agent.close()
+    return sps
+
+
+def ppo_sb3(steps: int) -> float:
+    from stable_baselines3 import PPO
+
+    env = sb3_env(8)
+    model = PPO("CnnPolicy", env, seed=0, device="cpu", verbose=0, n_steps=128, batch_size=256, n_epochs=4,
+                learning_rate=2.5e-4, clip_range=0.1, ent_coef=0.01, vf_coef=0.5, gae_lambda=0.95, gamma=0.99,
+                max_grad_norm=0.5)
+    model.learn(1024)  # warm-up, not timed
+    start = clock()
+    model.learn(steps, reset_num_timesteps=False)
+    sps = steps / (clock() - start)
+    env.close()
+    return sps
+
+
+def env_only(steps: int) -> None:
+    """Env stepping alone, 8 Pong envs (training variant), random actions: the ale-py backend (our
+    wrapper per env, in this process) vs EnvPool, alternating twice; steps/s by the chosen clock."""
+    from rlsuite.envspec import EnvSpec
+
+    rates: dict[str, list[float]] = {"ale": [], "envpool": []}
+    rng = np.random.default_rng(0)
+    for backend in ("ale", "envpool", "envpool", "ale"):
+        venv = EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"protocol": "machado"}, backend=backend).make_vec(
+            8, seed=0)
+        venv.reset(seed=0)
+        actions = rng.integers(6, size=(steps // 8, 8))
+        start = clock()
+        for a in actions:
+            venv.step(a)
+        rates[backend].append(steps / (clock() - start))
+        venv.close()
+        print(f"  {backend}: {rates[backend][-1]:.0f} steps/s", flush=True)
+    ale, pool = float(np.median(rates["ale"])), float(np.median(rates["envpool"]))
+    print(json.dumps({"ale_env_sps": ale, "envpool_env_sps": pool, "envpool_vs_ale": pool / ale, "steps": steps}))
+
+
+def run_switches(warmup: int, steps: int, rounds: int = 2) -> None:
+    """DQN Pong learning steps/s with ``channels_last`` on and off, alternating (on, off, off, on, ...)
+    so both see the same load; reported: the median over rounds of on/off."""
+    on, off = [], []
+    for r in range(rounds):
+        for flag in ((True, False) if r % 2 == 0 else (False, True)):
+            sps = dqn_ours(warmup, steps, channels_last=flag)["sps"]
+            (on if flag else off).append(sps)
+            print(f"  round {r} channels_last={flag}: {sps:.1f} steps/s", flush=True)
+    ratios = [a / b for a, b in zip(on, off)]
+    print(json.dumps({"dqn_pong_channels_last_on_sps": float(np.median(on)),
+                      "dqn_pong_channels_last_off_sps": float(np.median(off)),
+                      "dqn_pong_channels_last_speedup": float(np.median(ratios)), "rounds": rounds,
+                      "warmup": warmup, "dqn_steps": steps}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short rows (< 10 min on a busy 2-core machine)")
+    parser.add_argument("--warmup", type=int, default=None, help="DQN random steps filling the buffer")
+    parser.add_argument("--dqn-steps", type=int, default=None, help="DQN learning steps timed")
+    parser.add_argument("--ppo-steps", type=int, default=None, help="PPO steps timed (multiple of 1024)")
+    parser.add_argument("--profile", action="store_true", help="cProfile our DQN learning phase only")
+    parser.add_argument("--switches", action="store_true", help="our DQN, channels_last on vs off, alternating")
+    parser.add_argument("--env-only", action="store_true", help="8 Pong envs stepping alone: ale-py vs EnvPool")
+    parser.add_argument("--gpu", action="store_true", help="PPO + EnvPool on Pong to +20 on a GPU (not run here)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="steps/s from wall time or from this process's CPU time (for a busy machine)")
+    args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
+    if args.gpu:
+        raise SystemExit("--gpu needs a CUDA machine; none was lent to this task, so the GPU row is not implemented")
+    torch.set_num_threads(1)
+    warmup = args.warmup or (10_000 if args.quick else 50_000)
+    dqn_steps = args.dqn_steps or (1_500 if args.quick else 10_000)
+    ppo_steps = args.ppo_steps or (2_048 if args.quick else 10_240)
+    if args.profile:
+        dqn_ours(warmup, dqn_steps, profile=True)
+        return
+    if args.switches:
+        run_switches(warmup, dqn_steps)
+        return
+    if args.env_only:
+        env_only(ppo_steps * 4)
+        return
+    # torch's first-use allocations are paid here, not by whichever side runs first
+    torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
+    try:
+        import envpool  # noqa: F401
+
+        backend: str | None = "envpool"
+    except ImportError:
+        backend = None
+    ours, sb3 = dqn_ours(warmup, dqn_steps), dqn_sb3(warmup, dqn_steps)
+    print(f"dqn pong  ours {ours['sps']:7.1f} steps/s  rss +{ours['rss_growth'] / 1e6:7.1f} MB  buffer "
+          f"{ours['buffer_bytes'] / 1e6:7.1f} MB | sb3 {sb3['sps']:7.1f} steps/s  rss +{sb3['rss_growth'] / 1e6:7.1f} "
+          f"MB  buffer {sb3['buffer_bytes'] / 1e6:7.1f} MB", flush=True)
+    ppo, ppo_ref = ppo_ours(ppo_steps, backend), ppo_sb3(ppo_steps)
+    print(f"ppo pong  ours ({backend or 'ale-py'}) {ppo:7.1f} steps/s | sb3 (DummyVecEnv) {ppo_ref:7.1f} steps/s",
+          flush=True)
+    result = {
+        "warmup": warmup, "dqn_steps": dqn_steps, "ppo_steps": ppo_steps, "ppo_backend": backend or "ale",
+        "torch_threads": torch.get_num_threads(), "clock": args.clock,
+        "dqn_pong_sps": ours["sps"], "dqn_pong_sb3_sps": sb3["sps"],
+        "dqn_pong_sps_vs_sb3": ours["sps"] / sb3["sps"],
+        "dqn_pong_rss_growth_mb": ours["rss_growth"] / 1e6, "dqn_pong_sb3_rss_growth_mb": sb3["rss_growth"] / 1e6,
+        "dqn_pong_memory_vs_sb3": ours["rss_growth"] / max(sb3["rss_growth"], 1),
+        "dqn_pong_buffer_bytes_vs_sb3": ours["buffer_bytes"] / sb3["buffer_bytes"],
+        "ppo_pong_sps": ppo, "ppo_pong_sb3_sps": ppo_ref, "ppo_pong_sps_vs_sb3": ppo / ppo_ref,
+    }
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,133 @@
+"""EnvPool backend of the Atari plugin (env.backend=envpool): same preprocessing as the ale-py path,
+no transition across an episode boundary in either loop family, raw scores in info. Skipped without
+EnvPool (``pip install 'rlsuite[envpool]'``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ale_py")
+pytest.importorskip("envpool")
+
+from rlsuite.envs.atari import AtariPlugin  # noqa: E402
+
+import rlsuite  # noqa: E402
+from rlsuite.errors import UnknownNameError  # noqa: E402
+from rlsuite.offpolicy import Transition  # noqa: E402
+
+PLUGIN = AtariPlugin()
+# Both paths start a game the same way with these: a deterministic emulator, one no-op frame after
+# the reset and no FIRE (EnvPool presses FIRE for one frame where ours holds it for a step).
+SAME_START = dict(protocol="nature", noop_max=1, fire_reset=False, training=False)
+
+
+def _paired_frames(game: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    ours = PLUGIN.make(game, **SAME_START)
+    pool = PLUGIN.make_vec(game, 1, seed=0, backend="envpool", **SAME_START)
+    a, _ = ours.reset(seed=0)
+    b, _ = pool.reset(seed=0)
+    frames_a, frames_b = [a], [b[0]]
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        action = int(rng.integers(ours.action_space.n))
+        a, reward, terminated, truncated, _ = ours.step(action)
+        b, _, _, _, info = pool.step(np.array([action]))
+        assert info["raw_reward"][0] == reward  # same emulator, same unclipped reward
+        frames_a.append(a)
+        frames_b.append(b[0])
+        if terminated or truncated:
+            break
+    pool.close()
+    return np.stack(frames_a), np.stack(frames_b)
+
+
+def test_same_observations_as_ale_py_after_reset_and_steps_on_pong():
+    ours, pool = _paired_frames("Pong", 150)
+    np.testing.assert_array_equal(ours[0], pool[0])  # the reset observation
+    np.testing.assert_array_equal(ours, pool)  # and every step after it: bit for bit
+
+
+@pytest.mark.parametrize("game", ["Breakout", "SpaceInvaders"])
+def test_same_preprocessing_up_to_resize_rounding(game):
+    """EnvPool resizes with OpenCV's INTER_AREA in fixed point; ours computes the same area weights in
+    float32 (envs/atari.py AreaResize). Measured here: at most 1 gray level apart on < 0.1 % of pixels
+    (Pong: none); the frames themselves (emulator, max-pool, grayscale palette, stack) are the same."""
+    ours, pool = _paired_frames(game, 120)
+    diff = np.abs(ours.astype(np.int16) - pool.astype(np.int16))
+    assert diff.max() <= 1
+    assert (diff > 0).mean() < 2e-3
+
+
+def _is_fresh_stack(obs: np.ndarray) -> bool:
+    return all(np.array_equal(obs[k], obs[0]) for k in range(1, len(obs)))
+
+
+def test_dqn_never_stores_a_transition_across_an_episode_boundary():
+    """Breakout in training ends an episode at every life loss (every few dozen random steps): every
+    transition the loop hands over, and every one sampled back from the frame store, is a real env
+    step (the newest frame shifts in), never a jump from a final observation to a reset one."""
+    agent = rlsuite.make_agent("dqn", env={"plugin": "atari", "id": "Breakout", "backend": "envpool"},
+                               n_envs=2, buffer_size=4_000, learning_starts=10_000, device="cpu")
+    seen: list[Transition] = []
+    observe = agent.observe
+    agent.observe = lambda t: (seen.append(t), observe(t))[1]  # type: ignore[method-assign]
+    agent.learn(300)
+    ended = np.zeros(2, dtype=bool)
+    boundaries = 0
+    for t in seen:
+        for i in range(2):
+            # the successor is the same episode's next frame, even on the step that ends it
+            np.testing.assert_array_equal(t.next_obs[i][:-1], t.obs[i][1:])
+            if ended[i]:  # the step after an end starts from a fresh reset stack, not the final obs
+                assert _is_fresh_stack(t.obs[i])
+                boundaries += 1
+        ended = t.episode_end
+    assert boundaries >= 4  # several life losses were crossed
+    batch = agent.buffer.sample(512)
+    np.testing.assert_array_equal(batch.next_obs[:, :-1], batch.obs[:, 1:])
+    agent.close()
+
+
+def test_ppo_rollout_has_no_transition_across_an_episode_boundary():
+    agent = rlsuite.make_agent("ppo", env={"plugin": "atari", "id": "Breakout", "backend": "envpool"},
+                               n_envs=2, n_steps=128, n_epochs=1, device="cpu")
+    agent.learn(256)
+    buf = agent.buffer
+    obs, ends = buf.obs[:buf.pos], (buf.terminated | buf.truncated)[:buf.pos]
+    boundaries = 0
+    for step in range(1, len(obs)):
+        for i in range(2):
+            if ends[step - 1, i]:
+                assert _is_fresh_stack(obs[step, i])
+                boundaries += 1
+            else:
+                np.testing.assert_array_equal(obs[step, i][:-1], obs[step - 1, i][1:])
+    assert boundaries >= 2
+    agent.close()
+
+
+def test_raw_unclipped_scores_and_game_return_in_info():
+    # Space Invaders pays 5..30 per invader; training clips to the sign, info keeps the raw score
+    venv = PLUGIN.make_vec("SpaceInvaders", 2, seed=1, backend="envpool", protocol="nature", max_frames=2_000)
+    venv.reset(seed=1)
+    rng = np.random.default_rng(0)
+    totals, games = np.zeros(2), []
+    for _ in range(600):
+        _, rewards, terminated, truncated, info = venv.step(rng.integers(6, size=2))
+        np.testing.assert_array_equal(rewards, np.sign(info["raw_reward"]))
+        totals += info["raw_reward"]
+        for i in np.flatnonzero(info.get("_final_info", np.zeros(2, bool))):
+            final = info["final_info"][i]
+            if final["game_over"]:
+                games.append((final["game_return"], totals[i], final["game_length"]))
+                totals[i] = 0.0
+    venv.close()
+    assert games and all(game_return == total for game_return, total, _ in games)
+    assert max(g[0] for g in games) > 1  # unclipped: more than one point per step somewhere
+    assert all(0 < length <= 500 for _, _, length in games)  # 2,000 frames = 500 agent steps at most
+
+
+def test_unknown_backend_is_one_line_with_suggestion():
+    with pytest.raises(UnknownNameError, match="Did you mean: envpool"):
+        rlsuite.make_agent("ppo", env={"plugin": "atari", "id": "Pong", "backend": "envpol"}, device="cpu")
