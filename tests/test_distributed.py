@@ -87,3 +87,53 @@ def test_async_a3c_applies_exactly_the_updates_asked_with_bounded_staleness():
     assert max(stats["staleness"]) <= 2 and sum(stats["staleness"].values()) == 40
     assert agent.steps == 10 * (40 + stats["dropped"])
     assert all(np.isfinite(p.detach().numpy()).all() for p in agent.model.parameters())
+
+
+# ------------------------------------------------------------------------- Ray Tune
+def tiny_search(tmp_path, scheduler: str, **extra):
+    from rlsuite.distributed.tune import load_search
+
+    overrides = [f"scheduler={scheduler}", f"storage={tmp_path}", "name=t", "total_steps=256", "num_samples=4",
+                 "fixed={n_steps: 16, n_envs: 2, net_arch: [16]}", "agent=a2c",
+                 "space={lr: {loguniform: [1.0e-5, 1.0e-1]}}", *[f"{k}={v}" for k, v in extra.items()]]
+    return load_search("ppo_cartpole", overrides)
+
+
+@pytest.mark.slow  # ~40 s on the loaded 2-core machine (Tune starts a trial actor per trial)
+@pytest.mark.usefixtures("ray_local")
+def test_asha_stops_weak_trials_early_and_the_best_config_is_written(tmp_path):
+    import yaml
+
+    from rlsuite.distributed.tune import tune_search
+
+    spec = tiny_search(tmp_path, "asha", iterations=4, asha="{grace_period: 1, reduction_factor: 2}")
+    outcome = tune_search(spec)
+    iterations = sorted(t["iterations"] for t in outcome["trials"])
+    assert len(iterations) == 4 and iterations[-1] == 4 and iterations[0] < 4  # some trial was stopped
+    written = yaml.safe_load(outcome["path"].read_text())
+    assert set(written["hyperparameters"]) == {"lr"} and written["train"].startswith("rlsuite train agent=a2c")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_local")
+def test_a_pbt_trial_restarts_from_a_checkpoint(tmp_path):
+    from rlsuite.distributed.tune import tune_search
+
+    spec = tiny_search(tmp_path, "pbt", iterations=6, num_samples=2,
+                       pbt="{perturbation_interval: 2, quantile_fraction: 0.5}")
+    outcome = tune_search(spec)
+    restored = [step for t in outcome["trials"] for step in t["restored_from_step"] if step >= 0]
+    assert restored, outcome["trials"]  # an exploiting trial loaded a safetensors checkpoint
+    assert all(step > 0 for step in restored)
+
+
+def test_a_bad_search_is_refused_in_one_line():
+    from rlsuite.distributed.tune import load_search
+    from rlsuite.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Did you mean: scheduler"):
+        load_search("ppo_cartpole", ["schedular=asha"])
+    with pytest.raises(ConfigError, match="agent 'ppo' has no key 'lrr'"):
+        load_search("ppo_cartpole", ["space={lrr: {uniform: [0, 1]}}"])
+    with pytest.raises(ConfigError, match="loguniform needs low > 0"):
+        load_search("ppo_cartpole", ["space={lr: {loguniform: [0, 1]}}"])

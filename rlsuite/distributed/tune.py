@@ -176,7 +176,9 @@ def tune_search(spec: dict[str, Any], ray_settings: Any = None) -> dict[str, Any
         tune_config=tune.TuneConfig(metric=spec["metric"], mode=spec["mode"], num_samples=int(spec["num_samples"]),
                                     scheduler=_scheduler(spec, space)),
         run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
+                                  # PBT exploits other trials' recent checkpoints: keep a few more
+                                  checkpoint_config=tune.CheckpointConfig(
+                                      num_to_keep=8 if spec["scheduler"] == "pbt" else 2)))
     results = tuner.fit()
     best = results.get_best_result(metric=spec["metric"], mode=spec["mode"], scope="all")
     trials = []
