@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -46,6 +49,7 @@ def test_ray_executor_yields_every_result_and_names_a_failing_job():
         assert info.value.index == 3
 
 
+@pytest.mark.slow  # the rollout workers' kill test covers a replaced worker in the default run
 @pytest.mark.usefixtures("ray_local")
 def test_ray_executor_resubmits_the_job_of_a_worker_that_died(tmp_path):
     with make_executor("ray", workers=2) as executor:
@@ -137,3 +141,106 @@ def test_a_bad_search_is_refused_in_one_line():
         load_search("ppo_cartpole", ["space={lrr: {uniform: [0, 1]}}"])
     with pytest.raises(ConfigError, match="loguniform needs low > 0"):
         load_search("ppo_cartpole", ["space={lr: {loguniform: [0, 1]}}"])
+
+
+# ------------------------------------------------------------------------- shutdown and the cluster path
+def run_driver(script: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=timeout, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def assert_all_gone(pids: list[int], timeout: float = 20.0) -> None:
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if psutil.pid_exists(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"Ray processes left behind: {alive}"
+
+
+@pytest.mark.parametrize("ending", ["exception", pytest.param("sigint", marks=pytest.mark.slow),
+                                    pytest.param("sigterm", marks=pytest.mark.slow)])
+def test_a_driver_that_fails_or_is_interrupted_leaves_no_ray_process(ending):
+    """A driver that raises, gets Ctrl-C (SIGINT) or SIGTERM stops the Ray it started, processes and all."""
+    out = run_driver(f"""
+        import json, os, signal, psutil, ray
+        from rlsuite import distributed
+        distributed.init({{"num_cpus": 1}})
+        actor = ray.remote(num_cpus=1)(type("A", (), {{"pid": lambda self: os.getpid()}})).remote()
+        ray.get(actor.pid.remote())
+        print(json.dumps([p.pid for p in psutil.Process().children(recursive=True)]), flush=True)
+        if "{ending}" == "exception":
+            raise RuntimeError("the run failed")
+        os.kill(os.getpid(), signal.{ending.upper()})
+        import time; time.sleep(30)
+    """)
+    assert out.returncode != 0
+    pids = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(pids) >= 3  # gcs, raylet, the actor's worker, ...
+    assert_all_gone(pids)
+
+
+@pytest.mark.slow  # ~40 s: a second Ray (two nodes) in a subprocess
+def test_two_simulated_nodes_run_the_executor_and_rollout_workers_through_an_address():
+    """ray.cluster_utils.Cluster: two nodes of 1 CPU each; the driver attaches with an address only."""
+    out = run_driver("""
+        import json, psutil, ray
+        from ray.cluster_utils import Cluster
+        from rlsuite import distributed, make_agent
+        from rlsuite.errors import ConfigError
+        from rlsuite.executors import make_executor
+        from tests.test_distributed import node_of
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        cluster.add_node(num_cpus=1)
+        try:
+            distributed.init({"address": cluster.address, "num_cpus": 2})
+        except ConfigError as err:
+            refused = str(err)
+        distributed.init({"address": cluster.address})
+        with make_executor("ray", workers=2) as executor:
+            nodes = sorted(set(dict(executor.map_unordered(node_of, [0, 1])).values()))
+        agent = make_agent("a2c", "CartPole-v1", seed=0, tuned=False, workers=2, n_envs=2, n_steps=8)
+        agent.learn(32)
+        pids = [p.pid for p in psutil.Process().children(recursive=True)]
+        distributed.shutdown()
+        cluster.shutdown()
+        print(json.dumps({"nodes": nodes, "steps": agent.steps, "refused": refused, "pids": pids}))
+    """)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["nodes"]) == 2  # one job on each node
+    assert result["steps"] == 32
+    assert "has its own resources" in result["refused"]
+    assert_all_gone(result["pids"])
+
+
+def node_of(_: int) -> str:
+    import time
+
+    import ray
+
+    time.sleep(1.0)  # both jobs in flight together, so each actor holds its node's one CPU
+    return ray.get_runtime_context().get_node_id()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seeds", [(0, 1, 2)])
+@pytest.mark.usefixtures("ray_local")
+def test_async_a3c_on_a_parameter_server_solves_cartpole(seeds):
+    """The Hogwild test's recipe (tests/test_a3c.py) on the Ray backend: 2 gradient workers, 150k steps."""
+    import rlsuite
+    from tests.learning import assert_quorum
+    from tests.test_a3c import CARTPOLE
+
+    def score(seed):
+        agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=seed, n_workers=2, backend="ray",
+                                   **{**CARTPOLE, "ent_coef": 0.01})
+        agent.learn(150_000)
+        assert max(agent.async_stats["staleness"]) <= 2
+        return rlsuite.evaluate(agent, episodes=10, seed=1000).mean
+
+    assert_quorum("a3c_ray_cartpole", score, seeds, threshold=475, need=2)

@@ -52,7 +52,7 @@ class BatchSpy:
             self.on_iteration(agent)
 
 
-@pytest.mark.parametrize("name", ["a2c", "ppo"])
+@pytest.mark.parametrize("name", ["a2c", pytest.param("ppo", marks=pytest.mark.slow)])
 def test_one_rollout_worker_collects_the_local_vector_envs_batches(name):
     """workers=1 at a fixed seed: every batch (observations, actions, advantages) and the final weights
     equal the local path's, bit for bit (A2C: no shuffling; PPO: one minibatch of everything)."""
@@ -68,20 +68,27 @@ def test_one_rollout_worker_collects_the_local_vector_envs_batches(name):
         np.testing.assert_array_equal(got, want)
 
 
-def test_two_workers_split_the_env_columns_and_tag_batches_with_the_weights_version():
+def test_two_workers_split_the_envs_tag_batches_with_versions_and_a_killed_worker_is_replaced():
     """Worker 0 steps env columns 0-1 with the agent's seed: its half of the first batch equals what a
-    local agent with those two envs collects; one weights version per iteration, checked on every batch."""
+    local agent with those two envs collects; one weights version per iteration, checked on every batch.
+    Worker 1, SIGKILLed after the second update, is replaced and training finishes its budget."""
+    import ray
+
     agent = make_agent("a2c", "CartPole-v1", seed=3, tuned=False, workers=2, **SMALL)
     versions, first = [], {}
 
-    def keep_first(a):
+    def on_iteration(a):
         versions.append(a.rollout_workers.version)
         first.setdefault("obs", a.buffer.obs.copy())
         first.setdefault("actions", a.buffer.actions.copy())
+        if a.updates == 2:
+            os.kill(ray.get(a.rollout_workers.actors[1].pid.remote()), signal.SIGKILL)
 
-    agent.hooks = BatchSpy(on_iteration=keep_first)
-    agent.learn(2 * 16 * 4)
-    assert versions == [1, 2]
+    agent.hooks = BatchSpy(on_iteration=on_iteration)
+    agent.learn(4 * 16 * 4)
+    assert versions == [1, 2, 3, 4]
+    assert agent.steps == 4 * 16 * 4 and agent.updates == 4 and agent.rollout_workers.replaced == 1
+    assert all(torch.isfinite(p).all() for p in agent.policy.parameters())
     local = make_agent("a2c", "CartPole-v1", seed=3, tuned=False, **{**SMALL, "n_envs": 2})
     local.budget_start, local.budget_end = 0, 10**9
     local.start_segment()
@@ -91,22 +98,7 @@ def test_two_workers_split_the_env_columns_and_tag_batches_with_the_weights_vers
     assert not np.array_equal(first["obs"][:, 2:], first["obs"][:, :2])  # worker 1: other envs
 
 
-def test_a_killed_rollout_worker_is_replaced_and_training_finishes():
-    import ray
-
-    def kill_worker_1(agent):
-        if agent.updates == 2:
-            pid = ray.get(agent.rollout_workers.actors[1].pid.remote())
-            os.kill(pid, signal.SIGKILL)
-
-    agent = make_agent("ppo", "CartPole-v1", seed=0, tuned=False, workers=2, **SMALL)
-    agent.hooks = BatchSpy(on_iteration=kill_worker_1)
-    agent.learn(5 * 16 * 4)
-    assert agent.steps == 5 * 16 * 4 and agent.updates == 5
-    assert agent.rollout_workers.replaced == 1
-    assert all(torch.isfinite(p).all() for p in agent.policy.parameters())
-
-
+@pytest.mark.slow
 def test_reinforce_batches_of_different_lengths_are_gathered():
     agent = make_agent("reinforce", "CartPole-v1", seed=0, tuned=False, workers=2, n_envs=2, n_steps=200,
                        batch_episodes=1, net_arch=[16])

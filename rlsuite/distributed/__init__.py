@@ -77,8 +77,8 @@ def init(cfg: Any = None, **overrides: Any) -> str:
         return address
     global _started_here
     # Attach to nothing already running: a stray RAY_ADDRESS is handled above, "local" forces a new one.
-    ray.init(address="local", num_cpus=settings.num_cpus, num_gpus=settings.num_gpus, include_dashboard=False,
-             log_to_driver=False, configure_logging=False)
+    resources: dict[str, Any] = {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus}
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False, **resources)
     _started_here = True
     atexit.register(shutdown)
     _stop_on_sigterm()

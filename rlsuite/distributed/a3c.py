@@ -115,7 +115,7 @@ def train_async(agent: A3C, until_step: int) -> None:
     distributed.init()
     max_staleness = cfg.max_staleness or cfg.n_workers
     spaces = (agent.observation_space, agent.action_space)
-    server = ray.remote(ParameterServer).options(num_cpus=0).remote(
+    server: Any = ray.remote(ParameterServer).options(num_cpus=0).remote(
         spaces, cfg, agent.model.state_dict(), agent.optimizer.state_dict())
     restarts = [0] * cfg.n_workers
     start_steps = agent.steps

@@ -77,7 +77,7 @@ class RolloutWorker:
 
         torch.set_num_threads(threads)  # Ray's OMP_NUM_THREADS is per task; torch must be told
         cls = registry.get_agent(agent_name)
-        agent: OnPolicyAgent = cls(env_spec, {**config, "workers": 0}, seed=worker_seed, device="cpu", spaces=spaces,
+        agent: Any = cls(env_spec, {**config, "workers": 0}, seed=worker_seed, device="cpu", spaces=spaces,
                                    check_finite=check_finite)
         # Built with the whole n_envs (validated as the driver's), then set up again for this worker's
         # share from the same seed: relations over n_envs (PPO's minibatch size) are the driver's business.
@@ -85,7 +85,7 @@ class RolloutWorker:
         seeding.seed_everything(worker_seed)
         agent.rng = np.random.default_rng(worker_seed)
         agent.setup()
-        self.agent = agent
+        self.agent: OnPolicyAgent = agent
         self.recorder = EpisodeRecorder()
         self.agent.logger = self.recorder
         self.agent_seed, self.first_env, self.n_envs = agent_seed, first_env, n_envs

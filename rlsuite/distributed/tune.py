@@ -181,22 +181,25 @@ def tune_search(spec: dict[str, Any], ray_settings: Any = None) -> dict[str, Any
                                       num_to_keep=8 if spec["scheduler"] == "pbt" else 2)))
     results = tuner.fit()
     best = results.get_best_result(metric=spec["metric"], mode=spec["mode"], scope="all")
+    best_metrics = best.metrics or {}
     trials = []
-    for result in results:
+    for i in range(len(results)):
+        result = results[i]
         frame = result.metrics_dataframe
-        trials.append({"config": dict(result.config), "iterations": int(result.metrics.get("training_iteration", 0)),
-                       "metric": result.metrics.get(spec["metric"]),
+        metrics = result.metrics or {}
+        trials.append({"config": dict(result.config or {}), "iterations": int(metrics.get("training_iteration", 0)),
+                       "metric": metrics.get(spec["metric"]),
                        "restored_from_step": [int(v) for v in frame["restored_from_step"]] if frame is not None
                        and "restored_from_step" in frame else []})
-    best_config = {key: _plain(value) for key, value in best.config.items()}
+    best_config = {key: _plain(value) for key, value in (best.config or {}).items()}
     overrides = " ".join(f"agent.{k}={v}" for k, v in best_config.items())
     path = storage / name / "best_config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({
         "agent": spec["agent"], "env": spec["env"], "metric": spec["metric"],
-        "best_metric": _plain(best.metrics.get(spec["metric"])), "hyperparameters": best_config,
+        "best_metric": _plain(best_metrics.get(spec["metric"])), "hyperparameters": best_config,
         "train": f"rlsuite train agent={spec['agent']} env={spec['env']} {overrides}"}, sort_keys=False))
-    return {"best": best_config, "metric": best.metrics.get(spec["metric"]), "path": path, "trials": trials}
+    return {"best": best_config, "metric": best_metrics.get(spec["metric"]), "path": path, "trials": trials}
 
 
 def _plain(value: Any) -> Any:
