@@ -32,6 +32,10 @@ carries its traceback; a worker that loses its parent exits by itself. No orphan
 ``spawn``/``forkserver`` (the script needs the ``if __name__ == "__main__":`` guard, and a custom env
 factory must be picklable).
 
+``backend=ray`` runs the same actor-learner step (:class:`SegmentLearner`) in Ray actors around a
+parameter-server actor instead (:mod:`rlsuite.distributed.a3c`: on one machine or a cluster, bounded
+staleness, exactly the number of updates the budget asks).
+
 Reproducibility: asynchronous training is NOT bit-reproducible. The interleaving of Hogwild updates
 depends on the OS scheduler, so two runs with one seed differ, and a resumed run continues from the
 checkpoint's weights, optimizer statistics and counters but does not replay the uninterrupted run.

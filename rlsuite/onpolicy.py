@@ -21,6 +21,9 @@ Details that every agent gets right the same way here:
   the rollout's end (they bootstrap like a truncation, which is what GAE does at a rollout end
   anyway), the update runs, ``after_step(rollout_start)`` writes the checkpoint after the update,
   and ``start_segment()`` reseeds the envs: a resumed run replays the uninterrupted one bit for bit.
+* **Rollout workers.** ``workers=N`` collects in N Ray actors that run this same
+  :func:`collect_rollout` (:mod:`rlsuite.distributed.rollout`); the update reads
+  :meth:`OnPolicyAgent.rollout_batch` either way.
 """
 
 from __future__ import annotations
