@@ -4,7 +4,7 @@
 
 Measured, all in one process on one local Ray (started once, not timed except where said):
 
-* ``ppo_sps_2workers_vs_1``: PPO on CartPole (n_envs=8, n_steps=128): env steps/s with 2 rollout
+* ``ppo_sps_2workers_vs_1``: PPO on CartPole (n_envs=8, n_steps=512): env steps/s with 2 rollout
   workers over 1, timed over the iterations after the first (actor start-up excluded);
   ``ray_overhead_ms_per_iteration``: one worker's iteration time minus the local vector env's;
 * ``sweep4_wall_ray_vs_sequential``: ``rlsuite train -m seed=0,1,2,3`` (A2C, CartPole) with
@@ -23,6 +23,8 @@ import argparse
 import contextlib
 import io
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +36,14 @@ CHILD_EPOCHS = 2
 
 
 def nas_child(arch: dict[str, Any]) -> float:
-    """One NAS-style child: build the CNN an ArchSpec describes, train it on MNIST-1D, return test accuracy."""
+    """One NAS-style child: build the CNN an ArchSpec describes, train it on MNIST-1D, return test accuracy.
+    (Imports inside: a function of __main__ travels to the Ray workers by value.)"""
+    import torch
     import torch.nn.functional as F
 
     from rlsuite.backbones import ArchSpec, SpecCNN, batches, load_dataset
 
+    torch.manual_seed(0)  # the same child gives the same accuracy in any worker
     data = load_dataset("mnist1d", seed=0)
     model = SpecCNN(ArchSpec.from_dict(arch), data.train.x.shape[1:], len(data.classes))
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -81,11 +86,11 @@ def ppo_rate(workers: int, iterations: int) -> tuple[float, float]:
     """(env steps/s, seconds per iteration) over iterations 2..n."""
     from rlsuite import make_agent
 
-    agent = make_agent("ppo", "CartPole-v1", seed=0, tuned=False, n_envs=8, n_steps=128, batch_size=256,
+    agent = make_agent("ppo", "CartPole-v1", seed=0, tuned=False, n_envs=8, n_steps=512, batch_size=1024,
                        n_epochs=4, workers=workers)
     clock = IterationClock()
     agent.hooks = clock
-    agent.learn(iterations * 8 * 128)
+    agent.learn(iterations * 8 * 512)
     agent.close()
     dt = clock.times[-1] - clock.times[0]
     return (clock.steps[-1] - clock.steps[0]) / dt, dt / (len(clock.times) - 1)
@@ -125,7 +130,7 @@ def main() -> None:
     started = time.time()
     distributed.init({"num_cpus": 2})
     iterations = 6 if args.quick else 20
-    out: dict[str, Any] = {"quick": args.quick}
+    out: dict[str, Any] = {"quick": args.quick, "load_average_1min_at_start": round(os.getloadavg()[0], 1)}
     local_sps, local_iter = ppo_rate(0, iterations)
     one_sps, one_iter = ppo_rate(1, iterations)
     two_sps, _ = ppo_rate(2, iterations)
@@ -133,6 +138,7 @@ def main() -> None:
                ppo_sps_2workers_vs_1=round(two_sps / one_sps, 2),
                ray_overhead_ms_per_iteration=round(1000 * (one_iter - local_iter), 1),
                local_ms_per_iteration=round(1000 * local_iter, 1))
+    print(out, file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         steps = 2000 if args.quick else 10000
         sequential = sweep_wall("local", Path(tmp), steps)
@@ -146,6 +152,7 @@ def main() -> None:
                nas_children_2_vs_1=round(rate_2 / rate_1, 2), nas_child_accuracies=[round(a, 3) for a in acc_2],
                nas_same_results_1_and_2_workers=acc_1 == acc_2)
     distributed.shutdown()
+    out["load_average_1min_at_end"] = round(os.getloadavg()[0], 1)
     out["leftover_ray_processes"] = len(distributed.wait_for_no_ray_processes(since=started, timeout=15))
     print(json.dumps(out))
 
