@@ -26,11 +26,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from rlsuite.config import RayConfig
-from rlsuite.errors import ConfigError
+from rlsuite.errors import ConfigError, RLSuiteError
 
 RaySettings = RayConfig  # the ``ray:`` block of configs/train.yaml
 
@@ -45,7 +44,11 @@ def settings_from(cfg: Any = None) -> RaySettings:
         return RaySettings()
     if isinstance(cfg, RaySettings):
         return cfg
-    node: Any = cfg.get("ray", cfg) if isinstance(cfg, Mapping) or hasattr(cfg, "get") else cfg
+    node: Any = cfg
+    if "ray" in cfg:
+        node = cfg["ray"]
+    elif "agent" in cfg:  # a run config from before the ray block existed
+        node = None
     if node is None:
         return RaySettings()
     known = set(RaySettings.__dataclass_fields__)
@@ -73,7 +76,13 @@ def init(cfg: Any = None, **overrides: Any) -> str:
         if settings.num_cpus is not None or settings.num_gpus is not None:
             raise ConfigError("ray.num_cpus/ray.num_gpus apply to a Ray started here; a cluster at "
                               f"{address} has its own resources (drop them, or drop the address)")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError) as err:
+            raise RLSuiteError(
+                f"cannot attach to the Ray cluster at {address}: {str(err).strip().splitlines()[-1]}. Is it running "
+                "(ray start --head)? A cluster with token authentication (Ray's default) also needs "
+                "RAY_AUTH_MODE=token here and its token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from err
         return address
     global _started_here
     # Attach to nothing already running: a stray RAY_ADDRESS is handled above, "local" forces a new one.
