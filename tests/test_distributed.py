@@ -162,8 +162,8 @@ def assert_all_gone(pids: list[int], timeout: float = 20.0) -> None:
     assert not alive, f"Ray processes left behind: {alive}"
 
 
-@pytest.mark.parametrize("ending", ["exception", pytest.param("sigint", marks=pytest.mark.slow),
-                                    pytest.param("sigterm", marks=pytest.mark.slow)])
+@pytest.mark.slow  # ~10 s each; in the default run the ray_local fixture checks a normal exit
+@pytest.mark.parametrize("ending", ["exception", "sigint", "sigterm"])
 def test_a_driver_that_fails_or_is_interrupted_leaves_no_ray_process(ending):
     """A driver that raises, gets Ctrl-C (SIGINT) or SIGTERM stops the Ray it started, processes and all."""
     out = run_driver(f"""
