@@ -99,7 +99,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     rest = [o for o in args.overrides if not o.startswith(("search=", "ray."))]
     spec = load_search(search[0], rest)
     outcome = tune_search(spec, ray_settings or None)
-    print(f"best {spec['metric']}: {outcome['metric']:.2f} with {outcome['best']}")
+    print(f"best {spec['metric']}: {outcome['metric']} with {outcome['best']}")
     print(f"wrote {outcome['path']}")
     return 0
 

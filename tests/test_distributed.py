@@ -244,3 +244,39 @@ def test_async_a3c_on_a_parameter_server_solves_cartpole(seeds):
         return rlsuite.evaluate(agent, episodes=10, seed=1000).mean
 
     assert_quorum("a3c_ray_cartpole", score, seeds, threshold=475, need=2)
+
+
+def test_the_parameter_server_applies_fresh_gradients_and_refuses_stale_ones():
+    """ParameterServer as a plain object (no Ray): one SGD-like Adam step per accepted gradient, the
+    version counts them, and a gradient older than max_staleness leaves θ untouched."""
+    import gymnasium as gym
+    import torch
+
+    from rlsuite.agents.a3c import A3CConfig, build_policy
+    from rlsuite.distributed.a3c import ParameterServer
+
+    spaces = (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
+    cfg = A3CConfig(optimizer="adam", lr=0.1, net_arch=[4])
+    torch.manual_seed(0)
+    server = ParameterServer(spaces, cfg, build_policy(*spaces, cfg).state_dict(), None)
+    before = server.weights()
+    ones = [np.ones_like(w) for w in before]
+    assert server.apply(ones, computed_with=0, lr=0.1, max_staleness=1) == (True, 0)
+    after_one = server.weights()
+    for b, a in zip(before, after_one):  # Adam's first step moves every weight by lr against the gradient sign
+        np.testing.assert_allclose(a, b - 0.1, atol=1e-5)
+    assert server.apply(ones, computed_with=0, lr=0.1, max_staleness=1) == (True, 1)
+    after_two = server.weights()
+    assert server.apply(ones, computed_with=0, lr=0.1, max_staleness=1) == (False, 2)  # too stale: dropped
+    assert server.version == 2
+    for kept, w in zip(after_two, server.weights()):
+        np.testing.assert_array_equal(kept, w)
+
+
+def test_rlsuite_tune_refuses_a_missing_or_unknown_search_in_one_line(capsys):
+    from rlsuite.cli import main
+
+    assert main(["tune", "num_samples=2"]) != 0
+    assert "takes one search=" in capsys.readouterr().err
+    assert main(["tune", "search=ppo_cartpol"]) != 0
+    assert "Did you mean: ppo_cartpole" in capsys.readouterr().err

@@ -111,7 +111,10 @@ class RayExecutor:
                 yield index, result
         finally:
             for ref in pending:  # the caller stopped early or a job failed: leave no work behind
-                ray.cancel(ref, force=False)
+                try:
+                    ray.cancel(ref, force=False)
+                except Exception:  # noqa: BLE001 - Ray already gone (shutdown): nothing left to cancel
+                    pass
 
     def close(self) -> None:
         for actor in self._actors:
