@@ -247,12 +247,12 @@ def test_async_a3c_on_a_parameter_server_solves_cartpole(seeds):
 
 
 def test_the_parameter_server_applies_fresh_gradients_and_refuses_stale_ones():
-    """ParameterServer as a plain object (no Ray): one SGD-like Adam step per accepted gradient, the
+    """ParameterServer as a plain object (no Ray): one Adam step per accepted gradient, the
     version counts them, and a gradient older than max_staleness leaves θ untouched."""
     import gymnasium as gym
     import torch
-
     from rlsuite.agents.a3c import A3CConfig, build_policy
+
     from rlsuite.distributed.a3c import ParameterServer
 
     spaces = (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
