@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 def a2c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tensor, advantages: torch.Tensor,
@@ -69,7 +69,7 @@ class A2C(OnPolicyAgent):
     def update(self) -> None:
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
-        data = flatten_rollout(self.buffer)
+        data = self.rollout_batch()
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)

@@ -32,6 +32,10 @@ carries its traceback; a worker that loses its parent exits by itself. No orphan
 ``spawn``/``forkserver`` (the script needs the ``if __name__ == "__main__":`` guard, and a custom env
 factory must be picklable).
 
+``backend=ray`` runs the same actor-learner step (:class:`SegmentLearner`) in Ray actors around a
+parameter-server actor instead (:mod:`rlsuite.distributed.a3c`: on one machine or a cluster, bounded
+staleness, exactly the number of updates the budget asks).
+
 Reproducibility: asynchronous training is NOT bit-reproducible. The interleaving of Hogwild updates
 depends on the OS scheduler, so two runs with one seed differ, and a resumed run continues from the
 checkpoint's weights, optimizer statistics and counters but does not replay the uninterrupted run.
@@ -114,6 +118,11 @@ class A3CConfig(AgentConfig):
     start_method: str = field(default="auto", metadata=one_of("auto", "fork", "spawn", "forkserver"))
     # updates between a worker's loss reports (averaged over them)
     log_interval: int = field(default=20, metadata=at_least_one)
+    # hogwild: worker processes on this machine; ray: a parameter-server actor and gradient workers on
+    # Ray, on one machine or a cluster (rlsuite.distributed.a3c; pip install "rlsuite[ray]")
+    backend: str = field(default="hogwild", metadata=one_of("hogwild", "ray"))
+    # ray backend: the oldest weights an applied gradient may come from, in updates (0: n_workers)
+    max_staleness: int = field(default=0, metadata=non_negative)
 
 
 # ---------------------------------------------------------------------------- shared state
@@ -279,63 +288,20 @@ class A3CWorker:
 
     def _loop(self, local: ActorCritic, envs: gym.vector.VectorEnv, obs: np.ndarray, until_step: int) -> None:
         cfg, wid = self.cfg, self.worker_id
-        T, N = cfg.t_max, cfg.n_envs
-        obs_buf = np.zeros((T, *obs.shape), dtype=obs.dtype)
-        action_buf = np.zeros((T, N, *local.action_shape), dtype=local.action_dtype)
-        rewards = np.zeros((T, N), np.float32)
-        values = np.zeros((T, N), np.float32)
-        final_values = np.zeros((T, N), np.float32)
-        terminated = np.zeros((T, N), bool)
-        truncated = np.zeros((T, N), bool)
-        tracker = EpisodeTracker(N)
+        rollout = SegmentLearner(local, envs, obs, cfg, self.report, wid)
+        rollout.check_finite = self.check_finite
         stats_sum: dict[str, float] = {}
         n_stats = 0
         span = max(self.budget[1] - self.budget[0], 1)
-        local_params = list(local.parameters())
-        watch = NonFiniteWatch()
         while self.parent_pid is None or os.getppid() == self.parent_pid:
-            self.params.pull(local_params)  # θ' ← θ
-            t = 0
-            while t < T and self.counters.claim(N, until_step):
-                with torch.no_grad():
-                    action_tensor, _, v = local.act(torch.as_tensor(obs))
-                actions = action_tensor.numpy()
-                next_obs, r, term, trunc, infos = envs.step(local.env_actions(actions))
-                if self.check_finite:
-                    check_env_step(next_obs, np.asarray(r, np.float32), self.counters.read_steps())
-                obs_buf[t], action_buf[t], rewards[t], values[t] = obs, actions, r, v.numpy()
-                terminated[t], truncated[t] = term, trunc
-                cut = np.asarray(trunc, bool) & ~np.asarray(term, bool)
-                if cut.any():  # bootstrap a time-limit truncation from V(final obs)
-                    with torch.no_grad():
-                        final_values[t] = local.value(torch.as_tensor(true_next_obs(next_obs, infos))).numpy()
-                for episode_return, length in tracker.update(rewards[t], term | trunc, infos):
-                    self.report(("episode", wid, episode_return, length))
-                obs = next_obs
-                t += 1
-            if t == 0:
+            self.params.pull(rollout.params)  # θ' ← θ
+            stats = rollout.gradient(lambda n: self.counters.claim(n, until_step), self.counters.read_steps)
+            if stats is None:
                 break  # the budget is spent
-            with torch.no_grad():
-                last_values = local.value(torch.as_tensor(obs)).numpy()
-            advantages, returns = n_step_targets(rewards[:t], values[:t], last_values, terminated[:t],
-                                                 truncated[:t], final_values[:t], cfg.gamma, cfg.gae_lambda)
-            log_probs, entropy, v = local.evaluate_actions(
-                torch.as_tensor(obs_buf[:t].reshape(t * N, *obs.shape[1:])),
-                torch.as_tensor(action_buf[:t].reshape(t * N, *local.action_shape)))
-            loss, stats = a3c_loss(log_probs, entropy, v, torch.as_tensor(advantages.reshape(-1)),
-                                   torch.as_tensor(returns.reshape(-1)), cfg.ent_coef, cfg.vf_coef)
-            for p in local_params:
-                p.grad = None
-            loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(local_params, cfg.max_grad_norm)
-            if self.check_finite:  # a bad gradient never reaches the shared θ
-                watch.add("loss", loss)
-                watch.add("grad norm", grad_norm)
-                watch.check(self.counters.read_steps())
             if cfg.anneal_lr:
                 done = (self.counters.read_steps() - self.budget[0]) / span
                 self.params.set_lr(cfg.lr * max(1.0 - done, 0.0))
-            self.params.push(local_params)  # lock-free Hogwild step on the shared θ
+            self.params.push(rollout.params)  # lock-free Hogwild step on the shared θ
             self.counters.count_update(wid)
             for key, value in stats.items():
                 stats_sum[key] = stats_sum.get(key, 0.0) + value
@@ -345,6 +311,77 @@ class A3CWorker:
                 stats_sum, n_stats = {}, 0
         if n_stats:
             self.report(("losses", wid, {k: s / n_stats for k, s in stats_sum.items()}))
+
+
+class SegmentLearner:
+    """A worker's envs and local network θ': :meth:`gradient` runs up to ``t_max`` steps and leaves the
+    clipped gradient of the A3C loss in θ'.grad. Shared by the Hogwild workers and the Ray backend
+    (:mod:`rlsuite.distributed.a3c`), which differ only in where θ comes from and where g goes."""
+
+    def __init__(self, local: ActorCritic, envs: gym.vector.VectorEnv, obs: np.ndarray, cfg: A3CConfig,
+                 report: Callable[[tuple], None], worker_id: int):
+        self.local, self.envs, self.obs, self.cfg = local, envs, obs, cfg
+        self.report, self.worker_id = report, worker_id
+        T, N = cfg.t_max, cfg.n_envs
+        self.obs_buf = np.zeros((T, *obs.shape), dtype=obs.dtype)
+        self.action_buf = np.zeros((T, N, *local.action_shape), dtype=local.action_dtype)
+        self.rewards = np.zeros((T, N), np.float32)
+        self.values = np.zeros((T, N), np.float32)
+        self.final_values = np.zeros((T, N), np.float32)
+        self.terminated = np.zeros((T, N), bool)
+        self.truncated = np.zeros((T, N), bool)
+        self.tracker = EpisodeTracker(N)
+        self.params = list(local.parameters())
+        self.watch = NonFiniteWatch()
+        self.check_finite = True
+        self.steps_taken = 0  # env steps of the last gradient (t × n_envs)
+
+    def gradient(self, claim: Callable[[int], bool], global_steps: Callable[[], int]) -> dict[str, float] | None:
+        """Collect while ``claim(n_envs)`` grants steps (at most ``t_max``), then backpropagate the loss.
+        Returns the loss statistics, or None when no step was granted."""
+        cfg, local, wid = self.cfg, self.local, self.worker_id
+        T, N = cfg.t_max, cfg.n_envs
+        obs = self.obs
+        t = 0
+        while t < T and claim(N):
+            with torch.no_grad():
+                action_tensor, _, v = local.act(torch.as_tensor(obs))
+            actions = action_tensor.numpy()
+            next_obs, r, term, trunc, infos = self.envs.step(local.env_actions(actions))
+            if self.check_finite:
+                check_env_step(next_obs, np.asarray(r, np.float32), global_steps())
+            self.obs_buf[t], self.action_buf[t], self.rewards[t], self.values[t] = obs, actions, r, v.numpy()
+            self.terminated[t], self.truncated[t] = term, trunc
+            cut = np.asarray(trunc, bool) & ~np.asarray(term, bool)
+            if cut.any():  # bootstrap a time-limit truncation from V(final obs)
+                with torch.no_grad():
+                    self.final_values[t] = local.value(torch.as_tensor(true_next_obs(next_obs, infos))).numpy()
+            for episode_return, length in self.tracker.update(self.rewards[t], term | trunc, infos):
+                self.report(("episode", wid, episode_return, length))
+            obs = next_obs
+            t += 1
+        self.obs = obs
+        self.steps_taken = t * N
+        if t == 0:
+            return None
+        with torch.no_grad():
+            last_values = local.value(torch.as_tensor(obs)).numpy()
+        advantages, returns = n_step_targets(self.rewards[:t], self.values[:t], last_values, self.terminated[:t],
+                                             self.truncated[:t], self.final_values[:t], cfg.gamma, cfg.gae_lambda)
+        log_probs, entropy, v = local.evaluate_actions(
+            torch.as_tensor(self.obs_buf[:t].reshape(t * N, *obs.shape[1:])),
+            torch.as_tensor(self.action_buf[:t].reshape(t * N, *local.action_shape)))
+        loss, stats = a3c_loss(log_probs, entropy, v, torch.as_tensor(advantages.reshape(-1)),
+                               torch.as_tensor(returns.reshape(-1)), cfg.ent_coef, cfg.vf_coef)
+        for p in self.params:
+            p.grad = None
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        if self.check_finite:  # a bad gradient never leaves the worker
+            self.watch.add("loss", loss)
+            self.watch.add("grad norm", grad_norm)
+            self.watch.check(global_steps())
+        return stats
 
 
 def _worker_process(worker: A3CWorker, until_step: int, messages: Any, parent_pid: int) -> None:
@@ -409,6 +446,11 @@ class A3C(Agent):
         if self.steps >= until_step:
             return
         cfg = self.config
+        if cfg.backend == "ray":
+            from rlsuite.distributed.a3c import train_async
+
+            train_async(self, until_step)
+            return
         ctx: Any = mp.get_context(self.start_method)  # a SpawnContext/ForkContext (BaseContext lacks Process)
         self.params.share_memory()  # again after a checkpoint load replaced the optimizer state
         counters = SharedCounters(ctx, cfg.n_workers, self.steps)

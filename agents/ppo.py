@@ -33,7 +33,7 @@ from typing import ClassVar
 import torch
 
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
@@ -94,7 +94,7 @@ class PPO(OnPolicyAgent):
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         clip_range = cfg.clip_range * (1.0 - self.progress) if cfg.anneal_clip else cfg.clip_range
-        data = flatten_rollout(self.buffer)
+        data = self.rollout_batch()
         obs, actions = self.tensor(data.obs), self.tensor(data.actions)
         old_log_probs, old_values = self.tensor(data.log_probs), self.tensor(data.values)
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)

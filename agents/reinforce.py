@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rlsuite.constraints import at_least_one, finite, positive, probability
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -84,7 +84,7 @@ class Reinforce(OnPolicyAgent):
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
-        data = flatten_rollout(self.buffer)
+        data = self.rollout_batch()
         obs, returns = self.tensor(data.obs), self.tensor(data.returns)
         advantages = self.tensor(data.advantages)  # G_t − V(S_t) with V from collection time
         if cfg.normalize_advantage and len(advantages) > 1:

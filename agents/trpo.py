@@ -30,7 +30,7 @@ import torch
 
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, flatten_rollout
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 from rlsuite.trust_region import trust_region_step
 
 
@@ -100,7 +100,7 @@ class TRPO(OnPolicyAgent):
     def update(self) -> None:
         cfg = self.config
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
-        data = flatten_rollout(self.buffer)
+        data = self.rollout_batch()
         obs, actions = self.tensor(data.obs), self.tensor(data.actions)
         advantages = self.tensor(data.advantages)
         if cfg.normalize_advantage and len(advantages) > 1:

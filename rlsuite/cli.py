@@ -67,13 +67,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = train(args.overrides)
         _print_eval(run.dir, run.eval)
         return 0
-    for job in jobs:  # validate every job before the first one starts
-        if not any(o.startswith("resume=") for o in job):
-            compose(job)
+    composed = [compose(job) for job in jobs if not any(o.startswith("resume=") for o in job)]  # all checked first
+    if composed and composed[0].launcher == "ray":  # rlsuite.distributed: the jobs as Ray jobs
+        from rlsuite.distributed.sweep import run_sweep
+
+        def report(index: int, summary: dict[str, Any]) -> None:
+            print(f"[{index + 1}/{len(jobs)}] {' '.join(jobs[index])}: mean return {summary['mean']:.2f}, "
+                  f"{summary['run_dir']}")
+
+        run_sweep(jobs, composed[0], on_result=report)
+        return 0
     for i, job in enumerate(jobs):
         print(f"[{i + 1}/{len(jobs)}] {' '.join(job)}")
         run = train(job)
         _print_eval(run.dir, run.eval)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    try:
+        from rlsuite.distributed.tune import load_search, tune_search
+    except ImportError as err:
+        raise ConfigError(f"rlsuite tune needs Ray Tune ({err.name} is missing): pip install \"rlsuite[ray]\"") from err
+    search = [o.split("=", 1)[1] for o in args.overrides if o.startswith("search=")]
+    if len(search) != 1:
+        raise ConfigError("rlsuite tune takes one search=<name | file.yaml> (e.g. search=ppo_cartpole)")
+    import yaml
+
+    ray_settings = {o.split("=", 1)[0][4:]: yaml.safe_load(o.split("=", 1)[1])
+                    for o in args.overrides if o.startswith("ray.")}
+    rest = [o for o in args.overrides if not o.startswith(("search=", "ray."))]
+    spec = load_search(search[0], rest)
+    outcome = tune_search(spec, ray_settings or None)
+    print(f"best {spec['metric']}: {outcome['metric']} with {outcome['best']}")
+    print(f"wrote {outcome['path']}")
     return 0
 
 
@@ -209,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cfg", action="store_true", help="print the composed config and exit")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("tune", help="Ray Tune search: rlsuite tune search=ppo_cartpole num_samples=8 scheduler=asha")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_tune)
     p = sub.add_parser("eval", help="evaluate: rlsuite eval run=<run dir|model> episodes=30 protocol=gymnasium")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_eval)

@@ -50,6 +50,15 @@ RENAMED_KEYS = {
 
 
 @dataclass
+class RayConfig:
+    """``ray.*``: where Ray runs (rlsuite.distributed). ``address`` None: RAY_ADDRESS, else a local Ray."""
+
+    address: str | None = None
+    num_cpus: int | None = None  # a local Ray's CPUs (default: every core); not with an address
+    num_gpus: float | None = None
+
+
+@dataclass
 class TrainConfig:
     """Top-level keys of a training run (``configs/train.yaml`` sets their defaults)."""
 
@@ -70,6 +79,8 @@ class TrainConfig:
     leaderboard: str | None = None
     submit: bool = True
     check_finite: bool = True  # stop at the first NaN/±inf observation, reward, loss or gradient norm
+    launcher: str = field(default="local", metadata=domain(OneOf(("local", "ray"))))  # how -m runs its jobs
+    ray: RayConfig = field(default_factory=RayConfig)
 
 
 def train_defaults() -> dict[str, Any]:

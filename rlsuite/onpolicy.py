@@ -21,6 +21,9 @@ Details that every agent gets right the same way here:
   the rollout's end (they bootstrap like a truncation, which is what GAE does at a rollout end
   anyway), the update runs, ``after_step(rollout_start)`` writes the checkpoint after the update,
   and ``start_segment()`` reseeds the envs: a resumed run replays the uninterrupted one bit for bit.
+* **Rollout workers.** ``workers=N`` collects in N Ray actors that run this same
+  :func:`collect_rollout` (:mod:`rlsuite.distributed.rollout`); the update reads
+  :meth:`OnPolicyAgent.rollout_batch` either way.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import at_least_one, finite, positive, probability, widths
+from rlsuite.constraints import at_least_one, finite, non_negative, positive, probability, widths
+from rlsuite.errors import ConfigError
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic
@@ -166,6 +170,9 @@ class OnPolicyConfig(AgentConfig):
     # On the CPU, tanh hidden activations as 2·sigmoid(2x) − 1 (rlsuite.nets.mlp.SigmoidTanh): the same
     # function, but torch's CPU tanh kernel is several times slower than its sigmoid; false: nn.Tanh.
     fast_tanh: bool = True
+    # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
+    # the n_envs split between them; 0: the local vector env.
+    workers: int = field(default=0, metadata=non_negative)
 
 
 class OnPolicyAgent(Agent):
@@ -198,7 +205,15 @@ class OnPolicyAgent(Agent):
         )
         self.tracker = EpisodeTracker(cfg.n_envs)
         self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting else None
+        # a batch gathered from rollout workers whose lengths differ (REINFORCE's whole episodes)
+        self.gathered_batch: RolloutBatch | None = None
         self.setup_optimizers()
+        if cfg.workers and type(self).train_until is not OnPolicyAgent.train_until:
+            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; agent.workers is not "
+                              "supported for it (accepted: 0)")
+        if cfg.workers > cfg.n_envs:
+            raise ConfigError(f"agent.workers={cfg.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout worker "
+                              "steps at least one env (accepted: 0 to n_envs)")
 
     def rollout_capacity(self) -> int:
         return int(self.config.n_steps)
@@ -283,7 +298,21 @@ class OnPolicyAgent(Agent):
         """Whether to stop collecting after ``step + 1`` steps (REINFORCE stops on whole episodes)."""
         return step + 1 >= self.config.n_steps
 
+    def rollout_batch(self) -> RolloutBatch:
+        """The batch :meth:`update` learns from: the buffer, flat (or what rollout workers gathered)."""
+        return self.gathered_batch if self.gathered_batch is not None else flatten_rollout(self.buffer)
+
+    def start_segment(self) -> None:
+        if self.config.workers:  # the rollout workers own the envs
+            return
+        super().start_segment()
+
     def train_until(self, until_step: int) -> None:
+        if self.config.workers:
+            from rlsuite.distributed.rollout import train_with_rollout_workers
+
+            train_with_rollout_workers(self, until_step)
+            return
         while self.steps < until_step:
             rollout_start = self.steps
             cut = collect_rollout(self)

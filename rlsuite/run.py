@@ -264,6 +264,10 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name,
                        backend=cfg.env.get("backend"))
     agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
+    if uses_ray(agent):  # the run's ray.* settings decide where Ray runs (rlsuite.distributed)
+        from rlsuite import distributed
+
+        distributed.init(cfg)
     run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
     if not resume_state:
         create_run_dir(run_dir, OmegaConf.to_yaml(cfg))
@@ -301,6 +305,11 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     checkpoint.atomic_write_bytes(run_dir / "eval.json", json.dumps(summary, indent=2).encode())
     row_id = submit_result(cfg, run_dir, agent, result) if cfg.submit else None
     return Run(dir=run_dir, config=cfg, agent=agent, eval=result, leaderboard_id=row_id)
+
+
+def uses_ray(agent: Agent) -> bool:
+    """Whether the agent trains on Ray: rollout workers (``workers``) or A3C's ``backend=ray``."""
+    return bool(getattr(agent.config, "workers", 0)) or getattr(agent.config, "backend", None) == "ray"
 
 
 def agent_config_hash(agent: Agent) -> str:

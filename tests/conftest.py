@@ -26,3 +26,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One real local Ray on 2 CPUs for the session's `ray` tests; at the end it is shut down and no
+    process it started may survive (rlsuite.distributed)."""
+    pytest.importorskip("ray")
+    import psutil
+
+    from rlsuite import distributed
+
+    distributed.init({"num_cpus": 2})
+    yield
+    started = psutil.Process().children(recursive=True)
+    distributed.shutdown()
+    gone, alive = psutil.wait_procs(started, timeout=15)
+    assert not alive, f"Ray processes survived the test session: {[p.pid for p in alive]}"

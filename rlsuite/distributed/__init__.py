@@ -1,0 +1,154 @@
+"""rlsuite on Ray: one setting moves a command from a laptop to a cluster (``pip install "rlsuite[ray]"``).
+
+:func:`init` is the one entry point. Without an address it starts Ray inside this process's session
+on this machine with the CPUs/GPUs it is given (the embedded default); with ``ray.address=<host:port>``
+or the ``RAY_ADDRESS`` environment variable it attaches to a running cluster (``ray start --head``,
+KubeRay), and then passes no resource arguments (the cluster owns its resources).
+
+What runs on Ray (each module imports Ray; this one only when :func:`init` is called):
+
+* :mod:`.executor` — :class:`~rlsuite.distributed.executor.RayExecutor`, the ``ray`` backend of
+  :mod:`rlsuite.executors` (NAS children, sweep members): an actor pool, a dead worker's job resubmitted;
+* :mod:`.rollout` — rollout workers for the on-policy agents (``agent.workers=N``);
+* :mod:`.a3c` — A3C's parameter-server backend (``agent.backend=ray``);
+* :mod:`.sweep` — ``rlsuite train -m ... launcher=ray``; :mod:`.tune` — ``rlsuite tune`` (ASHA, PBT).
+
+Shutdown: a Ray instance started here is stopped at interpreter exit (``atexit``), which also runs
+after Ctrl-C and after an exception; SIGTERM is turned into a normal exit for the same reason. Only a
+SIGKILLed driver can leave Ray's processes behind (``ray stop --force`` clears them);
+:func:`ray_processes` lists them, and the tests and the benchmark check that none survive.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from rlsuite.config import RayConfig
+from rlsuite.errors import ConfigError, RLSuiteError
+
+RaySettings = RayConfig  # the ``ray:`` block of configs/train.yaml
+
+
+_started_here = False  # whether this process started (and so must stop) the Ray instance
+
+
+def settings_from(cfg: Any = None) -> RaySettings:
+    """Read a :class:`RaySettings` from None, a mapping (``{"address": ...}``), a run config with a
+    ``ray`` block, or a :class:`RaySettings`."""
+    if cfg is None:
+        return RaySettings()
+    if isinstance(cfg, RaySettings):
+        return cfg
+    node: Any = cfg
+    if "ray" in cfg:
+        node = cfg["ray"]
+    elif "agent" in cfg:  # a run config from before the ray block existed
+        node = None
+    if node is None:
+        return RaySettings()
+    known = set(RaySettings.__dataclass_fields__)
+    values = {str(k): node[k] for k in node}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        from rlsuite.errors import suggest
+
+        raise ConfigError(f"unknown Ray setting 'ray.{unknown[0]}'.{suggest(unknown[0], known)} "
+                          f"Accepted: {', '.join(sorted(known))}")
+    return RaySettings(**values)
+
+
+def init(cfg: Any = None, **overrides: Any) -> str:
+    """Start or attach to Ray (idempotent). Returns the address in use (``"local"`` when started here)."""
+    import ray
+
+    settings = settings_from(cfg)
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    if ray.is_initialized():
+        return str(ray.get_runtime_context().gcs_address)
+    address = settings.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        if settings.num_cpus is not None or settings.num_gpus is not None:
+            raise ConfigError("ray.num_cpus/ray.num_gpus apply to a Ray started here; a cluster at "
+                              f"{address} has its own resources (drop them, or drop the address)")
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError) as err:
+            raise RLSuiteError(
+                f"cannot attach to the Ray cluster at {address}: {str(err).strip().splitlines()[-1]}. Is it running "
+                "(ray start --head)? A cluster with token authentication (Ray's default) also needs "
+                "RAY_AUTH_MODE=token here and its token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from err
+        return address
+    global _started_here
+    # Attach to nothing already running: a stray RAY_ADDRESS is handled above, "local" forces a new one.
+    resources: dict[str, Any] = {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus}
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False, **resources)
+    _started_here = True
+    atexit.register(shutdown)
+    _stop_on_sigterm()
+    return "local"
+
+
+def shutdown() -> None:
+    """Disconnect from Ray; a Ray started by :func:`init` is stopped with its processes. Idempotent."""
+    global _started_here
+    try:
+        import ray
+    except ImportError:
+        return
+    if ray.is_initialized():
+        ray.shutdown()
+    _started_here = False
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a scheduler's timeout) ends the process without running ``atexit``: turn it
+    into ``SystemExit`` so Ray is stopped. Only where nobody installed a handler, from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def _exit(signum: int, frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _exit)
+
+
+_RAY_PROCESS_MARKERS = ("raylet", "gcs_server", "ray::", "default_worker.py", "ray/dashboard", "log_monitor.py",
+                        "ray/_private/monitor.py", "runtime_env/agent", "dashboard_agent", "ray_client_server")
+
+
+def ray_processes(since: float | None = None) -> list[int]:
+    """PIDs of this user's Ray processes (raylet, GCS, workers, agents), only those started at or after
+    ``since`` (a ``time.time()``) when given: what :func:`shutdown` should have left none of."""
+    import psutil
+
+    me = os.getuid()
+    found = []
+    for proc in psutil.process_iter(["pid", "uids", "cmdline", "create_time", "name"]):
+        try:
+            info = proc.info
+            if info["uids"] is None or info["uids"].real != me or info["pid"] == os.getpid():
+                continue
+            if since is not None and info["create_time"] < since - 1.0:
+                continue
+            text = " ".join(info["cmdline"] or []) + " " + (info["name"] or "")
+            if any(marker in text for marker in _RAY_PROCESS_MARKERS):
+                found.append(int(info["pid"]))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def wait_for_no_ray_processes(since: float | None = None, timeout: float = 10.0) -> list[int]:
+    """:func:`ray_processes` after giving exiting processes up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = ray_processes(since)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)

@@ -1,0 +1,282 @@
+"""rlsuite.distributed on real local Ray (2 CPUs): the executor, the launcher=ray sweep, A3C's
+parameter-server backend, Ray Tune (ASHA, PBT), clean shutdown and the two-node cluster path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+
+from rlsuite.executors import JobError, make_executor  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three is refused")
+    return x
+
+
+def die_once(marker: str) -> int:
+    """SIGKILLs its own worker the first time (the marker file does not exist yet), then returns its pid."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return os.getpid()
+
+
+# ------------------------------------------------------------------------- the executor
+@pytest.mark.usefixtures("ray_local")
+def test_ray_executor_yields_every_result_and_names_a_failing_job():
+    with make_executor("ray", workers=2) as executor:
+        results = dict(executor.map_unordered(square, list(range(6))))
+        assert results == {i: i * i for i in range(6)}
+        with pytest.raises(JobError, match="job 3 failed: ValueError: three is refused") as info:
+            list(executor.map_unordered(fail_on_three, list(range(5))))
+        assert info.value.index == 3
+
+
+@pytest.mark.slow  # the rollout workers' kill test covers a replaced worker in the default run
+@pytest.mark.usefixtures("ray_local")
+def test_ray_executor_resubmits_the_job_of_a_worker_that_died(tmp_path):
+    with make_executor("ray", workers=2) as executor:
+        results = dict(executor.map_unordered(die_once, [str(tmp_path / "died")]))
+        assert executor.resubmitted == 1 and list(results) == [0]
+
+
+# ------------------------------------------------------------------------- launcher=ray
+@pytest.mark.usefixtures("ray_local")
+def test_a_ray_sweep_of_four_seeds_gives_four_run_dirs_and_four_leaderboard_rows(tmp_path, capsys):
+    from rlsuite.cli import main
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    board = tmp_path / "board.db"
+    code = main(["train", "-m", "agent=a2c", "env=CartPole-v1", "seed=0,1,2,3", "total_steps=64",
+                 "agent.n_steps=8", "eval_episodes=2", "logger=[jsonl]", "launcher=ray",
+                 f"runs_root={tmp_path / 'runs'}", f"leaderboard={board}"])
+    assert code == 0
+    run_dirs = sorted((tmp_path / "runs").iterdir())
+    assert len(run_dirs) == 4
+    assert sorted(d.name.split("-s")[1][0] for d in run_dirs) == ["0", "1", "2", "3"]
+    for d in run_dirs:
+        assert (d / "model.safetensors").is_file() and json.loads((d / "eval.json").read_text())["train_steps"] == 64
+    with Leaderboard(str(board)) as lb:
+        rows = lb.query()
+    assert sorted(int(r["seed"]) for r in rows) == [0, 1, 2, 3]
+    assert capsys.readouterr().out.count("mean return") == 4
+
+
+# ------------------------------------------------------------------------- A3C on a parameter server
+@pytest.mark.usefixtures("ray_local")
+def test_async_a3c_applies_exactly_the_updates_asked_with_bounded_staleness():
+    from rlsuite import make_agent
+
+    agent = make_agent("a3c", "CartPole-v1", seed=0, tuned=False, backend="ray", n_workers=2, n_envs=2, t_max=5)
+    agent.learn(400)  # 400 / (5 × 2) = 40 updates
+    stats = agent.async_stats
+    assert agent.updates == 40 and stats["applied"] == 40 and int(agent.worker_updates.sum()) == 40
+    assert max(stats["staleness"]) <= 2 and sum(stats["staleness"].values()) == 40
+    assert agent.steps == 10 * (40 + stats["dropped"])
+    assert all(np.isfinite(p.detach().numpy()).all() for p in agent.model.parameters())
+
+
+# ------------------------------------------------------------------------- Ray Tune
+def tiny_search(tmp_path, scheduler: str, **extra):
+    from rlsuite.distributed.tune import load_search
+
+    overrides = [f"scheduler={scheduler}", f"storage={tmp_path}", "name=t", "total_steps=256", "num_samples=4",
+                 "fixed={n_steps: 16, n_envs: 2, net_arch: [16]}", "agent=a2c",
+                 "space={lr: {loguniform: [1.0e-5, 1.0e-1]}}", *[f"{k}={v}" for k, v in extra.items()]]
+    return load_search("ppo_cartpole", overrides)
+
+
+@pytest.mark.slow  # ~40 s on the loaded 2-core machine (Tune starts a trial actor per trial)
+@pytest.mark.usefixtures("ray_local")
+def test_asha_stops_weak_trials_early_and_the_best_config_is_written(tmp_path):
+    import yaml
+
+    from rlsuite.distributed.tune import tune_search
+
+    spec = tiny_search(tmp_path, "asha", iterations=4, asha="{grace_period: 1, reduction_factor: 2}")
+    outcome = tune_search(spec)
+    iterations = sorted(t["iterations"] for t in outcome["trials"])
+    assert len(iterations) == 4 and iterations[-1] == 4 and iterations[0] < 4  # some trial was stopped
+    written = yaml.safe_load(outcome["path"].read_text())
+    assert set(written["hyperparameters"]) == {"lr"} and written["train"].startswith("rlsuite train agent=a2c")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_local")
+def test_a_pbt_trial_restarts_from_a_checkpoint(tmp_path):
+    from rlsuite.distributed.tune import tune_search
+
+    spec = tiny_search(tmp_path, "pbt", iterations=6, num_samples=2,
+                       pbt="{perturbation_interval: 2, quantile_fraction: 0.5}")
+    outcome = tune_search(spec)
+    restored = [step for t in outcome["trials"] for step in t["restored_from_step"] if step >= 0]
+    assert restored, outcome["trials"]  # an exploiting trial loaded a safetensors checkpoint
+    assert all(step > 0 for step in restored)
+
+
+def test_a_bad_search_is_refused_in_one_line():
+    from rlsuite.distributed.tune import load_search
+    from rlsuite.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Did you mean: scheduler"):
+        load_search("ppo_cartpole", ["schedular=asha"])
+    with pytest.raises(ConfigError, match="agent 'ppo' has no key 'lrr'"):
+        load_search("ppo_cartpole", ["space={lrr: {uniform: [0, 1]}}"])
+    with pytest.raises(ConfigError, match="loguniform needs low > 0"):
+        load_search("ppo_cartpole", ["space={lr: {loguniform: [0, 1]}}"])
+
+
+# ------------------------------------------------------------------------- shutdown and the cluster path
+def run_driver(script: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=timeout, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def assert_all_gone(pids: list[int], timeout: float = 20.0) -> None:
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if psutil.pid_exists(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"Ray processes left behind: {alive}"
+
+
+@pytest.mark.slow  # ~10 s each; in the default run the ray_local fixture checks a normal exit
+@pytest.mark.parametrize("ending", ["exception", "sigint", "sigterm"])
+def test_a_driver_that_fails_or_is_interrupted_leaves_no_ray_process(ending):
+    """A driver that raises, gets Ctrl-C (SIGINT) or SIGTERM stops the Ray it started, processes and all."""
+    out = run_driver(f"""
+        import json, os, signal, psutil, ray
+        from rlsuite import distributed
+        distributed.init({{"num_cpus": 1}})
+        actor = ray.remote(num_cpus=1)(type("A", (), {{"pid": lambda self: os.getpid()}})).remote()
+        ray.get(actor.pid.remote())
+        print(json.dumps([p.pid for p in psutil.Process().children(recursive=True)]), flush=True)
+        if "{ending}" == "exception":
+            raise RuntimeError("the run failed")
+        os.kill(os.getpid(), signal.{ending.upper()})
+        import time; time.sleep(30)
+    """)
+    assert out.returncode != 0
+    pids = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(pids) >= 3  # gcs, raylet, the actor's worker, ...
+    assert_all_gone(pids)
+
+
+@pytest.mark.slow  # ~40 s: a second Ray (two nodes) in a subprocess
+def test_two_simulated_nodes_run_the_executor_and_rollout_workers_through_an_address():
+    """ray.cluster_utils.Cluster: two nodes of 1 CPU each; the driver attaches with an address only."""
+    out = run_driver("""
+        import json, psutil, ray
+        from ray.cluster_utils import Cluster
+        from rlsuite import distributed, make_agent
+        from rlsuite.errors import ConfigError
+        from rlsuite.executors import make_executor
+        from tests.test_distributed import node_of
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        cluster.add_node(num_cpus=1)
+        try:
+            distributed.init({"address": cluster.address, "num_cpus": 2})
+        except ConfigError as err:
+            refused = str(err)
+        distributed.init({"address": cluster.address})
+        with make_executor("ray", workers=2) as executor:
+            nodes = sorted(set(dict(executor.map_unordered(node_of, [0, 1])).values()))
+        agent = make_agent("a2c", "CartPole-v1", seed=0, tuned=False, workers=2, n_envs=2, n_steps=8)
+        agent.learn(32)
+        pids = [p.pid for p in psutil.Process().children(recursive=True)]
+        distributed.shutdown()
+        cluster.shutdown()
+        print(json.dumps({"nodes": nodes, "steps": agent.steps, "refused": refused, "pids": pids}))
+    """)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["nodes"]) == 2  # one job on each node
+    assert result["steps"] == 32
+    assert "has its own resources" in result["refused"]
+    assert_all_gone(result["pids"])
+
+
+def node_of(_: int) -> str:
+    import time
+
+    import ray
+
+    time.sleep(1.0)  # both jobs in flight together, so each actor holds its node's one CPU
+    return ray.get_runtime_context().get_node_id()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seeds", [(0, 1, 2)])
+@pytest.mark.usefixtures("ray_local")
+def test_async_a3c_on_a_parameter_server_solves_cartpole(seeds):
+    """The Hogwild test's recipe (tests/test_a3c.py) on the Ray backend: 2 gradient workers, 150k steps."""
+    import rlsuite
+    from tests.learning import assert_quorum
+    from tests.test_a3c import CARTPOLE
+
+    def score(seed):
+        agent = rlsuite.make_agent("a3c", env="CartPole-v1", tuned=False, seed=seed, n_workers=2, backend="ray",
+                                   **{**CARTPOLE, "ent_coef": 0.01})
+        agent.learn(150_000)
+        assert max(agent.async_stats["staleness"]) <= 2
+        return rlsuite.evaluate(agent, episodes=10, seed=1000).mean
+
+    assert_quorum("a3c_ray_cartpole", score, seeds, threshold=475, need=2)
+
+
+def test_the_parameter_server_applies_fresh_gradients_and_refuses_stale_ones():
+    """ParameterServer as a plain object (no Ray): one Adam step per accepted gradient, the
+    version counts them, and a gradient older than max_staleness leaves θ untouched."""
+    import gymnasium as gym
+    import torch
+    from rlsuite.agents.a3c import A3CConfig, build_policy
+
+    from rlsuite.distributed.a3c import ParameterServer
+
+    spaces = (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
+    cfg = A3CConfig(optimizer="adam", lr=0.1, net_arch=[4])
+    torch.manual_seed(0)
+    server = ParameterServer(spaces, cfg, build_policy(*spaces, cfg).state_dict(), None)
+    before = server.weights()
+    ones = [np.ones_like(w) for w in before]
+    assert server.apply(ones, computed_with=0, lr=0.1, max_staleness=1) == (True, 0)
+    after_one = server.weights()
+    for b, a in zip(before, after_one):  # Adam's first step moves every weight by lr against the gradient sign
+        np.testing.assert_allclose(a, b - 0.1, atol=1e-5)
+    assert server.apply(ones, computed_with=0, lr=0.1, max_staleness=1) == (True, 1)
+    after_two = server.weights()
+    assert server.apply(ones, computed_with=0, lr=0.1, max_staleness=1) == (False, 2)  # too stale: dropped
+    assert server.version == 2
+    for kept, w in zip(after_two, server.weights()):
+        np.testing.assert_array_equal(kept, w)
+
+
+def test_rlsuite_tune_refuses_a_missing_or_unknown_search_in_one_line(capsys):
+    from rlsuite.cli import main
+
+    assert main(["tune", "num_samples=2"]) != 0
+    assert "takes one search=" in capsys.readouterr().err
+    assert main(["tune", "search=ppo_cartpol"]) != 0
+    assert "Did you mean: ppo_cartpole" in capsys.readouterr().err
