@@ -133,6 +133,10 @@ class Agent:
         """Collect experience and update until ``self.steps >= until_step``."""
         raise NotImplementedError
 
+    def begin_episode(self) -> None:
+        """Called by evaluation before each episode's first :meth:`act`: agents whose acting keeps
+        per-episode state (a recurrent policy) reset it here. Default: nothing."""
+
     # ----------------------------------------------------------------- spaces
     @classmethod
     def check_spaces(cls, observation_space: gym.Space, action_space: gym.Space, env_label: str = "the env") -> None:

@@ -79,6 +79,7 @@ def evaluate(
     returns, lengths, frames = [], [], []
     for i in range(episodes):
         obs, _ = single.reset(seed=seed + i)
+        agent.begin_episode()
         total, steps, done = 0.0, 0, False
         while not done:
             if record and i == 0:
