@@ -82,9 +82,7 @@ class Reinforce(OnPolicyAgent):
             from rlsuite.errors import ConfigError
 
             raise ConfigError("reinforce needs separate policy and baseline networks (agent.shared=false)")
-        self.actor_params = list(self.policy.actor_trunk.parameters()) + list(self.policy.actor_head.parameters())
-        if self.policy.log_std is not None:
-            self.actor_params.append(self.policy.log_std)
+        self.actor_params = self.policy.actor_parameters()
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
         self.optimizer = self.adam(self.actor_params, cfg.lr)
         self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)

@@ -312,6 +312,11 @@ class ActorCritic(nn.Module):
             return MultiCategorical(dist_params, self.nvec)
         return Categorical(dist_params)
 
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """The policy's own parameters (trunk, head, log-std), for agents that train it apart from V."""
+        params = list(self.actor_trunk.parameters()) + list(self.actor_head.parameters())
+        return params + ([self.log_std] if self.log_std is not None else [])
+
     # ------------------------------------------------------------------ what agents call
     def distribution(self, obs: torch.Tensor) -> Distribution:
         """The policy alone (skips the critic trunk when the trunks are separate)."""
@@ -395,6 +400,9 @@ class RecurrentActorCritic(ActorCritic):
         self.states: dict[str, Any] = {}
         self.stream = "rollout"
         self.rollout_start_state: Any = None
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        return super().actor_parameters() + list(self.embed.parameters()) + list(self.core.parameters())
 
     # ------------------------------------------------------------------ state
     def reset_state(self, batch: int, stream: str | None = None) -> None:
