@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tabular benchmark, 20 seeds (the default mode)")
     parser.add_argument("--live", action="store_true", help="children really trained on nas/mnist1d")
     parser.add_argument("--seeds", type=int, default=None, help="default 20 (tabular), 3 (live)")
+    parser.add_argument("--seed-offset", type=int, default=0, help="seeds are offset, offset+1, ... (tuning: 100)")
     parser.add_argument("--budget", type=int, default=None, help="distinct children; default 10 %% of the table")
     parser.add_argument("--agent", default="reinforce")
     parser.add_argument("--agent-kwargs", default="{}", help="JSON overrides of the env config's hparams")
@@ -152,13 +153,13 @@ def main() -> None:
     start = time.perf_counter()
     if args.live:
         env, space = "nas/mnist1d", SearchSpace.load("mnist1d")
-        seeds = list(range(args.seeds or 3))
+        seeds = list(range(args.seed_offset, args.seed_offset + (args.seeds or 3)))
         budget = args.budget or 20
         ev_kwargs: dict[str, Any] = {"cache": args.cache, "executor": args.executor, "workers": args.workers}
         uniform = float("nan")
     else:
         env, space = "nas/mnist1d-table", SearchSpace.load("mnist1d-table")
-        seeds = list(range(args.seeds or 20))
+        seeds = list(range(args.seed_offset, args.seed_offset + (args.seeds or 20)))
         budget = args.budget or round(0.1 * space.size)
         ev_kwargs = {}
         uniform = float(np.mean([r["val_acc"] for r in load_table(space).values()]))

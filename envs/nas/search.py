@@ -10,8 +10,8 @@
   of distinct children is spent.
 
 A repeated architecture costs no training (the cache / table answers it), so every method's budget is
-the same number of distinct children; ``max_samples`` bounds the draws of a method that keeps
-repeating itself. Each returns a :class:`SearchResult`: validation accuracies of the distinct
+the same number of distinct children; ``max_samples`` (default 10 × budget) bounds the draws of a
+method that keeps repeating itself (a converged controller then ends with fewer children). Each returns a :class:`SearchResult`: validation accuracies of the distinct
 children in order (cut at the budget) and every sample's accuracy.
 """
 
@@ -55,7 +55,7 @@ def _result(method: str, evaluator: Evaluator, budget: int) -> SearchResult:
 def random_search(evaluator: Evaluator, budget: int, seed: int, max_samples: int | None = None) -> SearchResult:
     rng = np.random.default_rng(seed)
     space = evaluator.space
-    cap = max_samples or 20 * budget
+    cap = max_samples or 10 * budget
     draws = 0
     while evaluator.trained < budget and draws < cap:
         evaluator.evaluate([space.random(rng)])
@@ -67,7 +67,7 @@ def regularized_evolution(evaluator: Evaluator, budget: int, seed: int, populati
                           max_samples: int | None = None) -> SearchResult:
     rng = np.random.default_rng(seed)
     space = evaluator.space
-    cap = max_samples or 20 * budget
+    cap = max_samples or 10 * budget
     members: deque[tuple[Architecture, float]] = deque()
     draws = 0
     while len(members) < population and evaluator.trained < budget and draws < cap:
@@ -90,16 +90,20 @@ def controller_search(env_name: str, budget: int, seed: int, agent: str = "reinf
     """Train ``agent`` on ``env_name`` (its env config's hparams, then ``agent_kwargs``) until
     ``budget`` distinct children have been evaluated or ``max_samples`` architectures were drawn."""
     import rlsuite
+    from rlsuite import registry
+    from rlsuite.config import env_defaults
     from rlsuite.envspec import env_spec_from
 
+    tuned, _ = env_defaults(registry.get_agent(agent), env_name)  # the env config's hparams.<agent>
+    tuned.pop("total_steps", None)
     spec = env_spec_from(env_name)
     if env_kwargs:
         spec.kwargs = {**spec.kwargs, **env_kwargs}
-    learner = rlsuite.make_agent(agent, env=spec, seed=seed, **agent_kwargs)
+    learner = rlsuite.make_agent(agent, env=spec, seed=seed, tuned=False, **{**tuned, **agent_kwargs})
     n_envs = int(getattr(learner.config, "n_envs", 1))
     batch = int(getattr(learner.config, "batch_episodes", 1))
     length = learner.observation_space.shape[0]  # upper bound on decisions per episode; chunk size only
-    cap = max_samples or 20 * budget
+    cap = max_samples or 10 * budget
     evaluator: Evaluator | None = None
     while evaluator is None or (evaluator.trained < budget and len(evaluator.samples) < cap):
         learner.learn(total_steps=length * max(n_envs, batch))
