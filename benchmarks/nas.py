@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import scipy.stats
 import torch
-
 from rlsuite.envs.nas import SearchSpace, make_evaluator
 from rlsuite.envs.nas.evaluate import load_table
 from rlsuite.envs.nas.search import SearchResult, controller_search, random_search, regularized_evolution
@@ -41,11 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def t_interval(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and 95 % t-interval over axis 0 (seeds)."""
-    mean = rows.mean(0)
-    if len(rows) < 2:
-        return mean, mean, mean
-    half = scipy.stats.t.ppf(0.975, len(rows) - 1) * rows.std(0, ddof=1) / np.sqrt(len(rows))
+    """Mean and 95 % t-interval over axis 0 (seeds), ignoring NaN (seeds without data there)."""
+    n = np.sum(~np.isnan(rows), 0)
+    mean = np.nanmean(rows, 0)
+    sd = np.nanstd(rows, 0, ddof=1) if len(rows) > 1 else np.zeros_like(mean)
+    half = np.where(n > 1, scipy.stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1)), 0.0)
     return mean, mean - half, mean + half
 
 
@@ -91,13 +90,16 @@ def plot(results: dict[str, list[SearchResult]], budget: int, uniform_mean: floa
         left.fill_between(x, lo, hi, color=colour, alpha=0.2)
     left.set(xlabel="children trained", ylabel="best validation accuracy", title=title)
     left.legend()
-    window = 10
-    n = min(len(r.samples) for r in results["rl"])
-    rows = np.stack([np.asarray(r.samples[:n]) for r in results["rl"]])
+    window = 10  # samples per point; a point averages the seeds that drew that many samples (>= 5 of them)
+    n = int(np.median([len(r.samples) for r in results["rl"]]))
+    rows = np.full((len(results["rl"]), n), np.nan)
+    for i, r in enumerate(results["rl"]):
+        rows[i, :min(n, len(r.samples))] = r.samples[:n]
     n_win = n // window
     means = rows[:, :n_win * window].reshape(len(rows), n_win, window).mean(2)
-    mean, lo, hi = t_interval(means)
-    xs = (np.arange(n_win) + 0.5) * window
+    keep = np.sum(~np.isnan(means), 0) >= min(5, len(rows))
+    mean, lo, hi = (a[keep] for a in t_interval(means))
+    xs = ((np.arange(n_win) + 0.5) * window)[keep]
     right.plot(xs, mean, color="C0", label="controller samples (mean of 10)")
     right.fill_between(xs, lo, hi, color="C0", alpha=0.2)
     right.axhline(uniform_mean, color="C1", linestyle="--", label="uniform sampling (space mean)")

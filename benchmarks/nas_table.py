@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from rlsuite.envs.nas.cache import ChildCache
 from rlsuite.envs.nas.evaluate import LiveEvaluator, table_path
 from rlsuite.envs.nas.space import SearchSpace

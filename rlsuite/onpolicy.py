@@ -37,9 +37,9 @@ from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
 from rlsuite.constraints import at_least_one, finite, one_of, positive, probability, widths
+from rlsuite.errors import ConfigError
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
-from rlsuite.errors import ConfigError
 from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
 
 

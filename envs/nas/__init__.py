@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-
 from rlsuite.envs.nas.cache import ChildCache, default_cache_path
 from rlsuite.envs.nas.env import NASEnv, NASVectorEnv
 from rlsuite.envs.nas.evaluate import Evaluator, LiveEvaluator, TableEvaluator, load_table
@@ -67,10 +66,11 @@ class NASPlugin(EnvPlugin):
         accepted = ("space", "evaluator", "cache", "executor", "workers", "table", "flops_target", "mnas_w")
         for key in kwargs:
             if key not in accepted:
-                raise ConfigError(f"unknown nas env kwarg '{key}'.{suggest(key, accepted)} Accepted: {', '.join(accepted)}")
+                raise ConfigError(f"unknown nas env kwarg '{key}'.{suggest(key, accepted)} "
+                                  f"Accepted: {', '.join(accepted)}")
         space = self._space(id, kwargs.get("space"))
-        evaluator = make_evaluator(space, kwargs.get("evaluator"), kwargs.get("cache"), kwargs.get("executor", "serial"),
-                                   int(kwargs.get("workers", 1)), kwargs.get("table"))
+        evaluator = make_evaluator(space, kwargs.get("evaluator"), kwargs.get("cache"),
+                                   kwargs.get("executor", "serial"), int(kwargs.get("workers", 1)), kwargs.get("table"))
         reward = {"flops_target": kwargs.get("flops_target"), "mnas_w": float(kwargs.get("mnas_w", -0.07))}
         return space, evaluator, reward
 

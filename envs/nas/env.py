@@ -21,7 +21,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector.utils import batch_space
-
 from rlsuite.envs.nas.evaluate import Evaluator, reward_of
 from rlsuite.envs.nas.space import SearchSpace
 

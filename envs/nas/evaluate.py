@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from rlsuite.envs.nas.cache import ChildCache, default_cache_path
+from rlsuite.envs.nas.cache import ChildCache
 from rlsuite.envs.nas.children import ChildJob, train_child
 from rlsuite.envs.nas.space import Architecture, SearchSpace
 
@@ -64,15 +64,14 @@ class LiveEvaluator:
     def evaluate(self, archs: list[Architecture]) -> list[dict[str, Any]]:
         keys = [self.space.key(a) for a in archs]
         known = self.cache.get_many(keys)
-        jobs, job_arch = [], []
+        jobs: dict[str, ChildJob] = {}  # one job per distinct missing child
         for arch, key in zip(archs, keys):
-            if key not in known and key not in {j.key for j in jobs}:
-                jobs.append(ChildJob(key, self.space.spec(arch).to_dict(), self.space.dataset, dict(self.space.child)))
-                job_arch.append(arch)
+            if key not in known and key not in jobs:
+                jobs[key] = ChildJob(key, self.space.spec(arch).to_dict(), self.space.dataset, dict(self.space.child))
         if jobs:
             if self._runner is None:
                 self._runner = make_executor(self.executor, self.workers)
-            for index, result in self._runner.map_unordered(train_child, jobs):
+            for _, result in self._runner.map_unordered(train_child, list(jobs.values())):
                 self.cache.put(result)  # durable before anything else happens
                 known[result["key"]] = result
                 self.trained += 1

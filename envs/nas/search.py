@@ -11,8 +11,9 @@
 
 A repeated architecture costs no training (the cache / table answers it), so every method's budget is
 the same number of distinct children; ``max_samples`` (default 10 × budget) bounds the draws of a
-method that keeps repeating itself (a converged controller then ends with fewer children). Each returns a :class:`SearchResult`: validation accuracies of the distinct
-children in order (cut at the budget) and every sample's accuracy.
+method that keeps repeating itself (a converged controller then ends with fewer children). Each
+returns a :class:`SearchResult`: validation accuracies of the distinct children in order (cut at the
+budget) and every sample's accuracy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from rlsuite.envs.nas.evaluate import Evaluator
 from rlsuite.envs.nas.space import Architecture
 
@@ -39,9 +39,10 @@ class SearchResult:
         return max(self.children) if self.children else float("nan")
 
     def best_curve(self, budget: int) -> np.ndarray:
-        """Best validation accuracy found after 1..budget children (NaN past the end)."""
-        curve = np.full(budget, np.nan)
+        """Best validation accuracy found after 1..budget children; a search that stopped early (a
+        converged controller at its sample cap) keeps its final best for the rest of the budget."""
         running = np.maximum.accumulate(np.asarray(self.children[:budget], np.float64))
+        curve = np.full(budget, running[-1] if len(running) else np.nan)
         curve[:len(running)] = running
         return curve
 
@@ -102,7 +103,7 @@ def controller_search(env_name: str, budget: int, seed: int, agent: str = "reinf
     learner = rlsuite.make_agent(agent, env=spec, seed=seed, tuned=False, **{**tuned, **agent_kwargs})
     n_envs = int(getattr(learner.config, "n_envs", 1))
     batch = int(getattr(learner.config, "batch_episodes", 1))
-    length = learner.observation_space.shape[0]  # upper bound on decisions per episode; chunk size only
+    length = int(np.prod(learner.observation_space.shape or (1,)))  # > decisions per episode; a chunk size only
     cap = max_samples or 10 * budget
     evaluator: Evaluator | None = None
     while evaluator is None or (evaluator.trained < budget and len(evaluator.samples) < cap):

@@ -470,4 +470,5 @@ def load(path: str | Path, device: str = "cpu") -> nn.Module:
     return model.to(device).eval()
 
 
-__all__ = ["PRESETS", "FitConfig", "FitResult", "build_model", "build_optimizers", "fit", "load", "parse_overrides", "random_shift"]
+__all__ = ["PRESETS", "FitConfig", "FitResult", "build_model", "build_optimizers", "fit", "load", "parse_overrides",
+           "random_shift"]
