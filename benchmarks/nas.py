@@ -90,8 +90,9 @@ def plot(results: dict[str, list[SearchResult]], budget: int, uniform_mean: floa
         left.fill_between(x, lo, hi, color=colour, alpha=0.2)
     left.set(xlabel="children trained", ylabel="best validation accuracy", title=title)
     left.legend()
-    window = 10  # samples per point; a point averages the seeds that drew that many samples (>= 5 of them)
+    # a point averages `window` samples of each seed that drew that many (>= 5 seeds, or all of them)
     n = int(np.median([len(r.samples) for r in results["rl"]]))
+    window = max(1, min(10, n // 5))
     rows = np.full((len(results["rl"]), n), np.nan)
     for i, r in enumerate(results["rl"]):
         rows[i, :min(n, len(r.samples))] = r.samples[:n]
@@ -100,9 +101,10 @@ def plot(results: dict[str, list[SearchResult]], budget: int, uniform_mean: floa
     keep = np.sum(~np.isnan(means), 0) >= min(5, len(rows))
     mean, lo, hi = (a[keep] for a in t_interval(means))
     xs = ((np.arange(n_win) + 0.5) * window)[keep]
-    right.plot(xs, mean, color="C0", label="controller samples (mean of 10)")
+    right.plot(xs, mean, color="C0", label=f"controller samples (mean of {window})")
     right.fill_between(xs, lo, hi, color="C0", alpha=0.2)
-    right.axhline(uniform_mean, color="C1", linestyle="--", label="uniform sampling (space mean)")
+    if np.isfinite(uniform_mean):
+        right.axhline(uniform_mean, color="C1", linestyle="--", label="uniform sampling (space mean)")
     right.set(xlabel="architectures sampled by the controller", ylabel="validation accuracy")
     right.legend()
     fig.tight_layout()
@@ -147,7 +149,7 @@ def main() -> None:
     parser.add_argument("--executor", default="process")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", default="runs/nas-live.sqlite")
-    parser.add_argument("--final-epochs", type=int, default=30)
+    parser.add_argument("--final-epochs", type=int, default=30, help="0: no retraining of the best architectures")
     parser.add_argument("--plot", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -170,7 +172,7 @@ def main() -> None:
     out = summary(results, seeds, uniform)
     out.update(mode="live" if args.live else "tabular", budget=budget, agent=args.agent, agent_kwargs=agent_kwargs,
                table_best_acc=max(r["val_acc"] for r in load_table(space).values()) if not args.live else None)
-    if args.live:
+    if args.live and args.final_epochs > 0:
         final = {}
         for name, runs in results.items():
             best_run = max(runs, key=lambda r: r.best)

@@ -41,7 +41,7 @@ def main() -> None:
     results = []
     for i in range(0, len(archs), args.chunk):
         results += evaluator.evaluate(archs[i:i + args.chunk])
-        print(f"{min(i + args.chunk, len(archs))}/{len(archs)} trained this run: {evaluator.trained} "
+        print(f"{min(i + args.chunk, len(archs))}/{len(archs)} trained this run: {evaluator.newly_trained} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
     evaluator.close()
     table = {"space": space.name, "dataset": space.dataset, "child": space.child, "fields": FIELDS,

@@ -110,7 +110,8 @@ def test_cache_survives_a_kill_and_resume_does_not_retrain(tmp_path: Path) -> No
     assert 1 <= len(before) < space.size
     evaluator = LiveEvaluator(space, ChildCache(db))
     result = random_search(evaluator, budget=space.size, seed=0)
-    assert evaluator.trained == space.size - len(before)  # the finished children were read back
+    assert evaluator.newly_trained == space.size - len(before)  # the finished children were read back
+    assert evaluator.trained == space.size
     after = {row["key"]: row for row in ChildCache(db).rows()}
     assert len(after) == space.size == len(result.children)
     for key, row in before.items():

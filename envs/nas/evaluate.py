@@ -1,10 +1,13 @@
 """What a child is worth: trained live (cached, in parallel through an executor) or looked up in a table.
 
 Both evaluators take a batch of architectures and return one result per architecture (``val_acc``,
-``test_acc``, ``flops``, ``params``). ``trained`` counts distinct children paid for (the search
-budget; a repeated architecture is free), ``history`` lists them in the order they were first
-evaluated, which is what best-found-vs-children curves are drawn from, and ``samples`` holds the
-validation accuracy of every architecture asked for, repeats included (a controller's samples).
+``test_acc``, ``flops``, ``params``). ``trained`` counts the distinct children this search has
+evaluated: its budget. A repeated architecture is free; a child already in the cache (from another
+search, or from this one before a kill) costs no training but still counts toward the budget, so a
+resumed search replays the killed one rather than going past it (``LiveEvaluator.newly_trained``
+counts actual trainings). ``history`` lists the children in the order they were first evaluated
+(best-found-vs-children curves are drawn from it); ``samples`` holds the validation accuracy of
+every architecture asked for, repeats included (a controller's samples).
 
 The reward is the validation accuracy, or with ``flops_target`` MnasNet's
 ``acc · (FLOPs / T)^w`` (Tan et al. 2019; ``w = -0.07``).
@@ -56,6 +59,7 @@ class LiveEvaluator:
     executor: str = "serial"
     workers: int = 1
     trained: int = 0
+    newly_trained: int = 0
     history: list[tuple[Architecture, dict[str, Any]]] = field(default_factory=list)
     samples: list[float] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
@@ -74,11 +78,12 @@ class LiveEvaluator:
             for _, result in self._runner.map_unordered(train_child, list(jobs.values())):
                 self.cache.put(result)  # durable before anything else happens
                 known[result["key"]] = result
-                self.trained += 1
+                self.newly_trained += 1
         out = []
         for arch, key in zip(archs, keys):
             if key not in self._seen:
                 self._seen.add(key)
+                self.trained += 1
                 self.history.append((arch, known[key]))
             out.append(known[key])
             self.samples.append(float(known[key]["val_acc"]))
