@@ -33,7 +33,8 @@ from typing import ClassVar
 import torch
 
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
+from rlsuite.errors import ConfigError
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
@@ -83,10 +84,15 @@ class PPO(OnPolicyAgent):
     name = "ppo"
     description = "PPO-Clip (Schulman et al. 2017): GAE, minibatch epochs, target-KL stop, Atari-ready"
     Config = PPOConfig
+    supports_recurrent = True
 
     def setup_optimizers(self) -> None:
         cfg = self.config
         self.batch_size = minibatch_size(cfg)
+        if cfg.recurrent is not None and self.batch_size < cfg.n_steps * cfg.n_envs:
+            # a recurrent actor is re-run over whole rollouts: minibatches of shuffled steps would cut its sequences
+            raise ConfigError(f"ppo with recurrent={cfg.recurrent} needs one minibatch per rollout: set "
+                              f"batch_size >= n_steps * n_envs = {cfg.n_steps * cfg.n_envs} (got {self.batch_size})")
         self.params = list(self.policy.parameters())
         self.optimizer = self.adam(self.params, cfg.lr)
 
@@ -110,8 +116,11 @@ class PPO(OnPolicyAgent):
         for _ in range(cfg.n_epochs):
             for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
                     columns, self.batch_size):
-                dist_params, values = self.policy(mb_obs)
-                dist = self.policy.make_distribution(dist_params)
+                if cfg.recurrent is not None:  # one minibatch: the whole rollout, in order
+                    dist, values = rollout_distribution(self), self.policy.value(mb_obs)
+                else:
+                    dist_params, values = self.policy(mb_obs)
+                    dist = self.policy.make_distribution(dist_params)
                 log_probs = dist.log_prob(mb_actions)
                 if cfg.normalize_advantage and not whole and len(adv) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)

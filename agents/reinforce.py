@@ -10,6 +10,14 @@
 The baseline does not bias the gradient (E[b(S)∇log π(A|S)] = 0) but lowers its variance
 (tests/test_onpolicy_math.py checks both on a bandit by Monte Carlo).
 
+``baseline=ema`` replaces V by Zoph & Le's (2017) exponential moving average of past episode
+returns, ``b ← d·b + (1 − d)·G_0`` per finished episode in order (``baseline_decay`` d = 0.95 as in
+NASNet), started at the first batch's mean; the batch's advantages use b from before the batch
+(a constant with respect to the batch's actions, so the gradient stays unbiased). The value
+network is then neither trained nor used. ``recurrent=lstm`` gives the autoregressive recurrent
+actor of :class:`rlsuite.policies.RecurrentActorCritic` (the NAS controller); ``ent_coef`` adds an
+entropy bonus.
+
 Batches: collection stops once ``batch_episodes`` episodes have finished (or after ``n_steps``
 steps per env, a safety cap). With the default ``n_envs = 1`` every batch is whole episodes, as in
 the textbook algorithm. With ``n_envs > 1`` the other envs' episodes in flight are cut at the batch
@@ -24,10 +32,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from rlsuite.constraints import at_least_one, finite, positive, probability
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
+from rlsuite.constraints import at_least_one, finite, one_of, positive, probability
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -53,6 +62,8 @@ class ReinforceConfig(OnPolicyConfig):
     gae_lambda: float = field(default=1.0, metadata=probability)  # λ = 1: advantages are exactly G_t − V(S_t)
     normalize_advantage: bool = False
     ent_coef: float = field(default=0.0, metadata=finite)
+    baseline: str = field(default="value", metadata=one_of("value", "ema"))  # learned V(s) or an EMA of returns
+    baseline_decay: float = field(default=0.95, metadata=probability)
 
 
 class Reinforce(OnPolicyAgent):
@@ -61,7 +72,8 @@ class Reinforce(OnPolicyAgent):
     name = "reinforce"
     description = "REINFORCE with a learned state-value baseline (Monte-Carlo reward-to-go, whole episodes)"
     Config = ReinforceConfig
-    persistent = ("policy", "optimizer", "critic_optimizer", "obs_normalizer", "reward_normalizer")
+    persistent = ("policy", "optimizer", "critic_optimizer", "obs_normalizer", "reward_normalizer", "ema_baseline")
+    supports_recurrent = True
 
     def setup_optimizers(self) -> None:
         cfg = self.config
@@ -70,12 +82,33 @@ class Reinforce(OnPolicyAgent):
             from rlsuite.errors import ConfigError
 
             raise ConfigError("reinforce needs separate policy and baseline networks (agent.shared=false)")
-        self.actor_params = list(self.policy.actor_trunk.parameters()) + list(self.policy.actor_head.parameters())
-        if self.policy.log_std is not None:
-            self.actor_params.append(self.policy.log_std)
+        self.actor_params = self.policy.actor_parameters()
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
         self.optimizer = self.adam(self.actor_params, cfg.lr)
         self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)
+        # [b, whether b has been started]; and which envs begin an episode at the next rollout's first step
+        self.ema_baseline = np.zeros(2, np.float64)
+        self.starts_next = np.ones(cfg.n_envs, np.bool_)
+
+    def on_segment_start(self) -> None:
+        super().on_segment_start()
+        self.starts_next = np.ones(self.config.n_envs, np.bool_)
+
+    def ema_advantages(self, returns: np.ndarray) -> np.ndarray:
+        """``G_t − b`` with b from before this batch; then b takes in each episode's return G_0 in order."""
+        T = self.buffer.pos
+        ended = self.buffer.terminated[:T] | self.buffer.truncated[:T]
+        starts = np.zeros_like(ended)
+        starts[0], starts[1:] = self.starts_next, ended[:-1]
+        self.starts_next = ended[-1].copy()
+        episode_returns = returns.reshape(T, -1)[starts]  # row-major: time order
+        if not self.ema_baseline[1] and len(episode_returns):
+            self.ema_baseline[:] = (float(episode_returns.mean()), 1.0)
+        advantages = (returns - self.ema_baseline[0]).astype(np.float32)
+        decay = self.config.baseline_decay
+        for g in episode_returns:
+            self.ema_baseline[0] = decay * self.ema_baseline[0] + (1.0 - decay) * float(g)
+        return advantages
 
     def rollout_done(self, step: int, episodes_finished: int) -> bool:
         return episodes_finished >= self.config.batch_episodes or step + 1 >= self.config.n_steps
@@ -86,22 +119,26 @@ class Reinforce(OnPolicyAgent):
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
         data = self.rollout_batch()
         obs, returns = self.tensor(data.obs), self.tensor(data.returns)
-        advantages = self.tensor(data.advantages)  # G_t − V(S_t) with V from collection time
+        if cfg.baseline == "ema":
+            advantages = self.tensor(self.ema_advantages(data.returns))
+        else:
+            advantages = self.tensor(data.advantages)  # G_t − V(S_t) with V from collection time
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-        dist = self.policy.distribution(obs)
+        dist = rollout_distribution(self)
         policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
         if cfg.ent_coef != 0.0:
             policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
         self.nonfinite.add("loss/policy", policy_loss)
         self.nonfinite.add("grad norm (actor)", self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm))
 
-        for _ in range(cfg.n_value_epochs):
+        value_loss = torch.zeros(())
+        for _ in range(cfg.n_value_epochs if cfg.baseline == "value" else 0):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
             self.nonfinite.add("loss/value", value_loss)
             critic_grad_norm = self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)
             self.nonfinite.add("grad norm (critic)", critic_grad_norm)
         self.nonfinite.check(self.steps, self.updates)
         self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
-                            "train/batch_steps": len(returns)})
+                            "train/batch_steps": len(returns), "train/baseline": float(self.ema_baseline[0])})

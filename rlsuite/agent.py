@@ -157,6 +157,9 @@ class Agent:
                 capacity = getattr(store, "capacity", None)
                 sizes[f"{attr} ({capacity:,} transitions)" if isinstance(capacity, int) else attr] = nbytes
         return sizes
+    def begin_episode(self) -> None:
+        """Called by evaluation before each episode's first :meth:`act`: agents whose acting keeps
+        per-episode state (a recurrent policy) reset it here. Default: nothing."""
 
     # ----------------------------------------------------------------- spaces
     @classmethod

@@ -39,11 +39,11 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import at_least_one, finite, non_negative, positive, probability, widths
+from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
 from rlsuite.errors import ConfigError
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
-from rlsuite.policies import ActorCritic
+from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
 
 
 # ---------------------------------------------------------------------------- normalization
@@ -173,6 +173,11 @@ class OnPolicyConfig(AgentConfig):
     # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
     # the n_envs split between them; 0: the local vector env.
     workers: int = field(default=0, metadata=non_negative)
+    # An autoregressive recurrent actor (lstm | gru; rlsuite.policies.RecurrentActorCritic) instead of
+    # the MLP/CNN one: the NAS controller. Agents with supports_recurrent (reinforce, ppo) accept it.
+    recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
+    recurrent_hidden: int = field(default=64, metadata=at_least_one)
+    embed_dim: int = field(default=32, metadata=at_least_one)
 
 
 class OnPolicyAgent(Agent):
@@ -185,15 +190,27 @@ class OnPolicyAgent(Agent):
     space_hint = "Dict/Tuple observations: wrap the env with gymnasium.wrappers.FlattenObservation."
     persistent: ClassVar[tuple[str, ...]] = ("policy", "optimizer", "obs_normalizer", "reward_normalizer")
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
+    supports_recurrent: ClassVar[bool] = False  # its update goes through rollout_distribution
 
     def setup(self) -> None:
         cfg = self.config
-        self.policy = ActorCritic(
-            self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-            shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-            vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
-            fast_tanh=cfg.fast_tanh and self.device.type == "cpu",  # CUDA's tanh kernel is not the slow one
-        ).to(self.device)
+        self.policy: ActorCritic
+        if cfg.recurrent is not None:
+            if not self.supports_recurrent:
+                raise ConfigError(f"{self.name} cannot train a recurrent policy (recurrent={cfg.recurrent}); "
+                                  "accepted by: reinforce, ppo")
+            self.policy = RecurrentActorCritic(
+                self.observation_space, self.action_space, hidden=cfg.recurrent_hidden, embed_dim=cfg.embed_dim,
+                core=cfg.recurrent, vf_net_arch=cfg.vf_net_arch or cfg.net_arch, activation=cfg.activation,
+                ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init,
+            ).to(self.device)
+        else:
+            self.policy = ActorCritic(
+                self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
+                shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
+                vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
+                fast_tanh=cfg.fast_tanh and self.device.type == "cpu",  # CUDA's tanh kernel is not the slow one
+            ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
         obs_dtype: Any = np.float32 if self.obs_normalizer.float_obs or self.obs_normalizer.enabled else None
@@ -204,13 +221,17 @@ class OnPolicyAgent(Agent):
             self.policy.action_shape, self.policy.action_dtype,
         )
         self.tracker = EpisodeTracker(cfg.n_envs)
-        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting else None
+        recurrent = isinstance(self.policy, RecurrentActorCritic)
+        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting and not recurrent \
+            else None
         # a batch gathered from rollout workers whose lengths differ (REINFORCE's whole episodes)
         self.gathered_batch: RolloutBatch | None = None
         self.setup_optimizers()
         if cfg.workers and type(self).train_until is not OnPolicyAgent.train_until:
             raise ConfigError(f"agent '{self.name}' collects with a loop of its own; agent.workers is not "
                               "supported for it (accepted: 0)")
+        if cfg.workers and recurrent:  # the update re-runs the core over the local buffer's sequences
+            raise ConfigError("agent.workers is not supported with a recurrent policy (accepted: workers=0)")
         if cfg.workers > cfg.n_envs:
             raise ConfigError(f"agent.workers={cfg.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout worker "
                               "steps at least one env (accepted: 0 to n_envs)")
@@ -282,13 +303,27 @@ class OnPolicyAgent(Agent):
         single_shape = self.observation_space.shape or ()
         single = obs.ndim == len(single_shape)
         batch = obs[None] if single else obs
+        policy = self.policy
         with torch.inference_mode():
-            actions, _, _ = self.policy.act(self.tensor(self.obs_normalizer(batch)), deterministic)
+            if isinstance(policy, RecurrentActorCritic):  # its own state stream: rollouts in flight stay intact
+                policy.stream = "eval"
+                try:
+                    actions, _, _ = policy.act(self.tensor(self.obs_normalizer(batch)), deterministic)
+                finally:
+                    policy.stream = "rollout"
+            else:
+                actions, _, _ = policy.act(self.tensor(self.obs_normalizer(batch)), deterministic)
         env_actions = self.policy.env_actions(actions.cpu().numpy())
         return env_actions[0] if single else env_actions
 
+    def begin_episode(self) -> None:
+        if isinstance(self.policy, RecurrentActorCritic):
+            self.policy.reset_state(1, "eval")
+
     # ------------------------------------------------------------------ the training loop
     def on_segment_start(self) -> None:
+        if isinstance(self.policy, RecurrentActorCritic):
+            self.policy.reset_state(self.config.n_envs, "rollout")  # the envs were just reset
         self.tracker.reset()
         self.reward_normalizer.reset()
         assert self.obs is not None  # the segment starts after the envs are reset
@@ -333,6 +368,18 @@ def flatten_rollout(buffer: RolloutBuffer) -> RolloutBatch:
                         buffer.advantages[:T].reshape(total), buffer.returns[:T].reshape(total))
 
 
+def rollout_distribution(agent: OnPolicyAgent) -> Distribution:
+    """The current policy at every step of the rollout, flat in :meth:`OnPolicyAgent.rollout_batch`'s order.
+    A recurrent policy re-runs its core over each env's steps, zeroing the state at episode starts."""
+    buffer, policy = agent.buffer, agent.policy
+    if not isinstance(policy, RecurrentActorCritic):
+        return policy.distribution(agent.tensor(agent.rollout_batch().obs))
+    T = buffer.pos
+    starts = np.zeros((T, buffer.n_envs), np.bool_)
+    starts[1:] = buffer.terminated[:T - 1] | buffer.truncated[:T - 1]
+    return policy.sequence_distribution(agent.tensor(buffer.obs[:T]), agent.tensor(starts))
+
+
 def collect_rollout(agent: OnPolicyAgent) -> bool:
     """Fill ``agent.buffer`` with the current policy and compute advantages. Returns whether a
     resume point fell inside the rollout (the caller then restarts the segment after the update)."""
@@ -355,6 +402,9 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
         check_env_step(agent.obs, None, agent.steps)
     if numba_actor is not None:
         numba_actor.refresh()  # the weights are fixed while collecting
+    recurrent = policy if isinstance(policy, RecurrentActorCritic) else None
+    if recurrent is not None:
+        recurrent.begin_rollout(n_envs)
     while True:
         if numba_actor is not None:
             actions, log_probs, values = numba_actor.act(obs, agent.rng)
@@ -367,6 +417,8 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
         truncated = np.asarray(truncated, dtype=bool) & ~terminated
         ended = terminated | truncated
         rewards = np.asarray(rewards, dtype=np.float32)
+        if recurrent is not None and ended.any():
+            recurrent.end_episodes(ended)
         if check_finite:  # before the values reach the normalizers, the buffer or the policy
             check_env_step(next_obs, rewards, agent.steps + n_envs)
         agent.steps += n_envs

@@ -183,7 +183,7 @@ def model_from_meta(kind: str, meta: dict[str, Any]) -> nn.Module:
     raise unknown("model", kind, MODELS)
 
 
-def _optimizers(cfg: FitConfig, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
+def build_optimizers(cfg: FitConfig, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
     if isinstance(model, GAN):
         lr = cfg.lr or (1e-4 if cfg.loss == "wgan-gp" else 2e-4)
         betas = (0.0, 0.9) if cfg.loss == "wgan-gp" else (0.5, 0.999)  # WGAN-GP paper / DCGAN paper
@@ -372,7 +372,7 @@ def fit(overrides: list[str] | FitConfig | None = None, on_epoch_end: Callable[[
     torch.manual_seed(cfg.seed)
     model, meta = build_model(cfg, data.input_shape, data.n_classes)
     model.to(device)
-    optims = _optimizers(cfg, model)
+    optims = build_optimizers(cfg, model)
     if state is None:
         stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1e6) % 1_000_000:06d}"
         run_dir = Path(cfg.run_dir) if cfg.run_dir else Path(cfg.runs_root) / (
@@ -470,4 +470,5 @@ def load(path: str | Path, device: str = "cpu") -> nn.Module:
     return model.to(device).eval()
 
 
-__all__ = ["PRESETS", "FitConfig", "FitResult", "build_model", "fit", "load", "parse_overrides", "random_shift"]
+__all__ = ["PRESETS", "FitConfig", "FitResult", "build_model", "build_optimizers", "fit", "load", "parse_overrides",
+           "random_shift"]

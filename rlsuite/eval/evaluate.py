@@ -79,6 +79,9 @@ def evaluate(
     returns, lengths, frames = [], [], []
     for i in range(episodes):
         obs, _ = single.reset(seed=seed + i)
+        begin_episode = getattr(agent, "begin_episode", None)  # any object with act() evaluates
+        if begin_episode is not None:
+            begin_episode()  # e.g. a recurrent policy's state starts each episode at zero
         total, steps, done = 0.0, 0, False
         while not done:
             if record and i == 0:
