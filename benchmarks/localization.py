@@ -1,0 +1,119 @@
+"""Active object localization (issue 14; Caicedo & Lazebnik 2015) on generated cluttered scenes.
+
+    python benchmarks/localization.py --quick          # one-object scenes, a smaller set, 3 seeds
+    python benchmarks/localization.py --multi          # one to three objects per image: AP at IoU 0.5
+    python benchmarks/localization.py --ablation no_guided,no_history
+
+Per seed: DQN (the env config's paper hyperparameters) is trained on the training images, then the
+test protocol (<= 200 steps per image, corner restarts after 40 steps without a trigger, inhibition
+of return) runs greedily on the held-out test images. Beside it, on the same images and the same
+CNN: a random agent through the same protocol, a fixed centred box and a sliding window scored by
+the CNN's classifier head. Metrics are defined in ``envs/localization/evaluation.py``. The last line
+printed is JSON; ``--out`` also writes it to a file (the figure script reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import torch
+
+import rlsuite
+from rlsuite.envs.localization import LocalizationEnv
+from rlsuite.envs.localization.evaluation import (
+    agent_policy,
+    center_box,
+    random_policy,
+    run_protocol,
+    sliding_window,
+    summarize,
+)
+from rlsuite.envs.localization.task import load_task
+
+ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (agent overrides, env overrides)
+    "paper": ({}, {}),
+    "no_guided": ({"guided_exploration": False}, {}),
+    "no_history": ({}, {"history": 0}),
+}
+
+
+def run_seed(dataset: str, data: dict[str, Any], seed: int, steps: int, agent_kw: dict[str, Any],
+             env_kw: dict[str, Any], test_images: int | None) -> dict[str, Any]:
+    task = load_task(dataset, **data)
+    config = "localization-" + dataset
+    start = time.process_time()
+    agent = rlsuite.make_agent("dqn", env={"plugin": "localization", "id": f"localization/{dataset}",
+                                           "kwargs": {**data, **env_kw}, "name": config},
+                               seed=seed, **agent_kw)
+    agent.learn(total_steps=steps)
+    train_cpu = time.process_time() - start
+    env = LocalizationEnv(task=task, training=False, **env_kw)
+    start = time.process_time()
+    summary = summarize(run_protocol(env, agent_policy(agent), test_images))
+    return {**summary, "seed": seed, "train_steps": steps, "train_cpu_s": round(train_cpu, 1),
+            "eval_cpu_s": round(time.process_time() - start, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller scene set and budget (< ~15 min)")
+    parser.add_argument("--multi", action="store_true", help="one to three objects per image")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=None, help="DQN training steps per seed")
+    parser.add_argument("--train-images", type=int, default=None)
+    parser.add_argument("--test-images", type=int, default=None)
+    parser.add_argument("--ablation", default="paper", help=f"comma-separated among {', '.join(ABLATIONS)}")
+    parser.add_argument("--out", default=None, help="also write the JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    dataset = "shapes-multi" if args.multi else "shapes"
+    n_train = args.train_images or (300 if args.quick else 600)
+    n_test = args.test_images or (50 if args.quick else 200)
+    steps = args.steps or (12_000 if args.quick else 30_000)
+    data = {"n_train": n_train, "n_test": n_test}
+    start = time.time()
+    task = load_task(dataset, **data)
+    out: dict[str, Any] = {"dataset": dataset, "train_images": n_train, "test_images": n_test, "steps": steps,
+                           "seeds": args.seeds, "machine": "2 shared CPU cores, loaded (CPU seconds reported)"}
+
+    env = LocalizationEnv(task=task, training=False)
+    baselines = {
+        "random": summarize(run_protocol(env, random_policy(0))),
+        "center_box": summarize(center_box(task)),
+        "sliding_window": summarize(sliding_window(task)),
+    }
+    out["baselines"] = baselines
+    for name in args.ablation.split(","):
+        agent_kw, env_kw = ABLATIONS[name]
+        runs = []
+        for seed in args.seeds:
+            runs.append(run_seed(dataset, data, seed, steps, agent_kw, env_kw, None))
+            print(json.dumps({"variant": name, **runs[-1]}), flush=True)
+        out[name] = {"runs": runs, **{key: statistics.mean(r[key] for r in runs) for key in
+                                      ("recall_iou50", "ap50", "mean_iou_at_trigger", "median_steps",
+                                       "cnn_evals_per_detection", "objects_found_per_image")}}
+    main_variant = out.get("paper") or out[args.ablation.split(",")[0]]
+    out.update({
+        "recall_iou50": main_variant["recall_iou50"],
+        "median_steps": main_variant["median_steps"],
+        "ap50": main_variant["ap50"],
+        "random_recall_iou50": baselines["random"]["recall_iou50"],
+        "center_box_recall_iou50": baselines["center_box"]["recall_iou50"],
+        "sliding_window_recall_iou50": baselines["sliding_window"]["recall_iou50"],
+        "sliding_window_evals_per_image": baselines["sliding_window"]["cnn_evals_per_image"],
+        "wall_s": round(time.time() - start, 1),
+    })
+    line = json.dumps(out)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(line + "\n")
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
