@@ -21,8 +21,6 @@ import time
 from typing import Any
 
 import torch
-
-import rlsuite
 from rlsuite.envs.localization import LocalizationEnv
 from rlsuite.envs.localization.evaluation import (
     agent_policy,
@@ -33,6 +31,8 @@ from rlsuite.envs.localization.evaluation import (
     summarize,
 )
 from rlsuite.envs.localization.task import load_task
+
+import rlsuite
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (agent overrides, env overrides)
     "paper": ({}, {}),
@@ -58,6 +58,33 @@ def run_seed(dataset: str, data: dict[str, Any], seed: int, steps: int, agent_kw
             "eval_cpu_s": round(time.process_time() - start, 1)}
 
 
+def figure(result: dict[str, Any], path: str) -> None:
+    """Recall at IoU 0.5 and CNN evaluations per image: the agent (each seed) against the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in ABLATIONS if k in result]
+    rows = [(f"DQN {n}", [r["recall_iou50"] for r in result[n]["runs"]],
+             [r["cnn_evals_per_image"] for r in result[n]["runs"]]) for n in names]
+    rows += [(k.replace("_", " "), [b["recall_iou50"]], [b["cnn_evals_per_image"]])
+             for k, b in result["baselines"].items()]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for i, (label, recalls, evals) in enumerate(rows):
+        left.bar(i, statistics.mean(recalls), color="C0" if label.startswith("DQN") else "C7")
+        left.scatter([i] * len(recalls), recalls, color="k", s=8, zorder=3)
+        right.bar(i, statistics.mean(evals), color="C0" if label.startswith("DQN") else "C7")
+    for ax, title in ((left, "recall at IoU >= 0.5"), (right, "CNN evaluations per image")):
+        ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+    right.set_yscale("log")
+    fig.suptitle(f"localization/{result['dataset']}: {result['test_images']} held-out images, "
+                 f"{len(result['seeds'])} seeds, {result['steps']} training steps", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller scene set and budget (< ~15 min)")
@@ -68,8 +95,14 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None)
     parser.add_argument("--ablation", default="paper", help=f"comma-separated among {', '.join(ABLATIONS)}")
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--figure", default=None, help="draw the results figure (PNG) here")
+    parser.add_argument("--from-json", default=None, help="with --figure: draw from a saved result, run nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.from_json:
+        with open(args.from_json) as f:
+            figure(json.loads(f.read().strip().splitlines()[-1]), args.figure)
+        return
 
     dataset = "shapes-multi" if args.multi else "shapes"
     n_train = args.train_images or (300 if args.quick else 600)
@@ -109,6 +142,8 @@ def main() -> None:
         "wall_s": round(time.time() - start, 1),
     })
     line = json.dumps(out)
+    if args.figure:
+        figure(out, args.figure)
     if args.out:
         with open(args.out, "w") as f:
             f.write(line + "\n")

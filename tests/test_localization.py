@@ -9,28 +9,40 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-
 from rlsuite.envs.localization.boxes import ACTIONS, TRIGGER, clip, corner_boxes, iou, iou_matrix, transform
 from rlsuite.envs.localization.scenes import AnnotationError, Scene, generate, read_annotation, read_split, write_scene
-from rlsuite.errors import ConfigError
 
-# a tiny dataset and CNN (built once per test process, cached in a private directory)
+from rlsuite.errors import ConfigError
+from tests.learning import assert_quorum, seed_sets
+
+# tiny datasets and CNNs (built once per test process, cached in a private directory)
 TINY = {"n_train": 40, "n_test": 6, "cnn_epochs": 2}
+LEARNING = {"n_train": 100, "n_test": 20, "cnn_epochs": 4}
 
 
 @pytest.fixture(scope="module")
-def task(tmp_path_factory):
-    from rlsuite.envs.localization.task import load_task
-
+def cache_dir(tmp_path_factory):
     old = os.environ.get("RLSUITE_CACHE")
     os.environ["RLSUITE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    try:
-        yield load_task("shapes", **TINY)
-    finally:
-        if old is None:
-            os.environ.pop("RLSUITE_CACHE", None)
-        else:
-            os.environ["RLSUITE_CACHE"] = old
+    yield
+    if old is None:
+        os.environ.pop("RLSUITE_CACHE", None)
+    else:
+        os.environ["RLSUITE_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def task(cache_dir):
+    from rlsuite.envs.localization.task import load_task
+
+    return load_task("shapes", **TINY)
+
+
+@pytest.fixture(scope="module")
+def learning_task(cache_dir):
+    from rlsuite.envs.localization.task import load_task
+
+    return load_task("shapes", **LEARNING)
 
 
 def make_env(task, training: bool = True, **kwargs):
@@ -211,6 +223,7 @@ def test_trigger_in_the_protocol_marks_the_region_and_restarts(task):
 
 def test_plugin_resolves_env_names(task):
     from rlsuite.envs.localization import LocalizationPlugin
+
     from rlsuite.errors import UnknownNameError
 
     plugin = LocalizationPlugin()
@@ -235,9 +248,11 @@ def test_average_precision_by_hand():
 def test_sliding_window_counts_its_cnn_evaluations(task):
     from rlsuite.envs.localization.evaluation import sliding_window, summarize, windows
 
-    summary = summarize(sliding_window(task))
+    grid = {"scales": (0.45,), "aspects": (1.0, 2.0)}
+    summary = summarize(sliding_window(task, **grid))
     h, w = task.split("test")[0].image.shape[:2]
-    assert summary["cnn_evals_per_image"] == len(windows(w, h)) > 100
+    assert summary["cnn_evals_per_image"] == len(windows(w, h, **grid)) > 20
+    assert summary["triggers_per_image"] >= 1
 
 
 # ----------------------------------------------------------------------------- guided exploration
@@ -292,3 +307,31 @@ def test_eval_record_writes_a_gif_of_the_box(task, tmp_path):
     agent = rlsuite.make_agent("dqn", env=spec, seed=0, tuned=False, net_arch=[16])
     res = rlsuite.evaluate(agent, episodes=1, record=tmp_path / "box.gif")
     assert res.video is not None and Path(res.video).stat().st_size > 1000
+
+
+# ----------------------------------------------------------------------------- learning
+def train_and_score(task, seed: int, steps: int = 2500, **overrides) -> tuple[float, float]:
+    """Search success (trigger at IoU >= tau) on held-out images after a short DQN run, and the
+    random agent's on the same searches."""
+    from rlsuite.envs.localization.evaluation import agent_policy, random_policy, search_success
+
+    import rlsuite
+
+    hparams = dict(net_arch=[256, 256], dropout=0.1, gamma=0.9, lr=5e-4, batch_size=32, buffer_size=5000,
+                   learning_starts=200, train_freq=2, target_update_interval=250, exploration_fraction=0.6,
+                   exploration_final_eps=0.1, guided_exploration=True)
+    hparams.update(overrides)
+    agent = rlsuite.make_agent("dqn", env=lambda: make_env(task), seed=seed, tuned=False, **hparams)
+    agent.learn(steps)
+    held_out = make_env(task, split="test")
+    return (search_success(held_out, agent_policy(agent), 30, seed=100),
+            search_success(held_out, random_policy(seed), 30, seed=100))
+
+
+@pytest.mark.parametrize("seeds", seed_sets())
+def test_short_training_beats_the_random_agent(learning_task, seeds):
+    def score(seed: int) -> float:
+        trained, random = train_and_score(learning_task, seed)
+        return trained - random
+
+    assert_quorum("localization: DQN search success - random", score, seeds, threshold=0.2)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlsuite.env_plugin import EnvPlugin
 from rlsuite.envs.localization.env import LocalizationEnv
 from rlsuite.envs.localization.task import DATASETS
+
+from rlsuite.env_plugin import EnvPlugin
 from rlsuite.errors import unknown
 
 __all__ = ["LocalizationEnv", "LocalizationPlugin"]

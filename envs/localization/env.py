@@ -8,8 +8,8 @@ earns ``sign(IoU(b', g) - IoU(b, g))`` and the trigger ``+eta`` when ``IoU(b, g)
 
 Two episode kinds:
 
-* training (``training=True``): a random image (of the ``train`` split by default), the box starts on the whole image, and
-  the episode ends at the trigger (terminal) or after ``max_steps`` moves (a truncation).
+* training (``training=True``): a random image (of the ``train`` split by default), the box
+  starts on the whole image, and the episode ends at the trigger (terminal) or after ``max_steps`` moves (a truncation).
 * the test protocol (``training=False``): one test image per episode, at most ``protocol_steps``
   (200) steps. A trigger records a detection (box, confidence = the CNN's target probability at
   the box, steps since the search (re)started), marks the region with a black cross (inhibition of
@@ -28,7 +28,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-
 from rlsuite.envs.localization.boxes import (
     N_ACTIONS,
     TRIGGER,

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from rlsuite.envs.localization.boxes import N_ACTIONS, iou_matrix
 from rlsuite.envs.localization.env import LocalizationEnv
 from rlsuite.envs.localization.features import image_tensor

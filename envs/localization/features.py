@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
-
 from rlsuite.envs.localization.boxes import iou_matrix
 from rlsuite.envs.localization.scenes import Scene
+from torch.nn import functional as F
 
 BACKGROUND = "background"
 # a small CNN for 32 x 32 crops: three conv stages, flattened (position in the crop matters), 128 features

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rlsuite.envs.localization.boxes import iou
 
 from rlsuite.backbones.datasets import SHAPE_CLASSES, _shape_mask
-from rlsuite.envs.localization.boxes import iou
 from rlsuite.errors import ConfigError
 
 SPLITS = ("train", "val", "test")

@@ -14,10 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
-from rlsuite.backbones.datasets import SHAPE_CLASSES
 from rlsuite.envs.localization.features import FeatureExtractor, train_feature_cnn
 from rlsuite.envs.localization.scenes import Scene, generated, read_split
+
+from rlsuite.backbones.datasets import SHAPE_CLASSES
 from rlsuite.errors import ConfigError, unknown
 
 DATASETS = ("shapes", "shapes-multi", "voc")
@@ -48,7 +48,7 @@ def _resize(scene: Scene, image_size: int) -> Scene:
 
     scale = image_size / max(h, w)
     size = (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1))
-    image = np.asarray(Image.fromarray(scene.image).resize(size, Image.BILINEAR))
+    image = np.asarray(Image.fromarray(scene.image).resize(size, Image.Resampling.BILINEAR))
     return Scene(scene.id, image, scene.names, scene.boxes * scale, scene.difficult)
 
 
@@ -87,7 +87,8 @@ def _load_task(dataset: str, root: str | None, classes: tuple[str, ...] | None, 
     known = {n for ss in scenes.values() for s in ss for n in s.names}
     missing = [c for c in classes if c not in known]
     if missing:
-        raise ConfigError(f"classes {missing} do not occur in {data_root}; annotated classes: {', '.join(sorted(known))}")
+        raise ConfigError(f"classes {missing} do not occur in {data_root}; "
+                          f"annotated classes: {', '.join(sorted(known))}")
     cnn_dir = train_feature_cnn(scenes["train"], classes, data_root / "cnn", crop=crop, epochs=cnn_epochs,
                                 seed=data_seed)
     features = FeatureExtractor(cnn_dir, classes, crop=crop)
