@@ -50,7 +50,7 @@ def exploration_hint(infos: dict[str, Any], n_envs: int, n_actions: int) -> np.n
     """``(n_envs, n_actions)`` bool masks from the vector infos' ``exploration_hint`` entries (all
     False for envs that gave none), or ``None`` when no env gave one."""
     present = infos.get("_" + HINT_KEY)
-    if present is None or not np.any(present):
+    if present is None or not np.any(present) or len(present) != n_envs:  # none, or infos of another batch
         return None
     hint = np.zeros((n_envs, n_actions), dtype=bool)
     for i in np.flatnonzero(present):

@@ -310,28 +310,27 @@ def test_eval_record_writes_a_gif_of_the_box(task, tmp_path):
 
 
 # ----------------------------------------------------------------------------- learning
-def train_and_score(task, seed: int, steps: int = 2500, **overrides) -> tuple[float, float]:
-    """Search success (trigger at IoU >= tau) on held-out images after a short DQN run, and the
-    random agent's on the same searches."""
-    from rlsuite.envs.localization.evaluation import agent_policy, random_policy, search_success
-
+def train_and_score(task, seed: int, steps: int = 4000) -> dict[str, float]:
+    """Mean IoU of the final box of single searches on held-out images after a short DQN run (the
+    paper's hyperparameters, a 256-unit Q-network), minus the random agent's on the same searches."""
     import rlsuite
+    from rlsuite.envs.localization.evaluation import agent_policy, random_policy, search_outcomes
 
-    hparams = dict(net_arch=[256, 256], dropout=0.1, gamma=0.9, lr=5e-4, batch_size=32, buffer_size=5000,
-                   learning_starts=200, train_freq=2, target_update_interval=250, exploration_fraction=0.6,
+    hparams = dict(net_arch=[256, 256], dropout=0.2, gamma=0.9, lr=1e-4, batch_size=100, buffer_size=5000,
+                   learning_starts=500, train_freq=4, target_update_interval=1000, exploration_fraction=0.3333,
                    exploration_final_eps=0.1, guided_exploration=True)
-    hparams.update(overrides)
     agent = rlsuite.make_agent("dqn", env=lambda: make_env(task), seed=seed, tuned=False, **hparams)
     agent.learn(steps)
     held_out = make_env(task, split="test")
-    return (search_success(held_out, agent_policy(agent), 30, seed=100),
-            search_success(held_out, random_policy(seed), 30, seed=100))
+    trained = search_outcomes(held_out, agent_policy(agent), 30, seed=100)
+    random = search_outcomes(held_out, random_policy(seed), 30, seed=100)
+    return {"trained": trained["final_iou"], "random": random["final_iou"]}
 
 
 @pytest.mark.parametrize("seeds", seed_sets())
 def test_short_training_beats_the_random_agent(learning_task, seeds):
     def score(seed: int) -> float:
-        trained, random = train_and_score(learning_task, seed)
-        return trained - random
+        result = train_and_score(learning_task, seed)
+        return result["trained"] - result["random"]
 
-    assert_quorum("localization: DQN search success - random", score, seeds, threshold=0.2)
+    assert_quorum("localization: DQN final-box IoU - random's", score, seeds, threshold=0.1)

@@ -188,17 +188,18 @@ def sliding_window(task: Task, keep: int = 10, min_score: float = 0.5, **window_
     return results
 
 
-def search_success(env: LocalizationEnv, policy: Policy, episodes: int, seed: int = 0) -> float:
-    """Fraction of single searches (training-kind episodes: whole-image start, end at the trigger
-    or after ``max_steps``) that trigger with IoU >= tau: a short check of what a policy learned."""
-    hits = 0
+def search_outcomes(env: LocalizationEnv, policy: Policy, episodes: int, seed: int = 0) -> dict[str, float]:
+    """Single searches (training-kind episodes: whole-image start, end at the trigger or after
+    ``max_steps``), a short check of what a policy learned: ``success`` the fraction that trigger
+    with IoU >= tau, ``final_iou`` the mean IoU of the last box (at the trigger or the step limit)."""
+    hits, final = 0, []
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i)
         done = False
         while not done:
-            iou_now = env.info()["iou"]
-            action = policy(obs)
-            obs, _, terminated, truncated, info = env.step(action)
+            iou_now = info["iou"]
+            obs, _, terminated, truncated, info = env.step(policy(obs))
             done = terminated or truncated
-            hits += int(terminated and iou_now >= env.tau)
-    return hits / episodes
+        hits += int(terminated and iou_now >= env.tau)
+        final.append(iou_now if terminated else info["iou"])
+    return {"success": hits / episodes, "final_iou": float(np.mean(final))}
