@@ -33,6 +33,8 @@ from rlsuite.envs.localization.evaluation import (
 from rlsuite.envs.localization.task import load_task
 
 import rlsuite
+from rlsuite.config import env_defaults
+from rlsuite.registry import get_agent
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (agent overrides, env overrides)
     "paper": ({}, {}),
@@ -46,9 +48,11 @@ def run_seed(dataset: str, data: dict[str, Any], seed: int, steps: int, agent_kw
     task = load_task(dataset, **data)
     config = "localization-" + dataset
     start = time.process_time()
+    # the env config's paper hyperparameters, on this benchmark's scene set (env kwargs)
+    tuned, _ = env_defaults(get_agent("dqn"), config)
     agent = rlsuite.make_agent("dqn", env={"plugin": "localization", "id": f"localization/{dataset}",
                                            "kwargs": {**data, **env_kw}, "name": config},
-                               seed=seed, **agent_kw)
+                               seed=seed, tuned=False, **{**tuned, **agent_kw})
     agent.learn(total_steps=steps)
     train_cpu = time.process_time() - start
     env = LocalizationEnv(task=task, training=False, **env_kw)
@@ -85,6 +89,21 @@ def figure(result: dict[str, Any], path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def previous_runs(log: str | None, dataset: str, steps: int, n_test: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per-run lines ``{"variant": ..., "seed": ...}`` of an earlier log with the same budget and
+    test set (a run is deterministic given its seed, so it need not be repeated)."""
+    if not log:
+        return {}
+    found = {}
+    with open(log) as f:
+        for line in f:
+            row = json.loads(line) if line.startswith("{\"variant\"") else None
+            if row and row["train_steps"] == steps and row["images"] == n_test and \
+                    row.get("dataset", "shapes") == dataset:
+                found[row.pop("variant"), row["seed"]] = {k: v for k, v in row.items() if k != "dataset"}
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller scene set and budget (< ~15 min)")
@@ -95,6 +114,8 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None)
     parser.add_argument("--ablation", default="paper", help=f"comma-separated among {', '.join(ABLATIONS)}")
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--resume", default=None,
+                        help="a log of an earlier run of this script: its per-run lines are reused, not rerun")
     parser.add_argument("--figure", default=None, help="draw the results figure (PNG) here")
     parser.add_argument("--from-json", default=None, help="with --figure: draw from a saved result, run nothing")
     args = parser.parse_args()
@@ -121,12 +142,16 @@ def main() -> None:
         "sliding_window": summarize(sliding_window(task)),
     }
     out["baselines"] = baselines
+    done = previous_runs(args.resume, dataset, steps, n_test)
     for name in args.ablation.split(","):
         agent_kw, env_kw = ABLATIONS[name]
         runs = []
         for seed in args.seeds:
+            if (name, seed) in done:
+                runs.append(done[name, seed])
+                continue
             runs.append(run_seed(dataset, data, seed, steps, agent_kw, env_kw, None))
-            print(json.dumps({"variant": name, **runs[-1]}), flush=True)
+            print(json.dumps({"variant": name, "dataset": dataset, **runs[-1]}), flush=True)
         out[name] = {"runs": runs, **{key: statistics.mean(r[key] for r in runs) for key in
                                       ("recall_iou50", "ap50", "mean_iou_at_trigger", "median_steps",
                                        "cnn_evals_per_detection", "objects_found_per_image")}}

@@ -313,8 +313,9 @@ def test_eval_record_writes_a_gif_of_the_box(task, tmp_path):
 def train_and_score(task, seed: int, steps: int = 4000) -> dict[str, float]:
     """Mean IoU of the final box of single searches on held-out images after a short DQN run (the
     paper's hyperparameters, a 256-unit Q-network), minus the random agent's on the same searches."""
-    import rlsuite
     from rlsuite.envs.localization.evaluation import agent_policy, random_policy, search_outcomes
+
+    import rlsuite
 
     hparams = dict(net_arch=[256, 256], dropout=0.2, gamma=0.9, lr=1e-4, batch_size=100, buffer_size=5000,
                    learning_starts=500, train_freq=4, target_update_interval=1000, exploration_fraction=0.3333,
