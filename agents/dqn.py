@@ -40,6 +40,9 @@ SB3's own code):
 * The last hidden layer belongs to the head (``QHead(hidden=...)``): with ``dueling`` the value and
   advantage streams each get their own hidden layer (Wang et al.), with ``noisy`` it is noisy too
   (Rainbow: all fully connected layers noisy); the conv/MLP body below it stays plain.
+* ``dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
+  ``guided_exploration`` (ε-random actions drawn among the env's ``info["exploration_hint"]``,
+  see :mod:`rlsuite.offpolicy`) are off by default; with both off the agent is unchanged.
 * C51 priorities use the KL divergence (the paper's choice) computed exactly; Dopamine uses the
   cross-entropy, which differs by the target's entropy.
 """
@@ -269,19 +272,19 @@ class DQN(Agent):
         q = expected_q(out, self.support) if self.config.distributional else out
         return q.argmax(dim=1).cpu().numpy()
 
-    def random_actions(self, n: int) -> np.ndarray:
-        """Uniform random actions; with ``guided_exploration``, uniform among the env's hinted
-        actions (:func:`rlsuite.offpolicy.exploration_hint`) for envs that hint any."""
+    def random_actions(self, n: int, guided: bool = False) -> np.ndarray:
+        """Uniform random actions; ``guided`` (training with ``guided_exploration``): uniform among
+        the env's hinted actions (:func:`rlsuite.offpolicy.exploration_hint`) for envs that hint any."""
         actions = self.rng.integers(0, self.n_actions, size=n)
-        hint = exploration_hint(self.last_infos, n, self.n_actions) if self.config.guided_exploration else None
+        hint = exploration_hint(self.last_infos, n, self.n_actions) if guided else None
         if hint is not None:
             actions = np.where(hint.any(axis=1), sample_from_masks(hint, self.rng), actions)
         return actions
 
-    def epsilon_greedy(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
+    def epsilon_greedy(self, obs: np.ndarray, epsilon: float, guided: bool = False) -> np.ndarray:
         n = len(obs)
         random_mask = self.rng.random(n) < epsilon
-        actions = self.random_actions(n)
+        actions = self.random_actions(n, guided)
         if not random_mask.all():  # skip the forward pass when every env explores anyway
             self.q_net.reset_noise()
             actions = np.where(random_mask, actions, self.greedy(obs, noise=self.config.noisy))
@@ -298,9 +301,10 @@ class DQN(Agent):
         return actions[0] if single else actions
 
     def explore(self, obs: np.ndarray) -> np.ndarray:
+        guided = self.config.guided_exploration  # the hints in last_infos belong to these observations
         if self.steps < self.config.learning_starts:
-            return self.random_actions(len(obs))
-        return self.epsilon_greedy(obs, self.epsilon)
+            return self.random_actions(len(obs), guided)
+        return self.epsilon_greedy(obs, self.epsilon, guided)
 
     # ------------------------------------------------------------------ learning
     def observe(self, t: Transition) -> None:
