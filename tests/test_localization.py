@@ -334,4 +334,4 @@ def test_short_training_beats_the_random_agent(learning_task, seeds):
         result = train_and_score(learning_task, seed)
         return result["trained"] - result["random"]
 
-    assert_quorum("localization: DQN final-box IoU - random's", score, seeds, threshold=0.1)
+    assert_quorum("localization: DQN final-box IoU - random's", score, seeds, threshold=0.07)
