@@ -40,6 +40,9 @@ SB3's own code):
 * The last hidden layer belongs to the head (``QHead(hidden=...)``): with ``dueling`` the value and
   advantage streams each get their own hidden layer (Wang et al.), with ``noisy`` it is noisy too
   (Rainbow: all fully connected layers noisy); the conv/MLP body below it stays plain.
+* ``dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
+  ``guided_exploration`` (ε-random actions drawn among the env's ``info["exploration_hint"]``,
+  see :mod:`rlsuite.offpolicy`) are off by default; with both off the agent is unchanged.
 * C51 priorities use the KL divergence (the paper's choice) computed exactly; Dopamine uses the
   cross-entropy, which differs by the target's entropy.
 """
@@ -73,7 +76,7 @@ from rlsuite.constraints import (
     widths,
 )
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
-from rlsuite.offpolicy import Transition, run_step_loop
+from rlsuite.offpolicy import Transition, exploration_hint, run_step_loop, sample_from_masks
 from rlsuite.targets import polyak_update
 
 
@@ -101,6 +104,10 @@ class DQNConfig(AgentConfig):
     channels_last: bool = True
     loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
     net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
+    # dropout after every hidden fully connected layer while training (acting and targets run without it)
+    dropout: float = field(default=0.0, metadata=domain(Range(ge=0, lt=1)))
+    # ε-exploration picks among the env's hinted actions (info["exploration_hint"]) where it gives some
+    guided_exploration: bool = False
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
     n_envs: int = field(default=1, metadata=at_least_one)
     # Rainbow ingredients
@@ -185,17 +192,24 @@ class QNetwork(nn.Module):
         else:
             arch = [int(w) for w in cfg.net_arch]
             hidden = arch[-1] if arch else None
-            self.body = nn.Sequential(encoder, MLP(features, arch[:-1])) if len(arch) > 1 else encoder
+            body = MLP(features, arch[:-1], dropout=cfg.dropout)
+            self.body = nn.Sequential(encoder, body) if len(arch) > 1 else encoder
             features = arch[-2] if len(arch) > 1 else features
         n_atoms = cfg.n_atoms if cfg.distributional else 1
         self.head = QHead(features, n_actions, dueling=cfg.dueling, noisy=cfg.noisy, n_atoms=n_atoms,
-                          hidden=hidden, sigma0=cfg.sigma0)
+                          hidden=hidden, sigma0=cfg.sigma0, dropout=cfg.dropout)
 
         self.noisy_layers = [m for m in self.modules() if isinstance(m, NoisyLinear)]
         self.channels_last = bool(cfg.channels_last) and len(observation_space.shape or ()) == 3
         if self.channels_last:
             # the conv weights (fc weights are 2-D); memory_format is public but missing from torch's stubs
             self.body.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.dropout_layers = [m for m in self.modules() if isinstance(m, nn.Dropout)]
+
+    def dropout_active(self, active: bool) -> None:
+        """Switch only the dropout layers between train and eval mode (noisy layers keep theirs)."""
+        for layer in self.dropout_layers:
+            layer.train(active)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q values ``(B, A)``, or C51 logits ``(B, A, n_atoms)``."""
@@ -230,6 +244,7 @@ class DQN(Agent):
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
+        self.target_net.dropout_active(False)  # bootstrap targets from the whole network
         # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps,
@@ -260,16 +275,27 @@ class DQN(Agent):
         mean_weights = self.config.noisy and not noise
         if mean_weights:  # eval() makes NoisyLinear use its mean weights (toggled only when it matters)
             self.q_net.eval()
+        self.q_net.dropout_active(False)
         out = self.q_net(x)
+        self.q_net.dropout_active(True)
         if mean_weights:
             self.q_net.train()
         q = expected_q(out, self.support) if self.config.distributional else out
         return q.argmax(dim=1).cpu().numpy()
 
-    def epsilon_greedy(self, obs: np.ndarray, epsilon: float) -> np.ndarray:
+    def random_actions(self, n: int, guided: bool = False) -> np.ndarray:
+        """Uniform random actions; ``guided`` (training with ``guided_exploration``): uniform among
+        the env's hinted actions (:func:`rlsuite.offpolicy.exploration_hint`) for envs that hint any."""
+        actions = self.rng.integers(0, self.n_actions, size=n)
+        hint = exploration_hint(self.last_infos, n, self.n_actions) if guided else None
+        if hint is not None:
+            actions = np.where(hint.any(axis=1), sample_from_masks(hint, self.rng), actions)
+        return actions
+
+    def epsilon_greedy(self, obs: np.ndarray, epsilon: float, guided: bool = False) -> np.ndarray:
         n = len(obs)
         random_mask = self.rng.random(n) < epsilon
-        actions = self.rng.integers(0, self.n_actions, size=n)
+        actions = self.random_actions(n, guided)
         if not random_mask.all():  # skip the forward pass when every env explores anyway
             self.q_net.reset_noise()
             actions = np.where(random_mask, actions, self.greedy(obs, noise=self.config.noisy))
@@ -286,9 +312,10 @@ class DQN(Agent):
         return actions[0] if single else actions
 
     def explore(self, obs: np.ndarray) -> np.ndarray:
+        guided = self.config.guided_exploration  # the hints in last_infos belong to these observations
         if self.steps < self.config.learning_starts:
-            return self.rng.integers(0, self.n_actions, size=len(obs))
-        return self.epsilon_greedy(obs, self.epsilon)
+            return self.random_actions(len(obs), guided)
+        return self.epsilon_greedy(obs, self.epsilon, guided)
 
     # ------------------------------------------------------------------ learning
     def observe(self, t: Transition) -> None:

@@ -109,6 +109,7 @@ class Agent:
         self.rng = np.random.default_rng(self.seed)
         self.envs: gym.vector.VectorEnv | None = None
         self.obs: np.ndarray | None = None
+        self.last_infos: dict[str, Any] = {}  # the vector infos that came with self.obs
         self.hooks: Any = None  # rlsuite.run.TrainHooks when driven by train(); None from the API
         # The non-finite guard (rlsuite.nonfinite): env values and update losses; .enabled switches it.
         self.nonfinite = NonFiniteWatch(check_finite)
@@ -217,7 +218,7 @@ class Agent:
             self.envs = self.env_spec.make_vec(n_envs, seed=self.seed, training=True)
         reset_seed = seeding.derive_seed(self.seed, self.steps)
         seeds = [reset_seed + i for i in range(n_envs)]  # one per env (Gymnasium's annotation says int only)
-        self.obs, _ = self.envs.reset(seed=seeds)  # type: ignore[arg-type]
+        self.obs, self.last_infos = self.envs.reset(seed=seeds)  # type: ignore[arg-type]
         self.on_segment_start()
 
     def on_segment_start(self) -> None:

@@ -5,6 +5,12 @@ vector env, hand the transition to the agent (replay buffer or table update), le
 when it is due, and keep the books (episode returns, resume points, checkpoints, evaluation).
 Agents only provide ``explore(obs)`` and ``observe(transition)``; :class:`StepAgent` spells out
 everything the loop uses (the rest comes from :class:`rlsuite.agent.Agent`).
+
+Exploration hints: an env may put ``info["exploration_hint"]`` (a bool mask over its discrete
+actions: the actions an expert rule deems good from this state, e.g. those with positive reward)
+into its reset and step infos. The loop keeps the infos that came with the current observations in
+``agent.last_infos``; :func:`exploration_hint` reads the masks from them, and an agent may draw its
+exploratory actions among the hinted ones (DQN's ``guided_exploration``, Caicedo & Lazebnik 2015).
 """
 
 from __future__ import annotations
@@ -35,6 +41,29 @@ class Transition:
     @property
     def episode_end(self) -> np.ndarray:
         return self.terminated | self.truncated
+
+
+HINT_KEY = "exploration_hint"
+
+
+def exploration_hint(infos: dict[str, Any], n_envs: int, n_actions: int) -> np.ndarray | None:
+    """``(n_envs, n_actions)`` bool masks from the vector infos' ``exploration_hint`` entries (all
+    False for envs that gave none), or ``None`` when no env gave one."""
+    present = infos.get("_" + HINT_KEY)
+    if present is None or not np.any(present) or len(present) != n_envs:  # none, or infos of another batch
+        return None
+    hint = np.zeros((n_envs, n_actions), dtype=bool)
+    for i in np.flatnonzero(present):
+        hint[i] = np.asarray(infos[HINT_KEY][i], dtype=bool).reshape(n_actions)
+    return hint
+
+
+def sample_from_masks(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly drawn index per row among the True entries of ``masks`` (rows with none: 0)."""
+    counts = masks.sum(axis=1)
+    pick = np.floor(rng.random(len(masks)) * np.maximum(counts, 1)).astype(np.int64)
+    # index of the pick-th True entry of each row
+    return (masks.cumsum(axis=1) <= pick[:, None]).sum(axis=1).clip(max=masks.shape[1] - 1) * (counts > 0)
 
 
 def true_next_obs(next_obs: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
@@ -90,6 +119,7 @@ class StepAgent(Protocol):
 
     envs: gym.vector.VectorEnv | None
     obs: np.ndarray | None
+    last_infos: dict[str, Any]  # the vector infos that came with ``obs`` (reset or step)
     steps: int
     nonfinite: NonFiniteWatch
 
@@ -147,6 +177,7 @@ def run_step_loop(agent: StepAgent, until_step: int) -> None:
         for episode_return, length in tracker.update(transition.rewards, ended, infos):
             agent.log_episode(episode_return, length)
         agent.obs = next_obs
+        agent.last_infos = infos
         agent.after_step(prev_steps)
         if cut:
             tracker.reset()

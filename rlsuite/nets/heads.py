@@ -78,11 +78,13 @@ def _linear(in_f: int, out_f: int, noisy: bool, sigma0: float) -> nn.Module:
     return NoisyLinear(in_f, out_f, sigma0) if noisy else nn.Linear(in_f, out_f)
 
 
-def _stream(in_f: int, out_f: int, hidden: int | None, noisy: bool, sigma0: float) -> nn.Sequential:
+def _stream(in_f: int, out_f: int, hidden: int | None, noisy: bool, sigma0: float,
+            dropout: float = 0.0) -> nn.Sequential:
     if hidden is None:
         return nn.Sequential(_linear(in_f, out_f, noisy, sigma0))
+    drop = [nn.Dropout(dropout)] if dropout > 0 else []
     return nn.Sequential(
-        _linear(in_f, hidden, noisy, sigma0), nn.ReLU(), _linear(hidden, out_f, noisy, sigma0)
+        _linear(in_f, hidden, noisy, sigma0), nn.ReLU(), *drop, _linear(hidden, out_f, noisy, sigma0)
     )
 
 
@@ -96,6 +98,7 @@ class QHead(nn.Module):
       logits, before the softmax, as in Rainbow.
     * ``noisy``: every linear layer is a :class:`NoisyLinear` (replaces epsilon-greedy).
     * ``hidden``: an extra hidden layer (ReLU) per stream, e.g. 512 when the encoder has no fc.
+    * ``dropout``: dropout after that hidden layer (Caicedo & Lazebnik's Q-network); 0: none.
     """
 
     def __init__(
@@ -107,13 +110,14 @@ class QHead(nn.Module):
         n_atoms: int = 1,
         hidden: int | None = None,
         sigma0: float = 0.5,
+        dropout: float = 0.0,
     ):
         super().__init__()
         if n_atoms < 1:
             raise ValueError(f"n_atoms must be >= 1, got {n_atoms}")
         self.n_actions, self.n_atoms, self.dueling, self.noisy = n_actions, n_atoms, dueling, noisy
-        self.advantage = _stream(in_features, n_actions * n_atoms, hidden, noisy, sigma0)
-        self.value = _stream(in_features, n_atoms, hidden, noisy, sigma0) if dueling else None
+        self.advantage = _stream(in_features, n_actions * n_atoms, hidden, noisy, sigma0, dropout)
+        self.value = _stream(in_features, n_atoms, hidden, noisy, sigma0, dropout) if dueling else None
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b = features.shape[0]

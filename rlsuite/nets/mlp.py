@@ -66,6 +66,7 @@ class MLP(nn.Module):
     """``in_dim -> hidden[0] -> ... -> hidden[-1] (-> out_dim)`` with an activation after every
     hidden layer and none after the output layer, PyTorch's default initialisation.
 
+    ``dropout > 0`` adds dropout after every hidden activation (none after the output layer).
     ``out_dim=None`` makes a feature extractor whose output is the last hidden layer (activated);
     ``out_features`` tells callers the resulting width either way.
     """
@@ -76,6 +77,7 @@ class MLP(nn.Module):
         hidden: Sequence[int],
         out_dim: int | None = None,
         activation: str | type[nn.Module] = "relu",
+        dropout: float = 0.0,
     ):
         super().__init__()
         act = get_activation(activation)
@@ -83,6 +85,8 @@ class MLP(nn.Module):
         last = int(in_dim)
         for width in hidden:
             layers += [nn.Linear(last, int(width)), act()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
             last = int(width)
         if out_dim is not None:
             layers.append(nn.Linear(last, int(out_dim)))

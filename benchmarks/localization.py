@@ -1,0 +1,179 @@
+"""Active object localization (issue 14; Caicedo & Lazebnik 2015) on generated cluttered scenes.
+
+    python benchmarks/localization.py --quick          # one-object scenes, a smaller set, 3 seeds
+    python benchmarks/localization.py --multi          # one to three objects per image: AP at IoU 0.5
+    python benchmarks/localization.py --ablation no_guided,no_history
+
+Per seed: DQN (the env config's paper hyperparameters) is trained on the training images, then the
+test protocol (<= 200 steps per image, corner restarts after 40 steps without a trigger, inhibition
+of return) runs greedily on the held-out test images. Beside it, on the same images and the same
+CNN: a random agent through the same protocol, a fixed centred box and a sliding window scored by
+the CNN's classifier head. Metrics are defined in ``envs/localization/evaluation.py``. The last line
+printed is JSON; ``--out`` also writes it to a file (the figure script reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import torch
+from rlsuite.envs.localization import LocalizationEnv
+from rlsuite.envs.localization.evaluation import (
+    agent_policy,
+    center_box,
+    random_policy,
+    run_protocol,
+    sliding_window,
+    summarize,
+)
+from rlsuite.envs.localization.task import load_task
+
+import rlsuite
+from rlsuite.config import env_defaults
+from rlsuite.registry import get_agent
+
+ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (agent overrides, env overrides)
+    "paper": ({}, {}),
+    "no_guided": ({"guided_exploration": False}, {}),
+    "no_history": ({}, {"history": 0}),
+}
+
+
+def run_seed(dataset: str, data: dict[str, Any], seed: int, steps: int, agent_kw: dict[str, Any],
+             env_kw: dict[str, Any], test_images: int | None) -> dict[str, Any]:
+    task = load_task(dataset, **data)
+    config = "localization-" + dataset
+    start = time.process_time()
+    # the env config's paper hyperparameters, on this benchmark's scene set (env kwargs)
+    tuned, _ = env_defaults(get_agent("dqn"), config)
+    agent = rlsuite.make_agent("dqn", env={"plugin": "localization", "id": f"localization/{dataset}",
+                                           "kwargs": {**data, **env_kw}, "name": config},
+                               seed=seed, tuned=False, **{**tuned, **agent_kw})
+    agent.learn(total_steps=steps)
+    train_cpu = time.process_time() - start
+    env = LocalizationEnv(task=task, training=False, **env_kw)
+    start = time.process_time()
+    summary = summarize(run_protocol(env, agent_policy(agent), test_images))
+    return {**summary, "seed": seed, "train_steps": steps, "train_cpu_s": round(train_cpu, 1),
+            "eval_cpu_s": round(time.process_time() - start, 1)}
+
+
+def figure(result: dict[str, Any], path: str) -> None:
+    """Recall at IoU 0.5 and CNN evaluations per image: the agent (each seed) against the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in ABLATIONS if k in result]
+    rows = [(f"DQN {n}", [r["recall_iou50"] for r in result[n]["runs"]],
+             [r["cnn_evals_per_image"] for r in result[n]["runs"]]) for n in names]
+    rows += [(k.replace("_", " "), [b["recall_iou50"]], [b["cnn_evals_per_image"]])
+             for k, b in result["baselines"].items()]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for i, (label, recalls, evals) in enumerate(rows):
+        left.bar(i, statistics.mean(recalls), color="C0" if label.startswith("DQN") else "C7")
+        left.scatter([i] * len(recalls), recalls, color="k", s=8, zorder=3)
+        right.bar(i, statistics.mean(evals), color="C0" if label.startswith("DQN") else "C7")
+    for ax, title in ((left, "recall at IoU >= 0.5"), (right, "CNN evaluations per image")):
+        ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+    right.set_yscale("log")
+    fig.suptitle(f"localization/{result['dataset']}: {result['test_images']} held-out images, "
+                 f"{len(result['seeds'])} seeds, {result['steps']} training steps", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def previous_runs(log: str | None, dataset: str, steps: int, n_test: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per-run lines ``{"variant": ..., "seed": ...}`` of an earlier log with the same budget and
+    test set (a run is deterministic given its seed, so it need not be repeated)."""
+    if not log:
+        return {}
+    found = {}
+    with open(log) as f:
+        for line in f:
+            row = json.loads(line) if line.startswith("{\"variant\"") else None
+            if row and row["train_steps"] == steps and row["images"] == n_test and \
+                    row.get("dataset", "shapes") == dataset:
+                found[row.pop("variant"), row["seed"]] = {k: v for k, v in row.items() if k != "dataset"}
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller scene set and budget (< ~15 min)")
+    parser.add_argument("--multi", action="store_true", help="one to three objects per image")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=None, help="DQN training steps per seed")
+    parser.add_argument("--train-images", type=int, default=None)
+    parser.add_argument("--test-images", type=int, default=None)
+    parser.add_argument("--ablation", default="paper", help=f"comma-separated among {', '.join(ABLATIONS)}")
+    parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--resume", default=None,
+                        help="a log of an earlier run of this script: its per-run lines are reused, not rerun")
+    parser.add_argument("--figure", default=None, help="draw the results figure (PNG) here")
+    parser.add_argument("--from-json", default=None, help="with --figure: draw from a saved result, run nothing")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.from_json:
+        with open(args.from_json) as f:
+            figure(json.loads(f.read().strip().splitlines()[-1]), args.figure)
+        return
+
+    dataset = "shapes-multi" if args.multi else "shapes"
+    n_train = args.train_images or (300 if args.quick else 600)
+    n_test = args.test_images or (50 if args.quick else 200)
+    steps = args.steps or (12_000 if args.quick else 30_000)
+    data = {"n_train": n_train, "n_test": n_test}
+    start = time.time()
+    task = load_task(dataset, **data)
+    out: dict[str, Any] = {"dataset": dataset, "train_images": n_train, "test_images": n_test, "steps": steps,
+                           "seeds": args.seeds, "machine": "2 shared CPU cores, loaded (CPU seconds reported)"}
+
+    env = LocalizationEnv(task=task, training=False)
+    baselines = {
+        "random": summarize(run_protocol(env, random_policy(0))),
+        "center_box": summarize(center_box(task)),
+        "sliding_window": summarize(sliding_window(task)),
+    }
+    out["baselines"] = baselines
+    done = previous_runs(args.resume, dataset, steps, n_test)
+    for name in args.ablation.split(","):
+        agent_kw, env_kw = ABLATIONS[name]
+        runs = []
+        for seed in args.seeds:
+            if (name, seed) in done:
+                runs.append(done[name, seed])
+                continue
+            runs.append(run_seed(dataset, data, seed, steps, agent_kw, env_kw, None))
+            print(json.dumps({"variant": name, "dataset": dataset, **runs[-1]}), flush=True)
+        out[name] = {"runs": runs, **{key: statistics.mean(r[key] for r in runs) for key in
+                                      ("recall_iou50", "ap50", "mean_iou_at_trigger", "median_steps",
+                                       "cnn_evals_per_detection", "objects_found_per_image")}}
+    main_variant = out.get("paper") or out[args.ablation.split(",")[0]]
+    out.update({
+        "recall_iou50": main_variant["recall_iou50"],
+        "median_steps": main_variant["median_steps"],
+        "ap50": main_variant["ap50"],
+        "random_recall_iou50": baselines["random"]["recall_iou50"],
+        "center_box_recall_iou50": baselines["center_box"]["recall_iou50"],
+        "sliding_window_recall_iou50": baselines["sliding_window"]["recall_iou50"],
+        "sliding_window_evals_per_image": baselines["sliding_window"]["cnn_evals_per_image"],
+        "wall_s": round(time.time() - start, 1),
+    })
+    line = json.dumps(out)
+    if args.figure:
+        figure(out, args.figure)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(line + "\n")
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
