@@ -14,7 +14,7 @@ SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides 
 
 ``--switches`` measures what each speed switch of the on-policy agents buys instead: rlsuite alone,
 per seed the defaults and then each switch off in turn (``numba_acting=false``,
-``fused_optimizer=false``, ``fast_tanh=false``), back to back; reported is the median over seeds of steps/s(on) ÷
+``fused_optimizer=false``), back to back; reported is the median over seeds of steps/s(on) ÷
 steps/s(off).
 
     python benchmarks/onpolicy.py --switches --rows ppo_cartpole a2c_cartpole trpo_cartpole
@@ -82,7 +82,7 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 
 # The on-policy speed switches: each off in turn against the defaults (all on).
-SWITCHES = ("numba_acting", "fused_optimizer", "fast_tanh")
+SWITCHES = ("numba_acting", "fused_optimizer")
 
 
 def run_ours(row: str, seed: int, **overrides: Any) -> tuple[float, float]:

@@ -34,12 +34,11 @@ from numba import njit
 from torch import nn
 
 from rlsuite.nets import FlattenFloat
-from rlsuite.nets.mlp import SigmoidTanh
 from rlsuite.policies import ActorCritic, Categorical, DiagGaussian, Trunk
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # Activation module -> the code _dense applies after a layer's affine map (-1: none).
-_ACTIVATIONS: dict[type[nn.Module], int] = {nn.Tanh: 0, SigmoidTanh: 0, nn.ReLU: 1}
+_ACTIVATIONS: dict[type[nn.Module], int] = {nn.Tanh: 0, nn.ReLU: 1}
 _NO_ACTIVATION = -1
 # What the torch policy's distribution must be for the kernel's sampling and log-probability.
 _DISTRIBUTIONS: dict[type, bool] = {Categorical: False, DiagGaussian: True}  # -> gaussian

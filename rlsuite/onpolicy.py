@@ -167,9 +167,6 @@ class OnPolicyConfig(AgentConfig):
     # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
     # the parameter tensors on the CPU). Same math; what it buys is in docs/benchmarks.md.
     fused_optimizer: bool = True
-    # On the CPU, tanh hidden activations as 2·sigmoid(2x) − 1 (rlsuite.nets.mlp.SigmoidTanh): the same
-    # function, but torch's CPU tanh kernel is several times slower than its sigmoid; false: nn.Tanh.
-    fast_tanh: bool = True
     # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
     # the n_envs split between them; 0: the local vector env.
     workers: int = field(default=0, metadata=non_negative)
@@ -209,7 +206,6 @@ class OnPolicyAgent(Agent):
                 self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
                 shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
                 vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
-                fast_tanh=cfg.fast_tanh and self.device.type == "cpu",  # CUDA's tanh kernel is not the slow one
             ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)

@@ -182,7 +182,7 @@ class Trunk(nn.Module):
     applies, in order; :mod:`rlsuite.acting` compiles the same list."""
 
     def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool,
-                 encoder: str | None = None, freeze_encoder: bool = True, fast_tanh: bool = False):
+                 encoder: str | None = None, freeze_encoder: bool = True):
         super().__init__()
         self.encoder, width = build_encoder(observation_space, pretrained=encoder, freeze=freeze_encoder)
         self.layers = nn.ModuleList()
@@ -192,7 +192,7 @@ class Trunk(nn.Module):
                 layer_init(layer, math.sqrt(2))
             self.layers.append(layer)
             width = int(hidden)
-        self.activation = get_activation(activation, fast_tanh)()
+        self.activation = get_activation(activation)()
         self.out_features = width
 
     def sequence(self) -> list[nn.Module]:
@@ -216,8 +216,7 @@ class ActorCritic(nn.Module):
     512 features feed the heads); ``shared`` defaults to separate trunks for vectors and one shared
     CNN for images (the usual practice, SB3 and CleanRL alike). ``vf_net_arch`` gives the critic a
     different MLP when the trunks are separate. ``ortho_init``: hidden layers gain √2, policy output
-    0.01, value output 1 (and conv layers √2), as in OpenAI baselines. ``fast_tanh``: ``tanh`` as
-    :class:`~rlsuite.nets.mlp.SigmoidTanh` (same function, a faster CPU kernel).
+    0.01, value output 1 (and conv layers √2), as in OpenAI baselines.
     """
 
     action_low: torch.Tensor  # buffers (Box actions only), registered in __init__
@@ -236,7 +235,6 @@ class ActorCritic(nn.Module):
         vf_net_arch: Sequence[int] | None = None,
         encoder: str | None = None,
         freeze_encoder: bool = True,
-        fast_tanh: bool = False,
     ):
         super().__init__()
         image = _is_image(observation_space)
@@ -245,15 +243,13 @@ class ActorCritic(nn.Module):
         self.observation_space, self.action_space = observation_space, action_space
         self.shared = shared
         # encoder: a `rlsuite fit` run whose encoder replaces the default one (rlsuite.backbones.encoders)
-        self.actor_trunk = Trunk(observation_space, net_arch, activation, ortho_init, encoder, freeze_encoder,
-                                 fast_tanh)
+        self.actor_trunk = Trunk(observation_space, net_arch, activation, ortho_init, encoder, freeze_encoder)
         if shared:
             self.critic_trunk: Trunk | None = None
             critic_width = self.actor_trunk.out_features
         else:
             vf_arch = list(vf_net_arch) if vf_net_arch is not None else net_arch
-            self.critic_trunk = Trunk(observation_space, vf_arch, activation, ortho_init, encoder, freeze_encoder,
-                                     fast_tanh)
+            self.critic_trunk = Trunk(observation_space, vf_arch, activation, ortho_init, encoder, freeze_encoder)
             critic_width = self.critic_trunk.out_features
         if ortho_init:  # conv layers inside the encoders (MLP layers already are), not pretrained ones
             keep = {id(m) for m in self.actor_trunk.encoder.modules()} if encoder else set()

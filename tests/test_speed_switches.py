@@ -42,34 +42,6 @@ def test_fused_optimizer_switch_gives_the_same_weights(name, env, module, optimi
     torch.testing.assert_close(on, off, rtol=1e-4, atol=1e-5)
 
 
-def test_sigmoid_tanh_is_tanh() -> None:
-    from rlsuite.nets.mlp import SigmoidTanh
-
-    x = torch.linspace(-30.0, 30.0, 200_001, requires_grad=True)
-    fast, exact = SigmoidTanh()(x), torch.tanh(x)
-    torch.testing.assert_close(fast, exact, rtol=0.0, atol=2e-7)
-    (grad_fast,) = torch.autograd.grad(fast.sum(), x)
-    (grad_exact,) = torch.autograd.grad(exact.sum(), x)
-    torch.testing.assert_close(grad_fast, grad_exact, rtol=0.0, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", ["ppo", "a2c", "trpo"])
-def test_fast_tanh_switch_gives_the_same_training(name):
-    trained = []
-    for fast in (True, False):
-        agent = rlsuite.make_agent(name, env="CartPole-v1", tuned=False, seed=3, device="cpu", fast_tanh=fast,
-                                   n_envs=4, numba_acting=False)
-        kinds = {type(m).__name__ for m in agent.policy.modules()}
-        assert ("SigmoidTanh" in kinds) == fast and ("Tanh" in kinds) != fast  # the switch takes effect
-        before = _weights(agent, "policy").clone()
-        agent.learn(512)
-        trained.append((before, _weights(agent, "policy")))
-    (start_on, on), (start_off, off) = trained
-    assert torch.equal(start_on, start_off)
-    assert not torch.equal(on, start_on)
-    torch.testing.assert_close(on, off, rtol=1e-3, atol=1e-4)
-
-
 def test_channels_last_switch_gives_the_same_q_values_and_weights():
     """DQN's ``channels_last`` (NHWC convolutions) against torch's default layout on Pong frames: the
     same network values to rounding, and the same weights after training with the same random actions."""

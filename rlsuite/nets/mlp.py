@@ -26,22 +26,9 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-class SigmoidTanh(nn.Tanh):
-    """``tanh(x)`` computed as ``2·σ(2x) − 1``: the same function (within 2e-7 in float32, tested), but
-    torch's CPU ``tanh`` kernel is several times slower than its ``sigmoid`` at the sizes of small MLPs,
-    and the on-policy agents' update spends a large share of its time there. What it buys is in
-    docs/benchmarks.md; ``fast_tanh=false`` (on-policy agents) uses ``nn.Tanh`` itself."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x * 2.0) * 2.0 - 1.0
-
-
-def get_activation(activation: str | type[nn.Module], fast_tanh: bool = False) -> type[nn.Module]:
-    """Resolve an activation given by config name (``"relu"``) or as a module class; with
-    ``fast_tanh``, ``"tanh"`` is :class:`SigmoidTanh`."""
+def get_activation(activation: str | type[nn.Module]) -> type[nn.Module]:
+    """Resolve an activation given by config name (``"relu"``) or as a module class."""
     if isinstance(activation, str):
-        if fast_tanh and activation.lower() == "tanh":
-            return SigmoidTanh
         try:
             return _ACTIVATIONS[activation.lower()]
         except KeyError:
