@@ -175,7 +175,9 @@ def test_workers_update_shared_parameters_concurrently():
     # (a Hogwild race can lose an increment now and then, never a whole worker's share).
     shared_steps = float(params.optimizer.state[model.both]["step"])
     assert 1.5 * n_updates < shared_steps <= 2 * n_updates
-    assert lr * 1.5 * n_updates < model.both.item() <= lr * 2 * n_updates * 1.001
+    # A race can also pair a moment with a stale step count, whose bias correction then overshoots a
+    # little (seen: +0.1 % under heavy load), so the upper bound has room.
+    assert lr * 1.5 * n_updates < model.both.item() <= lr * 2 * n_updates * 1.02
 
 
 # ---------------------------------------------------------------------------- shutdown
