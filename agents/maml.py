@@ -43,6 +43,7 @@ from torch.func import functional_call, vmap
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
+from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets import MLP
@@ -161,6 +162,7 @@ class MAML(Agent):
     observation_spaces = (gym.spaces.Box,)
     action_spaces = (gym.spaces.Box, gym.spaces.Discrete)
     space_hint = "maml needs a task-distribution env: navigation2d, bandits/k5-n10, tabular_mdp"
+    meta_protocol = "meta-adaptation"  # what rlsuite.evaluate / rlsuite eval / train's final eval run
     persistent = ("policy",)
 
     def setup(self) -> None:
@@ -299,8 +301,26 @@ class MAML(Agent):
 
     def meta_test(self, n_tasks: int = 40, steps: int = 3, seed: int = 100_000, n_traj: int | None = None
                   ) -> dict[str, Any]:
-        """Mean return after 0 … ``steps`` gradient steps on the first ``n_tasks`` held-out tasks."""
-        from rlsuite.meta.protocol import adaptation_returns
+        """Mean return after 0 … ``steps`` gradient steps on the first ``n_tasks`` held-out tasks;
+        repeatable for a ``seed`` (actions are drawn from a torch stream seeded by it, forked so
+        that evaluating never moves the training stream)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return adaptation_returns(self, self.split.test_tasks(n_tasks), steps,
+                                      list(self.config.test_step_sizes), np.random.default_rng(seed), n_traj)
 
-        return adaptation_returns(self, self.split.test_tasks(n_tasks), steps, list(self.config.test_step_sizes),
-                                  np.random.default_rng(seed), n_traj)
+    def meta_evaluate(self, n_tasks: int, seed: int, adapt_steps: int | None = None) -> MetaEvaluation:
+        """The ``meta-adaptation`` protocol for :func:`rlsuite.evaluate`: each task's score is its
+        mean return after ``adapt_steps`` (default 3) gradient steps."""
+        steps = 3 if adapt_steps is None else int(adapt_steps)
+        result = self.meta_test(n_tasks, steps, seed)
+        n_traj = self.config.trajectories_per_task
+        curve = " / ".join(f"{r:.2f}" for r in result["returns"])
+        return MetaEvaluation(
+            protocol=f"meta-adaptation/k{steps}",
+            scores=np.asarray(result["per_task"][-1]),
+            env_steps=np.full(n_tasks, (steps + 1) * n_traj * self.vec.horizon),
+            summary=f"mean return on {n_tasks} held-out tasks after 0..{steps} gradient steps: {curve}",
+            details={"adapt_steps": steps, "returns_after_steps": result["returns"], "per_task": result["per_task"],
+                     "step_sizes": result["step_sizes"], "trajectories_per_task": n_traj, "tasks": result["tasks"]},
+        )

@@ -26,8 +26,9 @@ def mdp_step(mean: np.ndarray, trans: np.ndarray, s: int, a: int, u: float, z: f
     return nxt, mean[s, a] + z
 
 
-def nav_step(pos: list[float], goal: np.ndarray, action: np.ndarray) -> tuple[list[float], float, bool]:
-    pos = [pos[i] + min(max(float(action[i]), -0.1), 0.1) for i in range(2)]
+def nav_step(pos: list[float], goal: np.ndarray, action: np.ndarray, scale: float = 1.0
+             ) -> tuple[list[float], float, bool]:
+    pos = [pos[i] + min(max(scale * float(action[i]), -0.1), 0.1) for i in range(2)]
     dx, dy = pos[0] - goal[0], pos[1] - goal[1]
     return pos, -((dx * dx + dy * dy) ** 0.5), abs(dx) < 0.01 and abs(dy) < 0.01
 
@@ -92,9 +93,11 @@ def test_mdp_task_distribution_moments():
     assert abs(params["transitions"].var() - 0.09 / 11) < 3e-4
 
 
-def test_navigation_equals_scalar_reference_and_stops_at_goal():
-    dist = Navigation2D()
-    tasks, trace = run_batch(dist, 4, 2, lambda rng, b: rng.normal(0, 0.2, size=(b, 2)))
+@pytest.mark.parametrize("normalized, scale", [(False, 1.0), (True, 0.1)])
+def test_navigation_equals_scalar_reference_and_stops_at_goal(normalized: bool, scale: float):
+    dist = Navigation2D(normalized_actions=normalized)
+    assert dist.make_vec().action_space.high[0] == pytest.approx(0.1 / scale)
+    tasks, trace = run_batch(dist, 4, 2, lambda rng, b: rng.normal(0, 0.2 / scale, size=(b, 2)))
     pos = [[0.0, 0.0] for _ in range(8)]
     alive = [True] * 8
     for obs, reward, actions, _, alive_before in trace[1:]:
@@ -103,7 +106,7 @@ def test_navigation_equals_scalar_reference_and_stops_at_goal():
             if not alive[b]:
                 assert reward[b] == 0.0
                 continue
-            pos[b], r, reached = nav_step(pos[b], tasks["goal"][b // 2], actions[b])
+            pos[b], r, reached = nav_step(pos[b], tasks["goal"][b // 2], actions[b], scale)
             alive[b] = not reached
             assert reward[b] == pytest.approx(r, abs=1e-12)
             np.testing.assert_allclose(obs[b], pos[b], atol=1e-6)
@@ -112,9 +115,9 @@ def test_navigation_equals_scalar_reference_and_stops_at_goal():
     vec = dist.make_vec()  # a goal one step away: reached at step 1, frozen with reward 0 after
     vec.set_tasks({"goal": np.array([[0.05, -0.02]])})
     vec.reset()
-    obs, reward, alive, _ = vec.step(np.array([[0.05, -0.02]]), {})
+    obs, reward, alive, _ = vec.step(np.array([[0.05, -0.02]]) / scale, {})
     assert alive[0] and reward[0] == pytest.approx(0.0, abs=1e-12) and not vec.alive[0]
-    obs2, reward2, alive2, _ = vec.step(np.array([[0.1, 0.1]]), {})
+    obs2, reward2, alive2, _ = vec.step(np.array([[0.1, 0.1]]) / scale, {})
     assert not alive2[0] and reward2[0] == 0.0 and np.allclose(obs2, obs)
 
 
