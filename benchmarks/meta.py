@@ -52,7 +52,7 @@ PAPER_NAV = {  # Finn et al. 2017, 2D navigation, mean return over 40 test tasks
 
 def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
                     trajectories: int, test_tasks: int = 40, steps: int = 3,
-                    rows: tuple[str, ...] = ("maml", "pretrained", "oracle")) -> dict[str, Any]:
+                    rows: tuple[str, ...] = ("maml", "pretrained", "oracle"), **maml_kwargs: Any) -> dict[str, Any]:
     """Meta-train MAML, the multi-task pretrained policy and the oracle for ``iterations``
     meta-iterations each; evaluate them and a random initialization on held-out tasks."""
     import torch
@@ -60,7 +60,7 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
 
     torch.set_num_threads(1)
     common = dict(seed=seed, device="cpu", hidden_sizes=hidden, activation=activation,
-                  meta_batch_size=meta_batch, trajectories_per_task=trajectories)
+                  meta_batch_size=meta_batch, trajectories_per_task=trajectories, **maml_kwargs)
     runs = {"maml": ("navigation2d", 1), "pretrained": ("navigation2d", 0),
             "oracle": ({"plugin": "navigation2d", "kwargs": {"oracle": True}}, 0)}
     out: dict[str, Any] = {}
@@ -69,15 +69,17 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
     for name in rows:
         env, inner_steps = runs[name]
         agent = MAML(env, inner_steps=inner_steps, **common)
-        curve, t0 = [], time.perf_counter()
+        curve, t0, cpu0 = [], time.perf_counter(), time.process_time()
         for _ in range(iterations):
             info = agent.meta_iteration()
             curve.append([round(info["return_before"], 2), round(info["return_after"], 2)])
         seconds = (time.perf_counter() - t0) / iterations
+        cpu_seconds = (time.process_time() - cpu0) / iterations
         test = agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=20)
-        out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds, "curve": curve,
-                     "env_steps": agent.steps}
-        print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration", flush=True)
+        out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds,
+                     "cpu_seconds_per_meta_iteration": cpu_seconds, "curve": curve, "env_steps": agent.steps}
+        print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration wall, {cpu_seconds:.2f} CPU",
+              flush=True)
     return out
 
 
@@ -153,6 +155,9 @@ def main() -> None:
     parser.add_argument("--activation", default="tanh")
     parser.add_argument("--meta-batch", type=int, default=20)
     parser.add_argument("--trajectories", type=int, default=20)
+    parser.add_argument("--inner-lr", type=float, default=0.1, help="MAML's meta-training inner step α")
+    parser.add_argument("--first-order-metric", action="store_true",
+                        help="MAML speed switch: fisher_through_inner_step=false (the TRPO metric ignores ∂θ'/∂θ)")
     parser.add_argument("--quick-iterations", type=int, default=20, help="meta-iterations per row (--quick)")
     parser.add_argument("--quick-rl2-updates", type=int, default=150, help="RL² PPO iterations (--quick)")
     parser.add_argument("--rl2", type=str, nargs="*", default=None, metavar="nN-kK",
@@ -163,6 +168,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     summary: dict[str, Any] = {}
+    maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric}
     t0 = time.perf_counter()
     if args.bandit_baselines:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
@@ -176,25 +182,29 @@ def main() -> None:
             summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
-                                                  args.meta_batch, args.trajectories, rows=tuple(args.rows))
+                                                  args.meta_batch, args.trajectories, rows=tuple(args.rows),
+                                                  **maml_settings)
         summary["navigation2d_paper"] = PAPER_NAV
+        summary["navigation2d_settings"] = maml_settings
     if args.quick:
         cell = bandit_baselines([(10, 5)], args.bandits, args.seed)["n10_k5"]["ours"]
         summary["ucb1_bandit_n10_k5"] = cell["ucb1"]["mean"]
         summary["ucb1_tuned_bandit_n10_k5"] = cell["ucb1_tuned"]["mean"]
         summary["ucb1_prior_bandit_n10_k5"] = cell["ucb1_prior"]["mean"]
         nav = maml_navigation(args.quick_iterations, args.seed, args.hidden, args.activation, args.meta_batch,
-                              args.trajectories, steps=2, rows=("maml", "pretrained"))
+                              args.trajectories, steps=2, rows=("maml", "pretrained"), **maml_settings)
         for k in range(3):
             summary[f"maml_nav_step{k}"] = nav["maml"]["returns"][k]
         summary["pretrained_nav_step1"] = nav["pretrained"]["returns"][1]
         summary["random_init_nav_step0"] = nav["random_init"]["returns"][0]
         summary["seconds_per_meta_iteration"] = nav["maml"]["seconds_per_meta_iteration"]
+        summary["cpu_seconds_per_meta_iteration"] = nav["maml"]["cpu_seconds_per_meta_iteration"]
         summary["quick_budget"] = {"meta_iterations": args.quick_iterations, "meta_batch": args.meta_batch,
-                                   "trajectories": args.trajectories, "hidden": args.hidden}
+                                   "trajectories": args.trajectories, "hidden": args.hidden, **maml_settings}
         rl2 = rl2_bandits(10, 5, args.quick_rl2_updates, args.seed, args.rl2_lr, args.bandits)
         summary["rl2_bandit_n10_k5"] = rl2["trial_return"]
     summary["seconds"] = round(time.perf_counter() - t0, 1)
+    summary["cpu_seconds"] = round(time.process_time(), 1)
     print(json.dumps(summary))
 
 
