@@ -106,31 +106,43 @@ def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
     return out
 
 
-def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
-    """Train RL² for ``updates`` PPO iterations (256 trials each) on bandits/k{k}-n{n}; mean total
-    reward over ``test_bandits`` held-out bandits; the curve evaluates 200 of them every 25 updates
-    (reported only, never used to pick a checkpoint)."""
+def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, **hparams: Any) -> dict[str, Any]:
+    """Train RL² for ``updates`` PPO iterations on ``env``; mean total reward per trial over
+    ``test_tasks`` held-out tasks (the meta-trial protocol); the curve evaluates the first 200 of
+    them every 25 updates (reported only, never used to pick a checkpoint)."""
     import torch
     from rlsuite.agents.rl2 import RL2
 
     torch.set_num_threads(1)
-    agent = RL2(f"bandits/k{k}-n{n}", seed=seed, device="cpu", lr=lr)
-    t0, curve = time.perf_counter(), []
-    per_update = agent.config.trials_per_iteration * n
+    agent = RL2(env, seed=seed, device="cpu", lr=lr, **hparams)
+    t0, cpu0, curve = time.perf_counter(), time.process_time(), []
+    per_update = agent.config.trials_per_iteration * agent.config.episodes_per_trial * agent.vec.horizon
     for _ in range(updates):
         agent.learn(per_update)
         curve.append(round(agent.meta_test(200, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
-    result = agent.meta_test(test_bandits)
-    result.update(seconds=time.perf_counter() - t0, updates=updates, env_steps=agent.steps,
-                  curve=[c for c in curve if c is not None])
-    print(f"rl2 n={n} k={k}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s", flush=True)
+    result = agent.meta_test(test_tasks)
+    del result["trial_returns"]
+    result.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0, updates=updates,
+                  env_steps=agent.steps, curve=[c for c in curve if c is not None], lr=lr, **hparams)
+    print(f"rl2 {env}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s", flush=True)
+    return result
+
+
+def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
+    return train_rl2(f"bandits/k{k}-n{n}", updates, seed, lr, test_bandits)
+
+
+def rl2_mdps(episodes: int, updates: int, seed: int, lr: float, test_mdps: int = 1000) -> dict[str, Any]:
+    """RL² on random tabular MDPs (10 states, 5 actions, horizon 10), trials of ``episodes`` episodes."""
+    result = train_rl2("tabular_mdp", updates, seed, lr, test_mdps, episodes_per_trial=episodes)
+    result["paper"] = PAPER_TABLE2[episodes]
     return result
 
 
 def print_bandit_table(results: dict[str, Any]) -> None:
     print("| n, k | ours: random | greedy | ε-greedy (ε) | UCB1 c=1 | UCB1 tuned (c) | UCB1 prior (c) | TS | "
-          "paper: random | greedy | ε-greedy | UCB1 | TS | Gittins | RL² |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "Gittins (γ) | paper: random | greedy | ε-greedy | UCB1 | TS | Gittins | RL² |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for cell, row in results.items():
         o, p = row["ours"], row["paper"]
         n, k = cell[1:].split("_k")
@@ -138,6 +150,7 @@ def print_bandit_table(results: dict[str, Any]) -> None:
               f"{o['epsilon_greedy']['mean']:.2f} ({o['epsilon_greedy']['hparam']}) | {o['ucb1']['mean']:.2f} | "
               f"{o['ucb1_tuned']['mean']:.2f} ({o['ucb1_tuned']['hparam']}) | "
               f"{o['ucb1_prior']['mean']:.2f} ({o['ucb1_prior']['hparam']}) | {o['thompson']['mean']:.2f} | "
+              f"{o['gittins']['mean']:.2f} ({o['gittins']['hparam']}) | "
               f"{p['random']} | {p['greedy']} | {p['epsilon_greedy']} | {p['ucb1']} | {p['ts']} | "
               f"{p['gittins']} | {p['rl2']} |")
 
@@ -162,6 +175,8 @@ def main() -> None:
     parser.add_argument("--quick-rl2-updates", type=int, default=150, help="RL² PPO iterations (--quick)")
     parser.add_argument("--rl2", type=str, nargs="*", default=None, metavar="nN-kK",
                         help="RL² on bandit cells, e.g. --rl2 n10-k5 n100-k5")
+    parser.add_argument("--rl2-mdp", type=int, nargs="*", default=None, metavar="EPISODES",
+                        help="RL² on random tabular MDPs with trials of these many episodes, e.g. --rl2-mdp 10 25")
     parser.add_argument("--rl2-updates", type=int, default=300)
     parser.add_argument("--rl2-lr", type=float, default=3e-3)
     parser.add_argument("--bandits", type=int, default=1000)
@@ -180,6 +195,8 @@ def main() -> None:
         for cell in args.rl2:
             n, k = (int(part[1:]) for part in cell.split("-"))
             summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
+    for episodes in args.rl2_mdp or []:
+        summary[f"rl2_mdp_n{episodes}"] = rl2_mdps(episodes, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
                                                   args.meta_batch, args.trajectories, rows=tuple(args.rows),
@@ -191,6 +208,7 @@ def main() -> None:
         summary["ucb1_bandit_n10_k5"] = cell["ucb1"]["mean"]
         summary["ucb1_tuned_bandit_n10_k5"] = cell["ucb1_tuned"]["mean"]
         summary["ucb1_prior_bandit_n10_k5"] = cell["ucb1_prior"]["mean"]
+        summary["gittins_bandit_n10_k5"] = cell["gittins"]["mean"]
         nav = maml_navigation(args.quick_iterations, args.seed, args.hidden, args.activation, args.meta_batch,
                               args.trajectories, steps=2, rows=("maml", "pretrained"), **maml_settings)
         for k in range(3):
