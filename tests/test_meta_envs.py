@@ -181,3 +181,35 @@ def test_plugin_ids_and_errors():
         task_distribution(env_spec_from("CartPole-v1"), "maml")
     with pytest.raises(ConfigError, match="cannot build bandits"):
         task_distribution(env_spec_from({"plugin": "bandits", "id": None, "kwargs": {"arms": 3}}))
+
+
+def test_halfcheetah_tasks_equal_a_plain_gymnasium_env_step_for_step():
+    pytest.importorskip("mujoco")
+    import gymnasium as gym
+    from rlsuite.envs.meta import HalfCheetahDir, HalfCheetahVel
+
+    for dist in (HalfCheetahVel(horizon=5), HalfCheetahDir(horizon=5)):
+        rng = np.random.default_rng(0)
+        tasks = dist.sample_params(rng, 2)
+        vec = dist.make_vec()
+        vec.set_tasks(tasks, 1)
+        obs = vec.reset()
+        refs = [gym.make("HalfCheetah-v5") for _ in range(2)]
+        ref_obs = [env.reset(seed=vec.resets * 1_000_003 + b)[0] for b, env in enumerate(refs)]
+        np.testing.assert_allclose(obs, ref_obs, rtol=1e-6)
+        done = False
+        while not done:
+            actions = rng.uniform(-1.5, 1.5, size=(2, 6))  # beyond the bounds: clipped to [-1, 1]
+            obs, reward, _, done = vec.step(actions, vec.draw_noise(rng))
+            for b, env in enumerate(refs):
+                a = np.clip(actions[b], -1, 1)
+                o, _, _, _, info = env.step(a)
+                goal = tasks["velocity"][b] if dist.kind == "vel" else None
+                expected = (-abs(info["x_velocity"] - goal) if goal is not None
+                            else tasks["direction"][b] * info["x_velocity"]) - 0.05 * float(a @ a)
+                assert reward[b] == pytest.approx(expected, rel=1e-9)
+                np.testing.assert_allclose(obs[b], o, rtol=1e-5, atol=1e-6)
+        assert vec.t == 5
+    assert set(np.unique(HalfCheetahDir().sample_params(np.random.default_rng(1), 50)["direction"])) == {-1.0, 1.0}
+    velocity = HalfCheetahVel().sample_params(np.random.default_rng(1), 1000)["velocity"]
+    assert velocity.min() >= 0 and velocity.max() <= 2 and abs(velocity.mean() - 1) < 0.05
