@@ -87,22 +87,33 @@ PAPER_TABLE2 = {10: {"random": 100.1, "psrl": 138.1, "ucrl2": 146.6, "rl2": 156.
                 25: {"random": 250.2, "psrl": 408.8, "ucrl2": 424.1, "rl2": 445.7}}
 
 
+UCRL2_SCALES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
 def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Random and PSRL on ``mdps`` held-out random MDPs, n = 10 and 25 episodes per trial."""
+    """Random, PSRL and UCRL2 on ``mdps`` held-out random MDPs, n = 10 and 25 episodes per trial;
+    UCRL2's confidence scale is tuned on as many meta-training MDPs first."""
     from rlsuite.envs.meta import RandomMDPs
 
     from rlsuite.meta.mdp_baselines import run_mdp_strategy
 
     dist = RandomMDPs()
-    params = MetaSplit(dist, seed=seed).test_tasks(mdps).params
+    split = MetaSplit(dist, seed=seed)
+    params = split.test_tasks(mdps).params
+    train = split.train_tasks(np.random.default_rng(seed), mdps).params
     out: dict[str, Any] = {}
     for n in (10, 25):
+        tuning = {c: float(run_mdp_strategy("ucrl2", dist, train, n, np.random.default_rng(seed), ucrl2_scale=c).mean())
+                  for c in UCRL2_SCALES}
+        scale = max(tuning, key=lambda c: tuning[c])
         ours = {}
-        for strategy in ("random", "psrl"):
-            totals = run_mdp_strategy(strategy, dist, params, n, np.random.default_rng(seed + 1))
+        for strategy in ("random", "psrl", "ucrl2"):
+            totals = run_mdp_strategy(strategy, dist, params, n, np.random.default_rng(seed + 1), ucrl2_scale=scale)
             ours[strategy] = {"mean": float(totals.mean()), "sem": float(totals.std(ddof=1) / np.sqrt(mdps))}
-        out[f"n{n}"] = {"ours": ours, "paper": PAPER_TABLE2[n]}
-        print(f"MDP n={n}", {k: round(v["mean"], 1) for k, v in ours.items()}, "paper", PAPER_TABLE2[n], flush=True)
+        ours["ucrl2"]["hparam"] = scale
+        out[f"n{n}"] = {"ours": ours, "paper": PAPER_TABLE2[n], "ucrl2_tuning": tuning}
+        print(f"MDP n={n}", {k: round(v["mean"], 1) for k, v in ours.items()}, f"UCRL2 scale {scale}",
+              "paper", PAPER_TABLE2[n], flush=True)
     return out
 
 
@@ -158,7 +169,7 @@ def print_bandit_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bandit-baselines", action="store_true", help="table 1 baselines, all six cells")
-    parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL")
+    parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL, UCRL2")
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
     parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
     parser.add_argument("--iterations", type=int, default=50, help="meta-iterations per trained row (--nav)")
