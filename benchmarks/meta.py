@@ -180,6 +180,8 @@ def main() -> None:
     parser.add_argument("--meta-batch", type=int, default=20)
     parser.add_argument("--trajectories", type=int, default=20)
     parser.add_argument("--inner-lr", type=float, default=0.1, help="MAML's meta-training inner step α")
+    parser.add_argument("--test-step-sizes", type=float, nargs="+", default=[0.1, 0.05],
+                        help="MAML's meta-test step sizes (the last one repeats); the paper's text: 0.1 0.05")
     parser.add_argument("--first-order-metric", action="store_true",
                         help="MAML speed switch: fisher_through_inner_step=false (the TRPO metric ignores ∂θ'/∂θ)")
     parser.add_argument("--quick-iterations", type=int, default=20, help="meta-iterations per row (--quick)")
@@ -194,7 +196,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     summary: dict[str, Any] = {}
-    maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric}
+    maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
+                     "test_step_sizes": args.test_step_sizes}
     t0 = time.perf_counter()
     if args.bandit_baselines:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
