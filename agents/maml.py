@@ -30,6 +30,7 @@ uses KL(new ‖ old); same second-order term at θ_old); only one inner step in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ from torch.func import functional_call, vmap
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
+from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets import MLP
@@ -140,6 +142,10 @@ class MAMLConfig(AgentConfig):
     inner_lr: float = 0.1  # α of the meta-training inner step
     inner_steps: int = 1  # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
     first_order: bool = False
+    # The trust region's metric (Hessian of the KL) differentiated through the inner step, as the
+    # paper. False (a speed switch): the metric holds the inner gradient constant (∂θ'/∂θ ≈ I); the
+    # step direction keeps the full meta-gradient and the line search still checks the exact KL.
+    fisher_through_inner_step: bool = True
     meta_batch_size: int = 20  # tasks per meta-iteration
     trajectories_per_task: int = 20
     max_kl: float = 0.01
@@ -161,6 +167,7 @@ class MAML(Agent):
     observation_spaces = (gym.spaces.Box,)
     action_spaces = (gym.spaces.Box, gym.spaces.Discrete)
     space_hint = "maml needs a task-distribution env: navigation2d, bandits/k5-n10, tabular_mdp"
+    meta_protocol = "meta-adaptation"  # what rlsuite.evaluate / rlsuite eval / train's final eval run
     persistent = ("policy",)
 
     def setup(self) -> None:
@@ -245,6 +252,12 @@ class MAML(Agent):
     def meta_objective(self, train: Episodes, valid: Episodes) -> Objective:
         """The closure the TRPO step optimizes: (mean over tasks of the post-adaptation surrogate on
         the valid steps, mean KL(π_θ'_i(θ_old) ‖ π_θ'_i(θ))), both as functions of the current θ."""
+        return self.meta_closures(train, valid)[0]
+
+    def meta_closures(self, train: Episodes, valid: Episodes) -> tuple[Objective, Callable[[], torch.Tensor]]:
+        """:meth:`meta_objective` and the KL whose Hessian is the trust region's metric when
+        ``fisher_through_inner_step`` is off: the same KL with θ'_i(θ) = θ − α·(inner gradient held
+        constant), so the metric is the post-adaptation policies' Fisher matrix, ∂θ'/∂θ taken as I."""
         cfg = self.config
         train_adv, valid_adv = self.advantages(train), self.advantages(valid)
         adapted_old = {k: p.detach() for k, p in self.adapted(train, train_adv, False).items()}
@@ -253,19 +266,26 @@ class MAML(Agent):
             old_log_probs = old.log_prob(valid.actions)
         n_valid = valid.mask.sum(dim=(1, 2)).clamp(min=1)
 
+        def mean_kl(new: Distribution) -> torch.Tensor:
+            return ((kl_divergence(old, new) * valid.mask).sum(dim=(1, 2)) / n_valid).mean()
+
         def objective(differentiable: bool) -> tuple[torch.Tensor, torch.Tensor]:
             new = self.dist(self.adapted(train, train_adv, differentiable and not cfg.first_order), valid.obs)
             ratio = torch.exp(new.log_prob(valid.actions) - old_log_probs)
             surrogate = ((ratio * valid_adv * valid.mask).sum(dim=(1, 2)) / n_valid).mean()
-            kl = ((kl_divergence(old, new) * valid.mask).sum(dim=(1, 2)) / n_valid).mean()
-            return surrogate, kl
+            return surrogate, mean_kl(new)
 
-        return objective
+        def first_order_kl() -> torch.Tensor:
+            return mean_kl(self.dist(self.adapted(train, train_adv, False), valid.obs))
+
+        return objective, first_order_kl
 
     def meta_update(self, train: Episodes, valid: Episodes) -> dict[str, float]:
         """One TRPO step on θ for :meth:`meta_objective`."""
         cfg = self.config
-        return trust_region_step(list(self.params().values()), self.meta_objective(train, valid),
+        objective, first_order_kl = self.meta_closures(train, valid)
+        metric = None if cfg.fisher_through_inner_step else first_order_kl
+        return trust_region_step(list(self.params().values()), objective, metric_kl=metric,
                                  max_kl=cfg.max_kl, cg_iters=cfg.cg_iters, cg_damping=cfg.cg_damping,
                                  line_search_steps=cfg.line_search_steps, line_search_shrink=cfg.line_search_shrink)
 
@@ -299,8 +319,26 @@ class MAML(Agent):
 
     def meta_test(self, n_tasks: int = 40, steps: int = 3, seed: int = 100_000, n_traj: int | None = None
                   ) -> dict[str, Any]:
-        """Mean return after 0 … ``steps`` gradient steps on the first ``n_tasks`` held-out tasks."""
-        from rlsuite.meta.protocol import adaptation_returns
+        """Mean return after 0 … ``steps`` gradient steps on the first ``n_tasks`` held-out tasks;
+        repeatable for a ``seed`` (actions are drawn from a torch stream seeded by it, forked so
+        that evaluating never moves the training stream)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return adaptation_returns(self, self.split.test_tasks(n_tasks), steps,
+                                      list(self.config.test_step_sizes), np.random.default_rng(seed), n_traj)
 
-        return adaptation_returns(self, self.split.test_tasks(n_tasks), steps, list(self.config.test_step_sizes),
-                                  np.random.default_rng(seed), n_traj)
+    def meta_evaluate(self, n_tasks: int, seed: int, adapt_steps: int | None = None) -> MetaEvaluation:
+        """The ``meta-adaptation`` protocol for :func:`rlsuite.evaluate`: each task's score is its
+        mean return after ``adapt_steps`` (default 3) gradient steps."""
+        steps = 3 if adapt_steps is None else int(adapt_steps)
+        result = self.meta_test(n_tasks, steps, seed)
+        n_traj = self.config.trajectories_per_task
+        curve = " / ".join(f"{r:.2f}" for r in result["returns"])
+        return MetaEvaluation(
+            protocol=f"meta-adaptation/k{steps}",
+            scores=np.asarray(result["per_task"][-1]),
+            env_steps=np.full(n_tasks, (steps + 1) * n_traj * self.vec.horizon),
+            summary=f"mean return on {n_tasks} held-out tasks after 0..{steps} gradient steps: {curve}",
+            details={"adapt_steps": steps, "returns_after_steps": result["returns"], "per_task": result["per_task"],
+                     "step_sizes": result["step_sizes"], "trajectories_per_task": n_traj, "tasks": result["tasks"]},
+        )

@@ -32,6 +32,7 @@ from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
 from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
+from rlsuite.meta.protocol import MetaEvaluation
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets.recurrent import RecurrentCore, State
 
@@ -108,6 +109,7 @@ class RL2(Agent):
     Config = RL2Config
     observation_spaces = (gym.spaces.Box,)
     space_hint = "rl2 needs a task-distribution env: bandits/k5-n10, tabular_mdp, navigation2d"
+    meta_protocol = "meta-trial"  # what rlsuite.evaluate / rlsuite eval / train's final eval run
     persistent = ("net", "optimizer")
     persistent_for_acting = ("net",)
 
@@ -248,8 +250,31 @@ class RL2(Agent):
         return out[0] if single else out
 
     def meta_test(self, n_tasks: int = 1000, seed: int = 100_000) -> dict[str, Any]:
-        """Mean total reward per trial on ``n_tasks`` held-out tasks, and each episode's mean return."""
-        trials = self.run_trials(self.split.test_tasks(n_tasks), np.random.default_rng(seed))
+        """Mean total reward per trial on ``n_tasks`` held-out tasks, and each episode's mean return;
+        repeatable for a ``seed`` (a forked torch stream, so evaluating never moves training's)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            trials = self.run_trials(self.split.test_tasks(n_tasks), np.random.default_rng(seed))
         totals = trials.rewards.sum(axis=0)
-        return {"trial_return": float(totals.mean()), "sem": float(totals.std(ddof=1) / np.sqrt(len(totals))),
+        sem = float(totals.std(ddof=1) / np.sqrt(len(totals))) if len(totals) > 1 else 0.0
+        return {"trial_return": float(totals.mean()), "sem": sem, "trial_returns": totals.tolist(),
                 "episode_returns": [float(r) for r in trials.episode_returns().mean(axis=1)]}
+
+    def meta_evaluate(self, n_tasks: int, seed: int, adapt_steps: int | None = None) -> MetaEvaluation:
+        """The ``meta-trial`` protocol for :func:`rlsuite.evaluate`: each task's score is the total
+        reward of one trial of ``episodes_per_trial`` episodes."""
+        if adapt_steps is not None:
+            raise ConfigError("adapt_steps applies to gradient-based meta-learners (maml); rl2 adapts inside a "
+                              "trial (agent.episodes_per_trial)")
+        result = self.meta_test(n_tasks, seed)
+        episodes = self.config.episodes_per_trial
+        per_episode = " / ".join(f"{r:.2f}" for r in result["episode_returns"])
+        return MetaEvaluation(
+            protocol=f"meta-trial/e{episodes}",
+            scores=np.asarray(result["trial_returns"]),
+            env_steps=np.full(n_tasks, episodes * self.vec.horizon),
+            summary=(f"mean total reward per trial on {n_tasks} held-out tasks: {result['trial_return']:.3f} "
+                     f"± {result['sem']:.3f}; per episode: {per_episode}"),
+            details={"episodes_per_trial": episodes, "trial_return": result["trial_return"], "sem": result["sem"],
+                     "episode_returns": result["episode_returns"]},
+        )

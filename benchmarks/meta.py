@@ -52,7 +52,7 @@ PAPER_NAV = {  # Finn et al. 2017, 2D navigation, mean return over 40 test tasks
 
 def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
                     trajectories: int, test_tasks: int = 40, steps: int = 3,
-                    rows: tuple[str, ...] = ("maml", "pretrained", "oracle")) -> dict[str, Any]:
+                    rows: tuple[str, ...] = ("maml", "pretrained", "oracle"), **maml_kwargs: Any) -> dict[str, Any]:
     """Meta-train MAML, the multi-task pretrained policy and the oracle for ``iterations``
     meta-iterations each; evaluate them and a random initialization on held-out tasks."""
     import torch
@@ -60,7 +60,7 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
 
     torch.set_num_threads(1)
     common = dict(seed=seed, device="cpu", hidden_sizes=hidden, activation=activation,
-                  meta_batch_size=meta_batch, trajectories_per_task=trajectories)
+                  meta_batch_size=meta_batch, trajectories_per_task=trajectories, **maml_kwargs)
     runs = {"maml": ("navigation2d", 1), "pretrained": ("navigation2d", 0),
             "oracle": ({"plugin": "navigation2d", "kwargs": {"oracle": True}}, 0)}
     out: dict[str, Any] = {}
@@ -69,15 +69,17 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
     for name in rows:
         env, inner_steps = runs[name]
         agent = MAML(env, inner_steps=inner_steps, **common)
-        curve, t0 = [], time.perf_counter()
+        curve, t0, cpu0 = [], time.perf_counter(), time.process_time()
         for _ in range(iterations):
             info = agent.meta_iteration()
             curve.append([round(info["return_before"], 2), round(info["return_after"], 2)])
         seconds = (time.perf_counter() - t0) / iterations
+        cpu_seconds = (time.process_time() - cpu0) / iterations
         test = agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=20)
-        out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds, "curve": curve,
-                     "env_steps": agent.steps}
-        print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration", flush=True)
+        out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds,
+                     "cpu_seconds_per_meta_iteration": cpu_seconds, "curve": curve, "env_steps": agent.steps}
+        print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration wall, {cpu_seconds:.2f} CPU",
+              flush=True)
     return out
 
 
@@ -85,50 +87,73 @@ PAPER_TABLE2 = {10: {"random": 100.1, "psrl": 138.1, "ucrl2": 146.6, "rl2": 156.
                 25: {"random": 250.2, "psrl": 408.8, "ucrl2": 424.1, "rl2": 445.7}}
 
 
+UCRL2_SCALES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
 def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Random and PSRL on ``mdps`` held-out random MDPs, n = 10 and 25 episodes per trial."""
+    """Random, PSRL and UCRL2 on ``mdps`` held-out random MDPs, n = 10 and 25 episodes per trial;
+    UCRL2's confidence scale is tuned on as many meta-training MDPs first."""
     from rlsuite.envs.meta import RandomMDPs
 
     from rlsuite.meta.mdp_baselines import run_mdp_strategy
 
     dist = RandomMDPs()
-    params = MetaSplit(dist, seed=seed).test_tasks(mdps).params
+    split = MetaSplit(dist, seed=seed)
+    params = split.test_tasks(mdps).params
+    train = split.train_tasks(np.random.default_rng(seed), mdps).params
     out: dict[str, Any] = {}
     for n in (10, 25):
+        tuning = {c: float(run_mdp_strategy("ucrl2", dist, train, n, np.random.default_rng(seed), ucrl2_scale=c).mean())
+                  for c in UCRL2_SCALES}
+        scale = max(tuning, key=lambda c: tuning[c])
         ours = {}
-        for strategy in ("random", "psrl"):
-            totals = run_mdp_strategy(strategy, dist, params, n, np.random.default_rng(seed + 1))
+        for strategy in ("random", "psrl", "ucrl2"):
+            totals = run_mdp_strategy(strategy, dist, params, n, np.random.default_rng(seed + 1), ucrl2_scale=scale)
             ours[strategy] = {"mean": float(totals.mean()), "sem": float(totals.std(ddof=1) / np.sqrt(mdps))}
-        out[f"n{n}"] = {"ours": ours, "paper": PAPER_TABLE2[n]}
-        print(f"MDP n={n}", {k: round(v["mean"], 1) for k, v in ours.items()}, "paper", PAPER_TABLE2[n], flush=True)
+        ours["ucrl2"]["hparam"] = scale
+        out[f"n{n}"] = {"ours": ours, "paper": PAPER_TABLE2[n], "ucrl2_tuning": tuning}
+        print(f"MDP n={n}", {k: round(v["mean"], 1) for k, v in ours.items()}, f"UCRL2 scale {scale}",
+              "paper", PAPER_TABLE2[n], flush=True)
     return out
 
 
-def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
-    """Train RL² for ``updates`` PPO iterations (256 trials each) on bandits/k{k}-n{n}; mean total
-    reward over ``test_bandits`` held-out bandits; the curve evaluates 200 of them every 25 updates
-    (reported only, never used to pick a checkpoint)."""
+def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, **hparams: Any) -> dict[str, Any]:
+    """Train RL² for ``updates`` PPO iterations on ``env``; mean total reward per trial over
+    ``test_tasks`` held-out tasks (the meta-trial protocol); the curve evaluates the first 200 of
+    them every 25 updates (reported only, never used to pick a checkpoint)."""
     import torch
     from rlsuite.agents.rl2 import RL2
 
     torch.set_num_threads(1)
-    agent = RL2(f"bandits/k{k}-n{n}", seed=seed, device="cpu", lr=lr)
-    t0, curve = time.perf_counter(), []
-    per_update = agent.config.trials_per_iteration * n
+    agent = RL2(env, seed=seed, device="cpu", lr=lr, **hparams)
+    t0, cpu0, curve = time.perf_counter(), time.process_time(), []
+    per_update = agent.config.trials_per_iteration * agent.config.episodes_per_trial * agent.vec.horizon
     for _ in range(updates):
         agent.learn(per_update)
         curve.append(round(agent.meta_test(200, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
-    result = agent.meta_test(test_bandits)
-    result.update(seconds=time.perf_counter() - t0, updates=updates, env_steps=agent.steps,
-                  curve=[c for c in curve if c is not None])
-    print(f"rl2 n={n} k={k}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s", flush=True)
+    result = agent.meta_test(test_tasks)
+    del result["trial_returns"]
+    result.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0, updates=updates,
+                  env_steps=agent.steps, curve=[c for c in curve if c is not None], lr=lr, **hparams)
+    print(f"rl2 {env}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s", flush=True)
+    return result
+
+
+def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
+    return train_rl2(f"bandits/k{k}-n{n}", updates, seed, lr, test_bandits)
+
+
+def rl2_mdps(episodes: int, updates: int, seed: int, lr: float, test_mdps: int = 1000) -> dict[str, Any]:
+    """RL² on random tabular MDPs (10 states, 5 actions, horizon 10), trials of ``episodes`` episodes."""
+    result = train_rl2("tabular_mdp", updates, seed, lr, test_mdps, episodes_per_trial=episodes)
+    result["paper"] = PAPER_TABLE2[episodes]
     return result
 
 
 def print_bandit_table(results: dict[str, Any]) -> None:
     print("| n, k | ours: random | greedy | ε-greedy (ε) | UCB1 c=1 | UCB1 tuned (c) | UCB1 prior (c) | TS | "
-          "paper: random | greedy | ε-greedy | UCB1 | TS | Gittins | RL² |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "Gittins (γ) | paper: random | greedy | ε-greedy | UCB1 | TS | Gittins | RL² |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for cell, row in results.items():
         o, p = row["ours"], row["paper"]
         n, k = cell[1:].split("_k")
@@ -136,6 +161,7 @@ def print_bandit_table(results: dict[str, Any]) -> None:
               f"{o['epsilon_greedy']['mean']:.2f} ({o['epsilon_greedy']['hparam']}) | {o['ucb1']['mean']:.2f} | "
               f"{o['ucb1_tuned']['mean']:.2f} ({o['ucb1_tuned']['hparam']}) | "
               f"{o['ucb1_prior']['mean']:.2f} ({o['ucb1_prior']['hparam']}) | {o['thompson']['mean']:.2f} | "
+              f"{o['gittins']['mean']:.2f} ({o['gittins']['hparam']}) | "
               f"{p['random']} | {p['greedy']} | {p['epsilon_greedy']} | {p['ucb1']} | {p['ts']} | "
               f"{p['gittins']} | {p['rl2']} |")
 
@@ -143,7 +169,7 @@ def print_bandit_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bandit-baselines", action="store_true", help="table 1 baselines, all six cells")
-    parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL")
+    parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL, UCRL2")
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
     parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
     parser.add_argument("--iterations", type=int, default=50, help="meta-iterations per trained row (--nav)")
@@ -153,16 +179,25 @@ def main() -> None:
     parser.add_argument("--activation", default="tanh")
     parser.add_argument("--meta-batch", type=int, default=20)
     parser.add_argument("--trajectories", type=int, default=20)
+    parser.add_argument("--inner-lr", type=float, default=0.1, help="MAML's meta-training inner step α")
+    parser.add_argument("--test-step-sizes", type=float, nargs="+", default=[0.1, 0.05],
+                        help="MAML's meta-test step sizes (the last one repeats); the paper's text: 0.1 0.05")
+    parser.add_argument("--first-order-metric", action="store_true",
+                        help="MAML speed switch: fisher_through_inner_step=false (the TRPO metric ignores ∂θ'/∂θ)")
     parser.add_argument("--quick-iterations", type=int, default=20, help="meta-iterations per row (--quick)")
     parser.add_argument("--quick-rl2-updates", type=int, default=150, help="RL² PPO iterations (--quick)")
     parser.add_argument("--rl2", type=str, nargs="*", default=None, metavar="nN-kK",
                         help="RL² on bandit cells, e.g. --rl2 n10-k5 n100-k5")
+    parser.add_argument("--rl2-mdp", type=int, nargs="*", default=None, metavar="EPISODES",
+                        help="RL² on random tabular MDPs with trials of these many episodes, e.g. --rl2-mdp 10 25")
     parser.add_argument("--rl2-updates", type=int, default=300)
     parser.add_argument("--rl2-lr", type=float, default=3e-3)
     parser.add_argument("--bandits", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     summary: dict[str, Any] = {}
+    maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
+                     "test_step_sizes": args.test_step_sizes}
     t0 = time.perf_counter()
     if args.bandit_baselines:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
@@ -174,27 +209,34 @@ def main() -> None:
         for cell in args.rl2:
             n, k = (int(part[1:]) for part in cell.split("-"))
             summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
+    for episodes in args.rl2_mdp or []:
+        summary[f"rl2_mdp_n{episodes}"] = rl2_mdps(episodes, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
-                                                  args.meta_batch, args.trajectories, rows=tuple(args.rows))
+                                                  args.meta_batch, args.trajectories, rows=tuple(args.rows),
+                                                  **maml_settings)
         summary["navigation2d_paper"] = PAPER_NAV
+        summary["navigation2d_settings"] = maml_settings
     if args.quick:
         cell = bandit_baselines([(10, 5)], args.bandits, args.seed)["n10_k5"]["ours"]
         summary["ucb1_bandit_n10_k5"] = cell["ucb1"]["mean"]
         summary["ucb1_tuned_bandit_n10_k5"] = cell["ucb1_tuned"]["mean"]
         summary["ucb1_prior_bandit_n10_k5"] = cell["ucb1_prior"]["mean"]
+        summary["gittins_bandit_n10_k5"] = cell["gittins"]["mean"]
         nav = maml_navigation(args.quick_iterations, args.seed, args.hidden, args.activation, args.meta_batch,
-                              args.trajectories, steps=2, rows=("maml", "pretrained"))
+                              args.trajectories, steps=2, rows=("maml", "pretrained"), **maml_settings)
         for k in range(3):
             summary[f"maml_nav_step{k}"] = nav["maml"]["returns"][k]
         summary["pretrained_nav_step1"] = nav["pretrained"]["returns"][1]
         summary["random_init_nav_step0"] = nav["random_init"]["returns"][0]
         summary["seconds_per_meta_iteration"] = nav["maml"]["seconds_per_meta_iteration"]
+        summary["cpu_seconds_per_meta_iteration"] = nav["maml"]["cpu_seconds_per_meta_iteration"]
         summary["quick_budget"] = {"meta_iterations": args.quick_iterations, "meta_batch": args.meta_batch,
-                                   "trajectories": args.trajectories, "hidden": args.hidden}
+                                   "trajectories": args.trajectories, "hidden": args.hidden, **maml_settings}
         rl2 = rl2_bandits(10, 5, args.quick_rl2_updates, args.seed, args.rl2_lr, args.bandits)
         summary["rl2_bandit_n10_k5"] = rl2["trial_return"]
     summary["seconds"] = round(time.perf_counter() - t0, 1)
+    summary["cpu_seconds"] = round(time.process_time(), 1)
     print(json.dumps(summary))
 
 

@@ -107,6 +107,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def _print_eval(run_dir: Path, result: Any) -> None:
     from rlsuite.eval.stats import is_binary
 
+    if "summary" in result.extra:  # a meta-test protocol (maml, rl2): its own one-line summary
+        print(f"run {run_dir}: eval ({result.protocol}): {result.extra['summary']}")
+        return
     # Episode-level numbers, named as such: the leaderboard's "IQM" is across runs, not episodes,
     # and on 0/1 returns an episode IQM is 0 or 1 whatever the success rate.
     lo, hi = result.iqm_ci
@@ -129,7 +132,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     opts = _kv(
         args.overrides,
         {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
-         "record": False, "video": None, "leaderboard": None, "submit": True, "env": None},
+         "record": False, "video": None, "leaderboard": None, "submit": True, "env": None,
+         "adapt_steps": None},
         "eval",
     )
     if not opts["run"]:
@@ -145,6 +149,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = rlsuite.evaluate(
         agent, episodes=int(opts["episodes"]), seed=int(opts["seed"]), protocol=str(opts["protocol"]),
         deterministic=bool(opts["deterministic"]), record=video,
+        adapt_steps=_adapt_steps(opts["adapt_steps"]),
     )
     _print_eval(target, result)
     if video:
@@ -152,7 +157,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     row = result_row(agent, result, target)
     summary = {**result.to_dict(), "agent": row["agent"], "train_steps": agent.steps, "config_hash": row["config_hash"]}
     if run_dir is not None:
-        out = run_dir / f"eval-{result.protocol}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out = run_dir / f"eval-{result.protocol.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         checkpoint.atomic_write_bytes(out, json.dumps(summary, indent=2).encode())
     if opts["submit"]:
         from rlsuite.eval.leaderboard import Leaderboard
@@ -161,6 +166,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             row_id = board.add(row)
         print(f"leaderboard row {row_id}")
     return 0
+
+
+def _adapt_steps(value: Any) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigError(f"adapt_steps must be a non-negative integer (gradient steps of maml), got '{value}'")
+    return value
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -239,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="Ray Tune search: rlsuite tune search=ppo_cartpole num_samples=8 scheduler=asha")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_tune)
-    p = sub.add_parser("eval", help="evaluate: rlsuite eval run=<run dir|model> episodes=30 protocol=gymnasium")
+    p = sub.add_parser("eval", help="evaluate: rlsuite eval run=<run dir|model> episodes=30 protocol=gymnasium "
+                       "(maml: adapt_steps=3)")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("leaderboard", help="show results: rlsuite leaderboard env=CartPole-v1 format=markdown")

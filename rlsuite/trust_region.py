@@ -58,12 +58,15 @@ def trust_region_step(
     line_search_steps: int = 15,
     line_search_shrink: float = 0.8,
     nonfinite: NonFiniteWatch | None = None,
+    metric_kl: Callable[[], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Update ``params`` in place; returns the accepted step's KL, improvement and fraction.
-    ``nonfinite``: the agent's guard, handed the surrogate and the quadratic form sᵀHs."""
+    ``nonfinite``: the agent's guard, handed the surrogate and the quadratic form sᵀHs.
+    ``metric_kl``: a cheaper KL whose Hessian at θ_old stands in for the objective's own as the
+    metric of the step (the line search still checks the objective's KL)."""
     surrogate, kl = objective(True)
     g = flat_grad(surrogate, params, retain_graph=True)
-    grad_kl = flat_grad(kl, params, create_graph=True)
+    grad_kl = flat_grad(kl if metric_kl is None else metric_kl(), params, create_graph=True)
 
     def hessian_vector_product(v: torch.Tensor) -> torch.Tensor:
         return flat_grad(grad_kl @ v, params, retain_graph=True) + cg_damping * v

@@ -63,7 +63,7 @@ def play(
 
 
 def test_protocols_by_name_and_unknown_name_suggests():
-    assert set(PROTOCOLS) == {"gymnasium", "atari-machado", "atari-nature"}
+    assert set(PROTOCOLS) == {"gymnasium", "atari-machado", "atari-nature", "meta-adaptation", "meta-trial"}
     with pytest.raises(ConfigError, match="Did you mean: atari-nature"):
         get_protocol("atari-natur")
     nature, machado = get_protocol("atari-nature"), get_protocol("atari-machado")

@@ -76,3 +76,23 @@ def test_ucb1_prior_index_by_hand():
     index = ucb1_prior_index(np.array([[0.0, 2.0]]), np.array([[0.0, 2.0]]), t=2, c=0.5)
     assert index[0, 0] == pytest.approx(0.5 + 0.5 * math.sqrt(2 * math.log(3) / 2))
     assert index[0, 1] == pytest.approx(0.75 + 0.5 * math.sqrt(2 * math.log(3) / 4))
+
+
+def test_gittins_index_by_hand_and_against_the_published_table():
+    from rlsuite.meta.bandit_baselines import gittins, gittins_table
+
+    # One pull of look-ahead from Beta(1, 1), γ = 0.5: retiring is worth 2λ, playing once then
+    # retiring or going on at 2/3 (success) or λ (failure) is 1/2 + (1/2)(2/3 + λ): equal at λ = 5/9.
+    assert gittins_table(0.5, 1, depth=1)[1, 1] == pytest.approx(5 / 9, abs=1e-9)
+    myopic = gittins_table(0.0, 6)  # γ = 0: the index is the posterior mean a / (a + b)
+    for a, b in ((1, 1), (3, 2), (1, 6)):
+        assert myopic[a, b] == pytest.approx(a / (a + b), abs=1e-9)
+    table = gittins_table(0.9, 20, depth=200)
+    assert table[1, 1] == pytest.approx(0.7029, abs=1e-4)  # the tabulated index of a uniform-prior arm at γ = 0.9
+    a, b = np.meshgrid(np.arange(1, 10), np.arange(1, 10), indexing="ij")
+    assert (table[a, b] > a / (a + b)).all()  # exploration is worth something
+    assert (np.diff(table[1:10, 1:10], axis=0) > 0).all() and (np.diff(table[1:10, 1:10], axis=1) < 0).all()
+    # The strategy pulls the arm with the highest index: a fresh arm (0.703) over a 3-of-5 arm (0.658).
+    counts, successes = np.array([[5.0, 0.0]]), np.array([[3.0, 0.0]])
+    assert table[4, 3] < table[1, 1]
+    assert gittins(0.9, 20)(counts, successes, 5, np.random.default_rng(0))[0] == 1

@@ -26,8 +26,9 @@ def mdp_step(mean: np.ndarray, trans: np.ndarray, s: int, a: int, u: float, z: f
     return nxt, mean[s, a] + z
 
 
-def nav_step(pos: list[float], goal: np.ndarray, action: np.ndarray) -> tuple[list[float], float, bool]:
-    pos = [pos[i] + min(max(float(action[i]), -0.1), 0.1) for i in range(2)]
+def nav_step(pos: list[float], goal: np.ndarray, action: np.ndarray, scale: float = 1.0
+             ) -> tuple[list[float], float, bool]:
+    pos = [pos[i] + min(max(scale * float(action[i]), -0.1), 0.1) for i in range(2)]
     dx, dy = pos[0] - goal[0], pos[1] - goal[1]
     return pos, -((dx * dx + dy * dy) ** 0.5), abs(dx) < 0.01 and abs(dy) < 0.01
 
@@ -92,9 +93,11 @@ def test_mdp_task_distribution_moments():
     assert abs(params["transitions"].var() - 0.09 / 11) < 3e-4
 
 
-def test_navigation_equals_scalar_reference_and_stops_at_goal():
-    dist = Navigation2D()
-    tasks, trace = run_batch(dist, 4, 2, lambda rng, b: rng.normal(0, 0.2, size=(b, 2)))
+@pytest.mark.parametrize("normalized, scale", [(False, 1.0), (True, 0.1)])
+def test_navigation_equals_scalar_reference_and_stops_at_goal(normalized: bool, scale: float):
+    dist = Navigation2D(normalized_actions=normalized)
+    assert dist.make_vec().action_space.high[0] == pytest.approx(0.1 / scale)
+    tasks, trace = run_batch(dist, 4, 2, lambda rng, b: rng.normal(0, 0.2 / scale, size=(b, 2)))
     pos = [[0.0, 0.0] for _ in range(8)]
     alive = [True] * 8
     for obs, reward, actions, _, alive_before in trace[1:]:
@@ -103,7 +106,7 @@ def test_navigation_equals_scalar_reference_and_stops_at_goal():
             if not alive[b]:
                 assert reward[b] == 0.0
                 continue
-            pos[b], r, reached = nav_step(pos[b], tasks["goal"][b // 2], actions[b])
+            pos[b], r, reached = nav_step(pos[b], tasks["goal"][b // 2], actions[b], scale)
             alive[b] = not reached
             assert reward[b] == pytest.approx(r, abs=1e-12)
             np.testing.assert_allclose(obs[b], pos[b], atol=1e-6)
@@ -112,9 +115,9 @@ def test_navigation_equals_scalar_reference_and_stops_at_goal():
     vec = dist.make_vec()  # a goal one step away: reached at step 1, frozen with reward 0 after
     vec.set_tasks({"goal": np.array([[0.05, -0.02]])})
     vec.reset()
-    obs, reward, alive, _ = vec.step(np.array([[0.05, -0.02]]), {})
+    obs, reward, alive, _ = vec.step(np.array([[0.05, -0.02]]) / scale, {})
     assert alive[0] and reward[0] == pytest.approx(0.0, abs=1e-12) and not vec.alive[0]
-    obs2, reward2, alive2, _ = vec.step(np.array([[0.1, 0.1]]), {})
+    obs2, reward2, alive2, _ = vec.step(np.array([[0.1, 0.1]]) / scale, {})
     assert not alive2[0] and reward2[0] == 0.0 and np.allclose(obs2, obs)
 
 
@@ -178,3 +181,35 @@ def test_plugin_ids_and_errors():
         task_distribution(env_spec_from("CartPole-v1"), "maml")
     with pytest.raises(ConfigError, match="cannot build bandits"):
         task_distribution(env_spec_from({"plugin": "bandits", "id": None, "kwargs": {"arms": 3}}))
+
+
+def test_halfcheetah_tasks_equal_a_plain_gymnasium_env_step_for_step():
+    pytest.importorskip("mujoco")
+    import gymnasium as gym
+    from rlsuite.envs.meta import HalfCheetahDir, HalfCheetahVel
+
+    for dist in (HalfCheetahVel(horizon=5), HalfCheetahDir(horizon=5)):
+        rng = np.random.default_rng(0)
+        tasks = dist.sample_params(rng, 2)
+        vec = dist.make_vec()
+        vec.set_tasks(tasks, 1)
+        obs = vec.reset()
+        refs = [gym.make("HalfCheetah-v5") for _ in range(2)]
+        ref_obs = [env.reset(seed=vec.resets * 1_000_003 + b)[0] for b, env in enumerate(refs)]
+        np.testing.assert_allclose(obs, ref_obs, rtol=1e-6)
+        done = False
+        while not done:
+            actions = rng.uniform(-1.5, 1.5, size=(2, 6))  # beyond the bounds: clipped to [-1, 1]
+            obs, reward, _, done = vec.step(actions, vec.draw_noise(rng))
+            for b, env in enumerate(refs):
+                a = np.clip(actions[b], -1, 1)
+                o, _, _, _, info = env.step(a)
+                goal = tasks["velocity"][b] if dist.kind == "vel" else None
+                expected = (-abs(info["x_velocity"] - goal) if goal is not None
+                            else tasks["direction"][b] * info["x_velocity"]) - 0.05 * float(a @ a)
+                assert reward[b] == pytest.approx(expected, rel=1e-9)
+                np.testing.assert_allclose(obs[b], o, rtol=1e-5, atol=1e-6)
+        assert vec.t == 5
+    assert set(np.unique(HalfCheetahDir().sample_params(np.random.default_rng(1), 50)["direction"])) == {-1.0, 1.0}
+    velocity = HalfCheetahVel().sample_params(np.random.default_rng(1), 1000)["velocity"]
+    assert velocity.min() >= 0 and velocity.max() <= 2 and abs(velocity.mean() - 1) < 0.05

@@ -100,6 +100,29 @@ def test_trpo_meta_step_respects_the_kl_bound_and_improves():
     assert kl.item() > 1e-3 * 0.8**15
 
 
+def test_first_order_metric_switch_equals_the_full_metric_without_adaptation_and_keeps_the_kl_bound():
+    """``fisher_through_inner_step=false`` only drops ∂θ'/∂θ from the trust region's metric: with a
+    zero inner step (θ' = θ) both metrics are the same matrix and the steps agree to rounding; with
+    adaptation the accepted step still satisfies the exact post-adaptation KL bound."""
+
+    def step(inner_lr: float, full_metric: bool):
+        agent = MAML("navigation2d/h10", seed=3, device="cpu", max_kl=1e-3, inner_lr=inner_lr,
+                     fisher_through_inner_step=full_metric, **TINY)
+        tasks = agent.split.train_tasks(agent.rng, 2)
+        train = agent.sample(tasks, agent.per_task(agent.params(), 2), agent.rng)
+        agent.policy.double()
+        train = Episodes(train.obs.double(), train.actions.double(), train.rewards.double(), train.mask.double())
+        objective = agent.meta_objective(train, train)  # θ_old is the parameters before the step
+        info = agent.meta_update(train, train)
+        return parameters_to_vector(agent.params().values()).detach(), info, objective
+
+    full, _, _ = step(0.0, True)
+    cheap, _, _ = step(0.0, False)
+    torch.testing.assert_close(cheap, full, rtol=1e-9, atol=1e-12)
+    _, info, objective = step(0.1, False)
+    assert info["accepted"] == 1.0 and 0 < objective(False)[1].item() <= 1e-3 * (1 + 1e-9)
+
+
 def test_meta_training_never_sees_held_out_tasks_and_improves_adaptation():
     agent = MAML("navigation2d/h10", seed=0, device="cpu", **TINY)
     held_out = set(agent.split.test_tasks(1000).seeds.tolist())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from rlsuite.envs.meta import RandomMDPs
 
 from rlsuite.meta.mdp_baselines import finite_horizon_q, run_mdp_strategy
@@ -29,3 +30,24 @@ def test_psrl_beats_random_and_random_earns_the_prior_mean():
     # A random policy earns E[μ] = 1 per step: 100 over 10 episodes of 10 steps.
     assert abs(rand.mean() - 100) < 3
     assert psrl.mean() > rand.mean() + 20
+
+
+def test_optimistic_expectation_by_hand():
+    from rlsuite.meta.mdp_baselines import optimistic_expectation
+
+    v = np.array([[0.0, 10.0, 5.0]])  # best next state 1, worst 0
+    p_hat = np.array([0.5, 0.2, 0.3]).reshape(1, 1, 1, 3)
+    # radius 0.4: +0.2 on state 1, −0.2 from state 0 -> (0.3, 0.4, 0.3): 4 + 1.5
+    assert optimistic_expectation(p_hat, np.array([[[0.4]]]), v)[0, 0, 0] == pytest.approx(5.5)
+    # radius 1.4: +0.7 on state 1 takes all 0.5 of state 0 and 0.2 of state 2 -> (0, 0.9, 0.1)
+    assert optimistic_expectation(p_hat, np.array([[[1.4]]]), v)[0, 0, 0] == pytest.approx(9.5)
+    # radius 0: the empirical expectation
+    assert optimistic_expectation(p_hat, np.array([[[0.0]]]), v)[0, 0, 0] == pytest.approx(3.5)
+
+
+def test_ucrl2_beats_random():
+    dist = RandomMDPs()
+    params = dist.sample_params(np.random.default_rng(0), 200)
+    rand = run_mdp_strategy("random", dist, params, 10, np.random.default_rng(1))
+    ucrl2 = run_mdp_strategy("ucrl2", dist, params, 10, np.random.default_rng(1), ucrl2_scale=0.1)
+    assert ucrl2.mean() > rand.mean() + 20

@@ -1,7 +1,8 @@
 """Meta-RL task distributions as env plugins (registered in pyproject's ``rlsuite.envs`` group).
 
 ``env=bandits/k5-n100`` (k arms, n pulls per trial), ``env=tabular_mdp`` (or
-``tabular_mdp/s10-a5-h10``), ``env=navigation2d`` (``env.kwargs.oracle=true`` for the oracle).
+``tabular_mdp/s10-a5-h10``), ``env=navigation2d`` (``env.kwargs.oracle=true`` for the oracle),
+``env=halfcheetah_vel`` and ``env=halfcheetah_dir`` (MuJoCo; ``/h200`` for the paper's horizon).
 Each plugin builds a one-task Gymnasium env (:class:`rlsuite.meta.tasks.TaskEnv`) for ordinary
 agents and the CLI, and exposes :meth:`distribution` for meta-learners, which step the batched
 :class:`rlsuite.meta.tasks.VecTaskEnv` directly.
@@ -13,6 +14,7 @@ import re
 from typing import Any
 
 from rlsuite.envs.meta.bandits import BernoulliBandits
+from rlsuite.envs.meta.halfcheetah import HalfCheetahDir, HalfCheetahVel
 from rlsuite.envs.meta.navigation import Navigation2D
 from rlsuite.envs.meta.tabular_mdp import RandomMDPs
 
@@ -20,8 +22,9 @@ from rlsuite.env_plugin import EnvPlugin
 from rlsuite.errors import ConfigError
 from rlsuite.meta.tasks import TaskDistribution, TaskEnv
 
-__all__ = ["BanditsPlugin", "BernoulliBandits", "MetaEnvPlugin", "Navigation2D", "Navigation2DPlugin",
-           "RandomMDPs", "TabularMDPPlugin"]
+__all__ = ["BanditsPlugin", "BernoulliBandits", "HalfCheetahDir", "HalfCheetahDirPlugin", "HalfCheetahVel",
+           "HalfCheetahVelPlugin", "MetaEnvPlugin", "Navigation2D", "Navigation2DPlugin", "RandomMDPs",
+           "TabularMDPPlugin"]
 
 
 class MetaEnvPlugin(EnvPlugin):
@@ -79,3 +82,19 @@ class Navigation2DPlugin(MetaEnvPlugin):
     pattern = re.compile(r"navigation2d/h(?P<horizon>\d+)")
     example = "navigation2d/h100"
     builds = Navigation2D
+
+
+class HalfCheetahVelPlugin(MetaEnvPlugin):
+    description = "HalfCheetah-v5 goal velocity v ~ U[0, 2], horizon 100 as pytorch-maml-rl (MAML section 5.3)"
+    family = "halfcheetah_vel"
+    pattern = re.compile(r"halfcheetah_vel/h(?P<horizon>\d+)")
+    example = "halfcheetah_vel/h100"
+    builds = HalfCheetahVel
+
+
+class HalfCheetahDirPlugin(MetaEnvPlugin):
+    description = "HalfCheetah-v5 goal direction (forward or backward), horizon 100 as pytorch-maml-rl"
+    family = "halfcheetah_dir"
+    pattern = re.compile(r"halfcheetah_dir/h(?P<horizon>\d+)")
+    example = "halfcheetah_dir/h100"
+    builds = HalfCheetahDir

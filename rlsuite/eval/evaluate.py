@@ -53,18 +53,28 @@ def evaluate(
     deterministic: bool = True,
     protocol: str = "gymnasium",
     record: str | Path | None = None,
+    adapt_steps: int | None = None,
 ) -> EvalResult:
     """Evaluate ``agent`` on ``env`` (default: the env it was trained on, evaluation variant).
 
     Episode i is reset with seed ``seed + i``, so results are repeatable and never share seeds with
     training. ``record`` writes a video (MP4 or GIF by suffix) of the first episode.
+
+    Meta-learners (agents with a ``meta_protocol``: maml, rl2) are evaluated by their meta-test
+    protocol instead, which ``protocol="gymnasium"`` (the default) also selects: ``episodes`` is then
+    the number of held-out tasks, one score each; ``adapt_steps`` is MAML's number of gradient steps.
     """
-    from rlsuite.envspec import env_spec_from
     from rlsuite.errors import ConfigError
 
     if episodes < 1:
         raise ConfigError(f"episodes must be >= 1, got {episodes}")
     proto = get_protocol(protocol)
+    if proto.meta or getattr(agent, "meta_protocol", None):
+        return _evaluate_meta(agent, env, episodes, seed, proto.name, record, adapt_steps)
+    if adapt_steps is not None:
+        raise ConfigError(f"adapt_steps applies to meta-learners (maml); agent '{agent.name}' is not one")
+    from rlsuite.envspec import env_spec_from
+
     spec = env_spec_from(env) if env is not None else agent.env_spec
     render_mode = "rgb_array" if record else None
     if spec.rebuildable:
@@ -119,6 +129,38 @@ def evaluate(
         deterministic=deterministic,
         video=video,
         extra={"frames_per_step": frames_per_step},
+    )
+
+
+def _evaluate_meta(agent: Any, env: Any, tasks: int, seed: int, protocol: str, record: Any,
+                   adapt_steps: int | None) -> EvalResult:
+    """The agent's meta-test protocol on ``tasks`` held-out tasks (rlsuite.meta.protocol)."""
+    from rlsuite.errors import ConfigError
+    from rlsuite.meta.protocol import MetaEvaluation
+
+    own = getattr(agent, "meta_protocol", None)
+    if own is None:
+        raise ConfigError(f"protocol '{protocol}' is a meta-test protocol of meta-learners (maml, rl2); "
+                          f"agent '{agent.name}' is not one")
+    if protocol not in ("gymnasium", own):
+        raise ConfigError(f"agent '{agent.name}' is evaluated by its meta-test protocol '{own}' "
+                          f"(protocol=gymnasium selects it too), got protocol={protocol}")
+    if env is not None or record:
+        raise ConfigError("a meta-test protocol runs on the held-out tasks of the agent's own task distribution: "
+                          "env= and video recording are not available")
+    result: MetaEvaluation = agent.meta_evaluate(tasks, seed, adapt_steps)
+    s = summarize(np.asarray(result.scores, dtype=np.float64), seed=seed)
+    spec = agent.env_spec
+    return EvalResult(
+        returns=np.asarray(result.scores, dtype=np.float64),
+        lengths=np.asarray(result.env_steps, dtype=np.int64),
+        mean=s["mean"], std=s["std"], median=s["median"], iqm=s["iqm"], iqm_ci=(s["iqm_ci_low"], s["iqm_ci_high"]),
+        episodes=tasks,
+        seed=seed,
+        protocol=result.protocol,
+        env_id=spec.id or spec.label,
+        deterministic=False,  # adaptation needs sampled actions (MAML's gradient, RL²'s exploration)
+        extra={"meta": result.details, "summary": result.summary, "frames_per_step": 1},
     )
 
 

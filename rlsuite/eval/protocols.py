@@ -15,6 +15,9 @@ class Protocol:
     env_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the env plugin's make()
     epsilon: float = 0.0  # ε-greedy at evaluation for value-based agents (0: greedy)
     max_episode_steps: int | None = None  # agent steps
+    # A meta-test protocol (rlsuite.meta.protocol): scored on held-out tasks of a task distribution,
+    # one row per task, by the agent's own meta_evaluate(); only for meta-learners.
+    meta: bool = False
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -34,6 +37,20 @@ PROTOCOLS: dict[str, Protocol] = {
             env_kwargs={"protocol": "nature", "max_frames": 18_000},
             epsilon=0.05,
             max_episode_steps=4_500,
+        ),
+        # The leaderboard label carries the setting that makes rows comparable: meta-adaptation/k3
+        # (score after 3 gradient steps), meta-trial/e2 (2 episodes per trial).
+        Protocol(
+            "meta-adaptation",
+            "gradient-based meta-test (MAML): held-out tasks, return after 0..k policy-gradient steps "
+            "(adapt_steps, default 3); the score is the return after the last step",
+            meta=True,
+        ),
+        Protocol(
+            "meta-trial",
+            "recurrent meta-test (RL2): held-out tasks, total reward of one trial (hidden state kept across "
+            "its episodes), and the mean return of each episode in it",
+            meta=True,
         ),
     )
 }

@@ -12,6 +12,9 @@ bandits, shape ``(bandits, k)``, to one arm per bandit, and :func:`run_strategy`
   that is half of the n = 100 pulls at random); the paper does not give its variant, this is our
   reading, reported beside the textbook one.
 * Thompson sampling — argmax of one draw from each arm's Beta(s + 1, c − s + 1) posterior.
+* Gittins index (Gittins 1979) — argmax of each arm's discounted Gittins index under its Beta
+  posterior, from a table computed by calibration (:func:`gittins_table`); the discount γ is the
+  hyperparameter (the trials are undiscounted and finite; the paper does not give its γ either).
 
 Ties are broken uniformly at random. The paper tuned each strategy's hyperparameter; so does
 :func:`tune`, on meta-training bandits, before the held-out evaluation.
@@ -84,6 +87,53 @@ def thompson(counts: np.ndarray, successes: np.ndarray, t: int, rng: np.random.G
     return np.argmax(rng.beta(successes + 1.0, counts - successes + 1.0), axis=1)
 
 
+def gittins_table(gamma: float, n: int, depth: int | None = None, iters: int = 40) -> np.ndarray:
+    """Gittins indices G[a, b] of a Bernoulli arm with a Beta(a, b) posterior, for a + b ≤ n + 2
+    (every state n pulls from a Beta(1, 1) prior can reach), discount ``gamma``.
+
+    Calibration: G is the retirement reward λ per step at which, from (a, b), playing on optimally
+    and retiring for good (λ/(1 − γ)) are worth the same. The optimal-stopping value
+        W(a, b) = max(λ/(1 − γ), p + γ (p W(a + 1, b) + (1 − p) W(a, b + 1))),   p = a / (a + b),
+    is solved by backward induction over ``depth`` (default n) further pulls, beyond which the arm
+    is valued at max(λ, p)/(1 − γ); λ by bisection, all start states at once."""
+    if not 0.0 <= gamma < 1.0:
+        raise ConfigError(f"Gittins index: gamma must be in [0, 1), got {gamma}")
+    depth = n if depth is None else depth
+    starts = [(a, b) for a in range(1, n + 2) for b in range(1, n + 3 - a)]
+    a0 = np.array([a for a, _ in starts], dtype=np.float64)[:, None]
+    b0 = np.array([b for _, b in starts], dtype=np.float64)[:, None]
+    low, high = np.zeros(len(starts)), np.ones(len(starts))
+    for _ in range(iters):
+        lam = (low + high) / 2
+        retire = (lam / (1.0 - gamma))[:, None]
+        i = np.arange(depth + 1)[None, :]  # successes among the `depth` further pulls
+        p = (a0 + i) / (a0 + b0 + depth)
+        value = np.maximum(retire, p / (1.0 - gamma))
+        for d in range(depth - 1, -1, -1):
+            i = np.arange(d + 1)[None, :]
+            p = (a0 + i) / (a0 + b0 + d)
+            play = p + gamma * (p * value[:, 1:] + (1.0 - p) * value[:, :-1])
+            if d == 0:
+                break
+            value = np.maximum(retire, play)
+        keep_playing = play[:, 0] >= retire[:, 0]
+        low, high = np.where(keep_playing, lam, low), np.where(keep_playing, high, lam)
+    table = np.full((n + 2, n + 2), np.nan)
+    table[a0[:, 0].astype(int), b0[:, 0].astype(int)] = (low + high) / 2
+    return table
+
+
+def gittins(gamma: float, n: int) -> Strategy:
+    table = gittins_table(gamma, n)
+
+    def choose(counts: np.ndarray, successes: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
+        a = (successes + 1).astype(np.int64)
+        b = (counts - successes + 1).astype(np.int64)
+        return _argmax_random_ties(table[a, b], rng)
+
+    return choose
+
+
 def run_strategy(strategy: Strategy, p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Total reward of ``n`` pulls on each bandit (rows of ``p``, success probabilities)."""
     bandits, k = p.shape
@@ -110,6 +160,7 @@ def tune(make: Callable[[float], Strategy], grid: Sequence[float], p: np.ndarray
 
 EPSILON_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 UCB_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+GITTINS_GAMMA_GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 def baseline_table(p_train: np.ndarray, p_test: np.ndarray, n: int, seed: int) -> dict[str, dict[str, float]]:
@@ -119,6 +170,7 @@ def baseline_table(p_train: np.ndarray, p_test: np.ndarray, n: int, seed: int) -
     eps = tune(epsilon_greedy, EPSILON_GRID, p_train, n, seed)
     c_ucb = tune(ucb1, UCB_GRID, p_train, n, seed)
     c_prior = tune(ucb1_prior, UCB_GRID, p_train, n, seed)
+    gamma = tune(lambda g: gittins(g, n), GITTINS_GAMMA_GRID, p_train, n, seed)
     strategies: dict[str, tuple[Strategy, float | None]] = {
         "random": (random_strategy, None),
         "greedy": (greedy, None),
@@ -127,6 +179,7 @@ def baseline_table(p_train: np.ndarray, p_test: np.ndarray, n: int, seed: int) -
         "ucb1_tuned": (ucb1(c_ucb), c_ucb),
         "ucb1_prior": (ucb1_prior(c_prior), c_prior),
         "thompson": (thompson, None),
+        "gittins": (gittins(gamma, n), gamma),
     }
     table = {}
     for name, (strategy, hparam) in strategies.items():

@@ -9,12 +9,25 @@ The agent provides ``params()`` (its meta-learned θ), ``per_task(params, n)`` (
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rlsuite.errors import ConfigError
 from rlsuite.meta.tasks import TaskSet
+
+
+@dataclass
+class MetaEvaluation:
+    """What a meta-learner's ``meta_evaluate(n_tasks, seed, adapt_steps)`` returns to
+    :func:`rlsuite.evaluate`: one score per held-out task and how it was obtained."""
+
+    protocol: str  # the leaderboard label: meta-adaptation/k3, meta-trial/e2
+    scores: np.ndarray  # one number per held-out task (return after the last step; trial total)
+    env_steps: np.ndarray  # env steps behind each task's score
+    summary: str  # one line for the CLI
+    details: dict[str, Any] = field(default_factory=dict)  # per-step / per-episode returns, settings
 
 
 def adaptation_returns(agent: Any, tasks: TaskSet, steps: int, step_sizes: list[float],
