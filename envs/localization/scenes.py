@@ -76,6 +76,22 @@ def _free(box: np.ndarray, taken: list[np.ndarray], margin: float = 1.0) -> bool
     return all(iou(grown, t) == 0.0 for t in taken)
 
 
+def _place(img: np.ndarray, mask: np.ndarray, name: str, names: list[str], boxes: list[np.ndarray],
+           rng: np.random.Generator) -> bool:
+    """Paint ``mask`` in a random bright colour and record its exact box, unless it is empty or touches
+    an object already placed (then nothing changes and no random number is drawn)."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return False
+    box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+    if not _free(box, boxes):
+        return False
+    img[:, mask] = (0.5 + 0.5 * rng.random(3, dtype=np.float32))[:, None]
+    names.append(name)
+    boxes.append(box)
+    return True
+
+
 def make_scene(rng: np.random.Generator, size: int, n_objects: int, n_distractors: int, index: int = 0,
                min_scale: float = 0.15, max_scale: float = 0.45) -> Scene:
     """One cluttered ``size`` x ``size`` scene; object sides are ``min_scale``..``max_scale`` of the image."""
@@ -104,14 +120,7 @@ def make_scene(rng: np.random.Generator, size: int, n_objects: int, n_distractor
             kind = int(rng.integers(0, len(SHAPE_CLASSES)))
             r = max(rx, ry)  # stretch the unit shape's axes so it spans rx by ry
             mask = _shape_mask(kind, cy + (yy - cy) * r / ry, cx + (xx - cx) * r / rx, cy, cx, r)
-            rows, cols = np.nonzero(mask)
-            if len(rows) == 0:
-                continue
-            box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
-            if _free(box, boxes):
-                img[:, mask] = (0.5 + 0.5 * rng.random(3, dtype=np.float32))[:, None]
-                names.append(SHAPE_CLASSES[kind])
-                boxes.append(box)
+            if _place(img, mask, SHAPE_CLASSES[kind], names, boxes, rng):
                 break
     digits = _digit_images()
     for _ in range(n_distractors):  # upscaled digits, as bright as the targets, never overlapping them
@@ -123,14 +132,7 @@ def make_scene(rng: np.random.Generator, size: int, n_objects: int, n_distractor
             glyph = torch.nn.functional.interpolate(digit, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
             mask = np.zeros((size, size), bool)
             mask[y0 : y0 + h, x0 : x0 + w] = glyph.numpy() > 0.5
-            rows, cols = np.nonzero(mask)
-            if len(rows) == 0:
-                continue
-            box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
-            if _free(box, boxes):
-                img[:, mask] = (0.5 + 0.5 * rng.random(3, dtype=np.float32))[:, None]
-                names.append(DISTRACTOR)
-                boxes.append(box)
+            if _place(img, mask, DISTRACTOR, names, boxes, rng):
                 break
     image = (np.clip(img.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
     return Scene(f"{index:06d}", image, names, np.array(boxes, np.float32).reshape(-1, 4))
