@@ -33,7 +33,6 @@ import cProfile
 import gc
 import json
 import pstats
-import time
 from typing import Any
 
 import numpy as np
@@ -43,11 +42,15 @@ from rlsuite.envs.atari import AtariPlugin
 
 import rlsuite
 
+try:
+    from .common import CLOCKS
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import CLOCKS
+
 DQN_HPARAMS = dict(lr=1e-4, batch_size=32, train_freq=4, gradient_steps=1, target_update_interval=1000,
                    gamma=0.99, max_grad_norm=10.0, exploration_initial_eps=0.01, exploration_final_eps=0.01)
 # Seconds for steps/s: wall time, or with --clock cpu this process's CPU time (all its threads: torch,
 # the emulators, EnvPool's workers), which the neighbours' load on a shared machine inflates far less.
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 MEMORY_FROM = 1_000  # resident-set growth is measured from this step to the end of the run
 PPO_HPARAMS = dict(n_envs=8, n_steps=128, n_epochs=4, n_minibatches=4, lr=2.5e-4, clip_range=0.1, ent_coef=0.01,

@@ -6,11 +6,15 @@ they import this module as ``common`` (falling back from the package-relative ``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+# steps/s from wall time, or from this process's CPU time (for a busy machine): ``--clock``
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def evaluate_greedy(predict_fn: Callable[[np.ndarray], Any], env_id: str, episodes: int = 20,

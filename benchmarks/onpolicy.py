@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,9 +34,9 @@ import torch
 import rlsuite
 
 try:
-    from .common import evaluate_greedy, sb3_greedy
+    from .common import CLOCKS, evaluate_greedy, sb3_greedy
 except ImportError:  # run as a script: python benchmarks/<name>.py
-    from common import evaluate_greedy, sb3_greedy
+    from common import CLOCKS, evaluate_greedy, sb3_greedy
 
 
 def lin(value: float) -> Callable[[float], float]:
@@ -78,7 +77,6 @@ QUICK_ROWS = ["ppo_cartpole", "a2c_cartpole", "trpo_cartpole"]
 # Seconds for steps/s: wall time by default; ``--clock cpu`` takes this process's CPU time instead,
 # which other processes competing for the cores inflate far less (everything here is single-threaded
 # and in-process: torch, Numba, the vector envs of both libraries).
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 
 # The on-policy speed switches: each off in turn against the defaults (all on).

@@ -9,6 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from rlsuite.envs.localization.boxes import ACTIONS, TRIGGER, clip, corner_boxes, iou, iou_matrix, transform
 from rlsuite.envs.localization.scenes import AnnotationError, Scene, generate, read_annotation, read_split, write_scene
 
@@ -287,7 +288,7 @@ def test_dropout_q_network_acts_deterministically():
     from rlsuite.agents.dqn import DQN
 
     agent = DQN("CartPole-v1", seed=0, net_arch=[32, 32], dropout=0.5)
-    assert sum(isinstance(m, __import__("torch").nn.Dropout) for m in agent.q_net.modules()) == 2
+    assert sum(isinstance(m, torch.nn.Dropout) for m in agent.q_net.modules()) == 2
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     assert (agent.act(obs) == agent.act(obs)).all()
     assert all(not m.training for m in agent.target_net.dropout_layers)
