@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from rlsuite.constraints import at_least_one, finite, one_of, positive, probability
+from rlsuite.errors import ConfigError
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
 
 
@@ -79,8 +80,6 @@ class Reinforce(OnPolicyAgent):
         cfg = self.config
         self.policy.shared = False  # the baseline must not move the policy: keep separate trunks
         if self.policy.critic_trunk is None:
-            from rlsuite.errors import ConfigError
-
             raise ConfigError("reinforce needs separate policy and baseline networks (agent.shared=false)")
         self.actor_params = self.policy.actor_parameters()
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())

@@ -14,10 +14,11 @@ SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides 
 
 ``--switches`` measures what each speed switch of the on-policy agents buys instead: rlsuite alone,
 per seed the defaults and then each switch off in turn (``numba_acting=false``,
-``fused_optimizer=false``), back to back; reported is the median over seeds of steps/s(on) ÷
-steps/s(off).
+``fused_optimizer=false``, ``flat_parameters=false``), back to back; reported is the median over
+seeds of steps/s(on) ÷ steps/s(off).
 
     python benchmarks/onpolicy.py --switches --rows ppo_cartpole a2c_cartpole trpo_cartpole
+    python benchmarks/onpolicy.py --switches flat_parameters --rows ppo_cartpole --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ QUICK_ROWS = ["ppo_cartpole", "a2c_cartpole", "trpo_cartpole"]
 clock = CLOCKS["wall"]
 
 # The on-policy speed switches: each off in turn against the defaults (all on).
-SWITCHES = ("numba_acting", "fused_optimizer")
+SWITCHES = ("numba_acting", "fused_optimizer", "flat_parameters")
 
 
 def run_ours(row: str, seed: int, **overrides: Any) -> tuple[float, float]:
@@ -116,12 +117,12 @@ def summarize(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
 
-def run_switches(rows: list[str], seeds: list[int], clock_name: str) -> dict[str, Any]:
+def run_switches(rows: list[str], seeds: list[int], clock_name: str, switches: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": clock_name}
     print(f"{'row':16s} {'switch off':16s} {'on sps':>9s} {'off sps':>9s} {'on/off':>7s} {'on mean':>8s} "
           f"{'off mean':>8s}", flush=True)
     for row in rows:
-        for switch in SWITCHES:
+        for switch in switches:
             on_sps, off_sps, on_means, off_means = [], [], [], []
             for seed in seeds:
                 m, s = run_ours(row, seed)
@@ -149,7 +150,8 @@ def main() -> None:
     parser.add_argument("--rows", nargs="*", default=None, choices=sorted(ROWS))
     parser.add_argument("--seeds", nargs="*", type=int, default=None)
     parser.add_argument("--no-sb3", action="store_true", help="only rlsuite (no ratios)")
-    parser.add_argument("--switches", action="store_true", help="each speed switch off vs on (rlsuite only)")
+    parser.add_argument("--switches", nargs="*", choices=SWITCHES, default=None,
+                        help="each speed switch (default: all) off vs on (rlsuite only)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="steps/s from wall time or from this process's CPU time (for a busy machine)")
     args = parser.parse_args()
@@ -158,8 +160,8 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = args.rows or (QUICK_ROWS if args.quick else list(ROWS))
     seeds = args.seeds if args.seeds is not None else ([0, 1] if args.quick else [0, 1, 2, 3, 4])
-    if args.switches:
-        print(json.dumps(run_switches(rows, seeds, args.clock)))
+    if args.switches is not None:
+        print(json.dumps(run_switches(rows, seeds, args.clock, args.switches or list(SWITCHES))))
         return
 
     result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": args.clock}

@@ -33,9 +33,11 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
     """Replace arrays by placeholders (collecting them in ``tensors``) and return JSON-able data."""
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu()
-        # Clone small tensors: module state dicts may share storage, which safetensors refuses; both
-        # ways end row-major (channels-last conv weights included), which safetensors needs.
-        t = t.clone(memory_format=torch.contiguous_format) if t.numel() < (1 << 22) else t.contiguous()
+        # Clone small tensors and views into a larger storage (rlsuite.flat_params): module state
+        # dicts may share storage, which safetensors refuses; both ways end row-major (channels-last
+        # conv weights included), which safetensors needs.
+        view = t.untyped_storage().nbytes() != t.numel() * t.element_size()
+        t = t.clone(memory_format=torch.contiguous_format) if view or t.numel() < (1 << 22) else t.contiguous()
         tensors[path] = t
         return {_TENSOR: path}
     if isinstance(obj, np.ndarray):
