@@ -14,11 +14,13 @@ torch, ours first then SB3 for each row, so both see the same machine load.
   ``optimize_memory_usage=True`` and ``handle_timeout_termination=False`` (which SB3 requires with it).
 * **PPO on Pong with 8 envs** (CleanRL's Atari settings: 128 steps x 8 envs, 4 epochs of 4 minibatches):
   steps/s over ``--ppo-steps`` steps, SB3 with its ``DummyVecEnv`` over the same 8 envs, ours with
-  EnvPool (``env.backend=envpool``) when it is installed, else the same ale-py envs.
+  EnvPool (``env.backend=envpool``) when it is installed, else the same ale-py envs; and ours once more
+  with the opt-in ``precision=bfloat16`` (bf16 autocast trunk), reported as its own ratio.
 
     python benchmarks/atari.py --quick        # < 10 minutes on a busy 2-core machine
     python benchmarks/atari.py --profile      # cProfile of our DQN learning phase (where the time goes)
-    python benchmarks/atari.py --switches     # our DQN with each speed switch on vs off (channels_last)
+    python benchmarks/atari.py --switches     # our DQN/PPO with each speed setting on vs off (channels_last,
+                                              # PPO's opt-in precision=bfloat16)
     python benchmarks/atari.py --quick --clock cpu   # steps per CPU-second: for a machine others load
     python benchmarks/atari.py --env-only --quick    # 8 Pong envs alone: ale-py backend vs EnvPool
 
@@ -130,9 +132,9 @@ def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
     return out
 
 
-def ppo_ours(steps: int, backend: str | None) -> float:
+def ppo_ours(steps: int, backend: str | None, **overrides: Any) -> float:
     env: Any = {"plugin": "atari", "id": "ALE/Pong-v5", "backend": backend, "kwargs": {"protocol": "machado"}}
-    agent = rlsuite.make_agent("ppo", env=env, seed=0, device="cpu", tuned=False, **PPO_HPARAMS)
+    agent = rlsuite.make_agent("ppo", env=env, seed=0, device="cpu", tuned=False, **{**PPO_HPARAMS, **overrides})
     agent.learn(1024)  # builds the envs and runs one rollout + update (warm-up, not timed)
     start = clock()
     agent.learn(steps)
@@ -178,20 +180,33 @@ def env_only(steps: int) -> None:
     print(json.dumps({"ale_env_sps": ale, "envpool_env_sps": pool, "envpool_vs_ale": pool / ale, "steps": steps}))
 
 
-def run_switches(warmup: int, steps: int, rounds: int = 2) -> None:
-    """DQN Pong learning steps/s with ``channels_last`` on and off, alternating (on, off, off, on, ...)
-    so both see the same load; reported: the median over rounds of on/off."""
-    on, off = [], []
-    for r in range(rounds):
-        for flag in ((True, False) if r % 2 == 0 else (False, True)):
-            sps = dqn_ours(warmup, steps, channels_last=flag)["sps"]
-            (on if flag else off).append(sps)
-            print(f"  round {r} channels_last={flag}: {sps:.1f} steps/s", flush=True)
-    ratios = [a / b for a, b in zip(on, off)]
-    print(json.dumps({"dqn_pong_channels_last_on_sps": float(np.median(on)),
-                      "dqn_pong_channels_last_off_sps": float(np.median(off)),
-                      "dqn_pong_channels_last_speedup": float(np.median(ratios)), "rounds": rounds,
-                      "warmup": warmup, "dqn_steps": steps}))
+# --switches: (agent, setting, value with the trick on, value with it off)
+SWITCH_ROWS = {
+    "dqn_channels_last": ("dqn", "channels_last", True, False),
+    "ppo_channels_last": ("ppo", "channels_last", True, False),
+    "ppo_bfloat16": ("ppo", "precision", "bfloat16", "float32"),  # opt-in: off is the default
+}
+
+
+def run_switches(rows: list[str], warmup: int, dqn_steps: int, ppo_steps: int, backend: str | None,
+                 rounds: int = 2) -> None:
+    """Our Pong steps/s with each speed setting on and off, alternating (on, off, off, on, ...) so
+    both see the same load; reported per row: the median over rounds of on/off."""
+    result: dict[str, Any] = {"rounds": rounds, "warmup": warmup, "dqn_steps": dqn_steps, "ppo_steps": ppo_steps,
+                              "ppo_backend": backend or "ale"}
+    for row in rows:
+        agent, setting, on_value, off_value = SWITCH_ROWS[row]
+        on, off = [], []
+        for r in range(rounds):
+            for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                value = on_value if flag else off_value
+                sps = (dqn_ours(warmup, dqn_steps, **{setting: value})["sps"] if agent == "dqn"
+                       else ppo_ours(ppo_steps, backend, **{setting: value}))
+                (on if flag else off).append(sps)
+                print(f"  {row} round {r} {setting}={value}: {sps:.1f} steps/s", flush=True)
+        result[f"{row}_on_sps"], result[f"{row}_off_sps"] = float(np.median(on)), float(np.median(off))
+        result[f"{row}_speedup"] = float(np.median([a / b for a, b in zip(on, off)]))
+    print(json.dumps(result))
 
 
 def main() -> None:
@@ -201,7 +216,8 @@ def main() -> None:
     parser.add_argument("--dqn-steps", type=int, default=None, help="DQN learning steps timed")
     parser.add_argument("--ppo-steps", type=int, default=None, help="PPO steps timed (multiple of 1024)")
     parser.add_argument("--profile", action="store_true", help="cProfile our DQN learning phase only")
-    parser.add_argument("--switches", action="store_true", help="our DQN, channels_last on vs off, alternating")
+    parser.add_argument("--switches", nargs="*", choices=sorted(SWITCH_ROWS), default=None,
+                        help="our agents with each speed setting on vs off, alternating (default: all rows)")
     parser.add_argument("--env-only", action="store_true", help="8 Pong envs stepping alone: ale-py vs EnvPool")
     parser.add_argument("--gpu", action="store_true", help="PPO + EnvPool on Pong to +20 on a GPU (not run here)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
@@ -218,27 +234,28 @@ def main() -> None:
     if args.profile:
         dqn_ours(warmup, dqn_steps, profile=True)
         return
-    if args.switches:
-        run_switches(warmup, dqn_steps)
-        return
-    if args.env_only:
-        env_only(ppo_steps * 4)
-        return
-    # torch's first-use allocations are paid here, not by whichever side runs first
-    torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
     try:
         import envpool  # noqa: F401
 
         backend: str | None = "envpool"
     except ImportError:
         backend = None
+    if args.switches is not None:
+        run_switches(args.switches or list(SWITCH_ROWS), warmup, dqn_steps, ppo_steps, backend)
+        return
+    if args.env_only:
+        env_only(ppo_steps * 4)
+        return
+    # torch's first-use allocations are paid here, not by whichever side runs first
+    torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
     ours, sb3 = dqn_ours(warmup, dqn_steps), dqn_sb3(warmup, dqn_steps)
     print(f"dqn pong  ours {ours['sps']:7.1f} steps/s  rss +{ours['rss_growth'] / 1e6:7.1f} MB  buffer "
           f"{ours['buffer_bytes'] / 1e6:7.1f} MB | sb3 {sb3['sps']:7.1f} steps/s  rss +{sb3['rss_growth'] / 1e6:7.1f} "
           f"MB  buffer {sb3['buffer_bytes'] / 1e6:7.1f} MB", flush=True)
     ppo, ppo_ref = ppo_ours(ppo_steps, backend), ppo_sb3(ppo_steps)
-    print(f"ppo pong  ours ({backend or 'ale-py'}) {ppo:7.1f} steps/s | sb3 (DummyVecEnv) {ppo_ref:7.1f} steps/s",
-          flush=True)
+    ppo_bf16 = ppo_ours(ppo_steps, backend, precision="bfloat16")  # opt-in; after SB3, as a separate row
+    print(f"ppo pong  ours ({backend or 'ale-py'}) {ppo:7.1f} steps/s, with precision=bfloat16 {ppo_bf16:7.1f} | "
+          f"sb3 (DummyVecEnv) {ppo_ref:7.1f} steps/s", flush=True)
     result = {
         "warmup": warmup, "dqn_steps": dqn_steps, "ppo_steps": ppo_steps, "ppo_backend": backend or "ale",
         "torch_threads": torch.get_num_threads(), "clock": args.clock,
@@ -248,6 +265,7 @@ def main() -> None:
         "dqn_pong_memory_vs_sb3": ours["rss_growth"] / max(sb3["rss_growth"], 1),
         "dqn_pong_buffer_bytes_vs_sb3": ours["buffer_bytes"] / sb3["buffer_bytes"],
         "ppo_pong_sps": ppo, "ppo_pong_sb3_sps": ppo_ref, "ppo_pong_sps_vs_sb3": ppo / ppo_ref,
+        "ppo_pong_bf16_sps": ppo_bf16, "ppo_pong_bf16_sps_vs_sb3": ppo_bf16 / ppo_ref,
     }
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}))
 

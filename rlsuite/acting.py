@@ -192,7 +192,7 @@ class NumbaActor:
         does not translate (see the module docstring)."""
         if device.type != "cpu" or type(policy) is not ActorCritic:
             return None
-        if any(p.dtype != torch.float32 for p in policy.parameters()):
+        if any(p.dtype != torch.float32 for p in policy.parameters()) or policy.actor_trunk.autocast_dtype is not None:
             return None
         if not isinstance(policy.action_space, (gym.spaces.Discrete, gym.spaces.Box)) \
                 or not isinstance(policy.observation_space, gym.spaces.Box):

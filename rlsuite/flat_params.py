@@ -36,23 +36,29 @@ class FlatParameters:
         first = self.params[0]
         if any(p.dtype != first.dtype or p.device != first.device or not p.requires_grad for p in self.params):
             raise ValueError("FlatParameters packs trainable parameters of one dtype and device")
-        with torch.no_grad():
-            self.flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in self.params]))
-        self.flat.grad = torch.zeros_like(self.flat)
+        if any(not (p.is_contiguous() or p.is_contiguous(memory_format=torch.channels_last)) for p in self.params):
+            raise ValueError("FlatParameters packs dense parameters (contiguous or channels-last)")
         self.slices: list[slice] = []
         offset = 0
         for p in self.params:
             self.slices.append(slice(offset, offset + p.numel()))
             offset += p.numel()
+        self.flat = nn.Parameter(first.new_empty(offset))
+        self.flat.grad = torch.zeros_like(self.flat)
         self.data_views = self._views(self.flat.data)
         self.grad_views = self._views(self.flat.grad)
+        with torch.no_grad():
+            for view, p in zip(self.data_views, self.params):
+                view.copy_(p.detach())
         self._pointers = [view.data_ptr() for view in self.data_views]
         for p, data, grad in zip(self.params, self.data_views, self.grad_views):
             p.data = data
             p.grad = grad
 
     def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        return [flat[where].view_as(p) for where, p in zip(self.slices, self.params)]
+        """Each parameter's slice of ``flat`` with the parameter's own strides (channels-last conv
+        weights stay channels-last)."""
+        return [flat[where].as_strided(p.shape, p.stride()) for where, p in zip(self.slices, self.params)]
 
     def prepare_grads(self) -> None:
         """Zero the gradient for the next backward pass (which accumulates into the views), first

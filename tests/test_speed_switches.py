@@ -61,3 +61,47 @@ def test_channels_last_switch_gives_the_same_q_values_and_weights():
     assert torch.equal(frames_on, frames_off)  # same data went in
     torch.testing.assert_close(q_on, q_off, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(on, off, rtol=1e-4, atol=1e-5)
+
+
+def test_ppo_channels_last_switch_gives_the_same_policy_and_weights():
+    """PPO's ``channels_last`` on Pong frames: the same logits and values to rounding, and the same
+    weights after a few updates (EnvPool not needed: the ale-py backend)."""
+    pytest.importorskip("ale_py")
+    trained = []
+    for channels_last in (True, False):
+        agent = rlsuite.make_agent("ppo", env="Pong", seed=5, device="cpu", tuned=False, n_envs=2, n_steps=32,
+                                   batch_size=32, n_epochs=2, channels_last=channels_last)
+        conv = agent.policy.actor_trunk.encoder.conv[0].weight
+        assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last  # the switch takes effect
+        agent.learn(128)  # 2 rollouts, 8 minibatch updates
+        frames = torch.from_numpy(agent.buffer.obs[:4].reshape(-1, *agent.buffer.obs.shape[2:]))
+        with torch.no_grad():
+            logits, values = agent.policy(frames)
+        trained.append((_weights(agent, "policy"), logits, values))
+        agent.close()
+    (on, logits_on, values_on), (off, logits_off, values_off) = trained
+    torch.testing.assert_close(logits_on, logits_off, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(values_on, values_off, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(on, off, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_precision_runs_the_trunks_in_bf16_and_the_rest_in_float32():
+    """``precision=bfloat16``: the trunks autocast (their outputs within bf16 rounding of float32),
+    heads, log-probs and values in float32, the float32 Numba acting path off; and it trains."""
+    agents = {p: rlsuite.make_agent("ppo", env="CartPole-v1", seed=2, device="cpu", n_envs=2, n_steps=32,
+                                    batch_size=32, precision=p) for p in ("float32", "bfloat16")}
+    fast, plain = agents["bfloat16"], agents["float32"]
+    assert fast.numba_actor is None and plain.numba_actor is not None
+    obs = torch.randn(64, 4)
+    with torch.no_grad():
+        features_fast, features_plain = fast.policy.actor_trunk(obs), plain.policy.actor_trunk(obs)
+        (logits, values), (logits_plain, values_plain) = fast.policy(obs), plain.policy(obs)
+    assert features_fast.dtype == logits.dtype == values.dtype == torch.float32
+    torch.testing.assert_close(features_fast, features_plain, rtol=0.02, atol=0.02)  # bf16: 8 bits of mantissa
+    torch.testing.assert_close(values, values_plain, rtol=0.05, atol=0.05)
+    before = _weights(fast, "policy").clone()
+    fast.learn(256)
+    after = _weights(fast, "policy")
+    assert torch.isfinite(after).all() and not torch.equal(before, after)
+    for agent in agents.values():
+        agent.close()
