@@ -213,9 +213,7 @@ class QNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q values ``(B, A)``, or C51 logits ``(B, A, n_atoms)``."""
-        if self.channels_last and obs.dim() == 4:
-            obs = obs.contiguous(memory_format=torch.channels_last)
-        return self.head(self.body(obs))
+        return self.head(self.body(obs))  # the CNN casts obs to its weights' layout (rlsuite.nets.cnn.float_input)
 
     def reset_noise(self) -> None:
         """A fresh noise sample for every NoisyLinear (no-op without noisy layers)."""

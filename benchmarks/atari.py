@@ -10,7 +10,10 @@ torch, ours first then SB3 for each row, so both see the same machine load.
   the growth of this process's resident set from step 1,000 (envs built, Numba kernels compiled
   — a one-time cost of tens of MB per process —, first buffer pages touched) to the end of the run
   (buffer capacity = warm-up + timed steps, so the buffer ends full: the growth is the store
-  filling plus what training allocates), and the replay store's own bytes. SB3 runs with
+  filling plus what training allocates), the growth up to the end of the warm-up alone (the store
+  filling: memory per transition, what scales to a 1M buffer), and the replay store's own bytes.
+  Each DQN row runs in a freshly spawned process, so neither inherits heap the other already grew.
+  SB3 runs with
   ``optimize_memory_usage=True`` and ``handle_timeout_termination=False`` (which SB3 requires with it).
 * **PPO on Pong with 8 envs** (CleanRL's Atari settings: 128 steps x 8 envs, 4 epochs of 4 minibatches):
   steps/s over ``--ppo-steps`` steps, SB3 with its ``DummyVecEnv`` over the same 8 envs, ours with
@@ -34,6 +37,7 @@ import argparse
 import cProfile
 import gc
 import json
+import multiprocessing
 import pstats
 from typing import Any
 
@@ -80,6 +84,7 @@ def dqn_ours(warmup: int, steps: int, profile: bool = False, **overrides: Any) -
     agent.buffer.sample(32)  # compiles the Numba sampling kernel now: a one-time cost, not memory per transition
     before = rss()
     agent.learn(warmup - MEMORY_FROM)  # random actions fill the buffer; not timed
+    stored = rss()  # the growth up to here is the store filling alone: memory per transition
     profiler = cProfile.Profile() if profile else None
     start = clock()
     if profiler:
@@ -89,7 +94,8 @@ def dqn_ours(warmup: int, steps: int, profile: bool = False, **overrides: Any) -
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
     sps = steps / (clock() - start)
-    out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": agent.buffer.nbytes}
+    out = {"sps": sps, "rss_growth": rss() - before, "rss_growth_warmup": stored - before,
+           "buffer_bytes": agent.buffer.nbytes}
     agent.close()
     del agent
     return out
@@ -104,11 +110,13 @@ def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
 
         start: float | None = None
         rss_from: int | None = None
+        rss_stored: int | None = None
 
         def _on_step(self) -> bool:
             if self.rss_from is None and self.num_timesteps >= MEMORY_FROM:
                 self.rss_from = rss()
             if self.start is None and self.num_timesteps > warmup:
+                self.rss_stored = rss()
                 self.start = clock()
                 self.start_step = self.num_timesteps
             return True
@@ -121,12 +129,13 @@ def dqn_sb3(warmup: int, steps: int) -> dict[str, float]:
                 replay_buffer_kwargs=dict(handle_timeout_termination=False))
     timer = LearningClock()
     model.learn(warmup + steps, callback=timer)
-    assert timer.start is not None and timer.rss_from is not None
+    assert timer.start is not None and timer.rss_from is not None and timer.rss_stored is not None
     sps = (model.num_timesteps - timer.start_step) / (clock() - timer.start)
     before = timer.rss_from
     buf = model.replay_buffer
     buffer_bytes = sum(getattr(buf, name).nbytes for name in ("observations", "actions", "rewards", "dones"))
-    out = {"sps": sps, "rss_growth": rss() - before, "buffer_bytes": buffer_bytes}
+    out = {"sps": sps, "rss_growth": rss() - before, "rss_growth_warmup": timer.rss_stored - before,
+           "buffer_bytes": buffer_bytes}
     env.close()
     del model, buf
     return out
@@ -136,8 +145,11 @@ def ppo_ours(steps: int, backend: str | None, **overrides: Any) -> float:
     env: Any = {"plugin": "atari", "id": "ALE/Pong-v5", "backend": backend, "kwargs": {"protocol": "machado"}}
     agent = rlsuite.make_agent("ppo", env=env, seed=0, device="cpu", tuned=False, **{**PPO_HPARAMS, **overrides})
     agent.learn(1024)  # builds the envs and runs one rollout + update (warm-up, not timed)
+    # Timed as SB3's learn(reset_num_timesteps=False): training continues from the envs' current
+    # state. (A new learn() call starts a segment: the envs are reseeded, which rebuilds an EnvPool.)
+    agent.budget_start, agent.budget_end = agent.steps, agent.steps + steps
     start = clock()
-    agent.learn(steps)
+    agent.train_until(agent.budget_end)
     sps = steps / (clock() - start)
     agent.close()
     return sps
@@ -186,6 +198,22 @@ SWITCH_ROWS = {
     "ppo_channels_last": ("ppo", "channels_last", True, False),
     "ppo_bfloat16": ("ppo", "precision", "bfloat16", "float32"),  # opt-in: off is the default
 }
+
+
+def dqn_row(side: str, clock_name: str, warmup: int, steps: int) -> dict[str, float]:
+    """One DQN row (``side`` ours or sb3) in the process that runs it: see :func:`fresh_process`."""
+    global clock
+    clock = CLOCKS[clock_name]
+    torch.set_num_threads(1)
+    return dqn_ours(warmup, steps) if side == "ours" else dqn_sb3(warmup, steps)
+
+
+def fresh_process(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a newly spawned process. The DQN rows run so: a process's heap keeps what an
+    earlier run freed, so the second of two rows in one process would find its working memory (batches,
+    activations, gradients) already paid for, and its resident-set growth would read low."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
 
 
 def run_switches(rows: list[str], warmup: int, dqn_steps: int, ppo_steps: int, backend: str | None,
@@ -248,7 +276,8 @@ def main() -> None:
         return
     # torch's first-use allocations are paid here, not by whichever side runs first
     torch.nn.Conv2d(4, 32, 8, 4)(torch.zeros(32, 4, 84, 84)).sum().backward()
-    ours, sb3 = dqn_ours(warmup, dqn_steps), dqn_sb3(warmup, dqn_steps)
+    ours, sb3 = fresh_process(dqn_row, "ours", args.clock, warmup, dqn_steps), \
+        fresh_process(dqn_row, "sb3", args.clock, warmup, dqn_steps)
     print(f"dqn pong  ours {ours['sps']:7.1f} steps/s  rss +{ours['rss_growth'] / 1e6:7.1f} MB  buffer "
           f"{ours['buffer_bytes'] / 1e6:7.1f} MB | sb3 {sb3['sps']:7.1f} steps/s  rss +{sb3['rss_growth'] / 1e6:7.1f} "
           f"MB  buffer {sb3['buffer_bytes'] / 1e6:7.1f} MB", flush=True)
@@ -263,6 +292,9 @@ def main() -> None:
         "dqn_pong_sps_vs_sb3": ours["sps"] / sb3["sps"],
         "dqn_pong_rss_growth_mb": ours["rss_growth"] / 1e6, "dqn_pong_sb3_rss_growth_mb": sb3["rss_growth"] / 1e6,
         "dqn_pong_memory_vs_sb3": ours["rss_growth"] / max(sb3["rss_growth"], 1),
+        # the store filling alone (steps 1,000 to the end of the warm-up, same transitions on both
+        # sides): what scales to the configs' 1M-transition buffers
+        "dqn_pong_memory_per_transition_vs_sb3": ours["rss_growth_warmup"] / max(sb3["rss_growth_warmup"], 1),
         "dqn_pong_buffer_bytes_vs_sb3": ours["buffer_bytes"] / sb3["buffer_bytes"],
         "ppo_pong_sps": ppo, "ppo_pong_sb3_sps": ppo_ref, "ppo_pong_sps_vs_sb3": ppo / ppo_ref,
         "ppo_pong_bf16_sps": ppo_bf16, "ppo_pong_bf16_sps_vs_sb3": ppo_bf16 / ppo_ref,

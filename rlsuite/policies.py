@@ -185,12 +185,10 @@ class Trunk(nn.Module):
     ``out_features`` is the width. :meth:`sequence` is the one definition of what ``forward``
     applies, in order; :mod:`rlsuite.acting` compiles the same list.
 
-    Two speed settings, set by :class:`ActorCritic`: ``channels_last`` feeds image batches in NHWC
-    layout (matching channels-last conv weights: oneDNN's faster CPU convolutions), and
-    ``autocast_dtype`` runs the trunk under autocast in that dtype (bf16), its output cast back to
-    float32 so that heads, distributions and losses stay in float32."""
+    ``autocast_dtype`` (set by :class:`ActorCritic`'s ``precision``) runs the trunk under autocast in
+    that dtype (bf16), its output cast back to float32 so that heads, distributions and losses stay
+    in float32."""
 
-    channels_last = False
     autocast_dtype: torch.dtype | None = None
 
     def __init__(self, observation_space: gym.Space, net_arch: Sequence[int], activation: str, ortho_init: bool,
@@ -215,13 +213,10 @@ class Trunk(nn.Module):
         return modules
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = obs
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
         if self.autocast_dtype is None:
-            return self._apply_sequence(x)
-        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
-            return self._apply_sequence(x).float()
+            return self._apply_sequence(obs)
+        with torch.autocast(obs.device.type, dtype=self.autocast_dtype):
+            return self._apply_sequence(obs).float()
 
     def _apply_sequence(self, x: torch.Tensor) -> torch.Tensor:
         for module in self.sequence():
@@ -237,8 +232,8 @@ class ActorCritic(nn.Module):
     CNN for images (the usual practice, SB3 and CleanRL alike). ``vf_net_arch`` gives the critic a
     different MLP when the trunks are separate. ``ortho_init``: hidden layers gain √2, policy output
     0.01, value output 1 (and conv layers √2), as in OpenAI baselines. ``channels_last`` (image
-    observations only) keeps the conv weights and image batches in NHWC layout; ``precision``
-    ``"bfloat16"`` runs the trunks under bf16 autocast (see :class:`Trunk`).
+    observations only) keeps the conv weights, hence the encoders' input batches, in NHWC layout;
+    ``precision`` ``"bfloat16"`` runs the trunks under bf16 autocast (see :class:`Trunk`).
     """
 
     action_low: torch.Tensor  # buffers (Box actions only), registered in __init__
@@ -309,10 +304,9 @@ class ActorCritic(nn.Module):
             layer_init(self.actor_head, 0.01)
             layer_init(self.critic_head, 1.0)
         trunks = [self.actor_trunk] + ([self.critic_trunk] if self.critic_trunk is not None else [])
-        if channels_last and image:  # after the initialization, which writes row-major weights
+        if channels_last and image:  # after the initialization, which writes row-major weights; the
+            # encoders cast their input batches to the weights' layout (rlsuite.nets.cnn.float_input)
             self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 4-D (conv) weights only
-            for trunk in trunks:
-                trunk.channels_last = True
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         for trunk in trunks:

@@ -3,9 +3,13 @@
 Pixel encoders take raw ``[0, 255]`` pixels (normally ``uint8``) and scale to ``[0, 1]`` inside
 ``forward``: replay buffers and rollouts then store and ship 1 byte per pixel to the device
 (4x less host memory and host->device traffic than float32), and the cast happens where it is cheap.
+The cast also puts the batch in the layout of the conv weights (:func:`float_input`), so a model moved
+to ``torch.channels_last`` needs nothing else.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import torch
 from torch import nn
@@ -13,6 +17,16 @@ from torch import nn
 
 def _conv_out_hw(hw: tuple[int, int], kernel: int, stride: int) -> tuple[int, int]:
     return (hw[0] - kernel) // stride + 1, (hw[1] - kernel) // stride + 1
+
+
+def float_input(x: torch.Tensor, first_conv: nn.Conv2d) -> torch.Tensor:
+    """``x`` as a new float32 tensor in the memory layout of ``first_conv``'s weights, in one pass:
+    NHWC when the model was put in ``torch.channels_last`` (its convolutions then run oneDNN's faster
+    NHWC kernels without reordering the batch first), else NCHW."""
+    weight = first_conv.weight
+    nhwc = x.dim() == 4 and not weight.is_contiguous() and weight.is_contiguous(memory_format=torch.channels_last)
+    layout = torch.channels_last if nhwc else torch.contiguous_format
+    return x.to(torch.float32, memory_format=layout, copy=True)
 
 
 class NatureCNN(nn.Module):
@@ -45,7 +59,7 @@ class NatureCNN(nn.Module):
         self.features_dim = features_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x.float() / 255.0))
+        return self.fc(self.conv(float_input(x, cast(nn.Conv2d, self.conv[0])).div_(255.0)))  # in place on our own copy
 
 
 class MinAtarCNN(nn.Module):
@@ -61,4 +75,4 @@ class MinAtarCNN(nn.Module):
         self.features_dim = features_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x.float()))
+        return self.fc(self.conv(float_input(x, cast(nn.Conv2d, self.conv[0]))))
