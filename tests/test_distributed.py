@@ -184,6 +184,105 @@ def test_a_driver_that_fails_or_is_interrupted_leaves_no_ray_process(ending):
     assert_all_gone(pids)
 
 
+def session_processes(sid: int) -> list[int]:
+    """The live processes of session ``sid``: a driver started with ``start_new_session=True`` and every
+    Ray process it started (Ray keeps its session), whoever their parent is by now."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def test_only_ray_workers_and_agents_whose_raylet_is_gone_are_orphans():
+    """Stand-ins by process title: a `ray::` process whose parent is no Ray process is an orphan and is
+    stopped; one under a (stand-in) raylet, and the raylet itself, are left alone."""
+    import time
+
+    import psutil
+
+    from rlsuite import distributed
+
+    sleep = "import time; time.sleep(60)"
+    spawn_child = f"import subprocess; subprocess.Popen(['ray::StandInWorker', '-c', {sleep!r}], " \
+                  f"executable={sys.executable!r}); {sleep}"  # (its own sys.executable is empty)
+    raylet = subprocess.Popen(["raylet", "-c", spawn_child], executable=sys.executable)
+    orphan = subprocess.Popen(["ray::StandInAgent", "-c", sleep], executable=sys.executable)
+    try:
+        deadline = time.monotonic() + 20
+        while not psutil.Process(raylet.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (worker,) = psutil.Process(raylet.pid).children()
+        found = distributed.orphaned_ray_processes()
+        assert orphan.pid in found and worker.pid not in found and raylet.pid not in found
+        assert orphan.pid in distributed.stop_orphaned_ray_processes()
+        orphan.wait(timeout=5)  # (already reaped by psutil: the return code is lost)
+        assert not psutil.pid_exists(orphan.pid) and worker.is_running() and raylet.poll() is None
+    finally:
+        for proc in psutil.Process(raylet.pid).children() + [psutil.Process(raylet.pid)]:
+            proc.kill()
+        raylet.wait()
+        orphan.kill()
+        orphan.wait()
+
+
+@pytest.mark.slow  # ~35-45 s on the loaded machine: two drivers, each starting Ray and two actors
+def test_a_killed_driver_with_rollout_workers_resumes_from_its_checkpoint_and_leaves_no_ray_process(tmp_path):
+    """SIGKILL a `rlsuite train` driver with 2 rollout workers after its first checkpoint; the resumed
+    run continues from that checkpoint's step (the metrics written after it start past it) to the full
+    budget, and neither driver leaves a Ray process: the killed one's GCS, raylet and workers die with
+    it, its agents (which outlive it by a minute) are stopped by the resumed run's distributed.init."""
+    import time
+
+    from rlsuite import checkpoint
+
+    run_dir, ckpt = tmp_path / "run", tmp_path / "run" / "checkpoints" / "latest.safetensors"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of its own
+
+    def driver(*overrides: str, log: str) -> subprocess.Popen:
+        with open(tmp_path / log, "w") as out:
+            return subprocess.Popen([sys.executable, "-m", "rlsuite.cli", "train", *overrides], cwd=tmp_path,
+                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    # 64 steps per iteration, a checkpoint every 4 iterations; the alias of agent.workers on purpose
+    first = driver("agent=ppo", "env=CartPole-v1", "distributed.rollout_workers=2", "agent.n_envs=2",
+                   "agent.n_steps=32", "agent.batch_size=64", "agent.n_epochs=2", "total_steps=2048",
+                   "checkpoint_every=256", "log_every=64", "ray.num_cpus=2", "logger=[jsonl]", "eval_episodes=2",
+                   "submit=false", f"run_dir={run_dir}", log="first.log")
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started_by_first = session_processes(first.pid)
+    first.kill()  # SIGKILL: no atexit, no ray.shutdown
+    assert first.wait() == -signal.SIGKILL, (tmp_path / "first.log").read_text()[-2000:]
+    assert len(started_by_first) >= 5, started_by_first  # the driver, GCS, raylet, 2 workers, agents
+    state = checkpoint.load_state(ckpt)
+    resumed_from, offset = state["counters"]["steps"], state["run"]["jsonl_offset"]
+    assert 256 <= resumed_from < 2048
+
+    second = driver(f"resume={run_dir}", log="second.log")
+    assert second.wait(timeout=240) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    assert json.loads((run_dir / "eval.json").read_text())["train_steps"] == 2048
+    final = checkpoint.load_state(ckpt)["counters"]
+    assert final["steps"] == 2048 and final["updates"] == 2048 // 64  # updates counted on, not from 0
+    resumed_lines = (run_dir / "metrics.jsonl").read_bytes()[offset:].decode().splitlines()
+    resumed_steps = [json.loads(line)["step"] for line in resumed_lines]
+    assert resumed_steps and min(resumed_steps) > resumed_from and max(resumed_steps) == 2048
+
+    leftover: list[int] = []
+    for _ in range(50):  # up to 10 s for processes still exiting
+        leftover = session_processes(first.pid) + session_processes(second.pid)
+        if not leftover:
+            break
+        time.sleep(0.2)
+    assert not leftover, f"Ray processes left behind: {leftover}"
+
+
 @pytest.mark.slow  # ~40 s: a second Ray (two nodes) in a subprocess
 def test_two_simulated_nodes_run_the_executor_and_rollout_workers_through_an_address():
     """ray.cluster_utils.Cluster: two nodes of 1 CPU each; the driver attaches with an address only."""
