@@ -123,9 +123,10 @@ def test_asha_stops_weak_trials_early_and_the_best_config_is_written(tmp_path):
 def test_a_pbt_trial_restarts_from_a_checkpoint(tmp_path):
     from rlsuite.distributed.tune import tune_search
 
-    spec = tiny_search(tmp_path, "pbt", iterations=6, num_samples=2,
-                       pbt="{perturbation_interval: 2, quantile_fraction: 0.5, synch: true}")  # (async: a trial
-    # could pass its perturbation point before the other had reported, and nothing was exploited)
+    # synch: both trials reach iteration 2 before PBT compares them (asynchronous PBT once let a trial
+    # pass its perturbation point before the other had reported, and nothing was exploited)
+    spec = tiny_search(tmp_path, "pbt", iterations=4, num_samples=2,
+                       pbt="{perturbation_interval: 2, quantile_fraction: 0.5, synch: true}")
     outcome = tune_search(spec)
     restored = [step for t in outcome["trials"] for step in t["restored_from_step"] if step >= 0]
     assert restored, outcome["trials"]  # an exploiting trial loaded a safetensors checkpoint
