@@ -17,7 +17,7 @@ pytest.importorskip("ray")
 
 from rlsuite.executors import JobError, make_executor  # noqa: E402
 
-pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]  # one local Ray per session (--dist loadgroup)
+pytestmark = pytest.mark.ray
 
 
 def square(x: int) -> int:

@@ -16,7 +16,7 @@ from rlsuite import make_agent  # noqa: E402
 from rlsuite.distributed.rollout import merge_running_stats  # noqa: E402
 from rlsuite.onpolicy import RunningMeanStd, collect_rollout  # noqa: E402
 
-pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray"), pytest.mark.usefixtures("ray_local")]
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_local")]
 
 SMALL = {"n_steps": 16, "n_envs": 4, "net_arch": [16]}
 

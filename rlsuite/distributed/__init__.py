@@ -129,7 +129,8 @@ def _stop_on_sigterm() -> None:
 
 
 _RAY_PROCESS_MARKERS = ("raylet", "gcs_server", "ray::", "default_worker.py", "ray/dashboard", "log_monitor.py",
-                        "ray/_private/monitor.py", "runtime_env/agent", "dashboard_agent", "ray_client_server")
+                        "ray/_private/monitor.py", "autoscaler/_private/monitor.py", "runtime_env/agent",
+                        "dashboard_agent", "ray_client_server")
 
 
 def ray_processes(since: float | None = None) -> list[int]:
