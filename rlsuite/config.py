@@ -49,6 +49,11 @@ RENAMED_KEYS = {
 }
 
 
+# Other names for agent keys on the command line (the issue's ``distributed.rollout_workers=N``); the
+# run config keeps only the agent key, so a saved or resumed run reads the same either way.
+KEY_ALIASES = {"distributed.rollout_workers": "agent.workers"}
+
+
 @dataclass
 class RayConfig:
     """``ray.*``: where Ray runs (rlsuite.distributed). ``address`` None: RAY_ADDRESS, else a local Ray."""
@@ -205,6 +210,28 @@ def _renamed_override_key(cls: type[Agent], key: str) -> str:
     return "agent." + next(iter(rename_deprecated(cls, {rest: None})))
 
 
+def resolve_aliases(cls: type[Agent], overrides: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``distributed.rollout_workers=N`` → ``agent.workers=N`` (see :data:`KEY_ALIASES`); both given,
+    they must agree."""
+    given = dict(overrides)
+    out = []
+    for key, value in overrides:
+        target = KEY_ALIASES.get(key)
+        if target is None and key.split(".", 1)[0] == "distributed":
+            raise ConfigError(f"unknown key '{key}'.{suggest(key, KEY_ALIASES)} Accepted: "
+                              + ", ".join(f"{alias} (= {name})" for alias, name in KEY_ALIASES.items()))
+        if target is not None:
+            if target.split(".", 1)[1] not in {f.name for f in dataclasses.fields(cls.Config)}:
+                raise ConfigError(f"{key} (= {target}) is for the on-policy agents' rollout workers; agent "
+                                  f"'{cls.name}' has no such key")
+            if target in given and given[target] != value:
+                raise ConfigError(f"{key}={value} and {target}={given[target]} disagree: they are one setting, "
+                                  "give one of them")
+            key = target
+        out.append((key, value))
+    return out
+
+
 def compose(overrides: list[str] | None = None) -> DictConfig:
     """The fully resolved, typed and validated config for one run."""
     parsed = parse_overrides(list(overrides or []))
@@ -249,7 +276,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
         if isinstance(child, DictConfig) and OmegaConf.get_type(child) is dict:
             OmegaConf.set_struct(child, False)
 
-    for key, value in rest:
+    for key, value in resolve_aliases(cls, rest):
         head = key.split(".", 1)[0]
         if head not in _top_level_keys():
             raise ConfigError(f"unknown key '{key}'.{suggest(head, _top_level_keys())} "

@@ -42,4 +42,11 @@ def ray_local():
     started = psutil.Process().children(recursive=True)
     distributed.shutdown()
     gone, alive = psutil.wait_procs(started, timeout=15)
-    assert not alive, f"Ray processes survived the test session: {[p.pid for p in alive]}"
+    assert not alive, f"processes survived the test session's Ray: {[(p.pid, _cmdline(p)) for p in alive]}"
+
+
+def _cmdline(proc) -> str:
+    try:
+        return " ".join(proc.cmdline())[:120]
+    except Exception as err:  # gone meanwhile, or not ours to read
+        return type(err).__name__

@@ -226,6 +226,17 @@ def test_deprecated_names_still_work_with_a_warning(name, env, old, new, value):
             build_config(registry.get_agent(name), None, {old: value, new: value})
 
 
+def test_distributed_rollout_workers_is_another_name_for_agent_workers():
+    base = ["agent=ppo", "env=CartPole-v1"]
+    assert compose([*base, "distributed.rollout_workers=2"]).agent.workers == 2
+    assert "distributed" not in compose([*base, "distributed.rollout_workers=2"])  # the run config: agent.workers
+    assert compose([*base, "distributed.rollout_workers=2", "agent.workers=2"]).agent.workers == 2  # agreeing
+    with pytest.raises(ConfigError, match="distributed.rollout_workers=2 and agent.workers=3 disagree"):
+        compose([*base, "agent.workers=3", "distributed.rollout_workers=2"])
+    with pytest.raises(ConfigError, match="agent 'dqn' has no such key"):
+        compose(["agent=dqn", "env=CartPole-v1", "distributed.rollout_workers=2"])
+
+
 def test_train_freq_counts_env_steps_summed_over_envs_in_ddpg_as_in_dqn():
     """With 2 envs and train_freq=4, a training phase comes every 2 vector steps (4 env steps)."""
     agent = rlsuite.make_agent("ddpg", env="Pendulum-v1", tuned=False, n_envs=2, train_freq=4, gradient_steps=1,

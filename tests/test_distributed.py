@@ -41,7 +41,7 @@ def die_once(marker: str) -> int:
 # ------------------------------------------------------------------------- the executor
 @pytest.mark.usefixtures("ray_local")
 def test_ray_executor_yields_every_result_and_names_a_failing_job():
-    with make_executor("ray", workers=2) as executor:
+    with make_executor("ray", workers=1) as executor:  # two workers: the launcher=ray sweep below
         results = dict(executor.map_unordered(square, list(range(6))))
         assert results == {i: i * i for i in range(6)}
         with pytest.raises(JobError, match="job 3 failed: ValueError: three is refused") as info:
@@ -85,11 +85,11 @@ def test_async_a3c_applies_exactly_the_updates_asked_with_bounded_staleness():
     from rlsuite import make_agent
 
     agent = make_agent("a3c", "CartPole-v1", seed=0, tuned=False, backend="ray", n_workers=2, n_envs=2, t_max=5)
-    agent.learn(400)  # 400 / (5 × 2) = 40 updates
+    agent.learn(200)  # 200 / (5 × 2) = 20 updates
     stats = agent.async_stats
-    assert agent.updates == 40 and stats["applied"] == 40 and int(agent.worker_updates.sum()) == 40
-    assert max(stats["staleness"]) <= 2 and sum(stats["staleness"].values()) == 40
-    assert agent.steps == 10 * (40 + stats["dropped"])
+    assert agent.updates == 20 and stats["applied"] == 20 and int(agent.worker_updates.sum()) == 20
+    assert max(stats["staleness"]) <= 2 and sum(stats["staleness"].values()) == 20
+    assert agent.steps == 10 * (20 + stats["dropped"])
     assert all(np.isfinite(p.detach().numpy()).all() for p in agent.model.parameters())
 
 
@@ -123,8 +123,10 @@ def test_asha_stops_weak_trials_early_and_the_best_config_is_written(tmp_path):
 def test_a_pbt_trial_restarts_from_a_checkpoint(tmp_path):
     from rlsuite.distributed.tune import tune_search
 
-    spec = tiny_search(tmp_path, "pbt", iterations=6, num_samples=2,
-                       pbt="{perturbation_interval: 2, quantile_fraction: 0.5}")
+    # synch: both trials reach iteration 2 before PBT compares them (asynchronous PBT once let a trial
+    # pass its perturbation point before the other had reported, and nothing was exploited)
+    spec = tiny_search(tmp_path, "pbt", iterations=4, num_samples=2,
+                       pbt="{perturbation_interval: 2, quantile_fraction: 0.5, synch: true}")
     outcome = tune_search(spec)
     restored = [step for t in outcome["trials"] for step in t["restored_from_step"] if step >= 0]
     assert restored, outcome["trials"]  # an exploiting trial loaded a safetensors checkpoint
@@ -182,6 +184,105 @@ def test_a_driver_that_fails_or_is_interrupted_leaves_no_ray_process(ending):
     pids = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(pids) >= 3  # gcs, raylet, the actor's worker, ...
     assert_all_gone(pids)
+
+
+def session_processes(sid: int) -> list[int]:
+    """The live processes of session ``sid``: a driver started with ``start_new_session=True`` and every
+    Ray process it started (Ray keeps its session), whoever their parent is by now."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def test_only_ray_workers_and_agents_whose_raylet_is_gone_are_orphans():
+    """Stand-ins by process title: a `ray::` process whose parent is no Ray process is an orphan and is
+    stopped; one under a (stand-in) raylet, and the raylet itself, are left alone."""
+    import time
+
+    import psutil
+
+    from rlsuite import distributed
+
+    sleep = "import time; time.sleep(60)"
+    spawn_child = f"import subprocess; subprocess.Popen(['ray::StandInWorker', '-c', {sleep!r}], " \
+                  f"executable={sys.executable!r}); {sleep}"  # (its own sys.executable is empty)
+    raylet = subprocess.Popen(["raylet", "-c", spawn_child], executable=sys.executable)
+    orphan = subprocess.Popen(["ray::StandInAgent", "-c", sleep], executable=sys.executable)
+    try:
+        deadline = time.monotonic() + 20
+        while not psutil.Process(raylet.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (worker,) = psutil.Process(raylet.pid).children()
+        found = distributed.orphaned_ray_processes()
+        assert orphan.pid in found and worker.pid not in found and raylet.pid not in found
+        assert orphan.pid in distributed.stop_orphaned_ray_processes()
+        orphan.wait(timeout=5)  # (already reaped by psutil: the return code is lost)
+        assert not psutil.pid_exists(orphan.pid) and worker.is_running() and raylet.poll() is None
+    finally:
+        for proc in psutil.Process(raylet.pid).children() + [psutil.Process(raylet.pid)]:
+            proc.kill()
+        raylet.wait()
+        orphan.kill()
+        orphan.wait()
+
+
+@pytest.mark.slow  # ~35-45 s on the loaded machine: two drivers, each starting Ray and two actors
+def test_a_killed_driver_with_rollout_workers_resumes_from_its_checkpoint_and_leaves_no_ray_process(tmp_path):
+    """SIGKILL a `rlsuite train` driver with 2 rollout workers after its first checkpoint; the resumed
+    run continues from that checkpoint's step (the metrics written after it start past it) to the full
+    budget, and neither driver leaves a Ray process: the killed one's GCS, raylet and workers die with
+    it, its agents (which outlive it by a minute) are stopped by the resumed run's distributed.init."""
+    import time
+
+    from rlsuite import checkpoint
+
+    run_dir, ckpt = tmp_path / "run", tmp_path / "run" / "checkpoints" / "latest.safetensors"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local Ray of its own
+
+    def driver(*overrides: str, log: str) -> subprocess.Popen:
+        with open(tmp_path / log, "w") as out:
+            return subprocess.Popen([sys.executable, "-m", "rlsuite.cli", "train", *overrides], cwd=tmp_path,
+                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    # 64 steps per iteration, a checkpoint every 4 iterations; the alias of agent.workers on purpose
+    first = driver("agent=ppo", "env=CartPole-v1", "distributed.rollout_workers=2", "agent.n_envs=2",
+                   "agent.n_steps=32", "agent.batch_size=64", "agent.n_epochs=2", "total_steps=2048",
+                   "checkpoint_every=256", "log_every=64", "ray.num_cpus=2", "logger=[jsonl]", "eval_episodes=2",
+                   "submit=false", f"run_dir={run_dir}", log="first.log")
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started_by_first = session_processes(first.pid)
+    first.kill()  # SIGKILL: no atexit, no ray.shutdown
+    assert first.wait() == -signal.SIGKILL, (tmp_path / "first.log").read_text()[-2000:]
+    assert len(started_by_first) >= 5, started_by_first  # the driver, GCS, raylet, 2 workers, agents
+    state = checkpoint.load_state(ckpt)
+    resumed_from, offset = state["counters"]["steps"], state["run"]["jsonl_offset"]
+    assert 256 <= resumed_from < 2048
+
+    second = driver(f"resume={run_dir}", log="second.log")
+    assert second.wait(timeout=240) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    assert json.loads((run_dir / "eval.json").read_text())["train_steps"] == 2048
+    final = checkpoint.load_state(ckpt)["counters"]
+    assert final["steps"] == 2048 and final["updates"] == 2048 // 64  # updates counted on, not from 0
+    resumed_lines = (run_dir / "metrics.jsonl").read_bytes()[offset:].decode().splitlines()
+    resumed_steps = [json.loads(line)["step"] for line in resumed_lines]
+    assert resumed_steps and min(resumed_steps) > resumed_from and max(resumed_steps) == 2048
+
+    leftover: list[int] = []
+    for _ in range(50):  # up to 10 s for processes still exiting
+        leftover = session_processes(first.pid) + session_processes(second.pid)
+        if not leftover:
+            break
+        time.sleep(0.2)
+    assert not leftover, f"Ray processes left behind: {leftover}"
 
 
 @pytest.mark.slow  # ~40 s: a second Ray (two nodes) in a subprocess

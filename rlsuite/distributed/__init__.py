@@ -14,9 +14,14 @@ What runs on Ray (each module imports Ray; this one only when :func:`init` is ca
 * :mod:`.sweep` — ``rlsuite train -m ... launcher=ray``; :mod:`.tune` — ``rlsuite tune`` (ASHA, PBT).
 
 Shutdown: a Ray instance started here is stopped at interpreter exit (``atexit``), which also runs
-after Ctrl-C and after an exception; SIGTERM is turned into a normal exit for the same reason. Only a
-SIGKILLed driver can leave Ray's processes behind (``ray stop --force`` clears them);
-:func:`ray_processes` lists them, and the tests and the benchmark check that none survive.
+after Ctrl-C and after an exception; SIGTERM is turned into a normal exit for the same reason. A
+SIGKILLed driver takes its GCS, raylet and workers with it (Ray ties them to the driver with
+``PR_SET_PDEATHSIG``), but the raylet's DashboardAgent and RuntimeEnvAgent outlive it by about a
+minute (Ray 2.60 here: they see the raylet die within seconds, then exit only 60-75 s later). The next
+local :func:`init` (a resumed run, any Ray command of rlsuite) stops such orphans at once:
+:func:`orphaned_ray_processes` finds them by their parent (no longer a raylet), so a live Ray
+(another run's, a ``ray start --head`` cluster) is never touched, unlike ``ray stop --force``.
+:func:`ray_processes` lists this user's Ray processes; the tests and the benchmark check that none survive.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -85,6 +91,10 @@ def init(cfg: Any = None, **overrides: Any) -> str:
                 "RAY_AUTH_MODE=token here and its token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from err
         return address
     global _started_here
+    stopped = stop_orphaned_ray_processes()
+    if stopped:
+        print(f"rlsuite: stopped {len(stopped)} Ray processes left by a killed run (their raylet was gone)",
+              file=sys.stderr)
     # Attach to nothing already running: a stray RAY_ADDRESS is handled above, "local" forces a new one.
     resources: dict[str, Any] = {"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus}
     ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False, **resources)
@@ -119,7 +129,8 @@ def _stop_on_sigterm() -> None:
 
 
 _RAY_PROCESS_MARKERS = ("raylet", "gcs_server", "ray::", "default_worker.py", "ray/dashboard", "log_monitor.py",
-                        "ray/_private/monitor.py", "runtime_env/agent", "dashboard_agent", "ray_client_server")
+                        "ray/_private/monitor.py", "autoscaler/_private/monitor.py", "runtime_env/agent",
+                        "dashboard_agent", "ray_client_server")
 
 
 def ray_processes(since: float | None = None) -> list[int]:
@@ -142,6 +153,42 @@ def ray_processes(since: float | None = None) -> list[int]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
+
+
+def orphaned_ray_processes() -> list[int]:
+    """PIDs of this user's Ray workers and agents (``ray::...``) whose parent is no Ray process: the
+    raylet that started them is gone, as after a SIGKILLed driver. A live Ray's workers and agents are
+    its raylet's children (their own forked children: a Ray worker's), so they are never listed."""
+    import psutil
+
+    ray_pids = set(ray_processes())
+    orphans = []
+    for pid in ray_pids:
+        try:
+            proc = psutil.Process(pid)
+            title = " ".join(proc.cmdline()) or proc.name()
+            if title.startswith("ray::") and proc.ppid() not in ray_pids:
+                orphans.append(pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return sorted(orphans)
+
+
+def stop_orphaned_ray_processes(timeout: float = 5.0) -> list[int]:
+    """SIGKILL every :func:`orphaned_ray_processes` (as ``ray stop --force`` would: they already know
+    their raylet died and ignore SIGTERM while they wait out the GCS timeout); returns their PIDs."""
+    import psutil
+
+    procs = []
+    for pid in orphaned_ray_processes():
+        try:
+            proc = psutil.Process(pid)
+            proc.kill()
+            procs.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(procs, timeout=timeout)
+    return [proc.pid for proc in procs]
 
 
 def wait_for_no_ray_processes(since: float | None = None, timeout: float = 10.0) -> list[int]:

@@ -68,6 +68,17 @@ class EpisodeRecorder:
         pass
 
 
+def _no_optimizer(agent: OnPolicyAgent, *args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def collector_class(cls: type[OnPolicyAgent]) -> type[OnPolicyAgent]:
+    """``cls`` without optimizers (its ``adam``/``rmsprop`` build none): a rollout worker never updates,
+    and the first torch optimizer of a process imports ``torch._dynamo``, ~2 s of every worker's start
+    on this machine. Everything that collects (policy, normalizers, envs, seeds) is built as before."""
+    return type(f"{cls.__name__}Collector", (cls,), {"adam": _no_optimizer, "rmsprop": _no_optimizer})
+
+
 class RolloutWorker:
     """A Ray actor collecting rollouts for env columns ``[first_env, first_env + n_envs)`` of an agent."""
 
@@ -76,7 +87,7 @@ class RolloutWorker:
         from rlsuite import registry
 
         torch.set_num_threads(threads)  # Ray's OMP_NUM_THREADS is per task; torch must be told
-        cls = registry.get_agent(agent_name)
+        cls = collector_class(registry.get_agent(agent_name))  # type: ignore[arg-type]
         agent: Any = cls(env_spec, {**config, "workers": 0}, seed=worker_seed, device="cpu", spaces=spaces,
                                    check_finite=check_finite)
         # Built with the whole n_envs (validated as the driver's), then set up again for this worker's
