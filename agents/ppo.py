@@ -133,7 +133,7 @@ class PPO(OnPolicyAgent):
                             break
                 policy_loss = -clipped_surrogate(ratio, adv, clip_range).mean()
                 v_loss = value_loss(values, mb_old_values, mb_returns, cfg.clip_range_vf)
-                loss = policy_loss + cfg.vf_coef * v_loss
+                loss = torch.add(policy_loss, v_loss, alpha=cfg.vf_coef)  # policy_loss + c_vf · v_loss, one op
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
                     loss = loss - cfg.ent_coef * dist.entropy().mean()
                 grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)

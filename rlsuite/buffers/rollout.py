@@ -93,17 +93,20 @@ class RolloutBuffer:
         if self.pos >= self.n_steps:
             raise IndexError("rollout buffer is full; call reset()")
         t = self.pos
+        # ndarray.reshape, not np.reshape: the function's dispatch costs more than the copy at CartPole scale
         self.obs[t] = obs
-        self.actions[t] = np.reshape(actions, self.actions.shape[1:])
-        self.rewards[t] = np.reshape(rewards, -1)
-        self.terminated[t] = np.reshape(terminated, -1)
-        self.truncated[t] = np.reshape(truncated, -1)
-        self.values[t] = np.reshape(values, -1)
-        self.log_probs[t] = np.reshape(log_probs, -1)
-        trunc_only = self.truncated[t] & ~self.terminated[t]
-        if trunc_only.any() and next_values is None:
-            raise ValueError("next_values (value of the final observation) is needed where truncated")
-        self.trunc_values[t] = 0.0 if next_values is None else np.reshape(next_values, -1)
+        self.actions[t] = np.asarray(actions).reshape(self.actions.shape[1:])
+        self.rewards[t] = np.asarray(rewards).reshape(-1)
+        self.terminated[t] = np.asarray(terminated).reshape(-1)
+        self.truncated[t] = np.asarray(truncated).reshape(-1)
+        self.values[t] = np.asarray(values).reshape(-1)
+        self.log_probs[t] = np.asarray(log_probs).reshape(-1)
+        if next_values is None:
+            if self.truncated[t].any() and (self.truncated[t] & ~self.terminated[t]).any():
+                raise ValueError("next_values (value of the final observation) is needed where truncated")
+            self.trunc_values[t] = 0.0
+        else:
+            self.trunc_values[t] = np.asarray(next_values).reshape(-1)
         self.pos += 1
 
     def compute_advantages(self, last_values: np.ndarray, gamma: float, lam: float) -> None:
