@@ -99,6 +99,7 @@ class RL2Net(nn.Module):
         features, policy_state = self.core.step(x, state[0])
         value_features, value_state = features, None
         if self.value_core is not None:
+            assert state[1] is not None
             value_features, value_state = self.value_core.step(x, state[1])
         dist, value = self.heads(features, value_features)
         return dist, value, (policy_state, value_state)
