@@ -30,7 +30,7 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
-from rlsuite.errors import ConfigError
+from rlsuite.errors import ConfigError, unknown
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation
 from rlsuite.meta.tasks import TaskSet
@@ -54,17 +54,33 @@ class RL2Config(AgentConfig):
     max_grad_norm: float = 0.5
     normalize_advantage: bool = True
     task_split_seed: int = 0
+    # What the value function reads (see RL2Net): "shared" (the policy's recurrent core, trained by
+    # both losses), "separate" (its own recurrent core) or "detached" (the policy core's features
+    # with the value loss's gradient stopped, so only the policy loss shapes the memory).
+    critic: str = "shared"
+
+
+CRITICS = ("shared", "separate", "detached")
+NetState = tuple[State, State | None]  # (policy core state, value core state when critic="separate")
 
 
 class RL2Net(nn.Module):
-    """Recurrent core + linear actor and critic heads (a diagonal Gaussian for ``Box`` actions)."""
+    """Recurrent core + linear actor and critic heads (a diagonal Gaussian for ``Box`` actions).
 
-    def __init__(self, obs_dim: int, action_space: gym.Space, hidden: int, core: str):
+    With ``critic="shared"`` the value loss also trains the policy's core. Over long trials (100
+    pulls, 10 × 10 MDP steps) its targets are tens of reward units against a policy gradient of
+    normalized advantages, so the value regression dominates the core's gradient and the policy
+    stays at random (docs/benchmarks.md, Meta-RL); "separate" and "detached" keep it out."""
+
+    def __init__(self, obs_dim: int, action_space: gym.Space, hidden: int, core: str, critic: str = "shared"):
         super().__init__()
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         self.action_dim = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) \
             else int(np.prod(action_space.shape or (1,)))
-        self.core = RecurrentCore(obs_dim + self.action_dim + 2, hidden, core)
+        in_dim = obs_dim + self.action_dim + 2
+        self.core = RecurrentCore(in_dim, hidden, core)
+        self.value_core = RecurrentCore(in_dim, hidden, core) if critic == "separate" else None
+        self.detach_value = critic == "detached"
         self.actor = nn.Linear(hidden, self.action_dim)
         self.critic = nn.Linear(hidden, 1)
         self.log_std = None if self.discrete else nn.Parameter(torch.zeros(self.action_dim))
@@ -74,9 +90,33 @@ class RL2Net(nn.Module):
             return nn.functional.one_hot(action.long(), self.action_dim).float()
         return action.float()
 
-    def heads(self, features: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+    def initial_state(self, batch: int, device: torch.device | str) -> NetState:
+        value_state = None if self.value_core is None else self.value_core.initial_state(batch, device)
+        return self.core.initial_state(batch, device), value_state
+
+    def step(self, x: torch.Tensor, state: NetState) -> tuple[Distribution, torch.Tensor, NetState]:
+        """One time step for a batch: ``x (batch, in_dim)`` → policy, value, next state."""
+        features, policy_state = self.core.step(x, state[0])
+        value_features, value_state = features, None
+        if self.value_core is not None:
+            assert state[1] is not None
+            value_features, value_state = self.value_core.step(x, state[1])
+        dist, value = self.heads(features, value_features)
+        return dist, value, (policy_state, value_state)
+
+    def trials(self, x: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+        """Whole trials ``x (time, batch, in_dim)`` from the zero state (what :meth:`step` saw)."""
+        policy_state, value_state = self.initial_state(x.shape[1], x.device)
+        features, _ = self.core(x, policy_state)
+        value_features = features
+        if self.value_core is not None:
+            assert value_state is not None
+            value_features, _ = self.value_core(x, value_state)
+        return self.heads(features, value_features)
+
+    def heads(self, features: torch.Tensor, value_features: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
         out = self.actor(features)
-        value = self.critic(features).squeeze(-1)
+        value = self.critic(value_features.detach() if self.detach_value else value_features).squeeze(-1)
         if self.discrete:
             return Categorical(logits=out), value
         assert self.log_std is not None
@@ -117,11 +157,13 @@ class RL2(Agent):
         cfg = self.config
         if cfg.episodes_per_trial < 1 or cfg.trials_per_iteration < cfg.n_minibatches:
             raise ConfigError("rl2: episodes_per_trial must be >= 1 and trials_per_iteration >= n_minibatches")
+        if cfg.critic not in CRITICS:
+            raise unknown("rl2 critic (agent.critic)", cfg.critic, CRITICS)
         self.distribution = task_distribution(self.env_spec, self.name)
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
         obs_dim = int(np.prod(self.observation_space.shape or (1,)))
-        self.net = RL2Net(obs_dim, self.action_space, cfg.hidden_size, cfg.core).to(self.device)
+        self.net = RL2Net(obs_dim, self.action_space, cfg.hidden_size, cfg.core, cfg.critic).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.last_task_seeds = np.zeros(0, dtype=np.int64)
         self._act_state: State | None = None
@@ -132,7 +174,7 @@ class RL2(Agent):
         cfg, vec, net = self.config, self.vec, self.net
         batch = len(tasks)
         vec.set_tasks(tasks.params, 1)
-        state = net.core.initial_state(batch, self.device)  # a new trial: the only reset
+        state = net.initial_state(batch, self.device)  # a new trial: the only reset
         prev_action = torch.zeros(batch, net.action_dim, device=self.device)
         prev_reward = torch.zeros(batch, 1, device=self.device)
         prev_done = torch.zeros(batch, 1, device=self.device)
@@ -144,9 +186,9 @@ class RL2(Agent):
                 done = False
                 while not done:
                     x = torch.cat([torch.as_tensor(obs, device=self.device), prev_action, prev_reward, prev_done], 1)
-                    cols["states"].append(state if isinstance(state, torch.Tensor) else state[0])
-                    features, state = net.core.step(x, state)
-                    dist, value = net.heads(features)
+                    policy_state = state[0]
+                    cols["states"].append(policy_state if isinstance(policy_state, torch.Tensor) else policy_state[0])
+                    dist, value, state = net.step(x, state)
                     if deterministic:
                         action = dist.mode
                     else:
@@ -167,8 +209,7 @@ class RL2(Agent):
 
     def evaluate_sequences(self, inputs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Log-probs, values and entropies of whole trials, the GRU re-run from the zero state."""
-        features, _ = self.net.core(inputs, self.net.core.initial_state(inputs.shape[1], self.device))
-        dist, values = self.net.heads(features)
+        dist, values = self.net.trials(inputs)
         return dist.log_prob(actions), values, dist.entropy()
 
     # ----------------------------------------------------------------- PPO over trials
@@ -242,9 +283,8 @@ class RL2(Agent):
         obs_t = obs_t.unsqueeze(0) if single else obs_t
         zeros = torch.zeros(obs_t.shape[0], self.net.action_dim + 2, device=self.device)
         with torch.no_grad():
-            features, _ = self.net.core.step(torch.cat([obs_t, zeros], 1),
-                                             self.net.core.initial_state(obs_t.shape[0], self.device))
-            dist, _ = self.net.heads(features)
+            fresh_trial = self.net.initial_state(obs_t.shape[0], self.device)
+            dist, _, _ = self.net.step(torch.cat([obs_t, zeros], 1), fresh_trial)
             action = dist.mode if deterministic else dist.sample()
         out = action.cpu().numpy()
         return out[0] if single else out

@@ -139,13 +139,15 @@ def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, **h
     return result
 
 
-def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000) -> dict[str, Any]:
-    return train_rl2(f"bandits/k{k}-n{n}", updates, seed, lr, test_bandits)
+def rl2_bandits(n: int, k: int, updates: int, seed: int, lr: float, test_bandits: int = 1000,
+                **hparams: Any) -> dict[str, Any]:
+    return train_rl2(f"bandits/k{k}-n{n}", updates, seed, lr, test_bandits, **hparams)
 
 
-def rl2_mdps(episodes: int, updates: int, seed: int, lr: float, test_mdps: int = 1000) -> dict[str, Any]:
+def rl2_mdps(episodes: int, updates: int, seed: int, lr: float, test_mdps: int = 1000,
+             **hparams: Any) -> dict[str, Any]:
     """RL² on random tabular MDPs (10 states, 5 actions, horizon 10), trials of ``episodes`` episodes."""
-    result = train_rl2("tabular_mdp", updates, seed, lr, test_mdps, episodes_per_trial=episodes)
+    result = train_rl2("tabular_mdp", updates, seed, lr, test_mdps, episodes_per_trial=episodes, **hparams)
     result["paper"] = PAPER_TABLE2[episodes]
     return result
 
@@ -192,10 +194,17 @@ def main() -> None:
                         help="RL² on random tabular MDPs with trials of these many episodes, e.g. --rl2-mdp 10 25")
     parser.add_argument("--rl2-updates", type=int, default=300)
     parser.add_argument("--rl2-lr", type=float, default=3e-3)
+    parser.add_argument("--rl2-critic", default="shared", help="RL² value function: shared, separate, detached")
+    parser.add_argument("--rl2-gae-lambda", type=float, default=0.95)
+    parser.add_argument("--rl2-gamma", type=float, default=0.99)
+    parser.add_argument("--rl2-hidden", type=int, default=64, help="RL² GRU units (the paper: 256)")
+    parser.add_argument("--rl2-ent-coef", type=float, default=0.0)
     parser.add_argument("--bandits", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     summary: dict[str, Any] = {}
+    rl2_settings = {"critic": args.rl2_critic, "gae_lambda": args.rl2_gae_lambda, "gamma": args.rl2_gamma,
+                    "hidden_size": args.rl2_hidden, "ent_coef": args.rl2_ent_coef}
     maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
                      "test_step_sizes": args.test_step_sizes}
     t0 = time.perf_counter()
@@ -208,9 +217,11 @@ def main() -> None:
     if args.rl2:
         for cell in args.rl2:
             n, k = (int(part[1:]) for part in cell.split("-"))
-            summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
+            summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits,
+                                                                  **rl2_settings)
     for episodes in args.rl2_mdp or []:
-        summary[f"rl2_mdp_n{episodes}"] = rl2_mdps(episodes, args.rl2_updates, args.seed, args.rl2_lr, args.bandits)
+        summary[f"rl2_mdp_n{episodes}"] = rl2_mdps(episodes, args.rl2_updates, args.seed, args.rl2_lr, args.bandits,
+                                                           **rl2_settings)
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
                                                   args.meta_batch, args.trajectories, rows=tuple(args.rows),

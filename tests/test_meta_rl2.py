@@ -8,6 +8,7 @@ import pytest
 import torch
 from rlsuite.agents.rl2 import RL2
 
+from rlsuite.errors import UnknownNameError
 from rlsuite.nets.recurrent import RecurrentCore
 
 SMALL = dict(hidden_size=8, episodes_per_trial=3, trials_per_iteration=4, n_minibatches=2, n_epochs=2)
@@ -40,6 +41,24 @@ def test_training_recomputes_what_acting_saw():
     torch.testing.assert_close(log_probs, trials.log_probs, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(values, trials.values, rtol=1e-5, atol=1e-5)
     assert trials.episode_returns().shape == (3, 4)
+
+
+@pytest.mark.parametrize("critic", ["separate", "detached"])
+def test_critic_variants_recompute_acting_and_keep_the_value_loss_off_the_policy_core(critic):
+    agent = RL2("bandits/k3-n6", seed=1, device="cpu", critic=critic, **SMALL)
+    trials = agent.run_trials(agent.split.train_tasks(agent.rng, 4), agent.rng)
+    log_probs, values, _ = agent.evaluate_sequences(trials.inputs, trials.actions)
+    torch.testing.assert_close(log_probs, trials.log_probs, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(values, trials.values, rtol=1e-5, atol=1e-5)
+    values.sum().backward()  # the value alone: no gradient may reach the policy's core or actor
+    assert all(p.grad is None for p in [*agent.net.core.parameters(), *agent.net.actor.parameters()])
+    assert agent.net.critic.weight.grad is not None
+    assert (agent.net.value_core is not None) == (critic == "separate")
+
+
+def test_unknown_critic_is_one_clear_error():
+    with pytest.raises(UnknownNameError, match="unknown rl2 critic.*'seperate'.*Did you mean: separate"):
+        RL2("bandits/k3-n6", seed=0, device="cpu", critic="seperate", **SMALL)
 
 
 def test_held_out_tasks_unseen_and_resume_equals_uninterrupted():
