@@ -39,7 +39,11 @@ def ray_local():
 
     distributed.init({"num_cpus": 2})
     yield
-    started = psutil.Process().children(recursive=True)
+    # this test process's Ray processes only: other children, e.g. the resource tracker that the
+    # process-executor tests' multiprocessing leaves until exit, are not Ray's to stop
+    ray_pids = set(distributed.ray_processes())
+    started = [p for p in psutil.Process().children(recursive=True) if p.pid in ray_pids]
+    assert started, "the session's Ray processes were not found among this process's children"
     distributed.shutdown()
     gone, alive = psutil.wait_procs(started, timeout=15)
     assert not alive, f"processes survived the test session's Ray: {[(p.pid, _cmdline(p)) for p in alive]}"
