@@ -53,7 +53,7 @@ from rlsuite.constraints import (
     widths,
 )
 from rlsuite.errors import IncompatibleEnvError
-from rlsuite.nets import MLP
+from rlsuite.nets import MLP, PRECISIONS
 from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
 
@@ -170,7 +170,7 @@ class DDPGConfig(AgentConfig):
     target_noise: float = field(default=0.0, metadata=non_negative)
     target_noise_clip: float = field(default=0.5, metadata=non_negative)
     # autocast for the update's matmuls
-    precision: str = field(default="float32", metadata=one_of("float32", "bfloat16"))
+    precision: str = field(default="float32", metadata=one_of(*PRECISIONS))
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
 
 
@@ -221,7 +221,7 @@ class DDPG(Agent):
                                          n_envs=cfg.n_envs, gamma=cfg.gamma, seed=self.seed,
                                          pin_memory=self.device.type == "cuda")
         self.ou_noise = OrnsteinUhlenbeckNoise((cfg.n_envs, self.action_dim), cfg.noise_std)
-        self.autocast_dtype = torch.bfloat16 if cfg.precision == "bfloat16" else None
+        self.autocast_dtype = PRECISIONS[cfg.precision]
         self._loss_sums = torch.zeros(2, device=self.device)
         self._loss_counts = [0, 0]
 

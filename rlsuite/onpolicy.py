@@ -42,6 +42,7 @@ from rlsuite.buffers import RolloutBatch, RolloutBuffer
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
 from rlsuite.errors import ConfigError
 from rlsuite.flat_params import FlatParameters
+from rlsuite.nets import PRECISIONS
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
@@ -177,7 +178,7 @@ class OnPolicyConfig(AgentConfig):
     channels_last: bool = True
     # bfloat16 (opt-in): the trunks (CNN/MLP) run under bf16 autocast, heads, losses and optimizer
     # state stay float32; much faster convolutions on CPUs with AVX512-BF16 and on GPUs.
-    precision: str = field(default="float32", metadata=one_of("float32", "bfloat16"))
+    precision: str = field(default="float32", metadata=one_of(*PRECISIONS))
     # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
     # the n_envs split between them; 0: the local vector env.
     workers: int = field(default=0, metadata=non_negative)

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlsuite.nets import build_encoder, get_activation, layer_init
+from rlsuite.nets import PRECISIONS, build_encoder, get_activation, layer_init
 from rlsuite.nets.recurrent import RecurrentCore
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -172,10 +172,6 @@ Distribution = Union[Categorical, MultiCategorical, DiagGaussian, SquashedDiagGa
 
 
 # ---------------------------------------------------------------------------- actor-critic
-# precision -> the dtype the trunks autocast to (None: plain float32)
-PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16}
-
-
 def _is_image(observation_space: gym.Space) -> bool:
     return isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 3
 

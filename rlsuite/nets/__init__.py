@@ -20,6 +20,7 @@ from rlsuite.nets.mlp import MLP, get_activation, layer_init
 
 __all__ = [
     "MLP",
+    "PRECISIONS",
     "FlattenFloat",
     "MinAtarCNN",
     "NatureCNN",
@@ -32,6 +33,10 @@ __all__ = [
     "get_activation",
     "layer_init",
 ]
+
+# The ``precision`` setting of the agents that offer it (DDPG, the on-policy agents): the dtype their
+# networks autocast to (None: plain float32).
+PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16}
 
 
 class OneHot(nn.Module):
