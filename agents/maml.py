@@ -30,7 +30,7 @@ uses KL(new ‖ old); same second-order term at θ_old); only one inner step in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets import MLP
-from rlsuite.trust_region import Objective, trust_region_step
+from rlsuite.trust_region import MetricProduct, Objective, trust_region_step
 
 Params = dict[str, torch.Tensor]
 
@@ -146,6 +146,10 @@ class MAMLConfig(AgentConfig):
     # paper. False (a speed switch): the metric holds the inner gradient constant (∂θ'/∂θ ≈ I); the
     # step direction keeps the full meta-gradient and the line search still checks the exact KL.
     fisher_through_inner_step: bool = True
+    # That metric evaluated as Jᵀ F J, J = ∂θ'/∂θ = I − α ∇²L_inner (a speed switch, on by default):
+    # at θ_old the KL's gradient in θ' is zero, so this is its exact Hessian, without the third-order
+    # graph that differentiating the KL's gradient through the inner step builds. False: autograd.
+    gauss_newton_metric: bool = True
     meta_batch_size: int = 20  # tasks per meta-iteration
     trajectories_per_task: int = 20
     max_kl: float = 0.01
@@ -254,7 +258,8 @@ class MAML(Agent):
         the valid steps, mean KL(π_θ'_i(θ_old) ‖ π_θ'_i(θ))), both as functions of the current θ."""
         return self.meta_closures(train, valid)[0]
 
-    def meta_closures(self, train: Episodes, valid: Episodes) -> tuple[Objective, Callable[[], torch.Tensor]]:
+    def meta_closures(self, train: Episodes, valid: Episodes
+                      ) -> tuple[Objective, Callable[[], torch.Tensor], Callable[[], MetricProduct]]:
         """:meth:`meta_objective` and the KL whose Hessian is the trust region's metric when
         ``fisher_through_inner_step`` is off: the same KL with θ'_i(θ) = θ − α·(inner gradient held
         constant), so the metric is the post-adaptation policies' Fisher matrix, ∂θ'/∂θ taken as I."""
@@ -278,14 +283,42 @@ class MAML(Agent):
         def first_order_kl() -> torch.Tensor:
             return mean_kl(self.dist(self.adapted(train, train_adv, False), valid.obs))
 
-        return objective, first_order_kl
+        def gauss_newton_metric() -> MetricProduct:
+            """v ↦ Jᵀ F J v: the objective's KL Hessian at θ_old (see ``gauss_newton_metric``).
+            Per task i, J_i v = v − α H_i v with H_i v = ∇_θ(∇L_i · v); F = the Hessian of the KL in
+            θ' at θ'_old; Jᵀ sums the tasks' J_iᵀ w_i. Three double-backward passes of second order."""
+            params = list(self.params().values())
+            theta_t = self.per_task(self.params(), train.obs.shape[0])
+            inner_grads = torch.autograd.grad(self.inner_losses(theta_t, train, train_adv).sum(),
+                                              list(theta_t.values()), create_graph=True)
+            adapted = {k: p.detach().requires_grad_(True) for k, p in adapted_old.items()}
+            kl_grads = torch.autograd.grad(mean_kl(self.dist(adapted, valid.obs)), list(adapted.values()),
+                                           create_graph=True)
+            sizes = [p.numel() for p in params]
+
+            def dot(xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor]) -> torch.Tensor:
+                return torch.stack([(x * y).sum() for x, y in zip(xs, ys)]).sum()
+
+            def product(v: torch.Tensor) -> torch.Tensor:
+                vs = [x.view_as(p) for x, p in zip(v.split(sizes), params)]  # broadcast over tasks
+                hv = torch.autograd.grad(dot(inner_grads, vs), list(theta_t.values()), retain_graph=True)
+                jv = [x - cfg.inner_lr * h for x, h in zip(vs, hv)]
+                fjv = torch.autograd.grad(dot(kl_grads, jv), list(adapted.values()), retain_graph=True)
+                hw = torch.autograd.grad(dot(inner_grads, fjv), params, retain_graph=True)  # Σ_i H_i w_i
+                return torch.cat([(w.sum(0) - cfg.inner_lr * h).reshape(-1) for w, h in zip(fjv, hw)])
+
+            return product
+
+        return objective, first_order_kl, gauss_newton_metric
 
     def meta_update(self, train: Episodes, valid: Episodes) -> dict[str, float]:
         """One TRPO step on θ for :meth:`meta_objective`."""
         cfg = self.config
-        objective, first_order_kl = self.meta_closures(train, valid)
+        objective, first_order_kl, gauss_newton_metric = self.meta_closures(train, valid)
         metric = None if cfg.fisher_through_inner_step else first_order_kl
-        return trust_region_step(list(self.params().values()), objective, metric_kl=metric,
+        second_order = cfg.inner_steps and not cfg.first_order and cfg.fisher_through_inner_step
+        product = gauss_newton_metric() if second_order and cfg.gauss_newton_metric else None
+        return trust_region_step(list(self.params().values()), objective, metric_kl=metric, metric_product=product,
                                  max_kl=cfg.max_kl, cg_iters=cfg.cg_iters, cg_damping=cfg.cg_damping,
                                  line_search_steps=cfg.line_search_steps, line_search_shrink=cfg.line_search_shrink)
 

@@ -1,10 +1,12 @@
-"""Meta-RL benchmarks (issue 16): bandit baselines of RL²'s table 1, MAML on 2D navigation.
+"""Meta-RL benchmarks (issue 16): RL² and its baselines on bandits and MDPs, MAML on 2D navigation and HalfCheetah.
 
     python benchmarks/meta.py --bandit-baselines        # n ∈ {10, 100} × k ∈ {5, 10, 50}, 1,000 held-out bandits
     python benchmarks/meta.py --quick                   # the issue's quick JSON (bandits n=10 k=5, 2D nav reduced)
+    python benchmarks/meta.py --nav --iterations 100    # the 2D-navigation table: MAML, pretrained, oracle, random
+    python benchmarks/meta.py --rl2 n100-k5 --rl2-critic detached   # RL² on one bandit cell (also --rl2-mdp 10)
+    python benchmarks/meta.py --cheetah --cheetah-rl2-updates 100   # HalfCheetah velocity, reduced budget
 
-The last line printed is JSON. Keys the issue asks for that nothing here produced yet are listed
-under ``absent`` rather than invented.
+The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -50,37 +52,49 @@ PAPER_NAV = {  # Finn et al. 2017, 2D navigation, mean return over 40 test tasks
 }
 
 
-def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
-                    trajectories: int, test_tasks: int = 40, steps: int = 3,
-                    rows: tuple[str, ...] = ("maml", "pretrained", "oracle"), **maml_kwargs: Any) -> dict[str, Any]:
-    """Meta-train MAML, the multi-task pretrained policy and the oracle for ``iterations``
-    meta-iterations each; evaluate them and a random initialization on held-out tasks."""
+PAPER_CHEETAH = {  # Finn et al. 2017, HalfCheetah velocity (horizon 200), returns after 0/1/2 steps
+    "maml": [-129.5, -78.6, -66.6], "pretrained": [-158.0, -135.4], "oracle": [-54.5],
+}
+
+
+def maml_table(env: str, iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
+               trajectories: int, test_tasks: int = 40, steps: int = 3,
+               rows: tuple[str, ...] = ("maml", "pretrained", "oracle"), **maml_kwargs: Any) -> dict[str, Any]:
+    """Meta-train MAML, the multi-task pretrained policy and the oracle (the task in the
+    observation) on task env ``env`` for ``iterations`` meta-iterations each; evaluate them and a
+    random initialization on held-out tasks."""
     import torch
     from rlsuite.agents.maml import MAML
 
     torch.set_num_threads(1)
     common = dict(seed=seed, device="cpu", hidden_sizes=hidden, activation=activation,
                   meta_batch_size=meta_batch, trajectories_per_task=trajectories, **maml_kwargs)
-    runs = {"maml": ("navigation2d", 1), "pretrained": ("navigation2d", 0),
-            "oracle": ({"plugin": "navigation2d", "kwargs": {"oracle": True}}, 0)}
+    runs = {"maml": (env, 1), "pretrained": (env, 0),
+            "oracle": ({"plugin": env, "kwargs": {"oracle": True}}, 0)}
     out: dict[str, Any] = {}
-    random_init = MAML("navigation2d", **common)
-    out["random_init"] = {"returns": random_init.meta_test(test_tasks, steps=1, n_traj=20)["returns"]}
+    random_init = MAML(env, **common)
+    out["random_init"] = {"returns": random_init.meta_test(test_tasks, steps=1, n_traj=trajectories)["returns"]}
     for name in rows:
-        env, inner_steps = runs[name]
-        agent = MAML(env, inner_steps=inner_steps, **common)
+        task_env, inner_steps = runs[name]
+        agent = MAML(task_env, inner_steps=inner_steps, **common)
         curve, t0, cpu0 = [], time.perf_counter(), time.process_time()
         for _ in range(iterations):
             info = agent.meta_iteration()
             curve.append([round(info["return_before"], 2), round(info["return_after"], 2)])
         seconds = (time.perf_counter() - t0) / iterations
         cpu_seconds = (time.process_time() - cpu0) / iterations
-        test = agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=20)
+        test = agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=trajectories)
         out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds,
                      "cpu_seconds_per_meta_iteration": cpu_seconds, "curve": curve, "env_steps": agent.steps}
         print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration wall, {cpu_seconds:.2f} CPU",
               flush=True)
     return out
+
+
+def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
+                    trajectories: int, **kwargs: Any) -> dict[str, Any]:
+    """The 2D-navigation table: 40 held-out tasks, 20 trajectories per task and gradient step."""
+    return maml_table("navigation2d", iterations, seed, hidden, activation, meta_batch, trajectories, **kwargs)
 
 
 PAPER_TABLE2 = {10: {"random": 100.1, "psrl": 138.1, "ucrl2": 146.6, "rl2": 156.2},
@@ -117,10 +131,11 @@ def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
     return out
 
 
-def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, **hparams: Any) -> dict[str, Any]:
+def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, curve_tasks: int = 200,
+              **hparams: Any) -> dict[str, Any]:
     """Train RL² for ``updates`` PPO iterations on ``env``; mean total reward per trial over
-    ``test_tasks`` held-out tasks (the meta-trial protocol); the curve evaluates the first 200 of
-    them every 25 updates (reported only, never used to pick a checkpoint)."""
+    ``test_tasks`` held-out tasks (the meta-trial protocol); the curve evaluates the first
+    ``curve_tasks`` of them every 25 updates (reported only, never used to pick a checkpoint)."""
     import torch
     from rlsuite.agents.rl2 import RL2
 
@@ -130,7 +145,7 @@ def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, **h
     per_update = agent.config.trials_per_iteration * agent.config.episodes_per_trial * agent.vec.horizon
     for _ in range(updates):
         agent.learn(per_update)
-        curve.append(round(agent.meta_test(200, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
+        curve.append(round(agent.meta_test(curve_tasks, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
     result = agent.meta_test(test_tasks)
     del result["trial_returns"]
     result.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0, updates=updates,
@@ -199,6 +214,15 @@ def main() -> None:
     parser.add_argument("--rl2-gamma", type=float, default=0.99)
     parser.add_argument("--rl2-hidden", type=int, default=64, help="RL² GRU units (the paper: 256)")
     parser.add_argument("--rl2-ent-coef", type=float, default=0.0)
+    parser.add_argument("--cheetah", action="store_true",
+                        help="HalfCheetah velocity (horizon 100): MAML, pretrained, oracle at a reduced budget")
+    parser.add_argument("--cheetah-iterations", type=int, default=30)
+    parser.add_argument("--cheetah-rows", nargs="+", default=["maml", "pretrained", "oracle"])
+    parser.add_argument("--cheetah-meta-batch", type=int, default=20, help="the paper: 40")
+    parser.add_argument("--cheetah-trajectories", type=int, default=10, help="the paper: 20")
+    parser.add_argument("--cheetah-rl2-updates", type=int, default=0, help="RL² on HalfCheetah velocity (0: not run)")
+    parser.add_argument("--cheetah-rl2-trials", type=int, default=64, help="RL² trials (of 2 episodes) per update")
+    parser.add_argument("--cheetah-rl2-lr", type=float, default=1e-3)
     parser.add_argument("--bandits", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -228,6 +252,18 @@ def main() -> None:
                                                   **maml_settings)
         summary["navigation2d_paper"] = PAPER_NAV
         summary["navigation2d_settings"] = maml_settings
+    if args.cheetah:
+        summary["halfcheetah_vel"] = maml_table("halfcheetah_vel", args.cheetah_iterations, args.seed, args.hidden,
+                                                args.activation, args.cheetah_meta_batch, args.cheetah_trajectories,
+                                                steps=2, rows=tuple(args.cheetah_rows), **maml_settings)
+        summary["halfcheetah_vel_paper"] = PAPER_CHEETAH
+        summary["halfcheetah_vel_budget"] = {"meta_iterations": args.cheetah_iterations, "horizon": 100,
+                                             "meta_batch": args.cheetah_meta_batch,
+                                             "trajectories": args.cheetah_trajectories}
+    if args.cheetah_rl2_updates:
+        summary["rl2_halfcheetah_vel"] = train_rl2(
+            "halfcheetah_vel", args.cheetah_rl2_updates, args.seed, args.cheetah_rl2_lr, 100, episodes_per_trial=2,
+            trials_per_iteration=args.cheetah_rl2_trials, curve_tasks=40, **rl2_settings)
     if args.quick:
         cell = bandit_baselines([(10, 5)], args.bandits, args.seed)["n10_k5"]["ours"]
         summary["ucb1_bandit_n10_k5"] = cell["ucb1"]["mean"]

@@ -21,6 +21,9 @@ from rlsuite.nonfinite import NonFiniteWatch
 # objective(differentiable) -> (surrogate to maximize, mean KL(old || new)); differentiable=False
 # is how the line search calls it (values only, no second-order graph needed).
 Objective = Callable[[bool], tuple[torch.Tensor, torch.Tensor]]
+# v -> H v for the trust region's metric H (flat vectors over all parameters), when the caller has
+# a cheaper exact form of it than differentiating the KL's gradient (MAML's Jᵀ F J).
+MetricProduct = Callable[[torch.Tensor], torch.Tensor]
 
 
 def conjugate_gradient(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int,
@@ -59,17 +62,25 @@ def trust_region_step(
     line_search_shrink: float = 0.8,
     nonfinite: NonFiniteWatch | None = None,
     metric_kl: Callable[[], torch.Tensor] | None = None,
+    metric_product: MetricProduct | None = None,
 ) -> dict[str, float]:
     """Update ``params`` in place; returns the accepted step's KL, improvement and fraction.
     ``nonfinite``: the agent's guard, handed the surrogate and the quadratic form sᵀHs.
     ``metric_kl``: a cheaper KL whose Hessian at θ_old stands in for the objective's own as the
-    metric of the step (the line search still checks the objective's KL)."""
+    metric of the step (the line search still checks the objective's KL).
+    ``metric_product``: v ↦ H v given directly (then neither KL is differentiated for the metric)."""
     surrogate, kl = objective(True)
     g = flat_grad(surrogate, params, retain_graph=True)
-    grad_kl = flat_grad(kl if metric_kl is None else metric_kl(), params, create_graph=True)
+    if metric_product is None:
+        grad_kl = flat_grad(kl if metric_kl is None else metric_kl(), params, create_graph=True)
+
+        def kl_hessian_product(v: torch.Tensor) -> torch.Tensor:
+            return flat_grad(grad_kl @ v, params, retain_graph=True)
+
+        metric_product = kl_hessian_product
 
     def hessian_vector_product(v: torch.Tensor) -> torch.Tensor:
-        return flat_grad(grad_kl @ v, params, retain_graph=True) + cg_damping * v
+        return metric_product(v) + cg_damping * v
 
     direction = conjugate_gradient(hessian_vector_product, g, cg_iters)
     shs = direction @ hessian_vector_product(direction)

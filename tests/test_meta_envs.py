@@ -210,6 +210,13 @@ def test_halfcheetah_tasks_equal_a_plain_gymnasium_env_step_for_step():
                 assert reward[b] == pytest.approx(expected, rel=1e-9)
                 np.testing.assert_allclose(obs[b], o, rtol=1e-5, atol=1e-6)
         assert vec.t == 5
+        oracle = type(dist)(horizon=5, oracle=True).make_vec()  # the same physics, the goal appended
+        oracle.set_tasks(tasks, 1)
+        goal_column = tasks["velocity" if dist.kind == "vel" else "direction"]
+        oracle_obs = oracle.reset()
+        np.testing.assert_allclose(oracle_obs[:, :-1], np.asarray(ref_obs), rtol=1e-6)
+        np.testing.assert_allclose(oracle_obs[:, -1], goal_column, rtol=1e-6)
+        assert oracle.observation_space.shape == (vec.observation_space.shape[0] + 1,)
     assert set(np.unique(HalfCheetahDir().sample_params(np.random.default_rng(1), 50)["direction"])) == {-1.0, 1.0}
     velocity = HalfCheetahVel().sample_params(np.random.default_rng(1), 1000)["velocity"]
     assert velocity.min() >= 0 and velocity.max() <= 2 and abs(velocity.mean() - 1) < 0.05

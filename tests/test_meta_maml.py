@@ -165,3 +165,30 @@ def test_cli_train_and_evaluate(tmp_path):
     loaded = rlsuite.load(run.dir)
     for a, b in zip(loaded.policy.parameters(), run.agent.policy.parameters()):
         assert torch.equal(a, b)
+
+
+def test_gauss_newton_metric_equals_the_autograd_hessian_of_the_kl():
+    """The speed switch ``gauss_newton_metric`` computes the trust region's metric as Jᵀ F J; at θ_old
+    it is the Hessian of the post-adaptation KL that autograd gets by differentiating the KL's
+    gradient through the inner step (second order), on random vectors and on the whole step."""
+    agent, train, valid = make_tiny_problem()
+    objective, _, gauss_newton_metric = agent.meta_closures(train, valid)
+    params = list(agent.params().values())
+    _, kl = objective(True)
+    grad_kl = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))
+    product = gauss_newton_metric()
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        v = torch.randn(grad_kl.shape, generator=gen, dtype=torch.float64)
+        autograd_hv = parameters_to_vector(torch.autograd.grad(grad_kl @ v, params, retain_graph=True))
+        assert autograd_hv.abs().max() > 1e-3
+        torch.testing.assert_close(product(v), autograd_hv, rtol=1e-8, atol=1e-10)
+
+    def step(gauss_newton: bool) -> torch.Tensor:
+        agent, train, valid = make_tiny_problem()
+        agent.config.gauss_newton_metric = gauss_newton
+        info = agent.meta_update(train, valid)
+        assert info["accepted"] == 1.0
+        return parameters_to_vector(agent.params().values()).detach()
+
+    torch.testing.assert_close(step(True), step(False), rtol=1e-7, atol=1e-9)

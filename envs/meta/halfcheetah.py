@@ -8,7 +8,8 @@ used 200):
 v_x is Gymnasium's forward velocity (x after − x before) / dt of the torso. Actions are clipped to
 the action space [−1, 1]⁶ before stepping and before the control cost (as rllab's ``normalize``,
 which the paper's code used). The physics is the cost here, so rows are not one NumPy array: each
-row owns a MuJoCo env, stepped in a loop. Reset noise is Gymnasium's (uniform ±0.1 on positions,
+row owns a MuJoCo env, stepped in a loop. ``oracle=True`` appends the task's goal (velocity or
+direction) to the observation: the paper's oracle baseline. Reset noise is Gymnasium's (uniform ±0.1 on positions,
 normal 0.1 on velocities), seeded per row from a counter, so a batch of episodes is repeatable.
 """
 
@@ -30,11 +31,13 @@ class HalfCheetahTasks(TaskDistribution):
 
     kinds = ("vel", "dir")
 
-    def __init__(self, kind: str = "vel", horizon: int = 100, low: float = 0.0, high: float = 2.0):
+    def __init__(self, kind: str = "vel", horizon: int = 100, low: float = 0.0, high: float = 2.0,
+                 oracle: bool = False):
         if kind not in self.kinds:
             raise ConfigError(f"unknown HalfCheetah task kind '{kind}'; accepted: {', '.join(self.kinds)}")
         self.kind, self.horizon, self.low, self.high = kind, int(horizon), float(low), float(high)
-        self.name = f"halfcheetah_{kind}"
+        self.oracle = bool(oracle)
+        self.name = f"halfcheetah_{kind}" + ("-oracle" if oracle else "")
 
     def sample_params(self, rng: np.random.Generator, n: int) -> TaskParams:
         if self.kind == "vel":
@@ -42,17 +45,17 @@ class HalfCheetahTasks(TaskDistribution):
         return {"direction": np.where(rng.random(n) < 0.5, -1.0, 1.0)}
 
     def make_vec(self) -> VecHalfCheetah:
-        return VecHalfCheetah(self.kind, self.horizon)
+        return VecHalfCheetah(self.kind, self.horizon, self.oracle)
 
 
 class HalfCheetahVel(HalfCheetahTasks):
-    def __init__(self, horizon: int = 100, low: float = 0.0, high: float = 2.0):
-        super().__init__("vel", horizon, low, high)
+    def __init__(self, horizon: int = 100, low: float = 0.0, high: float = 2.0, oracle: bool = False):
+        super().__init__("vel", horizon, low, high, oracle)
 
 
 class HalfCheetahDir(HalfCheetahTasks):
-    def __init__(self, horizon: int = 100):
-        super().__init__("dir", horizon)
+    def __init__(self, horizon: int = 100, oracle: bool = False):
+        super().__init__("dir", horizon, oracle=oracle)
 
 
 def task_reward(kind: str, row_params: TaskParams, x_velocity: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -64,12 +67,12 @@ def task_reward(kind: str, row_params: TaskParams, x_velocity: np.ndarray, actio
 
 
 class VecHalfCheetah(VecTaskEnv):
-    def __init__(self, kind: str, horizon: int):
+    def __init__(self, kind: str, horizon: int, oracle: bool = False):
         super().__init__()
-        self.kind, self.horizon = kind, horizon
+        self.kind, self.horizon, self.oracle = kind, horizon, oracle
         self.envs: list[Any] = [self._make()]
-        shape = self.envs[0].observation_space.shape
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=shape, dtype=np.float32)
+        dim = int(np.prod(self.envs[0].observation_space.shape)) + int(oracle)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
         self.action_space = self.envs[0].action_space
         self.resets = 0
 
@@ -83,7 +86,13 @@ class VecHalfCheetah(VecTaskEnv):
             self.envs.append(self._make())
         self.resets += 1
         base = self.resets * 1_000_003
-        return np.stack([self.envs[b].reset(seed=base + b)[0] for b in range(self.n_rows)]).astype(np.float32)
+        return self._obs(np.stack([self.envs[b].reset(seed=base + b)[0] for b in range(self.n_rows)]))
+
+    def _obs(self, physics: np.ndarray) -> np.ndarray:
+        if self.oracle:
+            goal = self.row_params["velocity" if self.kind == "vel" else "direction"]
+            physics = np.concatenate([physics, np.asarray(goal, dtype=np.float64).reshape(-1, 1)], axis=1)
+        return physics.astype(np.float32)
 
     def _step_rows(self, actions: np.ndarray, noise: dict[str, np.ndarray]) -> RowStep:
         actions = np.clip(actions.reshape(self.n_rows, -1), -1.0, 1.0)
@@ -93,4 +102,4 @@ class VecHalfCheetah(VecTaskEnv):
             obs.append(o)
             velocity[b] = info["x_velocity"]
         reward = task_reward(self.kind, self.row_params, velocity, actions)
-        return np.stack(obs).astype(np.float32), reward, np.zeros(self.n_rows, dtype=bool)
+        return self._obs(np.stack(obs)), reward, np.zeros(self.n_rows, dtype=bool)
