@@ -58,6 +58,9 @@ class RL2Config(AgentConfig):
     # both losses), "separate" (its own recurrent core) or "detached" (the policy core's features
     # with the value loss's gradient stopped, so only the policy loss shapes the memory).
     critic: str = "shared"
+    # An input the paper does not have: the fraction of the trial elapsed, t / (episodes × horizon).
+    # Both heads then know how many pulls/steps are left (how much exploring can still pay off).
+    time_input: bool = False
 
 
 CRITICS = ("shared", "separate", "detached")
@@ -72,12 +75,14 @@ class RL2Net(nn.Module):
     normalized advantages, so the value regression dominates the core's gradient and the policy
     stays at random (docs/benchmarks.md, Meta-RL); "separate" and "detached" keep it out."""
 
-    def __init__(self, obs_dim: int, action_space: gym.Space, hidden: int, core: str, critic: str = "shared"):
+    def __init__(self, obs_dim: int, action_space: gym.Space, hidden: int, core: str, critic: str = "shared",
+                 time_input: bool = False):
         super().__init__()
+        self.time_input = time_input
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         self.action_dim = int(action_space.n) if isinstance(action_space, gym.spaces.Discrete) \
             else int(np.prod(action_space.shape or (1,)))
-        in_dim = obs_dim + self.action_dim + 2
+        in_dim = obs_dim + self.action_dim + 2 + int(time_input)
         self.core = RecurrentCore(in_dim, hidden, core)
         self.value_core = RecurrentCore(in_dim, hidden, core) if critic == "separate" else None
         self.detach_value = critic == "detached"
@@ -163,7 +168,8 @@ class RL2(Agent):
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
         obs_dim = int(np.prod(self.observation_space.shape or (1,)))
-        self.net = RL2Net(obs_dim, self.action_space, cfg.hidden_size, cfg.core, cfg.critic).to(self.device)
+        self.net = RL2Net(obs_dim, self.action_space, cfg.hidden_size, cfg.core, cfg.critic,
+                          cfg.time_input).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.last_task_seeds = np.zeros(0, dtype=np.int64)
         self._act_state: State | None = None
@@ -180,12 +186,16 @@ class RL2(Agent):
         prev_done = torch.zeros(batch, 1, device=self.device)
         cols: dict[str, list[Any]] = {k: [] for k in ("inputs", "actions", "log_probs", "values", "rewards",
                                                       "mask", "states")}
+        trial_length = cfg.episodes_per_trial * vec.horizon
         with torch.no_grad():
             for _ in range(cfg.episodes_per_trial):
                 obs = vec.reset()  # a new episode of the same task; the hidden state carries on
                 done = False
                 while not done:
-                    x = torch.cat([torch.as_tensor(obs, device=self.device), prev_action, prev_reward, prev_done], 1)
+                    parts = [torch.as_tensor(obs, device=self.device), prev_action, prev_reward, prev_done]
+                    if net.time_input:
+                        parts.append(torch.full((batch, 1), len(cols["inputs"]) / trial_length, device=self.device))
+                    x = torch.cat(parts, 1)
                     policy_state = state[0]
                     cols["states"].append(policy_state if isinstance(policy_state, torch.Tensor) else policy_state[0])
                     dist, value, state = net.step(x, state)
@@ -281,7 +291,7 @@ class RL2(Agent):
         obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
         single = obs_t.dim() == 1
         obs_t = obs_t.unsqueeze(0) if single else obs_t
-        zeros = torch.zeros(obs_t.shape[0], self.net.action_dim + 2, device=self.device)
+        zeros = torch.zeros(obs_t.shape[0], self.net.action_dim + 2 + int(self.net.time_input), device=self.device)
         with torch.no_grad():
             fresh_trial = self.net.initial_state(obs_t.shape[0], self.device)
             dist, _, _ = self.net.step(torch.cat([obs_t, zeros], 1), fresh_trial)

@@ -46,6 +46,28 @@ def bandit_baselines(cells: list[tuple[int, int]], bandits: int = 1000, seed: in
     return out
 
 
+def bayes_optimal_bounds(cells: list[tuple[int, int]], bandits: int = 1000, seed: int = 0, streams: int = 20
+                         ) -> dict[str, Any]:
+    """The most any strategy can earn: the exact Bayes-optimal mean over the task distribution, and
+    the Bayes-optimal strategy on our held-out bandits (the baselines' reward stream, and the mean
+    over ``streams`` reward streams: the expectation on this test set without the draws' noise)."""
+    from rlsuite.meta.bandit_baselines import bayes_optimal, bayes_optimal_value, run_strategy
+
+    out: dict[str, Any] = {}
+    for n, k in cells:
+        p_test = MetaSplit(BernoulliBandits(k=k, n=n), seed=seed).test_tasks(bandits).params["p"]
+        means = [float(run_strategy(bayes_optimal(n, k), p_test, n, np.random.default_rng(seed + 1 + i)).mean())
+                 for i in range(streams)]
+        paper = PAPER_TABLE1[(n, k)][-1]
+        out[f"n{n}_k{k}"] = {"distribution": bayes_optimal_value(n, k), "held_out": means[0],
+                             "held_out_streams_mean": float(np.mean(means)), "held_out_streams_min": min(means),
+                             "held_out_streams_max": max(means), "paper_rl2": paper, "goal": 0.99 * paper}
+        print(f"Bayes-optimal n={n} k={k}: distribution {bayes_optimal_value(n, k):.3f}, held-out {means[0]:.3f} "
+              f"(mean of {streams} streams {np.mean(means):.3f}, {min(means):.3f}-{max(means):.3f}); "
+              f"goal >= {0.99 * paper:.3f}", flush=True)
+    return out
+
+
 PAPER_NAV = {  # Finn et al. 2017, 2D navigation, mean return over 40 test tasks after 0/1/2/3 steps
     "maml": [-40.4, -11.7, -3.3, -3.2], "pretrained": [-40.8, -19.7, -11.7, -8.5],
     "random_init": [-82.7, -58.0], "oracle": [-2.3],
@@ -59,10 +81,12 @@ PAPER_CHEETAH = {  # Finn et al. 2017, HalfCheetah velocity (horizon 200), retur
 
 def maml_table(env: str, iterations: int, seed: int, hidden: list[int], activation: str, meta_batch: int,
                trajectories: int, test_tasks: int = 40, steps: int = 3,
-               rows: tuple[str, ...] = ("maml", "pretrained", "oracle"), **maml_kwargs: Any) -> dict[str, Any]:
+               rows: tuple[str, ...] = ("maml", "pretrained", "oracle"), test_trajectories: tuple[int, ...] = (),
+               **maml_kwargs: Any) -> dict[str, Any]:
     """Meta-train MAML, the multi-task pretrained policy and the oracle (the task in the
     observation) on task env ``env`` for ``iterations`` meta-iterations each; evaluate them and a
-    random initialization on held-out tasks."""
+    random initialization on held-out tasks, sampling ``trajectories`` per task and gradient step
+    (``returns``) and also each of ``test_trajectories`` (``returns_by_trajectories``)."""
     import torch
     from rlsuite.agents.maml import MAML
 
@@ -83,11 +107,13 @@ def maml_table(env: str, iterations: int, seed: int, hidden: list[int], activati
             curve.append([round(info["return_before"], 2), round(info["return_after"], 2)])
         seconds = (time.perf_counter() - t0) / iterations
         cpu_seconds = (time.process_time() - cpu0) / iterations
-        test = agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=trajectories)
-        out[name] = {"returns": test["returns"], "seconds_per_meta_iteration": seconds,
-                     "cpu_seconds_per_meta_iteration": cpu_seconds, "curve": curve, "env_steps": agent.steps}
-        print(name, [round(r, 2) for r in test["returns"]], f"{seconds:.2f} s/iteration wall, {cpu_seconds:.2f} CPU",
-              flush=True)
+        by_trajectories = {n: agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=n)["returns"]
+                           for n in dict.fromkeys((trajectories, *test_trajectories))}
+        out[name] = {"returns": by_trajectories[trajectories], "returns_by_trajectories": by_trajectories,
+                     "seconds_per_meta_iteration": seconds, "cpu_seconds_per_meta_iteration": cpu_seconds,
+                     "curve": curve, "env_steps": agent.steps}
+        print(name, {n: [round(r, 2) for r in returns] for n, returns in by_trajectories.items()},
+              f"{seconds:.2f} s/iteration wall, {cpu_seconds:.2f} CPU", flush=True)
     return out
 
 
@@ -132,7 +158,7 @@ def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
 
 
 def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, curve_tasks: int = 200,
-              **hparams: Any) -> dict[str, Any]:
+              eval_streams: int = 1, **hparams: Any) -> dict[str, Any]:
     """Train RL² for ``updates`` PPO iterations on ``env``; mean total reward per trial over
     ``test_tasks`` held-out tasks (the meta-trial protocol); the curve evaluates the first
     ``curve_tasks`` of them every 25 updates (reported only, never used to pick a checkpoint)."""
@@ -148,9 +174,13 @@ def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, cur
         curve.append(round(agent.meta_test(curve_tasks, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
     result = agent.meta_test(test_tasks)
     del result["trial_returns"]
+    if eval_streams > 1:  # the same held-out tasks under other action and reward draws
+        means = [agent.meta_test(test_tasks, seed=100_000 + i)["trial_return"] for i in range(eval_streams)]
+        result.update(streams_mean=float(np.mean(means)), streams_min=min(means), streams_max=max(means))
     result.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0, updates=updates,
                   env_steps=agent.steps, curve=[c for c in curve if c is not None], lr=lr, **hparams)
-    print(f"rl2 {env}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s", flush=True)
+    print(f"rl2 {env}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s",
+          f"streams mean {result['streams_mean']:.3f}" if eval_streams > 1 else "", flush=True)
     return result
 
 
@@ -187,6 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bandit-baselines", action="store_true", help="table 1 baselines, all six cells")
     parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL, UCRL2")
+    parser.add_argument("--bayes-optimal", action="store_true", help="exact Bayes-optimal bounds of the n=10 cells")
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
     parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
     parser.add_argument("--iterations", type=int, default=50, help="meta-iterations per trained row (--nav)")
@@ -197,6 +228,9 @@ def main() -> None:
     parser.add_argument("--meta-batch", type=int, default=20)
     parser.add_argument("--trajectories", type=int, default=20)
     parser.add_argument("--inner-lr", type=float, default=0.1, help="MAML's meta-training inner step α")
+    parser.add_argument("--test-trajectories", type=int, nargs="*", default=[40],
+                        help="also evaluate with these many trajectories per task and step (the paper's test "
+                             "script: 4,000 steps = 40 trajectories)")
     parser.add_argument("--test-step-sizes", type=float, nargs="+", default=[0.1, 0.05],
                         help="MAML's meta-test step sizes (the last one repeats); the paper's text: 0.1 0.05")
     parser.add_argument("--first-order-metric", action="store_true",
@@ -208,12 +242,15 @@ def main() -> None:
     parser.add_argument("--rl2-mdp", type=int, nargs="*", default=None, metavar="EPISODES",
                         help="RL² on random tabular MDPs with trials of these many episodes, e.g. --rl2-mdp 10 25")
     parser.add_argument("--rl2-updates", type=int, default=300)
+    parser.add_argument("--rl2-eval-streams", type=int, default=1,
+                        help="also average the held-out score over this many action/reward streams")
     parser.add_argument("--rl2-lr", type=float, default=3e-3)
     parser.add_argument("--rl2-critic", default="shared", help="RL² value function: shared, separate, detached")
     parser.add_argument("--rl2-gae-lambda", type=float, default=0.95)
     parser.add_argument("--rl2-gamma", type=float, default=0.99)
     parser.add_argument("--rl2-hidden", type=int, default=64, help="RL² GRU units (the paper: 256)")
     parser.add_argument("--rl2-ent-coef", type=float, default=0.0)
+    parser.add_argument("--rl2-time-input", action="store_true", help="RL² reads the elapsed fraction of the trial")
     parser.add_argument("--cheetah", action="store_true",
                         help="HalfCheetah velocity (horizon 100): MAML, pretrained, oracle at a reduced budget")
     parser.add_argument("--cheetah-iterations", type=int, default=30)
@@ -228,7 +265,8 @@ def main() -> None:
     args = parser.parse_args()
     summary: dict[str, Any] = {}
     rl2_settings = {"critic": args.rl2_critic, "gae_lambda": args.rl2_gae_lambda, "gamma": args.rl2_gamma,
-                    "hidden_size": args.rl2_hidden, "ent_coef": args.rl2_ent_coef}
+                    "hidden_size": args.rl2_hidden, "ent_coef": args.rl2_ent_coef, "time_input": args.rl2_time_input,
+                    "eval_streams": args.rl2_eval_streams}
     maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
                      "test_step_sizes": args.test_step_sizes}
     t0 = time.perf_counter()
@@ -236,6 +274,8 @@ def main() -> None:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
         print_bandit_table(results)
         summary["bandit_baselines"] = results
+    if args.bayes_optimal:
+        summary["bayes_optimal"] = bayes_optimal_bounds([(10, 5), (10, 10), (10, 50)], args.bandits, args.seed)
     if args.mdp_baselines:
         summary["mdp_baselines"] = mdp_baselines(args.bandits, args.seed)
     if args.rl2:
@@ -249,7 +289,7 @@ def main() -> None:
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
                                                   args.meta_batch, args.trajectories, rows=tuple(args.rows),
-                                                  **maml_settings)
+                                                  test_trajectories=tuple(args.test_trajectories), **maml_settings)
         summary["navigation2d_paper"] = PAPER_NAV
         summary["navigation2d_settings"] = maml_settings
     if args.cheetah:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from rlsuite.errors import ConfigError
 from rlsuite.meta.bandit_baselines import (
     epsilon_greedy,
     greedy,
@@ -96,3 +97,24 @@ def test_gittins_index_by_hand_and_against_the_published_table():
     counts, successes = np.array([[5.0, 0.0]]), np.array([[3.0, 0.0]])
     assert table[4, 3] < table[1, 1]
     assert gittins(0.9, 20)(counts, successes, 5, np.random.default_rng(0))[0] == 1
+
+
+def test_bayes_optimal_value_by_hand_and_by_simulation():
+    from rlsuite.meta.bandit_baselines import bayes_optimal, bayes_optimal_value, greedy
+
+    assert bayes_optimal_value(1, 5) == pytest.approx(0.5)  # one pull: E[p] = 1/2 whatever the arm
+    assert bayes_optimal_value(4, 1) == pytest.approx(2.0)  # one arm: n · E[p]
+    # Two pulls, two arms: pull one (1/2); after a success stay (posterior mean 2/3), after a
+    # failure switch to the fresh arm (1/2 > 1/3): 1/2 + 1/2 · 2/3 + 1/2 · 1/2 = 13/12.
+    assert bayes_optimal_value(2, 2) == pytest.approx(13 / 12)
+    # k ≥ n: more arms than pulls add nothing (RL²'s n = 10, k = 10 and k = 50 cells share an optimum).
+    assert bayes_optimal_value(10, 10) == pytest.approx(bayes_optimal_value(10, 50))
+    assert bayes_optimal_value(10, 50) < 0.99 * 6.8  # the paper's k = 50 RL² figure is above the optimum
+    p = np.random.default_rng(0).random((4000, 3))  # bandits drawn from the prior
+    optimal = run_strategy(bayes_optimal(6, 3), p, 6, np.random.default_rng(1))
+    sem = optimal.std(ddof=1) / np.sqrt(len(optimal))
+    assert abs(optimal.mean() - bayes_optimal_value(6, 3)) < 3 * sem
+    # Greedy is not optimal: on the same bandits and reward draws it earns less on average.
+    assert run_strategy(greedy, p, 6, np.random.default_rng(1)).mean() < bayes_optimal_value(6, 3)
+    with pytest.raises(ConfigError, match="n must be in"):
+        bayes_optimal_value(100, 5)

@@ -15,6 +15,10 @@ bandits, shape ``(bandits, k)``, to one arm per bandit, and :func:`run_strategy`
 * Gittins index (Gittins 1979) — argmax of each arm's discounted Gittins index under its Beta
   posterior, from a table computed by calibration (:func:`gittins_table`); the discount γ is the
   hyperparameter (the trials are undiscounted and finite; the paper does not give its γ either).
+* Bayes-optimal (n ≤ 20) — the exact optimum of the task distribution itself (independent U[0, 1]
+  arms, n pulls): dynamic programming over posterior states (:func:`bayes_optimal_value`). No
+  strategy, learned or not, earns more on average; the paper's n = 10, k = 50 RL² figure (6.8)
+  lies above it (6.714), i.e. within its evaluation noise, not a reachable mean.
 
 Ties are broken uniformly at random. The paper tuned each strategy's hyperparameter; so does
 :func:`tune`, on meta-training bandits, before the held-out evaluation.
@@ -22,6 +26,7 @@ Ties are broken uniformly at random. The paper tuned each strategy's hyperparame
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -134,6 +139,64 @@ def gittins(gamma: float, n: int) -> Strategy:
     return choose
 
 
+BAYES_OPTIMAL_MAX_PULLS = 20  # the posterior-state space grows combinatorially with n
+
+
+def bayes_optimal_q(n: int, k: int) -> Callable[[tuple[tuple[int, int], ...], tuple[int, int], int], float]:
+    """The Bayes-optimal action values of n-pull, k-arm Bernoulli bandits with U[0, 1] arms:
+    ``q(state, arm, r)`` is the expected reward of the ``r`` pulls left when pulling the arm with
+    (successes, failures) ``arm`` now and acting optimally afterwards. Arms are exchangeable, so a
+    state is the sorted tuple of the pulled arms' (successes, failures); (0, 0) is a fresh arm."""
+    if not 1 <= n <= BAYES_OPTIMAL_MAX_PULLS:
+        raise ConfigError(f"Bayes-optimal bandit values: n must be in 1..{BAYES_OPTIMAL_MAX_PULLS}, got {n}")
+
+    def after(state: tuple[tuple[int, int], ...], arm: tuple[int, int], outcome: tuple[int, int]
+              ) -> tuple[tuple[int, int], ...]:
+        rest = list(state)
+        if arm != (0, 0):
+            rest.remove(arm)
+        return tuple(sorted([*rest, (arm[0] + outcome[0], arm[1] + outcome[1])]))
+
+    @functools.cache
+    def value(state: tuple[tuple[int, int], ...], r: int) -> float:
+        if r == 0:
+            return 0.0
+        arms = set(state) | ({(0, 0)} if len(state) < k else set())
+        return max(q(state, arm, r) for arm in arms)
+
+    def q(state: tuple[tuple[int, int], ...], arm: tuple[int, int], r: int) -> float:
+        p = (arm[0] + 1) / (arm[0] + arm[1] + 2)  # posterior mean under the Beta(1, 1) prior
+        return p * (1.0 + value(after(state, arm, (1, 0)), r - 1)) + (1.0 - p) * value(after(state, arm, (0, 1)), r - 1)
+
+    return q
+
+
+def bayes_optimal_value(n: int, k: int) -> float:
+    """The most any strategy can earn on average over the task distribution (exact)."""
+    q = bayes_optimal_q(n, k)
+    return q((), (0, 0), n)
+
+
+def bayes_optimal(n: int, k: int) -> Strategy:
+    """Plays :func:`bayes_optimal_q`'s argmax (a Python loop over bandits: for small n only)."""
+    q = bayes_optimal_q(n, k)
+
+    def choose(counts: np.ndarray, successes: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
+        arms = np.stack([successes, counts - successes], axis=-1).astype(np.int64)
+        values = np.empty(counts.shape)
+        for b in range(counts.shape[0]):
+            state = tuple(sorted((int(s), int(f)) for s, f in arms[b] if s + f > 0))
+            by_state: dict[tuple[int, int], float] = {}
+            for a, (s, f) in enumerate(arms[b]):
+                key = (int(s), int(f))
+                if key not in by_state:
+                    by_state[key] = q(state, key, n - t)
+                values[b, a] = by_state[key]
+        return _argmax_random_ties(values, rng)
+
+    return choose
+
+
 def run_strategy(strategy: Strategy, p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Total reward of ``n`` pulls on each bandit (rows of ``p``, success probabilities)."""
     bandits, k = p.shape
@@ -181,6 +244,8 @@ def baseline_table(p_train: np.ndarray, p_test: np.ndarray, n: int, seed: int) -
         "thompson": (thompson, None),
         "gittins": (gittins(gamma, n), gamma),
     }
+    if n <= BAYES_OPTIMAL_MAX_PULLS:
+        strategies["bayes_optimal"] = (bayes_optimal(n, p_test.shape[1]), None)
     table = {}
     for name, (strategy, hparam) in strategies.items():
         totals = run_strategy(strategy, p_test, n, np.random.default_rng(seed + 1))
