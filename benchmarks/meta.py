@@ -123,6 +123,29 @@ def maml_navigation(iterations: int, seed: int, hidden: list[int], activation: s
     return maml_table("navigation2d", iterations, seed, hidden, activation, meta_batch, trajectories, **kwargs)
 
 
+def metric_switch_timing(iterations: int = 4, rounds: int = 2, seed: int = 0) -> dict[str, Any]:
+    """What ``gauss_newton_metric`` buys: CPU seconds per MAML meta-iteration on 2D navigation
+    ([64, 64] tanh, 20 tasks × 20 trajectories) with the switch on and off, alternating rounds of
+    ``iterations`` each after one warm-up iteration, both from the same seed."""
+    import torch
+    from rlsuite.agents.maml import MAML
+
+    torch.set_num_threads(1)
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for switch in (True, False):
+            agent = MAML("navigation2d", seed=seed, device="cpu", hidden_sizes=[64, 64], activation="tanh",
+                         gauss_newton_metric=switch)
+            agent.meta_iteration()
+            start = time.process_time()
+            for _ in range(iterations):
+                agent.meta_iteration()
+            cpu[switch].append((time.process_time() - start) / iterations)
+    on, off = float(np.median(cpu[True])), float(np.median(cpu[False]))
+    print(f"gauss_newton_metric: on {on:.2f}, off {off:.2f} CPU-s per meta-iteration ({off / on:.2f}x)", flush=True)
+    return {"cpu_seconds_on": on, "cpu_seconds_off": off, "speedup": off / on, "rounds": cpu}
+
+
 PAPER_TABLE2 = {10: {"random": 100.1, "psrl": 138.1, "ucrl2": 146.6, "rl2": 156.2},
                 25: {"random": 250.2, "psrl": 408.8, "ucrl2": 424.1, "rl2": 445.7}}
 
@@ -217,6 +240,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bandit-baselines", action="store_true", help="table 1 baselines, all six cells")
     parser.add_argument("--mdp-baselines", action="store_true", help="table 2 baselines: random, PSRL, UCRL2")
+    parser.add_argument("--metric-switch", action="store_true",
+                        help="CPU time of a MAML meta-iteration with gauss_newton_metric on and off")
     parser.add_argument("--bayes-optimal", action="store_true", help="exact Bayes-optimal bounds of the n=10 cells")
     parser.add_argument("--quick", action="store_true", help="bandits n=10 k=5 and 2D navigation, reduced")
     parser.add_argument("--nav", action="store_true", help="MAML 2D navigation: MAML, pretrained, oracle, random")
@@ -274,6 +299,8 @@ def main() -> None:
         results = bandit_baselines(sorted(PAPER_TABLE1), args.bandits, args.seed)
         print_bandit_table(results)
         summary["bandit_baselines"] = results
+    if args.metric_switch:
+        summary["gauss_newton_metric"] = metric_switch_timing(seed=args.seed)
     if args.bayes_optimal:
         summary["bayes_optimal"] = bayes_optimal_bounds([(10, 5), (10, 10), (10, 50)], args.bandits, args.seed)
     if args.mdp_baselines:
