@@ -15,7 +15,7 @@ metaworld = pytest.importorskip("metaworld")
 from rlsuite.envs.meta import MetaWorldML1  # noqa: E402
 
 from rlsuite.envspec import env_spec_from  # noqa: E402
-from rlsuite.errors import ConfigError, UnknownNameError  # noqa: E402
+from rlsuite.errors import ConfigError, InsufficientMemoryError, UnknownNameError  # noqa: E402
 from rlsuite.meta import MetaSplit, TaskEnv, task_distribution  # noqa: E402
 
 
@@ -127,6 +127,16 @@ def test_plugin_builds_through_env_specs_and_rejects_bad_input():
         task_distribution(env_spec_from("metaworld_ml1/h501"))
     with pytest.raises(ConfigError, match="cannot build metaworld_ml1"):
         task_distribution(env_spec_from({"plugin": "metaworld_ml1", "kwargs": {"goal": 1}}))
+
+
+def test_a_batch_of_envs_that_cannot_fit_in_memory_is_refused_before_it_is_built():
+    vec = MetaWorldML1(horizon=5).make_vec()
+    assert 5e6 < vec.env_bytes < 1e8  # one MuJoCo model with its meshes and textures per row
+    vec.set_tasks({"index": np.array([0]), "held_out": np.array([1])}, repeats=10_000_000)
+    refused = "Meta-World envs, one per row of 9,999,999 new envs needs .*set tasks × trajectories per batch="
+    with pytest.raises(InsufficientMemoryError, match=refused):
+        vec.reset()
+    assert len(vec.envs) == 1
 
 
 def test_missing_package_is_one_clear_line(monkeypatch):

@@ -18,7 +18,9 @@ Rows never finish early: Meta-World never terminates, and the horizon (default 5
 ``max_path_length``; ``metaworld_ml1/h150`` for a shorter one) ends every episode. Actions are
 clipped to [−1, 1]⁴ before stepping. The physics is the cost, so each row owns a Meta-World env,
 stepped in a loop; resets are deterministic (Meta-World's reset ignores seeds: a task fixes the
-initial state).
+initial state). Each env holds its own MuJoCo model with meshes and textures, ≈ 21 MB for reach-v3,
+so a batch of 200 rows takes ≈ 4.4 GB; a batch that would not fit in the available memory is refused
+before its envs are built (:func:`rlsuite.cost.check_fits`).
 
 Needs the ``metaworld`` extra (``pip install 'rlsuite[metaworld]'``, metaworld 3.1.1 with mujoco 3.3.0).
 """
@@ -31,6 +33,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlsuite.cost import check_fits
 from rlsuite.errors import ConfigError, unknown
 from rlsuite.meta.tasks import RowStep, TaskDistribution, TaskParams, VecTaskEnv
 
@@ -44,6 +47,9 @@ def import_metaworld() -> Any:
     except ImportError as err:
         raise ConfigError(f"Meta-World ML1 needs the metaworld package ({err}); install it with: "
                           f"{INSTALL_HINT}") from None
+    except OSError as err:  # mujoco's shared library: a mujoco 4 install downgraded in place
+        raise ConfigError(f"metaworld cannot load mujoco ({err}); repair it with: pip uninstall mujoco-core "
+                          f"mujoco-studio && {INSTALL_HINT}") from None
     return metaworld
 
 
@@ -114,6 +120,7 @@ class VecMetaWorld(VecTaskEnv):
         self.observation_space = gym.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
                                                 dtype=np.float32)
         self.action_space = self.envs[0].action_space
+        self.env_bytes = int(self.envs[0].model.nbuffer + self.envs[0].data.nbuffer)
         self.success = np.zeros(0, dtype=bool)  # per row: did Meta-World report success in this episode
 
     def row_task(self, b: int) -> Any:
@@ -122,6 +129,10 @@ class VecMetaWorld(VecTaskEnv):
         return self.task_lists[held_out][int(self.row_params["index"][b])]
 
     def _reset_rows(self) -> np.ndarray:
+        missing = self.n_rows - len(self.envs)
+        if missing > 0:
+            check_fits("Meta-World envs, one per row", missing * self.env_bytes, per_item=self.env_bytes,
+                       items=missing, key="tasks × trajectories per batch", unit="new envs")
         while len(self.envs) < self.n_rows:
             self.envs.append(self.env_class())
         obs = []
