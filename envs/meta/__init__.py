@@ -2,7 +2,8 @@
 
 ``env=bandits/k5-n100`` (k arms, n pulls per trial), ``env=tabular_mdp`` (or
 ``tabular_mdp/s10-a5-h10``), ``env=navigation2d`` (``env.kwargs.oracle=true`` for the oracle),
-``env=halfcheetah_vel`` and ``env=halfcheetah_dir`` (MuJoCo; ``/h200`` for the paper's horizon).
+``env=halfcheetah_vel`` and ``env=halfcheetah_dir`` (MuJoCo; ``/h200`` for the paper's horizon),
+``env=metaworld_ml1`` (Meta-World ML1, the metaworld extra: ``metaworld_ml1/push-v3-h150``).
 Each plugin builds a one-task Gymnasium env (:class:`rlsuite.meta.tasks.TaskEnv`) for ordinary
 agents and the CLI, and exposes :meth:`distribution` for meta-learners, which step the batched
 :class:`rlsuite.meta.tasks.VecTaskEnv` directly.
@@ -15,6 +16,7 @@ from typing import Any
 
 from rlsuite.envs.meta.bandits import BernoulliBandits
 from rlsuite.envs.meta.halfcheetah import HalfCheetahDir, HalfCheetahVel
+from rlsuite.envs.meta.metaworld_ml1 import MetaWorldML1
 from rlsuite.envs.meta.navigation import Navigation2D
 from rlsuite.envs.meta.tabular_mdp import RandomMDPs
 
@@ -23,13 +25,14 @@ from rlsuite.errors import ConfigError
 from rlsuite.meta.tasks import TaskDistribution, TaskEnv
 
 __all__ = ["BanditsPlugin", "BernoulliBandits", "HalfCheetahDir", "HalfCheetahDirPlugin", "HalfCheetahVel",
-           "HalfCheetahVelPlugin", "MetaEnvPlugin", "Navigation2D", "Navigation2DPlugin", "RandomMDPs",
-           "TabularMDPPlugin"]
+           "HalfCheetahVelPlugin", "MetaEnvPlugin", "MetaWorldML1", "MetaWorldML1Plugin", "Navigation2D",
+           "Navigation2DPlugin", "RandomMDPs", "TabularMDPPlugin"]
 
 
 class MetaEnvPlugin(EnvPlugin):
     """A task distribution addressed by ``<family>`` or ``<family>/<variant>``; the variant's
-    numbers become constructor arguments (``k5-n100`` → ``k=5, n=100``)."""
+    numbers become constructor arguments (``k5-n100`` → ``k=5, n=100``; a non-numeric group, such as
+    Meta-World's env name, stays a string; a group left out is not passed)."""
 
     family: str = ""
     pattern: re.Pattern[str] = re.compile("")
@@ -44,7 +47,8 @@ class MetaEnvPlugin(EnvPlugin):
             if match is None:
                 accepted = f"{self.family} or e.g. {self.example}"
                 raise ConfigError(f"unknown {self.family} variant '{id}'; accepted: {accepted}")
-            args = {key: int(value) for key, value in match.groupdict().items()}
+            args = {key: int(value) if value.isdigit() else value
+                    for key, value in match.groupdict().items() if value is not None}
         try:
             return self.builds(**{**args, **kwargs})
         except TypeError as err:
@@ -98,3 +102,13 @@ class HalfCheetahDirPlugin(MetaEnvPlugin):
     pattern = re.compile(r"halfcheetah_dir/h(?P<horizon>\d+)")
     example = "halfcheetah_dir/h100"
     builds = HalfCheetahDir
+
+
+class MetaWorldML1Plugin(MetaEnvPlugin):
+    description = ("Meta-World ML1 (metaworld extra): one manipulation env, 50 train / 50 test goals, "
+                   "horizon 500: metaworld_ml1/reach-v3-h150")
+    family = "metaworld_ml1"
+    # metaworld_ml1/h150, metaworld_ml1/push-v3, metaworld_ml1/push-v3-h150
+    pattern = re.compile(r"metaworld_ml1/(?=.)(?:(?P<env_name>[a-z][a-z0-9-]*-v\d+)(?=-h|$)-?)?(?:h(?P<horizon>\d+))?")
+    example = "metaworld_ml1/reach-v3-h150"
+    builds = MetaWorldML1

@@ -33,20 +33,26 @@ class MetaEvaluation:
 def adaptation_returns(agent: Any, tasks: TaskSet, steps: int, step_sizes: list[float],
                        rng: np.random.Generator, n_traj: int | None = None) -> dict[str, Any]:
     """``{"returns": [mean after 0 steps, after 1, …], "per_task": [[…] per step], "step_sizes": […]}``;
-    step k (1-based) uses ``step_sizes[k - 1]``, the last size repeating."""
+    step k (1-based) uses ``step_sizes[k - 1]``, the last size repeating. Where the task env reports
+    a per-row ``success`` (Meta-World), ``"success"`` is the fraction of trajectories that succeeded
+    after 0, 1, … steps."""
     if steps < 0 or not step_sizes:
         raise ConfigError("adaptation: steps must be >= 0 and step_sizes non-empty")
     params_t = {name: p.detach() for name, p in agent.per_task(agent.params(), len(tasks)).items()}
-    means, per_task, used = [], [], []
+    means, per_task, used, success = [], [], [], []
     for k in range(steps + 1):
         eps = agent.sample(tasks, params_t, rng, n_traj)
         task_returns = eps.returns().mean(dim=-1)
         means.append(float(task_returns.mean()))
         per_task.append([float(r) for r in task_returns])
+        row_success = getattr(getattr(agent, "vec", None), "success", None)
+        if row_success is not None:
+            success.append(float(np.mean(row_success)))
         if k == steps:
             break
         lr = float(step_sizes[min(k, len(step_sizes) - 1)])
         used.append(lr)
         adapted = agent.adapt(params_t, eps, agent.advantages(eps), lr, create_graph=False)
         params_t = {name: p.detach() for name, p in adapted.items()}
-    return {"returns": means, "per_task": per_task, "step_sizes": used, "tasks": [int(s) for s in tasks.seeds]}
+    result = {"returns": means, "per_task": per_task, "step_sizes": used, "tasks": [int(s) for s in tasks.seeds]}
+    return {**result, "success": success} if success else result

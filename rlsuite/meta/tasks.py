@@ -60,6 +60,13 @@ class TaskDistribution:
             raise ConfigError("asked for zero tasks; n must be >= 1")
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
+    def held_out_params(self, seeds: np.ndarray) -> TaskParams:
+        """The held-out tasks named by ``seeds``, the first ``len(seeds)`` of a split's held-out pool
+        in order (what :meth:`MetaSplit.test_tasks` asks for). The same draw as meta-training tasks
+        by default; a benchmark with a fixed list of test tasks (Meta-World) maps position i to its
+        i-th test task instead, so held-out tasks come from that list only."""
+        return self.params_for_seeds(seeds)
+
 
 @dataclass
 class TaskSet:
@@ -90,7 +97,7 @@ class MetaSplit:
         if not 1 <= n <= len(self.test_seeds):
             raise ConfigError(f"held-out tasks: n must be in 1..{len(self.test_seeds)}, got {n}")
         seeds = self.test_seeds[:n]
-        return TaskSet(seeds, self.distribution.params_for_seeds(seeds))
+        return TaskSet(seeds, self.distribution.held_out_params(seeds))
 
     def train_tasks(self, rng: np.random.Generator, n: int) -> TaskSet:
         """``n`` fresh meta-training tasks drawn with ``rng``; never a held-out task."""
