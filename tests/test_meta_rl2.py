@@ -34,32 +34,25 @@ def test_hidden_state_resets_only_between_trials():
     assert torch.count_nonzero(again.states_in[0]) == 0
 
 
-@pytest.mark.parametrize("time_input", [False, True])
-def test_training_recomputes_what_acting_saw(time_input):
-    agent = RL2("bandits/k3-n6", seed=1, device="cpu", time_input=time_input, **SMALL)
+@pytest.mark.parametrize(("critic", "time_input"),
+                         [("shared", False), ("shared", True), ("separate", False), ("detached", False)])
+def test_training_recomputes_what_acting_saw(critic, time_input):
+    agent = RL2("bandits/k3-n6", seed=1, device="cpu", critic=critic, time_input=time_input, **SMALL)
     trials = agent.run_trials(agent.split.train_tasks(agent.rng, 4), agent.rng)
     log_probs, values, _ = agent.evaluate_sequences(trials.inputs, trials.actions)
     torch.testing.assert_close(log_probs, trials.log_probs, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(values, trials.values, rtol=1e-5, atol=1e-5)
     assert trials.episode_returns().shape == (3, 4)
+    assert (agent.net.value_core is not None) == (critic == "separate")
+    if critic != "shared":  # the value alone: no gradient may reach the policy's core or actor
+        values.sum().backward()
+        assert all(p.grad is None for p in [*agent.net.core.parameters(), *agent.net.actor.parameters()])
+        assert agent.net.critic.weight.grad is not None
     if time_input:  # the last input column is t / (episodes × horizon), the same for every trial
         length = trials.inputs.shape[0]
         expected = (torch.arange(length, dtype=torch.float32) / length).view(-1, 1).expand(length, 4)
         torch.testing.assert_close(trials.inputs[..., -1], expected)
         agent.act(np.zeros(agent.observation_space.shape, dtype=np.float32))  # the one-step API sees it too
-
-
-@pytest.mark.parametrize("critic", ["separate", "detached"])
-def test_critic_variants_recompute_acting_and_keep_the_value_loss_off_the_policy_core(critic):
-    agent = RL2("bandits/k3-n6", seed=1, device="cpu", critic=critic, **SMALL)
-    trials = agent.run_trials(agent.split.train_tasks(agent.rng, 4), agent.rng)
-    log_probs, values, _ = agent.evaluate_sequences(trials.inputs, trials.actions)
-    torch.testing.assert_close(log_probs, trials.log_probs, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(values, trials.values, rtol=1e-5, atol=1e-5)
-    values.sum().backward()  # the value alone: no gradient may reach the policy's core or actor
-    assert all(p.grad is None for p in [*agent.net.core.parameters(), *agent.net.actor.parameters()])
-    assert agent.net.critic.weight.grad is not None
-    assert (agent.net.value_core is not None) == (critic == "separate")
 
 
 def test_unknown_critic_is_one_clear_error():
