@@ -367,11 +367,14 @@ class MAML(Agent):
         result = self.meta_test(n_tasks, steps, seed)
         n_traj = self.config.trajectories_per_task
         curve = " / ".join(f"{r:.2f}" for r in result["returns"])
+        if "success" in result:  # Meta-World: the fraction of trajectories that succeeded after 0..k steps
+            curve += "; success " + " / ".join(f"{x:.0%}" for x in result["success"])
         return MetaEvaluation(
             protocol=f"meta-adaptation/k{steps}",
             scores=np.asarray(result["per_task"][-1]),
             env_steps=np.full(n_tasks, (steps + 1) * n_traj * self.vec.horizon),
             summary=f"mean return on {n_tasks} held-out tasks after 0..{steps} gradient steps: {curve}",
             details={"adapt_steps": steps, "returns_after_steps": result["returns"], "per_task": result["per_task"],
-                     "step_sizes": result["step_sizes"], "trajectories_per_task": n_traj, "tasks": result["tasks"]},
+                     "step_sizes": result["step_sizes"], "trajectories_per_task": n_traj, "tasks": result["tasks"],
+                     **({"success_after_steps": result["success"]} if "success" in result else {})},
         )

@@ -161,6 +161,8 @@ def test_tiny_maml_and_rl2_run_on_metaworld():
     assert not maml.split.is_held_out(maml.last_task_seeds).any()
     test = maml.meta_test(n_tasks=2, steps=1, n_traj=2)
     assert len(test["returns"]) == 2 and len(test["success"]) == 2 and all(0 <= s <= 1 for s in test["success"])
+    evaluation = maml.meta_evaluate(n_tasks=2, seed=5, adapt_steps=1)  # what rlsuite eval / the leaderboard show
+    assert len(evaluation.details["success_after_steps"]) == 2 and "success" in evaluation.summary
 
     rl2 = RL2("metaworld_ml1/h10", seed=0, device="cpu", hidden_size=8, episodes_per_trial=2,
               trials_per_iteration=2, n_minibatches=2, n_epochs=1)
