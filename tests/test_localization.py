@@ -311,7 +311,7 @@ def test_eval_record_writes_a_gif_of_the_box(task, tmp_path):
 
 
 # ----------------------------------------------------------------------------- learning
-def train_and_score(task, seed: int, steps: int = 4000) -> dict[str, float]:
+def train_and_score(task, seed: int, steps: int = 8000, searches: int = 60) -> dict[str, float]:
     """Mean IoU of the final box of single searches on held-out images after a short DQN run (the
     paper's hyperparameters, a 256-unit Q-network), minus the random agent's on the same searches."""
     from rlsuite.envs.localization.evaluation import agent_policy, random_policy, search_outcomes
@@ -324,8 +324,8 @@ def train_and_score(task, seed: int, steps: int = 4000) -> dict[str, float]:
     agent = rlsuite.make_agent("dqn", env=lambda: make_env(task), seed=seed, tuned=False, **hparams)
     agent.learn(steps)
     held_out = make_env(task, split="test")
-    trained = search_outcomes(held_out, agent_policy(agent), 30, seed=100)
-    random = search_outcomes(held_out, random_policy(seed), 30, seed=100)
+    trained = search_outcomes(held_out, agent_policy(agent), searches, seed=100)
+    random = search_outcomes(held_out, random_policy(seed), searches, seed=100)
     return {"trained": trained["final_iou"], "random": random["final_iou"]}
 
 
@@ -335,4 +335,7 @@ def test_short_training_beats_the_random_agent(learning_task, seeds):
         result = train_and_score(learning_task, seed)
         return result["trained"] - result["random"]
 
-    assert_quorum("localization: DQN final-box IoU - random's", score, seeds, threshold=0.07)
+    # 8,000 steps and 60 searches: at 4,000 steps the result was decided by float rounding (one seed
+    # ranged 0.003-0.320 across rounding variants); at 8,000 every seed of 0-5 under every variant of
+    # ../shared/tools/float_variants.sh lies in 0.25-0.45 (docs/tests.md), so 0.15 has room on both sides.
+    assert_quorum("localization: DQN final-box IoU - random's", score, seeds, threshold=0.15)
