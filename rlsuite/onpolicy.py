@@ -41,7 +41,17 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
+from rlsuite.constraints import (
+    activation_name,
+    at_least_one,
+    encoder_run,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.errors import ConfigError
 from rlsuite.flat_params import FlatParameters
 from rlsuite.nets import PRECISIONS
@@ -128,7 +138,7 @@ class OnPolicyConfig(AgentConfig):
     net_arch: list[int] | None = field(default=None, metadata=widths)
     vf_net_arch: list[int] | None = field(default=None, metadata=widths)
     shared: bool | None = None  # one trunk for actor and critic
-    activation: str = "tanh"  # checked by rlsuite.nets when the networks are built
+    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
     ortho_init: bool = True
     log_std_init: float = field(default=0.0, metadata=finite)
     squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
@@ -136,7 +146,8 @@ class OnPolicyConfig(AgentConfig):
     normalize_reward: bool = False
     clip_obs: float = field(default=10.0, metadata=positive)
     clip_reward: float = field(default=10.0, metadata=positive)
-    encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
+    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
+    encoder: str | None = field(default=None, metadata=encoder_run)
     freeze_encoder: bool = True
     # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
     # it covers (CPU MLPs on vector observations); false: torch for acting too.

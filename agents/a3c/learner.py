@@ -16,7 +16,16 @@ from torch import nn
 
 from rlsuite.agent import AgentConfig
 from rlsuite.buffers import gae
-from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
+from rlsuite.constraints import (
+    activation_name,
+    at_least_one,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.errors import RLSuiteError
 from rlsuite.nonfinite import NonFiniteWatch, check_env_step
 from rlsuite.offpolicy import EpisodeTracker, true_next_obs
@@ -43,7 +52,7 @@ class A3CConfig(AgentConfig):
     anneal_lr: bool = True  # linear to 0 over the budget, as in the paper
     # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
     net_arch: list[int] | None = field(default=None, metadata=widths)
-    activation: str = "tanh"  # checked by rlsuite.nets when the networks are built
+    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
     # one trunk for actor and critic; None: shared CNN for images (as the paper), separate MLPs for vectors
     shared: bool | None = None
     # auto: fork where available, else spawn
