@@ -239,7 +239,7 @@ class DQN(Agent):
     def setup(self) -> None:
         cfg = self.config
         self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
-        self.frames_per_step = 4 if self.env_spec.plugin == "atari" else 1
+        self.frames_per_step = self.env_spec.frames_per_step()  # logged as train/frames
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())

@@ -135,3 +135,19 @@ def test_train_freq_counts_env_steps_summed_over_envs_in_ddpg_as_in_dqn():
     agent.learn(total_steps=20)
     assert agent.steps == 20
     assert agent.updates == 20 // 4  # the old meaning (vector steps) would have given 20 // 8
+
+
+# ---------------------------------------------------------------- frames per agent step: one source
+def test_frames_per_step_come_from_the_env_plugin():
+    """EnvPlugin.frames_per_step decides frames for the agents' logs, the cost line and the leaderboard."""
+    from rlsuite.envspec import EnvSpec
+
+    pytest.importorskip("ale_py")
+    assert EnvSpec(plugin="atari", id="ALE/Pong-v5").frames_per_step() == 4  # the wrapper's default
+    assert EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"frame_skip": 2}).frames_per_step() == 2
+    assert EnvSpec(plugin="atari", id="ALE/Pong-v5").frames_per_step(frame_skip=3) == 3  # a protocol's kwargs
+    assert EnvSpec(plugin="gym", id="CartPole-v1").frames_per_step() == 1
+    assert EnvSpec(plugin="custom", instance=object()).frames_per_step() == 1  # type: ignore[arg-type]
+    agent = rlsuite.make_agent("dqn", env=EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"frame_skip": 2}),
+                               tuned=False, buffer_size=100)
+    assert agent.frames_per_step == 2  # DQN no longer assumes 4 for every Atari env
