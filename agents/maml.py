@@ -50,11 +50,11 @@ from rlsuite.constraints import (
     domain,
     finite,
     non_negative,
+    one_of,
     positive,
     probability,
     widths,
 )
-from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
@@ -152,9 +152,9 @@ class MAMLConfig(AgentConfig):
     hidden_sizes: list[int] = field(default_factory=lambda: [100, 100], metadata=widths)
     activation: str = field(default="relu", metadata=activation_name)
     init_log_std: float = field(default=0.0, metadata=finite)
-    inner_lr: float = field(default=0.1, metadata=positive)  # α of the meta-training inner step
+    inner_lr: float = field(default=0.1, metadata=non_negative)  # α of the meta-training inner step
     # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
-    inner_steps: int = field(default=1, metadata=non_negative)
+    inner_steps: int = field(default=1, metadata=one_of(0, 1))
     first_order: bool = False
     # The trust region's metric (Hessian of the KL) differentiated through the inner step, as the
     # paper. False (a speed switch): the metric holds the inner gradient constant (∂θ'/∂θ ≈ I); the
@@ -165,13 +165,13 @@ class MAMLConfig(AgentConfig):
     # graph that differentiating the KL's gradient through the inner step builds. False: autograd.
     gauss_newton_metric: bool = True
     meta_batch_size: int = field(default=20, metadata=at_least_one)  # tasks per meta-iteration
-    trajectories_per_task: int = field(default=20, metadata=at_least_one)
+    trajectories_per_task: int = field(default=20, metadata=domain(Range(ge=2)))  # the baseline fits on >= 2
     max_kl: float = field(default=0.01, metadata=positive)
     cg_iters: int = field(default=10, metadata=at_least_one)
     cg_damping: float = field(default=1e-5, metadata=non_negative)
     line_search_steps: int = field(default=15, metadata=at_least_one)
     line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
-    baseline_ridge: float = field(default=1e-5, metadata=positive)
+    baseline_ridge: float = field(default=1e-5, metadata=non_negative)
     # the last one repeats
     test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05], metadata=domain(Each(Range(ge=0))))
     # fixes the held-out tasks, the same for every agent seed
@@ -192,10 +192,6 @@ class MAML(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.inner_steps not in (0, 1):
-            raise ConfigError(f"maml: inner_steps must be 0 (multi-task baseline) or 1, got {cfg.inner_steps}")
-        if cfg.meta_batch_size < 1 or cfg.trajectories_per_task < 2:
-            raise ConfigError("maml: meta_batch_size must be >= 1 and trajectories_per_task >= 2")
         self.distribution = task_distribution(self.env_spec, self.name)
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()

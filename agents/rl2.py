@@ -20,7 +20,7 @@ tasks, and the mean return of each episode inside the trial (adaptation: episode
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -30,8 +30,8 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
-from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
-from rlsuite.errors import ConfigError, unknown
+from rlsuite.constraints import Relation, at_least_one, finite, non_negative, one_of, positive, probability
+from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation
 from rlsuite.meta.tasks import TaskSet
@@ -65,6 +65,10 @@ class RL2Config(AgentConfig):
     # An input the paper does not have: the fraction of the trial elapsed, t / (episodes × horizon).
     # Both heads then know how many pulls/steps are left (how much exploring can still pay off).
     time_input: bool = False
+    relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("trials_per_iteration >= n_minibatches", ("trials_per_iteration", "n_minibatches"),
+                 lambda c: c.trials_per_iteration >= c.n_minibatches),
+    )
 
 
 NetState = tuple[State, State | None]  # (policy core state, value core state when critic="separate")
@@ -163,10 +167,6 @@ class RL2(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.episodes_per_trial < 1 or cfg.trials_per_iteration < cfg.n_minibatches:
-            raise ConfigError("rl2: episodes_per_trial must be >= 1 and trials_per_iteration >= n_minibatches")
-        if cfg.critic not in CRITICS:
-            raise unknown("rl2 critic (agent.critic)", cfg.critic, CRITICS)
         self.distribution = task_distribution(self.env_spec, self.name)
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
