@@ -143,3 +143,22 @@ def test_the_framework_never_imports_an_agent_or_an_env_and_plugins_talk_through
 
 def test_no_import_cycle_anywhere_even_inside_functions():
     assert find_cycle(import_graph(module_level_only=False)) is None
+
+
+def test_the_on_policy_loop_runs_the_collector_it_is_given():
+    """The loop does not know its back-ends: ``agent.collector`` replaces the local vector env (the
+    runner's choice), and ``workers=0`` picks the local loop without importing Ray's module."""
+    import rlsuite
+    from rlsuite.onpolicy import OnPolicyAgent, local_rollout_loop
+
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, seed=0, n_steps=16, batch_size=16)
+    assert agent.rollout_loop() is local_rollout_loop
+    calls: list[int] = []
+
+    def counting_collector(a: OnPolicyAgent, until_step: int) -> None:
+        calls.append(until_step)
+        local_rollout_loop(a, until_step)
+
+    agent.collector = counting_collector
+    agent.learn(total_steps=32)
+    assert calls and agent.steps == 32 and agent.updates == 2
