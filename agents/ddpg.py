@@ -44,6 +44,7 @@ from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.constraints import (
     OneOf,
     Range,
+    activation_name,
     at_least_one,
     domain,
     non_negative,
@@ -161,7 +162,7 @@ class DDPGConfig(AgentConfig):
     # updates per training phase; -1: as many as env steps collected
     gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
     net_arch: list[int] = field(default_factory=lambda: [400, 300], metadata=widths)
-    activation: str = "relu"  # checked by rlsuite.nets when the networks are built
+    activation: str = field(default="relu", metadata=activation_name)  # checked when the networks are built
     action_noise: str = field(default="normal", metadata=one_of("normal", "ornstein_uhlenbeck", "none"))
     # in the normalised action space: a fraction of the half range
     noise_std: float = field(default=0.1, metadata=non_negative)

@@ -68,6 +68,7 @@ from rlsuite.constraints import (
     Relation,
     at_least_one,
     domain,
+    encoder_run,
     finite,
     non_negative,
     one_of,
@@ -126,7 +127,8 @@ class DQNConfig(AgentConfig):
     v_min: float = field(default=-10.0, metadata=finite)
     v_max: float = field(default=10.0, metadata=finite)
     n_step: int = field(default=1, metadata=at_least_one)
-    encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default one
+    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default one
+    encoder: str | None = field(default=None, metadata=encoder_run)
     freeze_encoder: bool = True
 
     relations: ClassVar[tuple[Relation, ...]] = (
@@ -237,7 +239,7 @@ class DQN(Agent):
     def setup(self) -> None:
         cfg = self.config
         self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
-        self.frames_per_step = 4 if self.env_spec.plugin == "atari" else 1
+        self.frames_per_step = self.env_spec.frames_per_step()  # logged as train/frames
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())

@@ -42,7 +42,19 @@ from torch.distributions import Categorical, Distribution, Independent, Normal, 
 from torch.func import functional_call, vmap
 
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.errors import ConfigError
+from rlsuite.constraints import (
+    Each,
+    Range,
+    activation_name,
+    at_least_one,
+    domain,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
@@ -135,12 +147,14 @@ class MetaPolicy(nn.Module):
 
 @dataclass
 class MAMLConfig(AgentConfig):
-    gamma: float = 0.99
-    hidden_sizes: list[int] = field(default_factory=lambda: [100, 100])  # the paper's 2 × 100 ReLU
-    activation: str = "relu"
-    init_log_std: float = 0.0
-    inner_lr: float = 0.1  # α of the meta-training inner step
-    inner_steps: int = 1  # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
+    gamma: float = field(default=0.99, metadata=probability)
+    # the paper's 2 × 100 ReLU
+    hidden_sizes: list[int] = field(default_factory=lambda: [100, 100], metadata=widths)
+    activation: str = field(default="relu", metadata=activation_name)
+    init_log_std: float = field(default=0.0, metadata=finite)
+    inner_lr: float = field(default=0.1, metadata=non_negative)  # α of the meta-training inner step
+    # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
+    inner_steps: int = field(default=1, metadata=one_of(0, 1))
     first_order: bool = False
     # The trust region's metric (Hessian of the KL) differentiated through the inner step, as the
     # paper. False (a speed switch): the metric holds the inner gradient constant (∂θ'/∂θ ≈ I); the
@@ -150,16 +164,18 @@ class MAMLConfig(AgentConfig):
     # at θ_old the KL's gradient in θ' is zero, so this is its exact Hessian, without the third-order
     # graph that differentiating the KL's gradient through the inner step builds. False: autograd.
     gauss_newton_metric: bool = True
-    meta_batch_size: int = 20  # tasks per meta-iteration
-    trajectories_per_task: int = 20
-    max_kl: float = 0.01
-    cg_iters: int = 10
-    cg_damping: float = 1e-5
-    line_search_steps: int = 15
-    line_search_shrink: float = 0.8
-    baseline_ridge: float = 1e-5
-    test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05])  # the last one repeats
-    task_split_seed: int = 0  # fixes the held-out tasks, the same for every agent seed
+    meta_batch_size: int = field(default=20, metadata=at_least_one)  # tasks per meta-iteration
+    trajectories_per_task: int = field(default=20, metadata=domain(Range(ge=2)))  # the baseline fits on >= 2
+    max_kl: float = field(default=0.01, metadata=positive)
+    cg_iters: int = field(default=10, metadata=at_least_one)
+    cg_damping: float = field(default=1e-5, metadata=non_negative)
+    line_search_steps: int = field(default=15, metadata=at_least_one)
+    line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
+    baseline_ridge: float = field(default=1e-5, metadata=non_negative)
+    # the last one repeats
+    test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05], metadata=domain(Each(Range(ge=0))))
+    # fixes the held-out tasks, the same for every agent seed
+    task_split_seed: int = field(default=0, metadata=non_negative)
 
 
 class MAML(Agent):
@@ -176,10 +192,6 @@ class MAML(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.inner_steps not in (0, 1):
-            raise ConfigError(f"maml: inner_steps must be 0 (multi-task baseline) or 1, got {cfg.inner_steps}")
-        if cfg.meta_batch_size < 1 or cfg.trajectories_per_task < 2:
-            raise ConfigError("maml: meta_batch_size must be >= 1 and trajectories_per_task >= 2")
         self.distribution = task_distribution(self.env_spec, self.name)
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()

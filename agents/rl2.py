@@ -19,8 +19,8 @@ tasks, and the mean return of each episode inside the trial (adaptation: episode
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -30,40 +30,47 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
-from rlsuite.errors import ConfigError, unknown
+from rlsuite.constraints import Relation, at_least_one, finite, non_negative, one_of, positive, probability
+from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets.recurrent import RecurrentCore, State
 
+CRITICS = ("shared", "separate", "detached")
+
 
 @dataclass
 class RL2Config(AgentConfig):
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    hidden_size: int = 64
-    core: str = "gru"
-    episodes_per_trial: int = 1  # bandits: one episode of n pulls is the trial
-    trials_per_iteration: int = 256
-    lr: float = 1e-3
-    n_epochs: int = 5
-    n_minibatches: int = 4
-    clip_range: float = 0.2
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    gamma: float = field(default=0.99, metadata=probability)
+    gae_lambda: float = field(default=0.95, metadata=probability)
+    hidden_size: int = field(default=64, metadata=at_least_one)
+    core: str = field(default="gru", metadata=one_of("gru", "lstm"))
+    # bandits: one episode of n pulls is the trial
+    episodes_per_trial: int = field(default=1, metadata=at_least_one)
+    trials_per_iteration: int = field(default=256, metadata=at_least_one)
+    lr: float = field(default=1e-3, metadata=positive)
+    n_epochs: int = field(default=5, metadata=at_least_one)
+    n_minibatches: int = field(default=4, metadata=at_least_one)
+    clip_range: float = field(default=0.2, metadata=positive)
+    ent_coef: float = field(default=0.0, metadata=finite)
+    vf_coef: float = field(default=0.5, metadata=non_negative)
+    max_grad_norm: float = field(default=0.5, metadata=positive)
     normalize_advantage: bool = True
-    task_split_seed: int = 0
+    task_split_seed: int = field(default=0, metadata=non_negative)
     # What the value function reads (see RL2Net): "shared" (the policy's recurrent core, trained by
     # both losses), "separate" (its own recurrent core) or "detached" (the policy core's features
     # with the value loss's gradient stopped, so only the policy loss shapes the memory).
-    critic: str = "shared"
+    critic: str = field(default="shared", metadata=one_of(*CRITICS))
     # An input the paper does not have: the fraction of the trial elapsed, t / (episodes × horizon).
     # Both heads then know how many pulls/steps are left (how much exploring can still pay off).
     time_input: bool = False
+    relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("trials_per_iteration >= n_minibatches", ("trials_per_iteration", "n_minibatches"),
+                 lambda c: c.trials_per_iteration >= c.n_minibatches),
+    )
 
 
-CRITICS = ("shared", "separate", "detached")
 NetState = tuple[State, State | None]  # (policy core state, value core state when critic="separate")
 
 
@@ -160,10 +167,6 @@ class RL2(Agent):
 
     def setup(self) -> None:
         cfg = self.config
-        if cfg.episodes_per_trial < 1 or cfg.trials_per_iteration < cfg.n_minibatches:
-            raise ConfigError("rl2: episodes_per_trial must be >= 1 and trials_per_iteration >= n_minibatches")
-        if cfg.critic not in CRITICS:
-            raise unknown("rl2 critic (agent.critic)", cfg.critic, CRITICS)
         self.distribution = task_distribution(self.env_spec, self.name)
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()

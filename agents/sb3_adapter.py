@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.constraints import OneOf, at_least_one, domain, positive
+from rlsuite.constraints import OneOf, at_least_one, checked_when_built, domain, positive
 from rlsuite.errors import ConfigError, IncompatibleEnvError, suggest, unknown
 from rlsuite.spaces import describe
 
@@ -77,11 +77,12 @@ SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 class SB3Config(AgentConfig):
     algo: str = field(default="ppo", metadata=domain(OneOf(tuple(ALGOS))))
     # auto: CnnPolicy for image observations, else MlpPolicy (other names: checked against the algo's aliases)
-    policy: str = "auto"
+    policy: str = field(default="auto", metadata=checked_when_built("auto, or a policy name of the SB3 algorithm"))
     lr: float | None = field(default=None, metadata=positive)  # None: SB3's default learning_rate for the algo
     batch_size: int | None = field(default=None, metadata=at_least_one)
     buffer_size: int | None = field(default=None, metadata=at_least_one)
-    kwargs: dict[str, Any] = field(default_factory=dict)  # any SB3 constructor argument
+    kwargs: dict[str, Any] = field(default_factory=dict,  # any SB3 constructor argument
+                                   metadata=checked_when_built("SB3 constructor arguments, checked by SB3"))
     verbose: int = field(default=0, metadata=domain(OneOf((0, 1, 2))))
 
 

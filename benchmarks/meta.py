@@ -157,8 +157,7 @@ def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Random, PSRL and UCRL2 on ``mdps`` held-out random MDPs, n = 10 and 25 episodes per trial;
     UCRL2's confidence scale is tuned on as many meta-training MDPs first."""
     from rlsuite.envs.meta import RandomMDPs
-
-    from rlsuite.meta.mdp_baselines import run_mdp_strategy
+    from rlsuite.envs.meta.mdp_baselines import run_mdp_strategy
 
     dist = RandomMDPs()
     split = MetaSplit(dist, seed=seed)

@@ -32,6 +32,7 @@ these, not the per-life training episode returns.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from typing import Any, cast
@@ -329,6 +330,12 @@ class AtariPlugin(EnvPlugin):
 
     def backends(self) -> tuple[str, ...]:
         return BACKENDS
+
+    def frames_per_step(self, id: str | None, *, protocol: str | None = None, **kwargs: Any) -> int:
+        """The wrapper's ``frame_skip`` (the protocol's, else :class:`AtariPreprocessing`'s default 4)."""
+        _, _, opts = self.resolve(id, True, protocol, kwargs)
+        default = inspect.signature(AtariPreprocessing).parameters["frame_skip"].default
+        return int(opts.get("frame_skip", default))
 
     def make_vec(
         self, id: str | None, n_envs: int, *, seed: int, training: bool = True, backend: str | None = None,

@@ -24,6 +24,14 @@ class GymPlugin(EnvPlugin):
         except TypeError as err:  # unexpected kwargs from env.kwargs.<key>=...
             raise ConfigError(f"cannot build {id} with kwargs {kwargs}: {err}") from err
 
+    def frames_per_step(self, id: str | None, **kwargs: Any) -> int:
+        """ALE ids registered in Gymnasium skip ``frameskip`` frames per step (an int; a random range
+        counts 1); every other env: 1."""
+        if not id or id not in gym.registry:
+            return 1
+        frameskip = {**gym.registry[id].kwargs, **kwargs}.get("frameskip", 1)
+        return int(frameskip) if isinstance(frameskip, int) and frameskip >= 1 else 1
+
     def ids(self) -> list[str]:
         return sorted(gym.registry)
 

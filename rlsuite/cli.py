@@ -17,8 +17,6 @@ from typing import Any, NoReturn
 
 from rlsuite.errors import ConfigError, RLSuiteError
 
-COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot", "fit", "sample")
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line instead of usage + message
@@ -275,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_names(parser: argparse.ArgumentParser) -> list[str]:
+    """The subcommands ``parser`` dispatches to, read from its subparsers (one list, never kept by hand)."""
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
+
+
 def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   line: str | None = None) -> str:
     return f"rlsuite: warning: {message}\n"  # e.g. a deprecated key name: one line, no source excerpt
@@ -284,9 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     warnings.formatwarning = _warning_line
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if not getattr(args, "command", None):
-            raise ConfigError(f"missing command; accepted: {', '.join(COMMANDS)} (see 'rlsuite --help')")
+            accepted = ", ".join(command_names(parser))
+            raise ConfigError(f"missing command; accepted: {accepted} (see 'rlsuite --help')")
         return int(args.func(args) or 0)
     except RLSuiteError as err:
         if os.environ.get("RLSUITE_DEBUG"):

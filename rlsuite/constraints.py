@@ -118,6 +118,21 @@ class Either(Constraint):
 
 
 @dataclass(frozen=True)
+class CheckedWhenBuilt(Constraint):
+    """A domain the config cannot enumerate (an activation name, an encoder run, free keyword
+    arguments): declared here in words, checked by the code that uses the value, which turns a bad
+    one into a :class:`ConfigError` before anything is written."""
+
+    what: str
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return self.what
+
+
+@dataclass(frozen=True)
 class Relation:
     """A rule across fields of one config, declared on its class as ``relations = (Relation(...),)``."""
 
@@ -142,10 +157,23 @@ probability = domain(Range(ge=0, le=1))  # also discounts, λ, ε, τ
 at_least_one = domain(Range(ge=1))  # sizes, counts, intervals
 finite = domain(Range())
 widths = domain(Each(Range(ge=1)))  # hidden layer sizes
+flag = one_of(False, True)  # what every ``bool`` field accepts (constraint_of infers it from the type)
+activation_name = domain(CheckedWhenBuilt(
+    "an activation name of rlsuite.nets (relu, tanh, elu, gelu, silu, leaky_relu)"))
+# checked when the encoder loads (rlsuite.backbones)
+encoder_run = domain(CheckedWhenBuilt("the run directory of a `rlsuite fit` run (vae or cnn)"))
+
+
+def checked_when_built(what: str) -> dict[str, Constraint]:
+    return domain(CheckedWhenBuilt(what))
 
 
 def constraint_of(field: dataclasses.Field[Any]) -> Constraint | None:
-    return field.metadata.get(DOMAIN)
+    """The field's declared domain; a ``bool`` field's domain is its type (:data:`flag`)."""
+    declared = field.metadata.get(DOMAIN)
+    if declared is None and field.type in (bool, "bool", "bool | None"):
+        return flag[DOMAIN]
+    return declared
 
 
 def _nan_path(value: Any, path: str) -> str | None:

@@ -41,6 +41,12 @@ class EnvPlugin:
         Gymnasium's Sync/Async vector env over :meth:`make` (same-step autoreset, final obs in info)."""
         return None
 
+    def frames_per_step(self, id: str | None, **kwargs: Any) -> int:
+        """Emulator frames one agent step advances for the env :meth:`make` builds from the same
+        arguments (Atari: its ``frame_skip``). The one source of frame counts: the agents' logs, the
+        cost line of a run, the leaderboard's ``frames`` column. Default: 1."""
+        return 1
+
     def backends(self) -> tuple[str, ...]:
         """Names ``env.backend=`` accepts for :meth:`make_vec` (none by default)."""
         return ()

@@ -124,6 +124,13 @@ class EnvSpec:
         kwargs = {**self.kwargs, **extra}
         return registry.get_env_plugin(self.plugin).make(self.id, training=training, render_mode=render_mode, **kwargs)
 
+    def frames_per_step(self, **extra: Any) -> int:
+        """Emulator frames per agent step of :meth:`make`'s env (:meth:`EnvPlugin.frames_per_step`);
+        1 for a user's own env instance or factory."""
+        if not self.rebuildable:
+            return 1
+        return registry.get_env_plugin(self.plugin).frames_per_step(self.id, **{**self.kwargs, **extra})
+
     def check_backend(self) -> None:
         """An ``env.backend`` the plugin does not offer is one clear error (before anything runs)."""
         if self.backend is None:

@@ -21,14 +21,16 @@ Details that every agent gets right the same way here:
   the rollout's end (they bootstrap like a truncation, which is what GAE does at a rollout end
   anyway), the update runs, ``after_step(rollout_start)`` writes the checkpoint after the update,
   and ``start_segment()`` reseeds the envs: a resumed run replays the uninterrupted one bit for bit.
-* **Rollout workers.** ``workers=N`` collects in N Ray actors that run this same
-  :func:`collect_rollout` (:mod:`rlsuite.distributed.rollout`); the update reads
-  :meth:`OnPolicyAgent.rollout_batch` either way.
+* **Collectors.** :meth:`OnPolicyAgent.train_until` runs a pluggable :data:`RolloutLoop`:
+  :func:`local_rollout_loop` (the agent's vector env), or with ``workers=N`` N Ray actors that run
+  this same :func:`collect_rollout` (:mod:`rlsuite.distributed.rollout`, which sees the agent only
+  through its methods and never imports this module); ``agent.collector`` overrides the choice. The
+  update reads :meth:`OnPolicyAgent.rollout_batch` either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -39,47 +41,30 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, widths
+from rlsuite.constraints import (
+    activation_name,
+    at_least_one,
+    encoder_run,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.errors import ConfigError
 from rlsuite.flat_params import FlatParameters
 from rlsuite.nets import PRECISIONS
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
+from rlsuite.running_stats import RunningMeanStd
+
+__all__ = ["ObsNormalizer", "OnPolicyAgent", "OnPolicyConfig", "RewardNormalizer", "RolloutLoop", "RunningMeanStd",
+           "collect_rollout", "flatten_rollout", "local_rollout_loop", "rollout_distribution"]
 
 
 # ---------------------------------------------------------------------------- normalization
-class RunningMeanStd:
-    """Mean and variance of a stream of batches (Chan et al.'s parallel form of Welford's update:
-    one vectorized update per batch, numerically stable)."""
-
-    def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 1e-4):
-        self.mean = np.zeros(shape, np.float64)
-        self.var = np.ones(shape, np.float64)
-        self.count = float(epsilon)  # a tiny prior count, as in OpenAI baselines / SB3
-
-    def update(self, batch: np.ndarray) -> None:
-        batch = np.asarray(batch, np.float64)
-        n = batch.shape[0]
-        if n == 0:
-            return
-        batch_mean, batch_var = batch.mean(0), batch.var(0)
-        delta = batch_mean - self.mean
-        total = self.count + n
-        self.mean = self.mean + delta * (n / total)
-        m2 = self.var * self.count + batch_var * n + delta**2 * (self.count * n / total)
-        self.var = m2 / total
-        self.count = total
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.mean = np.array(state["mean"], np.float64)
-        self.var = np.array(state["var"], np.float64)
-        self.count = float(state["count"])
-
-
 class ObsNormalizer:
     """``clip((obs − mean) / sqrt(var + eps), ±clip)`` with running statistics; the identity (a
     float32 cast for float observations, nothing for images and integers) when disabled."""
@@ -153,7 +138,7 @@ class OnPolicyConfig(AgentConfig):
     net_arch: list[int] | None = field(default=None, metadata=widths)
     vf_net_arch: list[int] | None = field(default=None, metadata=widths)
     shared: bool | None = None  # one trunk for actor and critic
-    activation: str = "tanh"  # checked by rlsuite.nets when the networks are built
+    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
     ortho_init: bool = True
     log_std_init: float = field(default=0.0, metadata=finite)
     squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
@@ -161,7 +146,8 @@ class OnPolicyConfig(AgentConfig):
     normalize_reward: bool = False
     clip_obs: float = field(default=10.0, metadata=positive)
     clip_reward: float = field(default=10.0, metadata=positive)
-    encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
+    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
+    encoder: str | None = field(default=None, metadata=encoder_run)
     freeze_encoder: bool = True
     # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
     # it covers (CPU MLPs on vector observations); false: torch for acting too.
@@ -200,6 +186,8 @@ class OnPolicyAgent(Agent):
     persistent: ClassVar[tuple[str, ...]] = ("policy", "optimizer", "obs_normalizer", "reward_normalizer")
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
     supports_recurrent: ClassVar[bool] = False  # its update goes through rollout_distribution
+    # the collect/update loop to run instead of the one chosen from the config (see rollout_loop)
+    collector: RolloutLoop | None = None
 
     def setup(self) -> None:
         cfg = self.config
@@ -377,20 +365,40 @@ class OnPolicyAgent(Agent):
             return
         super().start_segment()
 
-    def train_until(self, until_step: int) -> None:
+    def collect_rollout(self) -> bool:
+        """One rollout into :attr:`buffer` (:func:`collect_rollout`): what a collector calls."""
+        return collect_rollout(self)
+
+    def rollout_loop(self) -> RolloutLoop:
+        """The collector that drives :meth:`train_until`: :attr:`collector` where one was given,
+        else the local vector env, or Ray rollout workers when ``workers > 0``."""
+        if self.collector is not None:
+            return self.collector
         if self.config.workers:
+            # Imported here: the Ray back-end is optional, and it knows this class only as a protocol.
             from rlsuite.distributed.rollout import train_with_rollout_workers
 
-            train_with_rollout_workers(self, until_step)
-            return
-        while self.steps < until_step:
-            rollout_start = self.steps
-            cut = collect_rollout(self)
-            self.update()
-            self.updates += 1
-            self.after_step(rollout_start)
-            if cut:
-                self.start_segment()
+            return train_with_rollout_workers
+        return local_rollout_loop
+
+    def train_until(self, until_step: int) -> None:
+        self.rollout_loop()(self, until_step)
+
+
+# A collector runs the collect/update loop of an on-policy agent up to a step count.
+RolloutLoop = Callable[[OnPolicyAgent, int], None]
+
+
+def local_rollout_loop(agent: OnPolicyAgent, until_step: int) -> None:
+    """Collect with the agent's own vector env, update, repeat (the default collector)."""
+    while agent.steps < until_step:
+        rollout_start = agent.steps
+        cut = collect_rollout(agent)
+        agent.update()
+        agent.updates += 1
+        agent.after_step(rollout_start)
+        if cut:
+            agent.start_segment()
 
 
 def flatten_rollout(buffer: RolloutBuffer) -> RolloutBatch:

@@ -46,6 +46,11 @@ def agent_names() -> list[str]:
     return sorted(_entry_points(AGENT_GROUP))
 
 
+def agent_targets() -> dict[str, str]:
+    """Each registered agent's ``module:Class`` (its entry point's value), without importing it."""
+    return {name: ep.value for name, ep in sorted(_entry_points(AGENT_GROUP).items())}
+
+
 def env_plugin_names() -> list[str]:
     return sorted(_entry_points(ENV_GROUP))
 

@@ -149,9 +149,7 @@ def cost_summary(agent: Agent, cfg: DictConfig) -> str:
 
     total = int(cfg.total_steps)
     steps = f"{max(total - agent.steps, 0):,} agent steps" + (f" (from step {agent.steps:,})" if agent.steps else "")
-    frames_per_step = int(getattr(agent, "frames_per_step", 0) or 0)
-    if not frames_per_step and agent.env_spec.plugin == "atari":
-        frames_per_step = int(agent.env_spec.kwargs.get("frame_skip", 4))
+    frames_per_step = agent.env_spec.frames_per_step()
     if frames_per_step > 1:
         steps += f" = {max(total - agent.steps, 0) * frames_per_step:,} frames"
     parts = [f"{cfg.agent.name} {cfg.env.name or cfg.env.id}: {steps}"]
@@ -320,7 +318,7 @@ def agent_config_hash(agent: Agent) -> str:
 def result_row(agent: Agent, result: EvalResult, run_dir: Path | None, seed: int | None = None) -> dict[str, Any]:
     """One leaderboard row: the evaluation plus what makes it comparable (agent name incl. what an
     adapter wraps, env id and version, protocol, config hash, training steps and frames)."""
-    frames_per_step = int(getattr(agent, "frames_per_step", 0) or result.extra.get("frames_per_step", 1))
+    frames_per_step = agent.env_spec.frames_per_step()  # of the training env: frames = steps x this
     agent_config = dataclasses.asdict(agent.config)
     return {
         "agent": agent.leaderboard_name,

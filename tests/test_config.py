@@ -1,13 +1,11 @@
-"""The config core: one-way module layers, one agent from the API and the CLI (tuned values and
-budgets of env configs), deprecated key names mapped to the one vocabulary."""
+"""The config core: one agent from the API and the CLI (tuned values and budgets of env configs),
+deprecated key names mapped to the one vocabulary. The layer rule and the cycle check: test_layers.py."""
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import shutil
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -16,113 +14,6 @@ from rlsuite import config as config_module
 from rlsuite import envspec, registry
 from rlsuite.config import RENAMED_KEYS, agent_overrides, build_config, compose, default_total_steps
 from rlsuite.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
-# pyproject's package-dir: agents/ installs as rlsuite.agents, envs/ as rlsuite.envs.
-PACKAGE_DIRS = {"rlsuite": ROOT / "rlsuite", "rlsuite.agents": ROOT / "agents", "rlsuite.envs": ROOT / "envs"}
-
-
-# ---------------------------------------------------------------- no import cycles
-def package_modules() -> dict[str, Path]:
-    modules = {}
-    for package, folder in PACKAGE_DIRS.items():
-        for path in folder.rglob("*.py"):
-            parts = list(path.relative_to(folder).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            modules[".".join([package, *parts])] = path
-    return modules
-
-
-def is_type_checking_block(node: ast.AST) -> bool:
-    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-
-
-def imported_modules(module: str, path: Path, known: set[str], module_level_only: bool) -> set[str]:
-    """Package modules ``module`` imports: at module level (what runs on import; ``if TYPE_CHECKING``
-    blocks do not), or anywhere in the file."""
-    tree = ast.parse(path.read_text())
-    is_package = path.name == "__init__.py"
-    found: set[str] = set()
-
-    def visit(nodes: list[ast.AST]) -> None:
-        for node in nodes:
-            if is_type_checking_block(node):
-                continue
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = module.split(".") if is_package else module.split(".")[:-1]
-                    base = base[: len(base) - node.level + 1]
-                    source = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    source = node.module or ""
-                found.add(source)
-                found.update(f"{source}.{alias.name}" for alias in node.names)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and module_level_only:
-                continue
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                children = getattr(node, field, None)
-                if isinstance(children, list):
-                    visit([c for c in children if isinstance(c, (ast.stmt, ast.ExceptHandler))])
-
-    visit(tree.body)
-    return {name for name in found if name in known and name != module}
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    stack: list[str] = []
-
-    def dfs(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state:
-                cycle = dfs(nxt)
-                if cycle:
-                    return cycle
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for start in sorted(graph):
-        if start not in state:
-            cycle = dfs(start)
-            if cycle:
-                return cycle
-    return None
-
-
-def import_graph(module_level_only: bool, only: set[str] | None = None) -> dict[str, set[str]]:
-    modules = package_modules()
-    names = set(modules) if only is None else only
-    return {m: imported_modules(m, modules[m], names, module_level_only) for m in names}
-
-
-def test_the_cycle_finder_finds_a_cycle():
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b"}, "b": set()}) is None
-
-
-def test_no_module_level_import_cycle_in_the_package():
-    graph = import_graph(module_level_only=True)
-    assert "rlsuite.agents.dqn" in graph and "rlsuite.envs.atari" in graph and "rlsuite.buffers.replay" in graph
-    assert "rlsuite.config" in graph["rlsuite.agent"]  # the parser sees real edges
-    assert find_cycle(graph) is None
-
-
-def test_core_layers_are_one_way_even_inside_functions():
-    """registry -> envspec -> config -> agent -> run: no function-local import dodges a cycle."""
-    core = {f"rlsuite.{m}" for m in ("errors", "constraints", "env_plugin", "registry", "envspec", "config",
-                                     "agent", "offpolicy", "vector", "spaces", "seeding", "checkpoint", "loggers")}
-    graph = import_graph(module_level_only=False, only=core)
-    assert find_cycle(graph) is None
-    assert "rlsuite.envspec" not in graph["rlsuite.registry"] and "rlsuite.agent" not in graph["rlsuite.config"]
-
 
 # ---------------------------------------------------------------- one agent from the API and the CLI
 CASES = [
@@ -244,3 +135,19 @@ def test_train_freq_counts_env_steps_summed_over_envs_in_ddpg_as_in_dqn():
     agent.learn(total_steps=20)
     assert agent.steps == 20
     assert agent.updates == 20 // 4  # the old meaning (vector steps) would have given 20 // 8
+
+
+# ---------------------------------------------------------------- frames per agent step: one source
+def test_frames_per_step_come_from_the_env_plugin():
+    """EnvPlugin.frames_per_step decides frames for the agents' logs, the cost line and the leaderboard."""
+    from rlsuite.envspec import EnvSpec
+
+    pytest.importorskip("ale_py")
+    assert EnvSpec(plugin="atari", id="ALE/Pong-v5").frames_per_step() == 4  # the wrapper's default
+    assert EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"frame_skip": 2}).frames_per_step() == 2
+    assert EnvSpec(plugin="atari", id="ALE/Pong-v5").frames_per_step(frame_skip=3) == 3  # a protocol's kwargs
+    assert EnvSpec(plugin="gym", id="CartPole-v1").frames_per_step() == 1
+    assert EnvSpec(plugin="custom", instance=object()).frames_per_step() == 1  # type: ignore[arg-type]
+    agent = rlsuite.make_agent("dqn", env=EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"frame_skip": 2}),
+                               tuned=False, buffer_size=100)
+    assert agent.frames_per_step == 2  # DQN no longer assumes 4 for every Atari env

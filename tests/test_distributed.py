@@ -344,8 +344,7 @@ def test_the_parameter_server_applies_fresh_gradients_and_refuses_stale_ones():
     import gymnasium as gym
     import torch
     from rlsuite.agents.a3c import A3CConfig, build_policy
-
-    from rlsuite.distributed.a3c import ParameterServer
+    from rlsuite.agents.a3c.ray_backend import ParameterServer
 
     spaces = (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
     cfg = A3CConfig(optimizer="adam", lr=0.1, net_arch=[4])

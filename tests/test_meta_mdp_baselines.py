@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from rlsuite.envs.meta import RandomMDPs
-
-from rlsuite.meta.mdp_baselines import finite_horizon_q, run_mdp_strategy
+from rlsuite.envs.meta.mdp_baselines import finite_horizon_q, run_mdp_strategy
 
 
 def test_finite_horizon_q_by_hand():
@@ -33,7 +32,7 @@ def test_psrl_beats_random_and_random_earns_the_prior_mean():
 
 
 def test_optimistic_expectation_by_hand():
-    from rlsuite.meta.mdp_baselines import optimistic_expectation
+    from rlsuite.envs.meta.mdp_baselines import optimistic_expectation
 
     v = np.array([[0.0, 10.0, 5.0]])  # best next state 1, worst 0
     p_hat = np.array([0.5, 0.2, 0.3]).reshape(1, 1, 1, 3)

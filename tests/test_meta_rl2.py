@@ -8,7 +8,7 @@ import pytest
 import torch
 from rlsuite.agents.rl2 import RL2
 
-from rlsuite.errors import UnknownNameError
+from rlsuite.errors import ConfigError
 from rlsuite.nets.recurrent import RecurrentCore
 
 SMALL = dict(hidden_size=8, episodes_per_trial=3, trials_per_iteration=4, n_minibatches=2, n_epochs=2)
@@ -56,7 +56,7 @@ def test_training_recomputes_what_acting_saw(critic, time_input):
 
 
 def test_unknown_critic_is_one_clear_error():
-    with pytest.raises(UnknownNameError, match="unknown rl2 critic.*'seperate'.*Did you mean: separate"):
+    with pytest.raises(ConfigError, match="'critic' for agent 'rl2': 'seperate'.*Did you mean: separate"):
         RL2("bandits/k3-n6", seed=0, device="cpu", critic="seperate", **SMALL)
 
 

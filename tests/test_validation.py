@@ -4,6 +4,7 @@ and leaves no run directory behind."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import subprocess
@@ -109,8 +110,48 @@ def test_value_errors_of_the_networks_become_config_errors():
         rlsuite.make_agent("ppo", env="CartPole-v1", activation="sigmoidx")
 
 
-@pytest.mark.parametrize("name", ["dqn", "ppo", "a2c", "a3c", "trpo", "reinforce", "ddpg", "td3", "rainbow",
-                                  "q_learning", "sarsa", "expected_sarsa", "sb3"])
+AGENTS = registry.agent_names()  # every registered agent, maml and rl2 included: no hand-kept list
+
+
+def missing_domains(config_cls: type) -> list[str]:
+    """Fields of ``config_cls`` without a domain, and fields whose domain a subclass dropped by
+    redeclaring them (``gamma: float = 0.99`` over the base's ``probability``)."""
+    problems = [f"{f.name}: no domain" for f in dataclasses.fields(config_cls) if constraint_of(f) is None]
+    own = {f.name: f for f in dataclasses.fields(config_cls)}
+    for base in config_cls.__mro__[1:]:
+        if not dataclasses.is_dataclass(base):
+            continue
+        for inherited in dataclasses.fields(base):
+            mine = own.get(inherited.name)
+            if mine is not None and constraint_of(inherited) != constraint_of(mine):
+                problems.append(f"{inherited.name}: {base.__name__}'s domain {constraint_of(inherited)} "
+                                f"became {constraint_of(mine)}")
+    return problems
+
+
+def test_the_domain_walk_sees_a_missing_and_a_dropped_domain():
+    from rlsuite.agent import AgentConfig
+
+    @dataclasses.dataclass
+    class Sloppy(AgentConfig):
+        gamma: float = 0.99  # redeclared without the base's probability domain
+        lr: float = 1e-3
+        flag: bool = True  # a bool's domain is its type
+
+    assert missing_domains(Sloppy) == ["gamma: no domain", "lr: no domain",
+                                       "gamma: AgentConfig's domain Range(ge=0, gt=None, le=1, lt=None) became None"]
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_every_field_of_every_registered_agent_declares_its_domain(name):
+    assert missing_domains(registry.get_agent(name).Config) == []
+
+
+def test_the_walk_covers_the_meta_agents():
+    assert {"maml", "rl2", "a3c", "dqn", "ppo", "sb3"} <= set(AGENTS)
+
+
+@pytest.mark.parametrize("name", AGENTS)
 def test_every_declared_range_refuses_a_value_just_outside_it(name):
     """Walk each agent's Config: for every field with a lower or upper bound, a value just past it is
     refused (checked by building the config alone: the check runs before any network exists)."""
@@ -184,3 +225,50 @@ def test_cli_bad_value_is_one_line_exit_2_and_no_run_dir(args, expected, tmp_pat
     (line,) = out.stderr.strip().splitlines()
     assert line.startswith("rlsuite: error: ") and expected in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]  # no runs/ created
+
+
+def just_outside(config_cls: type) -> tuple[str, str]:
+    """The first field with a bounded range other than the shared gamma/n_envs, and a value just past it."""
+    for f in dataclasses.fields(config_cls):
+        rule = constraint_of(f)
+        if f.name in ("gamma", "n_envs") or not isinstance(rule, Range):
+            continue
+        is_int = f.type in ("int", "int | None")
+        if rule.ge is not None:
+            return f.name, str(int(rule.ge) - 1 if is_int else rule.ge - 1e-3)
+        if rule.gt is not None:
+            return f.name, str(int(rule.gt) if is_int else rule.gt)
+        if rule.le is not None:
+            return f.name, str(int(rule.le) + 1 if is_int else rule.le + 1e-3)
+    return "gamma", "-0.5"
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_cli_fuzz_every_agent_bad_values_are_one_line_exit_2_and_no_run_dir(name, tmp_path):
+    """For every registered agent: gamma=2 and a value just outside another field's range, through the
+    real CLI process: one line naming the key, exit 2, no traceback, nothing written."""
+    key, bad = just_outside(registry.get_agent(name).Config)
+    env = {"maml": "navigation2d", "rl2": "bandits", "q_learning": "FrozenLake-v1", "sarsa": "FrozenLake-v1",
+           "expected_sarsa": "FrozenLake-v1", "ddpg": "Pendulum-v1", "td3": "Pendulum-v1"}.get(name, "CartPole-v1")
+    for override, expected in (("agent.gamma=2", f"'gamma' for agent '{name}': 2.0"),
+                               (f"agent.{key}={bad}", f"'{key}' for agent '{name}'")):
+        out = subprocess.run([sys.executable, "-m", "rlsuite.cli", "train", f"agent={name}", f"env={env}",
+                              "total_steps=100", "submit=false", override], cwd=tmp_path, capture_output=True,
+                             text=True)
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr
+        (line,) = out.stderr.strip().splitlines()
+        assert line.startswith("rlsuite: error: ") and expected in line, line
+        assert list(tmp_path.iterdir()) == []  # no runs/ created
+
+
+def test_cli_commands_are_read_from_the_dispatch_table():
+    from rlsuite.cli import build_parser, command_names
+
+    parser = build_parser()
+    names = command_names(parser)
+    assert {"train", "tune", "eval", "leaderboard", "list", "config", "plot", "fit", "sample"} <= set(names)
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert names == list(subparsers.choices)
+    for name in names:  # each one dispatches to a handler
+        assert callable(subparsers.choices[name].get_default("func")), name

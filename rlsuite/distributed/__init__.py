@@ -10,7 +10,8 @@ What runs on Ray (each module imports Ray; this one only when :func:`init` is ca
 * :mod:`.executor` — :class:`~rlsuite.distributed.executor.RayExecutor`, the ``ray`` backend of
   :mod:`rlsuite.executors` (NAS children, sweep members): an actor pool, a dead worker's job resubmitted;
 * :mod:`.rollout` — rollout workers for the on-policy agents (``agent.workers=N``);
-* :mod:`.a3c` — A3C's parameter-server backend (``agent.backend=ray``);
+* A3C's parameter-server backend (``agent.backend=ray``) lives beside A3C, in
+  :mod:`rlsuite.agents.a3c.ray_backend`: the framework knows nothing of A3C;
 * :mod:`.sweep` — ``rlsuite train -m ... launcher=ray``; :mod:`.tune` — ``rlsuite tune`` (ASHA, PBT).
 
 Shutdown: a Ray instance started here is stopped at interpreter exit (``atexit``), which also runs

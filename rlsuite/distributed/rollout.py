@@ -2,7 +2,7 @@
 
 The agent's ``n_envs`` are split between ``N`` Ray actors. Each actor holds a copy of the agent built
 from the same config (its share of the envs, ``workers=0``) and collects rollouts with the *same* code
-as the local path, :func:`rlsuite.onpolicy.collect_rollout`. One iteration::
+as the local path, :meth:`rlsuite.onpolicy.OnPolicyAgent.collect_rollout`. One iteration::
 
     driver: weights ← ray.put(policy weights, observation statistics)      (once per iteration)
     every worker: load weights; collect_rollout (n_steps × its envs, GAE); return the batch,
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
@@ -41,7 +41,12 @@ from ray.exceptions import RayActorError
 from rlsuite import distributed, seeding
 from rlsuite.buffers import RolloutBatch
 from rlsuite.errors import RLSuiteError
-from rlsuite.onpolicy import OnPolicyAgent, RunningMeanStd, collect_rollout
+from rlsuite.running_stats import merge_running_stats
+
+if TYPE_CHECKING:  # the on-policy loop imports this module lazily, not the reverse
+    from rlsuite.onpolicy import OnPolicyAgent
+
+__all__ = ["RolloutWorker", "RolloutWorkers", "merge_running_stats", "train_with_rollout_workers"]
 
 MAX_FAILURES_IN_A_ROW = 3  # a worker that cannot even start (a bad env) stops the run instead of looping
 BUFFER_FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "values", "log_probs", "advantages",
@@ -127,35 +132,12 @@ class RolloutWorker:
             self.reset(steps)
         before = agent.steps
         self.recorder.episodes = []
-        collect_rollout(agent)
+        agent.collect_rollout()
         buffer = agent.buffer
         T = buffer.pos
         return {"version": version, "steps": agent.steps - before, "episodes": self.recorder.episodes,
                 "arrays": {name: getattr(buffer, name)[:T].copy() for name in BUFFER_FIELDS},
                 "obs_rms": agent.obs_normalizer.state_dict() if agent.obs_normalizer.enabled else None}
-
-
-def merge_running_stats(prior: dict[str, Any], updated: list[dict[str, Any]]) -> dict[str, Any]:
-    """Observation statistics after every worker's increments: each worker started from ``prior`` and
-    added its own observations; the increments are recovered and combined (Chan et al.'s parallel
-    update), so one worker gives back its state exactly."""
-    merged = RunningMeanStd()
-    merged.load_state_dict(updated[0])
-    c0, m0, v0 = float(prior["count"]), np.asarray(prior["mean"]), np.asarray(prior["var"])
-    for state in updated[1:]:
-        c, m, v = float(state["count"]), np.asarray(state["mean"]), np.asarray(state["var"])
-        n = c - c0
-        if n <= 0:
-            continue
-        batch_mean = (c * m - c0 * m0) / n
-        batch_m2 = v * c - v0 * c0 - (batch_mean - m0) ** 2 * (c0 * n / c)
-        total = merged.count + n
-        delta = batch_mean - merged.mean
-        m2 = merged.var * merged.count + batch_m2 + delta**2 * (merged.count * n / total)
-        merged.mean = merged.mean + delta * (n / total)
-        merged.var = m2 / total
-        merged.count = total
-    return merged.state_dict()
 
 
 class RolloutWorkers:

@@ -85,7 +85,7 @@ def evaluate(
         single = spec.make(training=False)
     rng = np.random.default_rng(seed)
     single.action_space.seed(seed)  # ε-greedy evaluation actions repeat with the evaluation seed
-    frames_per_step = _frames_per_step(single)
+    frames_per_step = spec.frames_per_step(**proto.env_kwargs)
     returns, lengths, frames = [], [], []
     for i in range(episodes):
         obs, _ = single.reset(seed=seed + i)
@@ -164,12 +164,3 @@ def _evaluate_meta(agent: Any, env: Any, tasks: int, seed: int, protocol: str, r
     )
 
 
-def _frames_per_step(env: Any) -> int:
-    """Emulator frames per agent step: our Atari wrapper's ``frame_skip``, ALE's own ``frameskip``
-    (an int for the v5 ids), else 1."""
-    for obj in (env, getattr(env, "unwrapped", env)):
-        for attr in ("frame_skip", "_frameskip"):
-            value = getattr(obj, attr, None)
-            if isinstance(value, int | np.integer) and value >= 1:
-                return int(value)
-    return 1

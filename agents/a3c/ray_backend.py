@@ -1,8 +1,8 @@
 """A3C across machines: a parameter-server actor and asynchronous gradient workers on Ray
-(``agent=a3c agent.backend=ray``), beside the Hogwild processes of :mod:`rlsuite.agents.a3c`.
+(``agent=a3c agent.backend=ray``), beside the Hogwild processes of :mod:`.hogwild`.
 
 The algorithm is the same (Algorithm S3: each worker runs up to ``t_max`` steps with its copy θ' and
-computes the clipped gradient of the same loss, :class:`rlsuite.agents.a3c.SegmentLearner`); only the
+computes the clipped gradient of the same loss, :class:`.learner.SegmentLearner`); only the
 place of θ differs. θ and its optimizer live in one :class:`ParameterServer` actor, which applies
 gradients one at a time (no Hogwild races: an update is atomic). The driver keeps every worker busy::
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
@@ -33,7 +33,11 @@ import torch
 from ray.exceptions import RayActorError, RayTaskError
 
 from rlsuite import distributed, seeding
-from rlsuite.agents.a3c import A3C, A3CConfig, SegmentLearner, build_policy, make_optimizer
+
+from .learner import A3CConfig, SegmentLearner, build_policy, make_optimizer
+
+if TYPE_CHECKING:  # the agent imports this module lazily, not the reverse
+    from . import A3C
 
 
 class ParameterServer:

@@ -12,12 +12,13 @@ in the L1 ball of radius c·sqrt(14 S ln(2At/δ) / max(1, N)) around the empiric
 unvisited); finite-horizon optimistic DP (the inner maximum moves mass to the best next state and
 takes it from the worst), greedy on it for the episode. δ = 0.05; the scale c is the tuned
 hyperparameter (Jaksch et al.'s constants are worst-case bounds, loose at this size).
+
+They live beside the env because they step its vectorized MDPs (:class:`VecMDPs`) directly.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
 from rlsuite.envs.meta.tabular_mdp import RandomMDPs
 
 
