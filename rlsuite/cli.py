@@ -132,12 +132,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     opts = _kv(
         args.overrides,
         {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
-         "record": False, "video": None, "leaderboard": None, "submit": True, "env": None,
+         "record": False, "video": None, "leaderboard": None, "submit": None, "env": None,
          "adapt_steps": None},
         "eval",
     )
     if not opts["run"]:
         raise ConfigError("rlsuite eval needs run=<run directory or model file>")
+    if opts["submit"] not in (None, True, False):
+        raise ConfigError(f"submit must be true or false, got '{opts['submit']}'")
     target = Path(str(opts["run"]))
     if not target.exists() and not Path(str(target) + ".safetensors").exists():
         raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
@@ -159,13 +161,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if run_dir is not None:
         out = run_dir / f"eval-{result.protocol.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         checkpoint.atomic_write_bytes(out, json.dumps(summary, indent=2).encode())
-    if opts["submit"]:
+    held_back = None if opts["submit"] is not None else _not_submitted_by_default(run_dir, result.episodes, video)
+    if held_back:
+        print(f"not submitted to the leaderboard: {held_back} (submit=true submits it anyway)")
+    elif opts["submit"] is not False:
         from rlsuite.eval.leaderboard import Leaderboard
 
         with Leaderboard(opts["leaderboard"]) as board:
             row_id = board.add(row)
         print(f"leaderboard row {row_id}")
     return 0
+
+
+def _not_submitted_by_default(run_dir: Path | None, episodes: int, video: str | None) -> str | None:
+    """Why an ``rlsuite eval`` without ``submit=`` stays off the leaderboard, else None. The leaderboard
+    keeps one row per run (its latest), so a recording or an evaluation with fewer episodes than the
+    run's own final one (``eval.json``) would replace a better-powered entry by accident."""
+    if video:
+        return "a recording"
+    own = None
+    if run_dir is not None and (run_dir / "eval.json").is_file():
+        try:
+            own = int(json.loads((run_dir / "eval.json").read_text()).get("episodes") or 0)
+        except (ValueError, TypeError, AttributeError):
+            own = None
+    if own and episodes < own:
+        return f"{episodes} episodes, fewer than the run's own evaluation ({own}), which stays its entry"
+    return None
 
 
 def _adapt_steps(value: Any) -> int | None:
