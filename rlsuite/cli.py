@@ -220,26 +220,38 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "envs":
+        _list_envs()
+        return 0
     from rich.console import Console
     from rich.table import Table
 
     from rlsuite import registry
-    from rlsuite.envspec import env_config_names, resolve_env_node
 
-    console = Console()
-    if args.what == "agents":
-        table = Table("agent", "description", title="agents")
-        for name, desc in registry.describe_agents():
-            table.add_row(name, desc)
-    else:
-        table = Table("env", "kind", "description", title="envs")
-        for name, desc in registry.describe_envs():
-            table.add_row(name, "plugin", desc)
-        for name in env_config_names():
-            node = resolve_env_node(name)
-            table.add_row(name, "config", f"{node.get('id') or name} via the '{node['plugin']}' plugin")
-    console.print(table)
+    table = Table("agent", "description", title="agents")
+    for name, desc in registry.describe_agents():
+        table.add_row(name, desc)
+    Console().print(table)
     return 0
+
+
+def _list_envs() -> None:
+    """Every name ``env=`` accepts, grouped by plugin, one line each (cut to the terminal's width)."""
+    import shutil
+
+    from rlsuite.env_catalog import env_families
+
+    width = shutil.get_terminal_size((120, 24)).columns
+    families = env_families()
+    pad = min(max(len(name) for family in families for name, _ in family.names) + 2, 30)
+
+    def line(text: str) -> None:
+        print(text if len(text) <= width else text[:width - 3] + "...")
+
+    for family in families:
+        line(f"{family.plugin}: {family.description}")
+        for name, what in family.names:
+            line(f"  {name.ljust(pad)} {what}")
 
 
 def cmd_config(args: argparse.Namespace) -> int:
