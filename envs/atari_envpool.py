@@ -32,6 +32,31 @@ in games with FIRE) where ours draws ``U{1..noop_max}`` (``noop_max=0``, Machado
 minimum 1: no no-op in FIRE games, one no-op frame otherwise), and EnvPool presses FIRE for one
 frame where ours holds it for a whole agent step. Seeds: EnvPool fixes them when the pool is built,
 so ``reset(seed=...)`` builds a new pool (env ``i`` gets ``seed + i``).
+
+What agrees and what does not, same seed and actions (``tests/test_atari_envpool.py``):
+
+* **Evaluation settings** (``training=False``, ``noop_max=1``, ``fire_reset=False``, no sticky
+  actions): Pong bit for bit, Breakout and Space Invaders within 1 gray level on < 0.2 % of pixels
+  (OpenCV's fixed-point ``INTER_AREA`` against our float32 area weights), same raw rewards.
+* **Training settings, up to the first life loss**: the same, plus the same clipped rewards, and both
+  end the episode on the step that loses the life and continue the same game (lives kept).
+* **After a life loss** the two continue differently, and the trajectories part: ours takes one
+  no-op *agent step* (``frame_skip`` frames, as baselines' ``EpisodicLifeEnv``) and then holds FIRE
+  for a step; EnvPool's reset runs its game start on the continuing game (``noop`` single no-op
+  frames, then FIRE for one frame). Breakout's first frame after the life loss is then ~110 gray
+  levels apart. Not aligned: EnvPool's continuation is fixed in its C++ env (only ``noop_max`` and
+  ``use_fire_reset`` reach it, and neither gives a 4-frame no-op), and changing ours would change the
+  ale-py training dynamics that the learning results rest on.
+* **Game start** (every reset, Machado's ``noop_max=0`` with FIRE): ours holds FIRE for 4 frames,
+  EnvPool spends its minimum of one no-op on a single FIRE frame, so the first observation is another
+  emulator frame (Pong: background gray 87 in ours against 107); with ``noop_max=1`` and
+  ``fire_reset=False`` on both the reset frames are identical.
+* **Sticky actions** (``repeat_action_probability > 0``, Machado): each backend draws the repeats
+  from its own generator (ALE's, seeded per env by each), so with sticky actions the runs agree only
+  in distribution, never step for step.
+
+So results from the two backends are comparable as protocols (same preprocessing, same scores, same
+caps), not as identical trajectories; report which backend trained a run (``env.backend``).
 """
 
 from __future__ import annotations

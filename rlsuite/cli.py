@@ -130,12 +130,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     opts = _kv(
         args.overrides,
         {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
-         "record": False, "video": None, "leaderboard": None, "submit": True, "env": None,
+         "record": False, "video": None, "leaderboard": None, "submit": None, "env": None,
          "adapt_steps": None},
         "eval",
     )
     if not opts["run"]:
         raise ConfigError("rlsuite eval needs run=<run directory or model file>")
+    if opts["submit"] not in (None, True, False):
+        raise ConfigError(f"submit must be true or false, got '{opts['submit']}'")
     target = Path(str(opts["run"]))
     if not target.exists() and not Path(str(target) + ".safetensors").exists():
         raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
@@ -157,13 +159,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if run_dir is not None:
         out = run_dir / f"eval-{result.protocol.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}.json"
         checkpoint.atomic_write_bytes(out, json.dumps(summary, indent=2).encode())
-    if opts["submit"]:
+    held_back = None if opts["submit"] is not None else _not_submitted_by_default(run_dir, result.episodes, video)
+    if held_back:
+        print(f"not submitted to the leaderboard: {held_back} (submit=true submits it anyway)")
+    elif opts["submit"] is not False:
         from rlsuite.eval.leaderboard import Leaderboard
 
         with Leaderboard(opts["leaderboard"]) as board:
             row_id = board.add(row)
         print(f"leaderboard row {row_id}")
     return 0
+
+
+def _not_submitted_by_default(run_dir: Path | None, episodes: int, video: str | None) -> str | None:
+    """Why an ``rlsuite eval`` without ``submit=`` stays off the leaderboard, else None. The leaderboard
+    keeps one row per run (its latest), so a recording or an evaluation with fewer episodes than the
+    run's own final one (``eval.json``) would replace a better-powered entry by accident."""
+    if video:
+        return "a recording"
+    own = None
+    if run_dir is not None and (run_dir / "eval.json").is_file():
+        try:
+            own = int(json.loads((run_dir / "eval.json").read_text()).get("episodes") or 0)
+        except (ValueError, TypeError, AttributeError):
+            own = None
+    if own and episodes < own:
+        return f"{episodes} episodes, fewer than the run's own evaluation ({own}), which stays its entry"
+    return None
 
 
 def _adapt_steps(value: Any) -> int | None:
@@ -196,26 +218,38 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "envs":
+        _list_envs()
+        return 0
     from rich.console import Console
     from rich.table import Table
 
     from rlsuite import registry
-    from rlsuite.envspec import env_config_names, resolve_env_node
 
-    console = Console()
-    if args.what == "agents":
-        table = Table("agent", "description", title="agents")
-        for name, desc in registry.describe_agents():
-            table.add_row(name, desc)
-    else:
-        table = Table("env", "kind", "description", title="envs")
-        for name, desc in registry.describe_envs():
-            table.add_row(name, "plugin", desc)
-        for name in env_config_names():
-            node = resolve_env_node(name)
-            table.add_row(name, "config", f"{node.get('id') or name} via the '{node['plugin']}' plugin")
-    console.print(table)
+    table = Table("agent", "description", title="agents")
+    for name, desc in registry.describe_agents():
+        table.add_row(name, desc)
+    Console().print(table)
     return 0
+
+
+def _list_envs() -> None:
+    """Every name ``env=`` accepts, grouped by plugin, one line each (cut to the terminal's width)."""
+    import shutil
+
+    from rlsuite.env_catalog import env_families
+
+    width = shutil.get_terminal_size((120, 24)).columns
+    families = env_families()
+    pad = min(max(len(name) for family in families for name, _ in family.names) + 2, 30)
+
+    def line(text: str) -> None:
+        print(text if len(text) <= width else text[:width - 3] + "...")
+
+    for family in families:
+        line(f"{family.plugin}: {family.description}")
+        for name, what in family.names:
+            line(f"  {name.ljust(pad)} {what}")
 
 
 def cmd_config(args: argparse.Namespace) -> int:

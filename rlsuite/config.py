@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from rlsuite import registry
-from rlsuite.constraints import Each, OneOf, at_least_one, domain, non_negative, validate
+from rlsuite.constraints import Each, OneOf, at_least_one, domain, non_negative, positive, validate
 from rlsuite.envspec import configs_dir, read_yaml, resolve_env_node
 from rlsuite.errors import ConfigError, suggest
 from rlsuite.eval.protocols import PROTOCOLS
@@ -59,8 +59,9 @@ class RayConfig:
     """``ray.*``: where Ray runs (rlsuite.distributed). ``address`` None: RAY_ADDRESS, else a local Ray."""
 
     address: str | None = None
-    num_cpus: int | None = None  # a local Ray's CPUs (default: every core); not with an address
+    num_cpus: int | None = field(default=None, metadata=non_negative)  # a local Ray's CPUs (default: every core)
     num_gpus: float | None = None
+    timeout: float = field(default=30.0, metadata=positive)  # seconds to wait for a cluster at an address
 
 
 @dataclass

@@ -166,7 +166,8 @@ def cost_summary(agent: Agent, cfg: DictConfig) -> str:
     return "; ".join(parts)
 
 
-def _run_dir(cfg: DictConfig) -> Path:
+def default_run_dir(cfg: DictConfig) -> Path:
+    """``run_dir``, else a new ``<runs_root>/<agent>-<env>-s<seed>-<time>`` name."""
     if cfg.run_dir:
         return Path(cfg.run_dir)
     env_label = str(cfg.env.name or cfg.env.id).replace("/", "_")
@@ -265,8 +266,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     if uses_ray(agent):  # the run's ray.* settings decide where Ray runs (rlsuite.distributed)
         from rlsuite import distributed
 
-        distributed.init(cfg)
-    run_dir = Path(cfg.resume) if resume_state else _run_dir(cfg)
+        distributed.init(cfg, require=distributed.agent_requirement(agent.config))  # no actor waiting forever
+    run_dir = Path(cfg.resume) if resume_state else default_run_dir(cfg)
     if not resume_state:
         create_run_dir(run_dir, OmegaConf.to_yaml(cfg))
     run_state: dict[str, Any] = {}

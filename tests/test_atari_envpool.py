@@ -131,3 +131,64 @@ def test_raw_unclipped_scores_and_game_return_in_info():
 def test_unknown_backend_is_one_line_with_suggestion():
     with pytest.raises(UnknownNameError, match="Did you mean: envpool"):
         rlsuite.make_agent("ppo", env={"plugin": "atari", "id": "Pong", "backend": "envpol"}, device="cpu")
+
+
+# ------------------------------------------------------------------------- training settings
+TRAINING_START = {**SAME_START, "training": True}  # life loss ends an episode, rewards clipped
+
+
+def _to_first_life_loss(game: str, limit: int = 600):
+    """Both backends in training settings, same actions, until the first episode end; returns the
+    per-step frame differences, the step it ended on in each, and the two envs (ended, not reset)."""
+    ours = PLUGIN.make(game, **TRAINING_START)
+    pool = PLUGIN.make_vec(game, 1, seed=0, backend="envpool", **TRAINING_START)
+    a, _ = ours.reset(seed=0)
+    b, _ = pool.reset(seed=0)
+    diffs = [np.abs(a.astype(np.int16) - b[0]).max()]
+    rng = np.random.default_rng(0)
+    for step in range(limit):
+        action = int(rng.integers(ours.action_space.n))
+        a, reward, terminated, truncated, info = ours.step(action)
+        b, pool_reward, pool_terminated, pool_truncated, pool_info = pool.step(np.array([action]))
+        assert pool_reward[0] == reward and pool_info["raw_reward"][0] == info["raw_reward"]  # clipped and raw
+        final = pool_info["final_obs"][0] if pool_terminated[0] or pool_truncated[0] else b[0]
+        diffs.append(np.abs(a.astype(np.int16) - final).max())
+        if terminated or pool_terminated[0]:
+            assert terminated and pool_terminated[0] and not truncated  # the same step, a life loss
+            assert info["lives"] == pool_info["lives"][0] > 0 and not pool_info["game_over"][0]
+            return np.array(diffs), step, ours, pool, b[0]
+    raise AssertionError(f"no life lost in {limit} steps")
+
+
+def test_training_settings_agree_up_to_the_first_life_loss_and_both_continue_the_game():
+    """Training settings (life loss terminal, clipped rewards): every frame, clipped and raw reward
+    agrees up to and including the step that loses the first life (Breakout within 1 gray level, the
+    resize rounding); both end the episode there and continue the same game (lives kept, no new
+    game). What follows differs by design (envs/atari_envpool.py: the continuation)."""
+    diffs, step, ours, pool, pool_reset = _to_first_life_loss("Breakout")
+    assert step > 20 and diffs.max() <= 1
+    lives = ours.ale.lives()
+    ours_reset, info = ours.reset()
+    assert info["lives"] == lives and ours.ale.getEpisodeFrameNumber() > 0  # the same game goes on
+    assert _is_fresh_stack(ours_reset) and _is_fresh_stack(pool_reset)  # both start the episode afresh
+    pool.close()
+
+
+def test_machado_training_start_differs_only_in_how_the_game_is_started():
+    """Machado settings (noop_max=0, FIRE at reset, sticky actions): ours holds FIRE for one agent step
+    (4 frames), EnvPool presses it for one frame (its noop minimum of 1 spent on FIRE), so the first
+    observation is another emulator frame (Pong: a different background gray). Without FIRE and with
+    one no-op frame on both sides, the same reset frame comes out bit for bit."""
+    ours = PLUGIN.make("Pong", protocol="machado", training=True)
+    pool = PLUGIN.make_vec("Pong", 1, seed=0, backend="envpool", protocol="machado", training=True)
+    a, _ = ours.reset(seed=0)
+    b, _ = pool.reset(seed=0)
+    assert a.shape == b[0].shape and not np.array_equal(a, b[0])
+    pool.close()
+    start = {"protocol": "machado", "training": True, "noop_max": 1, "fire_reset": False}
+    ours = PLUGIN.make("Pong", **start)
+    pool = PLUGIN.make_vec("Pong", 1, seed=0, backend="envpool", **start)
+    a, _ = ours.reset(seed=0)
+    b, _ = pool.reset(seed=0)
+    np.testing.assert_array_equal(a, b[0])
+    pool.close()

@@ -98,6 +98,44 @@ def test_list_shows_builtins_with_descriptions():
     assert "gym" in out.stdout and "FrozenLake-v1" in out.stdout
 
 
+def test_list_envs_shows_every_selectable_name_grouped_by_family_one_line_each():
+    """Every env config (nas/<space> included), every plugin and its ids or id pattern are listed, each
+    on one line under its plugin's header; every concrete name listed is one ``env=`` accepts."""
+    import os
+
+    from rlsuite import registry
+    from rlsuite.config import configs_dir
+    from rlsuite.envspec import resolve_env_node
+
+    out = subprocess.run([sys.executable, "-m", "rlsuite.cli", "list", "envs"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "100"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    family, listed = None, {}
+    for line in lines:
+        if not line.startswith("  "):
+            family = line.split(":", 1)[0]
+        else:
+            listed[line.split()[0]] = family
+    assert {line.split(":", 1)[0] for line in lines if not line.startswith(" ")} == set(registry.env_plugin_names())
+    root = configs_dir() / "env"
+    for path in root.rglob("*.yaml"):
+        name = path.relative_to(root).with_suffix("").as_posix()
+        assert name in listed, name
+        assert listed[name] == resolve_env_node(name)["plugin"]
+    for name, plugin in [("nas/mnist1d-table", "nas"), ("localization/voc", "localization"),
+                         ("bandits/k<k>-n<n>", "bandits"), ("MinAtar-Breakout", "minatar"), ("ALE/<name>-v5", "atari"),
+                         ("tabular_mdp/s<n_states>-a<n_actions>-h<horizon>", "tabular_mdp"), ("classic_control", "gym"),
+                         ("halfcheetah_vel", "halfcheetah_vel"), ("metaworld_ml1", "metaworld_ml1")]:
+        assert listed.get(name) == plugin, (name, listed.get(name))
+    concrete = [name for name in listed if "<" not in name and "(" not in name and name not in (
+        "classic_control", "box2d", "mujoco", "toy_text", "phys2d", "tabular", "unavailable")]
+    assert len(concrete) > 30
+    for name in concrete:
+        assert resolve_env_node(name)["plugin"] == listed[name], name
+
+
 def test_multirun_runs_every_seed(tmp_path):
     out = cli("train", "-m", "agent=q_learning", "total_steps=1000", "seed=0,1,2", "logger=[jsonl]",
               "eval_episodes=2", "runs_root=runs", cwd=tmp_path)
@@ -209,3 +247,38 @@ def test_a_deprecated_key_still_works_with_a_one_line_warning(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "rlsuite: warning: agent key 'adam_eps' is deprecated; use 'optimizer_eps'" in out.stderr.splitlines()
     assert "optimizer_eps: 0.0001" in out.stdout and "adam_eps" not in out.stdout
+
+
+def test_eval_submits_only_what_cannot_replace_a_better_powered_leaderboard_entry(tmp_path, capsys):
+    """The leaderboard keeps a run's latest row. A recording, or an evaluation with fewer episodes than
+    the run's own (eval.json), stays off it unless submit=true; one at least as long is submitted."""
+    import rlsuite
+    from rlsuite.cli import main
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    db, run = tmp_path / "lb.db", tmp_path / "run"
+    rlsuite.train(["agent=q_learning", "total_steps=2000", "logger=[jsonl]", "eval_episodes=5", f"leaderboard={db}",
+                   f"run_dir={run}"])
+
+    def episodes_on_the_board() -> list[int]:
+        with Leaderboard(db) as board:
+            return [int(r["episodes"]) for r in board.query()]
+
+    assert episodes_on_the_board() == [5]
+    capsys.readouterr()
+    assert main(["eval", f"run={run}", "episodes=1", f"leaderboard={db}"]) == 0
+    assert "not submitted to the leaderboard: 1 episodes, fewer than the run's own evaluation (5)" \
+        in capsys.readouterr().out
+    assert main(["eval", f"run={run}", "episodes=5", "record=true", f"video={tmp_path / 'ep.gif'}",
+                 f"leaderboard={db}"]) == 0
+    assert "not submitted to the leaderboard: a recording (submit=true submits it anyway)" in capsys.readouterr().out
+    assert (tmp_path / "ep.gif").is_file() and episodes_on_the_board() == [5]
+
+    assert main(["eval", f"run={run}", "episodes=1", "submit=true", f"leaderboard={db}"]) == 0  # asked for
+    assert main(["eval", f"run={run}", "episodes=8", f"leaderboard={db}"]) == 0  # better powered: by default
+    assert main(["eval", f"run={run}", "episodes=8", "submit=false", f"leaderboard={db}"]) == 0
+    assert episodes_on_the_board() == [5, 1, 8]
+    with Leaderboard(db) as board:
+        (ranked,) = board.ranked()
+    assert ranked["ids"] == [3]  # the run counted once, with its latest row
+    assert main(["eval", f"run={run}", "submit=maybe"]) == 2

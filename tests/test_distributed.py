@@ -70,6 +70,132 @@ def test_a_ray_sweep_of_four_seeds_gives_four_run_dirs_and_four_leaderboard_rows
     assert capsys.readouterr().out.count("mean return") == 4
 
 
+# ------------------------------------------------------------------------- no hangs
+@pytest.mark.usefixtures("ray_local")
+@pytest.mark.parametrize("overrides, expected", [
+    (["agent=ppo", "agent.workers=3"], "agent.workers=3 (one Ray actor per rollout worker) needs 3 CPUs but a "
+                                       "local Ray with ray.num_cpus=2 has 2"),
+    (["agent=a3c", "agent.backend=ray", "agent.n_workers=3"], "agent.n_workers=3 (A3C's Ray gradient workers) "
+                                                              "needs 3 CPUs"),
+    (["-m", "agent=ppo", "agent.workers=2", "seed=0,1", "launcher=ray"],
+     "a sweep job (1 CPU, plus 2 for agent.workers=2 (one Ray actor per rollout worker)) needs 3 CPUs"),
+])
+def test_more_ray_actors_than_the_cluster_has_cpus_is_one_line_and_nothing_written(overrides, expected, tmp_path,
+                                                                                     capsys):
+    """Each actor asks for one CPU: more than the cluster has would wait forever, so it is refused first."""
+    import time
+
+    from rlsuite.cli import main
+
+    started = time.monotonic()
+    assert main(["train", *overrides, "env=CartPole-v1", f"runs_root={tmp_path / 'runs'}"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert expected in line and time.monotonic() - started < 20
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["train", "agent=ppo", "env=CartPole-v1", "agent.workers=1", "ray.num_cpus=0"],
+     "needs 1 CPU but a local Ray with ray.num_cpus=0 has 0"),
+    (["train", "agent=ppo", "env=CartPole-v1", "agent.workers=1", "ray.address=127.0.0.1:1"],
+     "cannot reach a Ray cluster at 127.0.0.1:1: connection refused"),
+    (["train", "-m", "agent=a2c", "env=CartPole-v1", "seed=0,1", "launcher=ray", "ray.address=127.0.0.1:1"],
+     "cannot reach a Ray cluster at 127.0.0.1:1"),
+    (["tune", "search=ppo_cartpole", "ray.address=127.0.0.1:1"], "cannot reach a Ray cluster at 127.0.0.1:1"),
+])
+def test_no_cpus_or_no_cluster_at_the_address_ends_in_one_line_within_seconds(command, expected, tmp_path):
+    """A fresh process (no Ray yet): ``ray.init`` would wait forever (0 CPUs) or retry the GCS for
+    minutes (nothing listening); both are one line, exit 2, nothing written and no Ray left running."""
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["RLSUITE_RAY_RECORDS"] = str(tmp_path / "records")
+    where = ["storage=" + str(tmp_path / "tune")] if command[0] == "tune" else [f"runs_root={tmp_path / 'runs'}"]
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "rlsuite.cli", *command, *where], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert out.returncode == 2, out.stderr[-2000:]
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("rlsuite: error: ") and expected in line
+    assert elapsed < 30, elapsed
+    assert list(tmp_path.iterdir()) == []  # no run directory, no tune storage, no Ray record
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_the_address_probe_accepts_a_ray_gcs_and_refuses_an_open_port_that_is_not_one():
+    """A GCS completes the gRPC handshake at once; a port that accepts connections but speaks no gRPC
+    (here a bare listening socket) is refused after ``timeout`` seconds, not after Ray's minutes."""
+    import socket
+    import time
+
+    import ray
+
+    from rlsuite import distributed
+    from rlsuite.errors import ConfigError
+
+    distributed.probe_address(ray.get_runtime_context().gcs_address, timeout=10)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(ConfigError, match="the port is open, but no gRPC server"):
+            distributed.probe_address(address, timeout=1.5)
+        assert 1.0 < time.monotonic() - started < 10
+    with pytest.raises(ConfigError, match="must be host:port"):
+        distributed.probe_address("localhost", timeout=1)
+
+
+def train_but_die_once(job: list[str]) -> dict:
+    """A sweep job (seed=1 only) whose Ray worker is SIGKILLed once its run directory exists, the first
+    time (the marker beside the runs root does not exist yet); otherwise the ordinary job."""
+    import threading
+    import time
+    from pathlib import Path
+
+    from rlsuite.distributed.sweep import train_job
+
+    run_dir = Path(next(item.split("=", 1)[1] for item in job if item.startswith("run_dir=")))
+    marker = run_dir.parent.parent / "died"
+    if "seed=1" in job and not marker.exists():
+        marker.touch()
+        threading.Thread(target=train_job, args=([*job, "total_steps=100000"],), daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not (run_dir / "metrics.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return train_job(job)
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_a_sweep_job_whose_worker_dies_is_retried_in_a_clean_directory_and_says_so(tmp_path, capsys):
+    """The killed attempt's partial directory is removed before the job runs again there: three seeds
+    give three run directories (what plot and resume see) and three leaderboard rows."""
+    from rlsuite.config import compose
+    from rlsuite.distributed.sweep import run_sweep
+    from rlsuite.eval.leaderboard import Leaderboard
+
+    board = tmp_path / "board.db"
+    jobs = [["agent=a2c", "env=CartPole-v1", f"seed={seed}", "total_steps=64", "agent.n_steps=8", "eval_episodes=2",
+             "logger=[jsonl]", "log_every=8", f"runs_root={tmp_path / 'runs'}", f"leaderboard={board}"]
+            for seed in (0, 1, 2)]
+    results = run_sweep(jobs, compose(jobs[0]), job_fn=train_but_die_once)
+    assert (tmp_path / "died").exists()  # the seed-1 job did lose its worker once
+    run_dirs = sorted((tmp_path / "runs").iterdir())
+    assert [d.name.split("-s")[1][0] for d in run_dirs] == ["0", "1", "2"]
+    assert sorted(r["run_dir"] for r in results) == [str(d) for d in run_dirs]
+    for d in run_dirs:
+        assert json.loads((d / "eval.json").read_text())["train_steps"] == 64
+        steps = [json.loads(line)["step"] for line in (d / "metrics.jsonl").read_text().splitlines()]
+        assert max(steps) == 64  # nothing left of the killed attempt's 100k-step run
+    err = capsys.readouterr().err
+    assert "sweep job 2/3 lost its Ray worker (its worker process died); running it again (attempt 2), " \
+           f"its abandoned run directory {tmp_path / 'runs'}" in err
+    with Leaderboard(str(board)) as lb:
+        assert sorted(int(r["seed"]) for r in lb.query()) == [0, 1, 2]
+
+
 # ------------------------------------------------------------------------- A3C on a parameter server
 @pytest.mark.usefixtures("ray_local")
 def test_async_a3c_applies_exactly_the_updates_asked_with_bounded_staleness():
@@ -137,9 +263,9 @@ def test_a_bad_search_is_refused_in_one_line():
 
 
 # ------------------------------------------------------------------------- shutdown and the cluster path
-def run_driver(script: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def run_driver(script: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                          timeout=timeout, cwd=os.path.dirname(os.path.dirname(__file__)))
+                          timeout=timeout, cwd=os.path.dirname(os.path.dirname(__file__)), env=env)
 
 
 def assert_all_gone(pids: list[int], timeout: float = 20.0) -> None:
@@ -192,36 +318,58 @@ def session_processes(sid: int) -> list[int]:
     return found
 
 
-def test_only_ray_workers_and_agents_whose_raylet_is_gone_are_orphans():
-    """Stand-ins by process title: a `ray::` process whose parent is no Ray process is an orphan and is
-    stopped; one under a (stand-in) raylet, and the raylet itself, are left alone."""
-    import time
-
+def test_only_the_recorded_processes_of_a_dead_driver_are_stopped(tmp_path, monkeypatch):
+    """A record names a driver and the processes of the Ray it started. Once that driver is dead, its
+    recorded processes are stopped; a process with a Ray-like title that nobody recorded, a recorded PID
+    whose start time differs (a reused PID), and a live driver's processes are all left alone."""
     import psutil
 
     from rlsuite import distributed
 
-    sleep = "import time; time.sleep(60)"
-    spawn_child = f"import subprocess; subprocess.Popen(['ray::StandInWorker', '-c', {sleep!r}], " \
-                  f"executable={sys.executable!r}); {sleep}"  # (its own sys.executable is empty)
-    raylet = subprocess.Popen(["raylet", "-c", spawn_child], executable=sys.executable)
-    orphan = subprocess.Popen(["ray::StandInAgent", "-c", sleep], executable=sys.executable)
+    monkeypatch.setenv("RLSUITE_RAY_RECORDS", str(tmp_path / "records"))
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    dead_driver, live_driver = subprocess.Popen(sleep), subprocess.Popen(sleep)
+    left_over = subprocess.Popen(sleep)  # what a SIGKILLed driver's Ray agents are: still running
+    decoy = subprocess.Popen(["ray::StandInAgent", "-c", "import time; time.sleep(60)"], executable=sys.executable)
+    live_ones = subprocess.Popen(sleep)
     try:
-        deadline = time.monotonic() + 20
-        while not psutil.Process(raylet.pid).children() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (worker,) = psutil.Process(raylet.pid).children()
-        found = distributed.orphaned_ray_processes()
-        assert orphan.pid in found and worker.pid not in found and raylet.pid not in found
-        assert orphan.pid in distributed.stop_orphaned_ray_processes()
-        orphan.wait(timeout=5)  # (already reaped by psutil: the return code is lost)
-        assert not psutil.pid_exists(orphan.pid) and worker.is_running() and raylet.poll() is None
+        distributed.record_instance(dead_driver.pid, [left_over.pid, decoy.pid], session_dir="/tmp/ray/session_x")
+        reused = json.loads((tmp_path / "records" / f"{dead_driver.pid}.json").read_text())
+        reused["processes"][1]["create_time"] -= 1000.0  # the decoy as a PID reused since the record
+        (tmp_path / "records" / f"{dead_driver.pid}.json").write_text(json.dumps(reused))
+        distributed.record_instance(live_driver.pid, [live_ones.pid])
+        dead_driver.kill()
+        dead_driver.wait()
+
+        stopped = distributed.stop_abandoned_instances()
+        assert stopped == [left_over.pid]
+        left_over.wait(timeout=5)  # (already reaped by psutil: the return code is lost)
+        assert not psutil.pid_exists(left_over.pid)
+        for proc in (decoy, live_ones, live_driver):
+            assert proc.poll() is None and psutil.pid_exists(proc.pid)
+        assert [p.name for p in (tmp_path / "records").iterdir()] == [f"{live_driver.pid}.json"]
     finally:
-        for proc in psutil.Process(raylet.pid).children() + [psutil.Process(raylet.pid)]:
+        for proc in (dead_driver, live_driver, left_over, decoy, live_ones):
             proc.kill()
-        raylet.wait()
-        orphan.kill()
-        orphan.wait()
+            proc.wait()
+
+
+def test_a_local_start_records_its_processes_and_a_clean_shutdown_drops_the_record(tmp_path):
+    out = run_driver("""
+        import json, os, psutil
+        from rlsuite import distributed
+        distributed.init({"num_cpus": 1})
+        record = json.loads(distributed._record_path(os.getpid()).read_text())
+        children = {p.pid for p in psutil.Process().children(recursive=True)}
+        distributed.shutdown()
+        print(json.dumps({"record": record, "children": sorted(children),
+                          "left": distributed._record_path(os.getpid()).exists()}))
+    """, env={**os.environ, "RLSUITE_RAY_RECORDS": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    recorded = {entry["pid"] for entry in result["record"]["processes"]}
+    assert len(recorded) >= 4 and recorded <= set(result["children"])  # GCS, raylet, agents, ...: its own
+    assert "session_" in result["record"]["session_dir"] and not result["left"]
 
 
 @pytest.mark.slow  # ~35-45 s on the loaded machine: two drivers, each starting Ray and two actors

@@ -104,7 +104,7 @@ def test_rlsuite_ppo_and_sb3_ppo_on_the_leaderboard(tmp_path, capsys, monkeypatc
     video = tmp_path / "episode.gif"
     later_db = tmp_path / "later.db"
     out = rlsuite_main(capsys, "eval", f"run={sb3_run}", "episodes=2", "seed=7", "record=true", f"video={video}",
-                       f"leaderboard={later_db}")  # fmt: skip
+                       f"leaderboard={later_db}", "submit=true")  # fmt: skip
     assert "video:" in out and video.stat().st_size > 1000 and video.read_bytes()[:3] == b"GIF"
     (later,) = Leaderboard(later_db).query()
     trained = next(r for r in raw if Path(r["run_dir"]).name == sb3_run.name)

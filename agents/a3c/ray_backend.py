@@ -117,6 +117,7 @@ def train_async(agent: A3C, until_step: int) -> None:
     if asked == 0:
         return
     distributed.init()
+    distributed.require_agent_cpus(cfg)
     max_staleness = cfg.max_staleness or cfg.n_workers
     spaces = (agent.observation_space, agent.action_space)
     server: Any = ray.remote(ParameterServer).options(num_cpus=0).remote(

@@ -8,7 +8,8 @@ actor pool keeps the processes (and the imported torch) across jobs, where plain
 start a fresh process each (Ray's ``max_calls=1`` default for GPU tasks).
 
 At most ``workers`` jobs are in flight. A job whose actor dies (its node lost, the process killed)
-is resubmitted on a fresh actor, up to ``max_retries`` times; a job that *raises* is not retried and
+is resubmitted on a fresh actor, up to ``max_retries`` times (``on_retry`` is told first, e.g. to clear
+what the lost attempt wrote); a job that *raises* is not retried and
 becomes :class:`rlsuite.executors.JobError` naming its index, as with the other backends.
 """
 
@@ -49,7 +50,8 @@ class RayExecutor:
     to (else ``RAY_ADDRESS``, else a local Ray with ``workers`` CPUs is started)."""
 
     def __init__(self, workers: int = 2, threads: int = 1, num_cpus: float = 1.0, num_gpus: float = 0.0,
-                 max_retries: int = 2, address: str | None = None):
+                 max_retries: int = 2, address: str | None = None,
+                 on_retry: Callable[[int, int, str], None] | None = None):
         if workers < 1 or threads < 1:
             raise ValueError(f"workers and threads must be >= 1, got workers={workers}, threads={threads}")
         if num_cpus < 0 or num_gpus < 0 or max_retries < 0:
@@ -59,6 +61,7 @@ class RayExecutor:
         self.num_cpus, self.num_gpus, self.max_retries = num_cpus, num_gpus, max_retries
         self.address = address
         self.resubmitted = 0  # jobs run again because their actor died
+        self.on_retry = on_retry  # called (job index, next attempt, why) before a job is run again
         self._actors: list[Any] = []
 
     def _new_actor(self) -> Any:
@@ -69,6 +72,9 @@ class RayExecutor:
         """The pool (started on first use)."""
         if not self._actors:
             distributed.init({"address": self.address})
+            distributed.require_resources(self.num_cpus, f"an executor actor (num_cpus={self.num_cpus:g}, "
+                                          f"num_gpus={self.num_gpus:g})", "ask for less per job, or more CPUs/GPUs",
+                                          gpus=self.num_gpus)
             self._actors = [self._new_actor() for _ in range(self.workers)]
         return self._actors
 
@@ -101,6 +107,8 @@ class RayExecutor:
                     ray.kill(self._actors[slot])
                     self._actors[slot] = self._new_actor()
                     self.resubmitted += 1
+                    if self.on_retry is not None:
+                        self.on_retry(index, attempt + 1, "its worker process died")
                     retry.append((index, attempt + 1))
                     idle.append(slot)
                     continue

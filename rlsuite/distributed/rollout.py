@@ -225,6 +225,7 @@ class RolloutWorkers:
 def train_with_rollout_workers(agent: OnPolicyAgent, until_step: int) -> None:
     """:meth:`OnPolicyAgent.train_until` with rollouts collected by ``agent.config.workers`` Ray actors."""
     distributed.init()
+    distributed.require_agent_cpus(agent.config)
     pool = RolloutWorkers(agent)
     agent.rollout_workers = pool  # type: ignore[attr-defined]  # for inspection (tests, benchmarks)
     try:

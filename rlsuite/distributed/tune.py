@@ -166,7 +166,8 @@ def tune_search(spec: dict[str, Any], ray_settings: Any = None) -> dict[str, Any
     "trials": [{"config", "iterations", "metric", "restored_from_step"}]}``."""
     from ray import tune
 
-    distributed.init(ray_settings)
+    distributed.init(ray_settings, require=(1, "a Tune trial", "give Ray CPUs (ray.num_cpus=N for a Ray started here)",
+                                            0.0))
     space = {key: _domain(key, domain) for key, domain in spec["space"].items()}
     storage = Path(spec.get("storage") or "runs/tune").expanduser().resolve()
     name = spec.get("name") or f"{spec['agent']}-{str(spec['env']).replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
