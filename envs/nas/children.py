@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from torch.utils.flop_counter import FlopCounterMode
 
+from rlsuite.agent import config_error
 from rlsuite.backbones import evaluation
 from rlsuite.backbones.datasets import load_dataset
 from rlsuite.backbones.spec import ArchSpec, SpecCNN
 from rlsuite.backbones.training import FitConfig, build_optimizers, train_epoch, validate
+from rlsuite.errors import ConfigError, suggest
 
 # rlsuite fit keys a space's `child:` node may set
 CHILD_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "augment", "seed", "split_seed")
@@ -34,6 +38,30 @@ class ChildJob:
     spec: dict[str, Any]
     dataset: str
     child: dict[str, Any] = field(default_factory=dict)
+
+
+def check_child_options(child: Any, where: str) -> None:
+    """One clear :class:`ConfigError` for a ``child:`` node that would fail inside a child job: a key
+    that is not one of :data:`CHILD_KEYS` (with close matches), or a value of the wrong type for the
+    :class:`FitConfig` field it sets. Runs before the search starts."""
+    if child is None:
+        return
+    if not isinstance(child, dict):
+        raise ConfigError(f"{where}: 'child' must be a mapping of {', '.join(CHILD_KEYS)}; got {child!r}")
+    for key in child:
+        if key not in CHILD_KEYS:
+            raise ConfigError(f"{where}: unknown child key '{key}'.{suggest(str(key), CHILD_KEYS)} "
+                              f"Accepted: {', '.join(CHILD_KEYS)}")
+    options = {k: v for k, v in child.items() if k != "split_seed"}
+    if "split_seed" in child and (isinstance(child["split_seed"], bool) or not isinstance(child["split_seed"], int)):
+        raise ConfigError(f"{where}: child.split_seed must be an integer, got {child['split_seed']!r}")
+    try:
+        OmegaConf.merge(OmegaConf.structured(FitConfig), options)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{where}: child: {config_error(err)}") from err
+    for key in ("epochs", "batch_size"):
+        if key in options and int(options[key]) < 1:
+            raise ConfigError(f"{where}: child.{key} must be >= 1, got {options[key]}")
 
 
 def fit_config(job: ChildJob) -> FitConfig:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -144,11 +145,45 @@ def resolve_spec(arch: str | dict[str, Any] | ArchSpec) -> ArchSpec:
         arch.validate()
         return arch
     if isinstance(arch, str):
-        if arch not in PRESETS:
-            raise SpecError(f"unknown architecture preset '{arch}'.{suggest(arch, PRESETS)} "
-                            f"Accepted: {', '.join(PRESETS)} or a mapping with 'convs'")
-        return ArchSpec.from_dict(PRESETS[arch])
+        if arch in PRESETS:
+            return ArchSpec.from_dict(PRESETS[arch])
+        if Path(arch).suffix.lower() in SPEC_SUFFIXES or Path(arch).is_file():
+            return load_spec_file(Path(arch))
+        raise SpecError(f"unknown architecture preset '{arch}'.{suggest(arch, PRESETS)} "
+                        f"Accepted: {', '.join(PRESETS)}, a mapping with 'convs' or a .yaml/.json spec file")
+    if not isinstance(arch, dict):
+        raise SpecError(f"an architecture must be a preset name, a mapping or a spec file, got {arch!r}")
     return ArchSpec.from_dict(dict(arch))
+
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load_spec_file(path: Path) -> ArchSpec:
+    """A spec written as YAML or JSON: the spec mapping itself, or a mapping whose ``spec`` key holds it."""
+    import yaml
+
+    if not path.is_file():
+        raise SpecError(f"architecture spec file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SpecError(f"architecture spec file {path} is not valid YAML: {problem}{where}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"cannot read architecture spec file {path}: {err}") from err
+    if isinstance(data, dict) and "convs" not in data and isinstance(data.get("spec"), dict):
+        data = data["spec"]
+    if not isinstance(data, dict):
+        raise SpecError(f"architecture spec file {path} must hold a mapping with 'convs', got {type(data).__name__}")
+    try:
+        return ArchSpec.from_dict(data)
+    except SpecError as err:
+        raise SpecError(f"architecture spec file {path}: {err}") from err
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"architecture spec file {path}: {err}") from err
 
 
 class _ConvBlock(nn.Module):
