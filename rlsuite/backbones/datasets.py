@@ -296,7 +296,7 @@ def _npz_labels(y: np.ndarray, name: str, path: Path, n: int) -> np.ndarray:
         whole = np.isfinite(y) & (y == np.round(y))
         if not whole.all():
             i = int(np.argmin(whole))
-            raise ConfigError(f"{name} in {path} holds {y[i]!r} at index {i}; {accepted}")
+            raise ConfigError(f"{name} in {path} holds {float(y[i]):g} at index {i}; {accepted}")
     elif not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
         raise ConfigError(f"{name} in {path} has dtype {y.dtype}; {accepted}")
     if len(y) != n:
