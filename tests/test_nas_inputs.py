@@ -39,3 +39,50 @@ def test_bad_space_is_one_line_exit_2_and_leaves_no_run(tmp_path, capsys, layers
     assert message in err and "\n" not in err and "Traceback" not in err, err
     assert not runs.exists() or not any(runs.iterdir())  # nothing written
     assert not (tmp_path / "cache.sqlite").exists()  # no child trained
+
+
+def test_children_print_progress_with_count_and_best_so_far(tmp_path):
+    """Real children trained through the live evaluator: a line per child once the wait passes
+    ``after`` seconds (0 here), with the batch count, the overall count of the budget and the best."""
+    import io
+
+    import numpy as np
+    from rlsuite.envs.nas import make_evaluator
+    from rlsuite.envs.nas.children import ChildProgress
+    from rlsuite.envs.nas.search import random_search
+    from rlsuite.envs.nas.space import SearchSpace
+
+    space_file = tmp_path / "tiny.yaml"
+    space_file.write_text(SPACE.format(layers=1, child="{epochs: 1, batch_size: 256}"))
+    evaluator = make_evaluator(SearchSpace.load(str(space_file)), cache=str(tmp_path / "cache.sqlite"))
+    out = io.StringIO()
+    evaluator.progress = ChildProgress("nas tiny", after=0.0, every=0.0, stream=out)  # type: ignore[attr-defined]
+    result = random_search(evaluator, budget=2, seed=0)
+    lines = out.getvalue().splitlines()
+    assert [line.split(": ", 1)[1].split(";")[0] for line in lines] == [
+        "1/1 children of this batch trained, 1/2 in all", "1/1 children of this batch trained, 2/2 in all"]
+    best = [float(line.split("best val acc so far ")[1].split(";")[0]) for line in lines]
+    assert best == pytest.approx(np.maximum.accumulate(result.children), abs=1e-4)
+    assert all(line.endswith(" s/child") for line in lines)
+
+
+def test_quick_batches_print_nothing():
+    import io
+
+    from rlsuite.envs.nas.children import ChildProgress
+
+    now = [0.0]
+    out = io.StringIO()
+    progress = ChildProgress("nas t", after=5.0, every=5.0, stream=out, clock=lambda: now[0])
+    progress.start_batch(3)
+    for t in (1.0, 2.0, 3.0):  # the whole batch within 5 s: silent
+        now[0] = t
+        progress.child_done({"val_acc": t / 10})
+    assert out.getvalue() == ""
+    progress.start_batch(4)
+    for t in (4.0, 9.5, 10.0, 12.0):  # lines from 5 s on, at most every 5 s, and when the batch ends
+        now[0] = t
+        progress.child_done({"val_acc": 0.9 if t == 9.5 else 0.1})
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "2/4 children of this batch trained, 5 in all" in lines[0]
+    assert "4/4" in lines[1] and "best val acc so far 0.9000" in lines[1]

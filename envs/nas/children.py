@@ -12,9 +12,11 @@ reward, only reported for the final architecture). FLOPs are counted by torch's 
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 from omegaconf import OmegaConf
@@ -68,6 +70,43 @@ def fit_config(job: ChildJob) -> FitConfig:
     options = {k: v for k, v in job.child.items() if k != "split_seed"}
     return FitConfig(model="cnn", data=job.dataset, arch=job.spec, logger=[], patience=0, threads=0,
                      **{"epochs": 4, "batch_size": 128, "lr": 3e-3, "seed": 0, **options})
+
+
+class ChildProgress:
+    """Progress lines while children train, for the person waiting: nothing for a batch that ends
+    within ``after`` seconds; after that one line at most every ``every`` seconds (and one when the
+    batch ends), saying the children trained in this batch and overall (of ``total`` when a search
+    set its budget), the best validation accuracy so far and the seconds per child."""
+
+    def __init__(self, label: str, total: int | None = None, after: float = 5.0, every: float = 5.0,
+                 stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic):
+        self.label, self.total, self.after, self.every = label, total, after, every
+        self.stream, self.clock = stream, clock
+        self.trained, self.best = 0, float("-inf")
+        self.batch_size = self.batch_done = 0
+        self.batch_start = self.last_line = 0.0
+        self.printed = False
+
+    def start_batch(self, n_jobs: int) -> None:
+        self.batch_size, self.batch_done = int(n_jobs), 0
+        self.batch_start = self.clock()
+        self.printed = False
+
+    def child_done(self, result: dict[str, Any]) -> None:
+        self.trained += 1
+        self.batch_done += 1
+        self.best = max(self.best, float(result.get("val_acc", float("-inf"))))
+        now = self.clock()
+        waited = now - self.batch_start
+        last = self.batch_done >= self.batch_size
+        if waited >= self.after and (not self.printed or now - self.last_line >= self.every or last):
+            self.printed, self.last_line = True, now
+            print(self.line(waited), file=self.stream or sys.stdout, flush=True)
+
+    def line(self, waited: float) -> str:
+        overall = f"{self.trained}/{self.total}" if self.total else f"{self.trained}"
+        return (f"{self.label}: {self.batch_done}/{self.batch_size} children of this batch trained, {overall} in all; "
+                f"best val acc so far {self.best:.4f}; {waited / max(self.batch_done, 1):.1f} s/child")
 
 
 def count_flops(model: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
