@@ -317,11 +317,11 @@ def load_npz(path: Path, seed: int = 0) -> DataSplits:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot read {path} as an .npz array file: {str(err).splitlines()[0]}") from err
+    if "x" not in arrays or "y" not in arrays:
+        raise ConfigError(f"{path} must hold arrays 'x' and 'y' (found: {', '.join(arrays) or 'none'})")
     for key in arrays:
         if key not in NPZ_KEYS:
             raise ConfigError(f"{path}: unknown array '{key}'.{suggest(key, NPZ_KEYS)} Accepted: {', '.join(NPZ_KEYS)}")
-    if "x" not in arrays or "y" not in arrays:
-        raise ConfigError(f"{path} must hold arrays 'x' and 'y' (found: {', '.join(arrays) or 'none'})")
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise ConfigError(f"{path}: x_test and y_test come together (found only one of them)")
     x = _npz_inputs(arrays["x"], "x", path)
