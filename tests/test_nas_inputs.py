@@ -86,3 +86,23 @@ def test_quick_batches_print_nothing():
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "2/4 children of this batch trained, 5 in all" in lines[0]
     assert "4/4" in lines[1] and "best val acc so far 0.9000" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("choices: {out: [8], stride: [1, b]}", "choices.stride: conv layer 0: stride must be an integer, got 'b'"),
+        ("choices: {out: [8]}\nfixed: {dims: 1, dropout: x}", "dropout must be a number, got 'x'"),
+        ("choices: {out: [8], strid: [1]}", "unknown layer key 'strid'. Did you mean: stride?"),
+        ("choices: {out: [8]}\nchild: {split_seed: x}", "child.split_seed must be an integer, got 'x'"),
+    ],
+)
+def test_bad_choices_and_fixed_values_are_one_line(tmp_path, capsys, lines, message):
+    space = tmp_path / "space.yaml"
+    space.write_text(f"dataset: mnist1d\nlayers: 2\n{lines}\n")
+    runs = tmp_path / "runs"
+    assert main(["train", "agent=reinforce", "env=nas/mnist1d", f"env.kwargs.space={space}", "total_steps=40",
+                 f"env.kwargs.cache={tmp_path / 'cache.sqlite'}", f"runs_root={runs}", "submit=false"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err, err
+    assert not runs.exists() or not any(runs.iterdir())

@@ -77,6 +77,11 @@ class SearchSpace:
                                   f"Accepted: {', '.join(LAYER_KEYS)}")
             if not isinstance(options, list) or not options:
                 raise ConfigError(f"search space {self.name}: choices.{key} must be a non-empty list, got {options!r}")
+            for option in options:  # each value checked alone, so the message names the option
+                try:
+                    ArchSpec(convs=[ConvLayer(**{"out": 1, key: option})]).validate()
+                except SpecError as err:
+                    raise SpecError(f"search space {self.name}: choices.{key}: {err}") from err
         if "convs" in self.fixed:
             raise ConfigError(f"search space {self.name}: 'fixed' cannot hold 'convs' (the controller emits them)")
         self.keys = list(self.choices)

@@ -89,7 +89,20 @@ class ArchSpec:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        """Values that are wrong whatever the input (negative widths, unknown activation, ...)."""
+        """Values that are wrong whatever the input (wrong types, negative widths, unknown activation, ...)."""
+        for i, c in enumerate(self.convs):
+            for name in ("out", "kernel", "stride", "pool"):
+                _check_type(f"conv layer {i}: {name}", getattr(c, name), int, "an integer")
+            _check_type(f"conv layer {i}: skip", c.skip, bool, "true or false")
+        if not isinstance(self.hidden, list):
+            raise SpecError(f"hidden must be a list of widths, got {self.hidden!r}")
+        for h in self.hidden:
+            _check_type("hidden widths", h, int, "integers")
+        _check_type("dims", self.dims, int, "an integer")
+        _check_type("dropout", self.dropout, (int, float), "a number")
+        for name in ("batch_norm", "global_pool"):
+            _check_type(name, getattr(self, name), bool, "true or false")
+        _check_type("activation", self.activation, str, "a name")
         if self.dims not in (1, 2):
             raise SpecError(f"spec dims must be 1 or 2, got {self.dims}")
         if self.activation not in ACTIVATIONS:
@@ -121,6 +134,13 @@ class ArchSpec:
                     f"feature map would be {'x'.join(map(str, spatial))}; use fewer strides/pools or a larger input")
             shapes.append((int(c.out), *spatial))
         return shapes
+
+
+def _check_type(what: str, value: Any, kind: type | tuple[type, ...], accepted: str) -> None:
+    # bool is an int in Python: true/false is refused where a number is wanted, and vice versa
+    wrong_bool = isinstance(value, bool) and kind is not bool
+    if wrong_bool or not isinstance(value, kind):
+        raise SpecError(f"{what} must be {accepted}, got {value!r}")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
