@@ -90,6 +90,15 @@ def _round_down(n: int) -> int:
     return int(n) // scale * scale
 
 
+ESTIMATE_AFTER = 1000  # steps measured before the first estimate of the run's time
+
+
+def estimate_due_at(start_step: int, end_step: int, after: int = ESTIMATE_AFTER) -> int | None:
+    """The step after which the one-line time estimate is printed, or ``None`` when the run has no more
+    than ``after`` steps left: an estimate would arrive with the run's end and say nothing."""
+    return start_step + after if end_step - start_step > after else None
+
+
 class EtaModel:
     """Remaining wall time of a run with an optional acting-only warm-up phase (see the module docstring).
 

@@ -32,7 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from rlsuite import checkpoint
 from rlsuite.agent import Agent
 from rlsuite.config import TrainConfig, agent_overrides, check_train_config, compose, config_error
-from rlsuite.cost import EtaModel, available_memory, format_bytes
+from rlsuite.cost import ESTIMATE_AFTER, EtaModel, available_memory, estimate_due_at, format_bytes
 from rlsuite.envspec import EnvSpec
 from rlsuite.errors import CheckpointError, ConfigError, NonFiniteError
 from rlsuite.eval.evaluate import EvalResult, evaluate
@@ -61,7 +61,6 @@ def config_hash(agent_config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(agent_config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-ESTIMATE_AFTER = 1000  # steps measured before the first estimate of the run's time
 
 
 class TrainHooks:
@@ -81,7 +80,7 @@ class TrainHooks:
         cost = agent.probe_learning_cost() if agent.steps < warmup < end else None
         self.eta = EtaModel(end, learning_starts=warmup, learning_cost=cost)
         self.eta.update(agent.steps)
-        self.estimate_due_at = agent.steps + ESTIMATE_AFTER
+        self.estimate_due_at = estimate_due_at(agent.steps, end)
 
     def report_progress(self, agent: Agent) -> None:
         """Steps/s and the ETA (plus, once, the one-line estimate) every ``log_every`` steps."""
@@ -162,7 +161,8 @@ def cost_summary(agent: Agent, cfg: DictConfig) -> str:
     if agent.device.type == "cpu" and torch.cuda.is_available():
         device += " (a GPU is present: device=cuda would use it)"
     parts.append(device)
-    parts.append(f"estimated time after the first {ESTIMATE_AFTER:,} steps")
+    if estimate_due_at(agent.steps, total) is not None:
+        parts.append(f"estimated time after the first {ESTIMATE_AFTER:,} steps")
     return "; ".join(parts)
 
 

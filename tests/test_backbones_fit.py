@@ -55,6 +55,15 @@ def test_gan_fit_runs_and_samples(tmp_path):
                _runs(tmp_path), *TINY])
     model = load(res.dir)
     assert model.kind == "gan" and model.sample(10).shape == (10, 1, 8, 8)
+    # the quality metric without classifier=: a reference CNN trained on the same data, kept in the run
+    metrics = res.metrics
+    assert metrics["classifier"] == "reference" and metrics["classifier_accuracy"] > 0.5 and "val_best" not in metrics
+    assert metrics["feature_fd"] > metrics["feature_fd_real"] >= 0 and 1 <= metrics["classes_covered"] <= 10
+    assert load(res.dir / "reference_classifier.safetensors").kind == "cnn"
+    assert json.loads((res.dir / "eval.json").read_text())["feature_fd"] == metrics["feature_fd"]
+    again = fit(["model=gan", "epochs=1", "width=8", "latent_dim=8", "loss=wgan-gp", "conditional=true",
+                 f"classifier={res.dir / 'reference_classifier.safetensors'}", _runs(tmp_path), *TINY])
+    assert again.metrics["feature_fd"] == pytest.approx(metrics["feature_fd"])  # same GAN, same features
     assert main(["sample", f"run={res.dir}", "n=10", f"out={tmp_path / 'png'}"]) == 0
     assert {p.name for p in (tmp_path / "png").iterdir()} == {"samples.png", "traversal.png"}
 

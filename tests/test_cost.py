@@ -106,3 +106,16 @@ def test_train_dqn_pong_prints_budget_memory_device_and_estimate_first(tmp_path,
     assert len(progress) == 7 and lines[estimate + 1].startswith("dqn Pong: 1,000/1,400")
     assert all(" | ETA " in line and not line.endswith("ETA -") for line in progress)
     assert np.isfinite(float(progress[0].split(" | ")[1].split()[0].replace(",", "")))
+
+
+@pytest.mark.parametrize(("total", "promised"), [(900, False), (1000, False), (3000, True)])
+def test_estimate_is_promised_and_printed_only_for_runs_longer_than_its_measurement(tmp_path, capsys, total,
+                                                                                    promised):
+    """A 900-step run ends before 1,000 steps are measured: neither the promise nor an estimate."""
+    from rlsuite.run import train
+
+    train(["agent=q_learning", "env=FrozenLake-v1", f"total_steps={total}", "log_every=500", "logger=[console]",
+           "submit=false", "eval_episodes=1", f"run_dir={tmp_path / 'run'}"])
+    out = capsys.readouterr().out
+    assert ("estimated time after the first 1,000 steps" in out) == promised
+    assert ("estimated time: " in out) == promised

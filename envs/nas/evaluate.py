@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rlsuite.envs.nas.cache import ChildCache
-from rlsuite.envs.nas.children import ChildJob, train_child
+from rlsuite.envs.nas.children import ChildJob, ChildProgress, train_child
 from rlsuite.envs.nas.space import Architecture, SearchSpace
 
 from rlsuite.errors import ConfigError
@@ -64,6 +64,7 @@ class LiveEvaluator:
     samples: list[float] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
     _runner: Executor | None = None
+    progress: ChildProgress = field(default_factory=lambda: ChildProgress("nas children"))
 
     def evaluate(self, archs: list[Architecture]) -> list[dict[str, Any]]:
         keys = [self.space.key(a) for a in archs]
@@ -75,10 +76,12 @@ class LiveEvaluator:
         if jobs:
             if self._runner is None:
                 self._runner = make_executor(self.executor, self.workers)
+            self.progress.start_batch(len(jobs))
             for _, result in self._runner.map_unordered(train_child, list(jobs.values())):
                 self.cache.put(result)  # durable before anything else happens
                 known[result["key"]] = result
                 self.newly_trained += 1
+                self.progress.child_done(result)
         out = []
         for arch, key in zip(archs, keys):
             if key not in self._seen:

@@ -53,7 +53,15 @@ def _result(method: str, evaluator: Evaluator, budget: int) -> SearchResult:
     return SearchResult(method, [float(r["val_acc"]) for _, r in history], list(evaluator.samples), best)
 
 
+def _announce_budget(evaluator: Evaluator, budget: int) -> None:
+    """Progress lines of a live evaluator count children out of the search's budget."""
+    progress = getattr(evaluator, "progress", None)
+    if progress is not None:
+        progress.total = budget
+
+
 def random_search(evaluator: Evaluator, budget: int, seed: int, max_samples: int | None = None) -> SearchResult:
+    _announce_budget(evaluator, budget)
     rng = np.random.default_rng(seed)
     space = evaluator.space
     cap = max_samples or 10 * budget
@@ -66,6 +74,7 @@ def random_search(evaluator: Evaluator, budget: int, seed: int, max_samples: int
 
 def regularized_evolution(evaluator: Evaluator, budget: int, seed: int, population: int = 10, sample_size: int = 3,
                           max_samples: int | None = None) -> SearchResult:
+    _announce_budget(evaluator, budget)
     rng = np.random.default_rng(seed)
     space = evaluator.space
     cap = max_samples or 10 * budget
@@ -110,6 +119,7 @@ def controller_search(env_name: str, budget: int, seed: int, agent: str = "reinf
         learner.learn(total_steps=length * max(n_envs, batch))
         envs: Any = learner.envs
         evaluator = envs.evaluator
+        _announce_budget(evaluator, budget)
     assert evaluator is not None
     result = _result(agent, evaluator, budget)
     if learner.envs is not None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from rlsuite.envs.nas.children import check_child_options
 
 from rlsuite.backbones.spec import ArchSpec, ConvLayer, SpecError
 from rlsuite.errors import ConfigError, suggest
@@ -59,8 +60,15 @@ class SearchSpace:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if int(self.layers) < 1:
-            raise ConfigError(f"search space {self.name}: layers must be >= 1, got {self.layers}")
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1:
+            raise ConfigError(f"search space {self.name}: layers must be a whole number >= 1, got {self.layers!r}")
+        if not isinstance(self.choices, dict):
+            raise ConfigError(f"search space {self.name}: 'choices' must be a mapping of layer key to a list of "
+                              f"options, e.g. {{out: [16, 32]}}; got {self.choices!r}")
+        if not isinstance(self.fixed, dict):
+            raise ConfigError(f"search space {self.name}: 'fixed' must be a mapping of spec keys, got {self.fixed!r}")
+        check_child_options(self.child, f"search space {self.name}")
+        self.child = dict(self.child or {})
         if not self.choices:
             raise ConfigError(f"search space {self.name}: 'choices' is empty; give e.g. {{out: [16, 32]}}")
         for key, options in self.choices.items():
@@ -69,6 +77,11 @@ class SearchSpace:
                                   f"Accepted: {', '.join(LAYER_KEYS)}")
             if not isinstance(options, list) or not options:
                 raise ConfigError(f"search space {self.name}: choices.{key} must be a non-empty list, got {options!r}")
+            for option in options:  # each value checked alone, so the message names the option
+                try:
+                    ArchSpec(convs=[ConvLayer(**{"out": 1, key: option})]).validate()
+                except SpecError as err:
+                    raise SpecError(f"search space {self.name}: choices.{key}: {err}") from err
         if "convs" in self.fixed:
             raise ConfigError(f"search space {self.name}: 'fixed' cannot hold 'convs' (the controller emits them)")
         self.keys = list(self.choices)

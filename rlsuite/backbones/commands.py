@@ -9,6 +9,16 @@ from typing import Any
 from rlsuite.errors import ConfigError
 
 FIT_HELP = "train a backbone: rlsuite fit model=cnn|vae|gan data=digits|mnist1d|shapes|<folder>|<file.npz>"
+FIT_EPILOG = """\
+keys (key=value; rlsuite fit --cfg prints them all with their defaults):
+  model=cnn|vae|gan  data=digits|mnist1d|shapes|<class folder>|<file.npz>  epochs=30  seed=0  lr=
+  arch=<preset>|<mapping>|<spec.yaml|.json>   cnn: presets digits, mnist1d, paper1d, shapes, tiny
+  classifier=<cnn run dir or model.safetensors>   gan: the classifier whose penultimate features
+      measure the samples (feature-Frechet distance, classes covered); default: a reference CNN trained
+      on the same data after the GAN, saved as reference_classifier.safetensors in the run directory
+  resume=<run dir>   continue a killed run (epochs, logger, device, threads, patience, classifier may change)
+.npz files: x (N, C, H, W) / (N, H, W) images or (N, C, L) / (N, L) signals, channel-first; y (N,)
+  class indices 0..K-1 (whole-valued floats accepted); optional x_test / y_test; at least 10 examples."""
 SAMPLE_HELP = "PNG grids from a vae/gan run: rlsuite sample run=<dir> [out=<dir>] [n=64] [seed=0]"
 
 
@@ -55,7 +65,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register ``fit`` and ``sample`` on the ``rlsuite`` sub-parser collection."""
-    p = sub.add_parser("fit", help=FIT_HELP)
+    p = sub.add_parser("fit", help=FIT_HELP, description=FIT_HELP, epilog=FIT_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", action="store_true", help="print the resolved fit config and exit")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_fit)

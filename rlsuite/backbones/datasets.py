@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlsuite.errors import ConfigError, unknown
+from rlsuite.errors import ConfigError, suggest, unknown
 
 BUILTIN = ("digits", "mnist1d", "shapes")
 SHAPE_CLASSES = ("square", "circle", "triangle", "cross", "ring")
@@ -229,38 +229,111 @@ def load_folder(path: Path, seed: int = 0) -> DataSplits:
             raise ConfigError(f"cannot read image {f}: {err}") from err
         if first is None:
             first = (a.shape, f)
+        elif a.shape != first[0] and a.shape[:2] == first[0][:2]:
+            modes = {2: "grayscale (1 channel)", 3: "RGB (3 channels)"}
+            raise ConfigError(
+                f"images in {path} have mixed channel counts: {first[1].relative_to(path)} is {modes[len(first[0])]} "
+                f"but {f.relative_to(path)} is {modes[a.ndim]}; convert them to one mode (all RGB or all grayscale)")
         elif a.shape != first[0]:
             raise ConfigError(
                 f"images in {path} have mixed sizes: {first[1].relative_to(path)} is {first[0]} but "
                 f"{f.relative_to(path)} is {a.shape}; resize them to one size")
         arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
         labels.append(c)
+    _check_count(len(arrays), f"image folder {path}")
     data = ArrayDataset(np.stack(arrays), np.asarray(labels))
     tr, va, te = _split(len(data), seed, 0.1, 0.2)
     return DataSplits(path.name, data.subset(tr), data.subset(va), data.subset(te),
                       tuple(d.name for d in class_dirs), info={"path": str(path), "seed": seed})
 
 
+NPZ_KEYS = ("x", "y", "x_test", "y_test")
+MIN_EXAMPLES = 10  # the train / val / test split needs a few examples in each part
+
+
+def _check_count(n: int, where: str) -> None:
+    if n < MIN_EXAMPLES:
+        raise ConfigError(f"{where} has {n} examples; the train / val / test split needs at least {MIN_EXAMPLES}")
+
+
+def _npz_inputs(x: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """Inputs in the channel-first layout, as float32 scaled to [0, 1] when they look like 8-bit pixels."""
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise ConfigError(f"{name} in {path} has dtype {x.dtype}; expected numbers (float or integer pixels)")
+    shape = tuple(int(d) for d in x.shape[1:])
+    if x.ndim == 2:  # (N, L) signals, one channel
+        x = x[:, None]
+    elif x.ndim == 3:  # (N, C, L) signals when the middle axis is short (channels), else (N, H, W) grayscale
+        if shape[0] > 4 >= shape[1]:
+            raise ConfigError(f"{name} in {path}: {shape} looks channels-last; expected (C, L) "
+                              f"(transpose with {name}.transpose(0, 2, 1))")
+        x = x if shape[0] <= 4 else x[:, None]
+    elif x.ndim == 4:
+        if shape[0] > 4 and shape[2] in (1, 3, 4):
+            raise ConfigError(f"{name} in {path}: {shape} looks channels-last; expected (C, H, W) "
+                              f"(transpose with {name}.transpose(0, 3, 1, 2))")
+    else:
+        raise ConfigError(f"{name} in {path} has shape {tuple(x.shape)}; expected (N, C, H, W) or (N, H, W) "
+                          "images, or (N, C, L) or (N, L) signals")
+    x = x.astype(np.float32)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argwhere(bad)[0][0])
+        raise ConfigError(f"{name} in {path} holds {int(bad.sum())} NaN/inf values (first in example {first}); "
+                          "inputs must be finite")
+    if x.max(initial=0) > 1.0 and x.min(initial=0) >= 0:  # 8-bit pixels
+        x = x / 255.0
+    return x
+
+
+def _npz_labels(y: np.ndarray, name: str, path: Path, n: int) -> np.ndarray:
+    """Class indices 0..K-1: integers, or floats only when every value is a whole number."""
+    accepted = "labels must be class indices 0..K-1 (integers, or floats with whole values)"
+    if y.ndim != 1:
+        raise ConfigError(f"{name} in {path} has shape {tuple(y.shape)}; expected ({n},): one class index "
+                          "per example (not one-hot)")
+    if np.issubdtype(y.dtype, np.floating):
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            i = int(np.argmin(whole))
+            raise ConfigError(f"{name} in {path} holds {float(y[i]):g} at index {i}; {accepted}")
+    elif not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        raise ConfigError(f"{name} in {path} has dtype {y.dtype}; {accepted}")
+    if len(y) != n:
+        raise ConfigError(f"{path}: {n} inputs but {len(y)} labels in {name}")
+    if len(y) and y.min() < 0:
+        i = int(np.argmin(y))
+        raise ConfigError(f"{name} in {path} holds label {y[i]:g} at index {i}; {accepted}")
+    return y.astype(np.int64)
+
+
 def load_npz(path: Path, seed: int = 0) -> DataSplits:
-    """``x`` (N, C, H, W) / (N, C, L) / (N, H, W) and ``y`` (N,); ``x_test``/``y_test`` optional."""
+    """``x`` (N, C, H, W) / (N, H, W) images or (N, C, L) / (N, L) signals and ``y`` (N,) class
+    indices; ``x_test``/``y_test`` optional. A 3-D ``x`` is (N, C, L) when its middle axis is at most
+    4 long, else (N, H, W). Integer-valued float labels are accepted; channels-last arrays, NaN/inf
+    inputs, negative or fractional labels and fewer than :data:`MIN_EXAMPLES` examples are refused."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot read {path} as an .npz array file: {err}") from err
+        raise ConfigError(f"cannot read {path} as an .npz array file: {str(err).splitlines()[0]}") from err
     if "x" not in arrays or "y" not in arrays:
         raise ConfigError(f"{path} must hold arrays 'x' and 'y' (found: {', '.join(arrays) or 'none'})")
-    x = arrays["x"].astype(np.float32)
-    x = x[:, None] if x.ndim == 3 and x.shape[-1] != 3 else x
-    if x.max(initial=0) > 1.0 and x.min(initial=0) >= 0:  # 8-bit pixels
-        x = x / 255.0
-    data = ArrayDataset(x, arrays["y"])
+    for key in arrays:
+        if key not in NPZ_KEYS:
+            raise ConfigError(f"{path}: unknown array '{key}'.{suggest(key, NPZ_KEYS)} Accepted: {', '.join(NPZ_KEYS)}")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise ConfigError(f"{path}: x_test and y_test come together (found only one of them)")
+    x = _npz_inputs(arrays["x"], "x", path)
+    _check_count(len(x), f"x in {path}")
+    data = ArrayDataset(x, _npz_labels(arrays["y"], "y", path, len(x)))
     unit = bool(x.min(initial=0) >= 0 and x.max(initial=0) <= 1)
     if "x_test" in arrays:
-        xt = arrays["x_test"].astype(np.float32)
-        xt = xt[:, None] if xt.ndim == 3 and xt.shape[-1] != 3 else xt
-        xt = xt / 255.0 if xt.max(initial=0) > 1.0 and xt.min(initial=0) >= 0 else xt
-        test = ArrayDataset(xt, arrays["y_test"])
+        xt = _npz_inputs(arrays["x_test"], "x_test", path)
+        if xt.shape[1:] != x.shape[1:] or not len(xt):
+            raise ConfigError(f"{path}: x_test examples are {tuple(xt.shape[1:])} ({len(xt)} of them) but x "
+                              f"examples are {tuple(x.shape[1:])}; they must match and x_test must not be empty")
+        test = ArrayDataset(xt, _npz_labels(arrays["y_test"], "y_test", path, len(xt)))
         order = np.random.default_rng(seed).permutation(len(data))
         n_val = max(len(data) // 10, 1)
         train, val = data.subset(order[n_val:]), data.subset(order[:n_val])

@@ -45,6 +45,17 @@ def save_png(array: np.ndarray, path: Path) -> Path:
     return path
 
 
+def _make_out_dir(out_dir: Path) -> None:
+    """Create the output folder before any image is drawn: a path under a file is one clear line."""
+    blocking = next((p for p in (out_dir, *out_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"out={out_dir} cannot be a folder: {blocking} is a file; give a folder path")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create out={out_dir}: {err.strerror or err}; give a writable folder") from err
+
+
 @torch.no_grad()
 def sample_run(run_dir: str | Path, out: str | Path | None = None, n: int = 64, seed: int = 0) -> list[Path]:
     """Write the grids of a VAE or GAN fit run into ``out`` (default: the run directory)."""
@@ -55,6 +66,7 @@ def sample_run(run_dir: str | Path, out: str | Path | None = None, n: int = 64, 
         raise ConfigError(f"rlsuite sample needs a vae or gan run; {run} holds a {model.kind}")
     if n < 1:
         raise ConfigError(f"n must be >= 1, got {n}")
+    _make_out_dir(out_dir)
     gen = torch.Generator().manual_seed(seed)
     ncol = int(np.ceil(np.sqrt(n)))
     written = []

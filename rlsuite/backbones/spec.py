@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -88,7 +89,20 @@ class ArchSpec:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        """Values that are wrong whatever the input (negative widths, unknown activation, ...)."""
+        """Values that are wrong whatever the input (wrong types, negative widths, unknown activation, ...)."""
+        for i, c in enumerate(self.convs):
+            for name in ("out", "kernel", "stride", "pool"):
+                _check_type(f"conv layer {i}: {name}", getattr(c, name), int, "an integer")
+            _check_type(f"conv layer {i}: skip", c.skip, bool, "true or false")
+        if not isinstance(self.hidden, list):
+            raise SpecError(f"hidden must be a list of widths, got {self.hidden!r}")
+        for h in self.hidden:
+            _check_type("hidden widths", h, int, "integers")
+        _check_type("dims", self.dims, int, "an integer")
+        _check_type("dropout", self.dropout, (int, float), "a number")
+        for name in ("batch_norm", "global_pool"):
+            _check_type(name, getattr(self, name), bool, "true or false")
+        _check_type("activation", self.activation, str, "a name")
         if self.dims not in (1, 2):
             raise SpecError(f"spec dims must be 1 or 2, got {self.dims}")
         if self.activation not in ACTIVATIONS:
@@ -122,6 +136,13 @@ class ArchSpec:
         return shapes
 
 
+def _check_type(what: str, value: Any, kind: type | tuple[type, ...], accepted: str) -> None:
+    # bool is an int in Python: true/false is refused where a number is wanted, and vice versa
+    wrong_bool = isinstance(value, bool) and kind is not bool
+    if wrong_bool or not isinstance(value, kind):
+        raise SpecError(f"{what} must be {accepted}, got {value!r}")
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # digits upsampled to 16x16: two VGG-style stages, BN, dropout; ~0.1 M parameters
     "digits": {"convs": [[32, 3, 1], [32, 3, 1, 2], [64, 3, 1], [64, 3, 1, 2]], "hidden": [128], "dropout": 0.3},
@@ -144,11 +165,45 @@ def resolve_spec(arch: str | dict[str, Any] | ArchSpec) -> ArchSpec:
         arch.validate()
         return arch
     if isinstance(arch, str):
-        if arch not in PRESETS:
-            raise SpecError(f"unknown architecture preset '{arch}'.{suggest(arch, PRESETS)} "
-                            f"Accepted: {', '.join(PRESETS)} or a mapping with 'convs'")
-        return ArchSpec.from_dict(PRESETS[arch])
+        if arch in PRESETS:
+            return ArchSpec.from_dict(PRESETS[arch])
+        if Path(arch).suffix.lower() in SPEC_SUFFIXES or Path(arch).is_file():
+            return load_spec_file(Path(arch))
+        raise SpecError(f"unknown architecture preset '{arch}'.{suggest(arch, PRESETS)} "
+                        f"Accepted: {', '.join(PRESETS)}, a mapping with 'convs' or a .yaml/.json spec file")
+    if not isinstance(arch, dict):
+        raise SpecError(f"an architecture must be a preset name, a mapping or a spec file, got {arch!r}")
     return ArchSpec.from_dict(dict(arch))
+
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load_spec_file(path: Path) -> ArchSpec:
+    """A spec written as YAML or JSON: the spec mapping itself, or a mapping whose ``spec`` key holds it."""
+    import yaml
+
+    if not path.is_file():
+        raise SpecError(f"architecture spec file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SpecError(f"architecture spec file {path} is not valid YAML: {problem}{where}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"cannot read architecture spec file {path}: {err}") from err
+    if isinstance(data, dict) and "convs" not in data and isinstance(data.get("spec"), dict):
+        data = data["spec"]
+    if not isinstance(data, dict):
+        raise SpecError(f"architecture spec file {path} must hold a mapping with 'convs', got {type(data).__name__}")
+    try:
+        return ArchSpec.from_dict(data)
+    except SpecError as err:
+        raise SpecError(f"architecture spec file {path}: {err}") from err
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"architecture spec file {path}: {err}") from err
 
 
 class _ConvBlock(nn.Module):

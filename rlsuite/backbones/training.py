@@ -7,6 +7,7 @@ run directories, checkpoints and loggers as ``rlsuite train``::
         checkpoints/latest.safetensors   model, optimizers, best weights, early-stopping state
         model.safetensors                the final model (best validation epoch for cnn / vae)
         eval.json                        test metrics
+        reference_classifier.safetensors gan without classifier=: the CNN its samples are measured with
 
 One epoch is one step of the loggers. Shuffling, augmentation, dropout and reparameterization noise
 of epoch ``e`` are drawn from generators seeded by ``(seed, e)``, so a run killed after a checkpoint
@@ -80,7 +81,9 @@ class FitConfig:
     gp_lambda: float = 10.0
     n_critic: int | None = None  # discriminator updates per generator update (ns/lsgan 1, wgan-gp 5)
     conditional: bool = False  # gan: class-conditional
-    classifier: str | None = None  # gan: a cnn run dir for the feature-Fréchet distance at the end
+    # gan: a cnn run dir (or model.safetensors) whose features measure the samples (feature-Fréchet
+    # distance, class coverage); default: a reference CNN trained on the same data at the end
+    classifier: str | None = None
     iw_samples: int = 100
     threads: int = 1
     device: str = "cpu"
@@ -280,7 +283,10 @@ def validate(cfg: FitConfig, model: nn.Module, data: ArrayDataset) -> float | No
     return None
 
 
-def test_metrics(cfg: FitConfig, model: nn.Module, data: DataSplits) -> dict[str, Any]:
+def test_metrics(cfg: FitConfig, model: nn.Module, data: DataSplits, run_dir: Path | None = None) -> dict[str, Any]:
+    """Test metrics: cnn accuracy with its CI; vae bounds; gan feature-Fréchet distance and class
+    coverage in the features of ``classifier=`` or, by default, of :func:`reference_classifier`
+    (saved as ``reference_classifier.safetensors`` in ``run_dir``)."""
     torch.manual_seed(derive_seed(cfg.seed, 2**21))
     if cfg.model == "cnn":
         return evaluation.accuracy(model, data.test, seed=cfg.seed)
@@ -289,18 +295,46 @@ def test_metrics(cfg: FitConfig, model: nn.Module, data: DataSplits) -> dict[str
         latent = int(getattr(model, "latent_dim", 0))
         out["pca_recon_mse"] = evaluation.pca_reconstruction_mse(data.train.x, data.test.x, latent)
         return out
-    if cfg.classifier:
-        from rlsuite.backbones.evaluation import class_coverage, feature_frechet
+    from rlsuite.backbones.evaluation import class_coverage, feature_frechet
 
-        classifier = load(cfg.classifier)
-        assert isinstance(model, GAN)
-        model.eval()
-        with torch.no_grad():
-            fake = model.sample(len(data.test), torch.Generator().manual_seed(cfg.seed))
-        return {"feature_fd": feature_frechet(classifier, fake, data.test.x),
-                "feature_fd_real": feature_frechet(classifier, data.train.x, data.test.x),
-                **class_coverage(classifier, fake, data.n_classes)}
-    return {}
+    source: dict[str, Any]
+    if cfg.classifier:
+        classifier, source = load(cfg.classifier), {"classifier": str(cfg.classifier)}
+    else:
+        classifier = reference_classifier(cfg, data)
+        source = {"classifier": "reference", "classifier_epochs": REFERENCE_EPOCHS}
+        if run_dir is not None:
+            meta: dict[str, Any] = classifier.meta  # type: ignore[assignment]  # set by reference_classifier
+            save_model(run_dir / "reference_classifier.safetensors", "cnn", meta, classifier, data)
+    source["classifier_accuracy"] = float((evaluation.predict(classifier, data.test.x) == data.test.y).mean())
+    assert isinstance(model, GAN)
+    model.eval()
+    with torch.no_grad():
+        fake = model.sample(len(data.test), torch.Generator().manual_seed(cfg.seed))
+    return {"feature_fd": feature_frechet(classifier, fake, data.test.x),
+            "feature_fd_real": feature_frechet(classifier, data.train.x, data.test.x),
+            **class_coverage(classifier, fake, data.n_classes), **source}
+
+
+REFERENCE_EPOCHS = 5
+
+
+def reference_classifier(cfg: FitConfig, data: DataSplits) -> nn.Module:
+    """The classifier a GAN is measured with when no ``classifier=`` is given: the data's default
+    CNN (as ``rlsuite fit model=cnn`` would build it) trained for :data:`REFERENCE_EPOCHS` epochs on
+    the same training split, seeded by the run's seed. Its features define the feature-Fréchet
+    distance, so numbers compare across GANs measured with the same reference (same data and seed)."""
+    ref_cfg = FitConfig(model="cnn", data=cfg.data, seed=derive_seed(cfg.seed, 3), epochs=REFERENCE_EPOCHS,
+                        logger=[], patience=0, threads=0)
+    state = torch.get_rng_state()
+    torch.manual_seed(ref_cfg.seed)
+    classifier, meta = build_model(ref_cfg, data.input_shape, data.n_classes)
+    optims = build_optimizers(ref_cfg, classifier)
+    for epoch in range(REFERENCE_EPOCHS):
+        train_epoch(ref_cfg, classifier, optims, data.train, epoch, torch.device("cpu"))
+    torch.set_rng_state(state)
+    object.__setattr__(classifier, "meta", meta)
+    return classifier.eval()
 
 
 # ----------------------------------------------------------------------------- runs
@@ -407,8 +441,10 @@ def fit(overrides: list[str] | FitConfig | None = None, on_epoch_end: Callable[[
         if state["best_model"] is not None:
             model.load_state_dict(state["best_model"])
         save_model(run_dir / "model.safetensors", cfg.model, meta, model, data)
-        results = {"model": cfg.model, "data": cfg.data, "epochs": epoch, "best_epoch": state["best_epoch"],
-                   "val_best": state["best"], **test_metrics(cfg, model, data)}
+        results: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "epochs": epoch}
+        if cfg.model != "gan":  # a gan has no validation metric; its quality is the test metrics below
+            results.update(best_epoch=state["best_epoch"], val_best=state["best"])
+        results.update(test_metrics(cfg, model, data, run_dir))
         logger.log({f"test/{k}": v for k, v in results.items() if isinstance(v, (int, float)) and v is not None}, epoch)
     finally:
         logger.close()
