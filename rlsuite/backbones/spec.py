@@ -144,11 +144,29 @@ def resolve_spec(arch: str | dict[str, Any] | ArchSpec) -> ArchSpec:
         arch.validate()
         return arch
     if isinstance(arch, str):
+        if arch not in PRESETS and arch.endswith((".yaml", ".yml", ".json")):
+            return spec_from_file(arch)
         if arch not in PRESETS:
             raise SpecError(f"unknown architecture preset '{arch}'.{suggest(arch, PRESETS)} "
                             f"Accepted: {', '.join(PRESETS)} or a mapping with 'convs'")
         return ArchSpec.from_dict(PRESETS[arch])
     return ArchSpec.from_dict(dict(arch))
+
+
+def spec_from_file(path: str) -> ArchSpec:
+    """A spec written as YAML or JSON (e.g. a NAS run's ``best_arch.yaml``)."""
+    from pathlib import Path
+
+    import yaml
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise SpecError(f"architecture file {file} does not exist (arch= takes a preset name or a .yaml/.json spec)")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise SpecError(f"architecture file {file} is not readable YAML/JSON: {str(err).splitlines()[0]}") from err
+    return ArchSpec.from_dict(data)
 
 
 class _ConvBlock(nn.Module):
