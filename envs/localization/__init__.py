@@ -46,6 +46,9 @@ class LocalizationPlugin(EnvPlugin):
         from rlsuite.envs.localization.evaluation import agent_policy, run_protocol, summarize
 
         env = env_spec.make(training=False)
+        # CNN evaluations count cache misses: start cold, so regions an earlier evaluation of the same
+        # images already computed are counted again (revisits within one image's search stay free)
+        env.task.features.cache.clear()
         try:
             m = summarize(run_protocol(env, agent_policy(agent)))
         finally:
