@@ -3,6 +3,8 @@
     python benchmarks/localization.py --quick          # one-object scenes, a smaller set, 3 seeds
     python benchmarks/localization.py --multi          # one to three objects per image: AP at IoU 0.5
     python benchmarks/localization.py --ablation no_guided,no_history
+    python benchmarks/localization.py --run runs/<dqn-localization-...>   # evaluate a trained run
+    python benchmarks/localization.py --run runs/<...> --scene-seed 7     # ... on fresh scenes, same CNN
 
 Per seed: DQN (the env config's paper hyperparameters) is trained on the training images, then the
 test protocol (<= 200 steps per image, corner restarts after 40 steps without a trigger, inhibition
@@ -62,6 +64,33 @@ def run_seed(dataset: str, data: dict[str, Any], seed: int, steps: int, agent_kw
             "eval_cpu_s": round(time.process_time() - start, 1)}
 
 
+def evaluate_run(run: str, scene_seed: int | None = None, test_images: int | None = None) -> dict[str, Any]:
+    """An existing ``rlsuite train`` run: its agent through the test protocol on its own test images
+    (or, with ``scene_seed``, on fresh generated scenes with the same feature CNN), beside the random,
+    centred-box and sliding-window baselines on the same images and CNN."""
+    import dataclasses
+
+    agent = rlsuite.load(run)
+    spec = agent.env_spec
+    if spec.plugin != "localization":
+        raise SystemExit(f"{run} is a run on {spec.label}, not a localization env")
+    if scene_seed is not None:
+        spec = dataclasses.replace(spec, kwargs={**spec.kwargs, "scene_seed": scene_seed})
+    env = spec.make(training=False)
+    assert isinstance(env, LocalizationEnv)
+    env.task.features.cache.clear()  # CNN evaluations counted from a cold cache
+    start = time.process_time()
+    agent_summary = summarize(run_protocol(env, agent_policy(agent), test_images))
+    eval_cpu = round(time.process_time() - start, 1)
+    baselines = {
+        "random": summarize(run_protocol(env, random_policy(0), test_images)),
+        "center_box": summarize(center_box(env.task)),
+        "sliding_window": summarize(sliding_window(env.task)),
+    }
+    return {"run": str(run), "env": spec.label, "kwargs": spec.kwargs, "train_steps": agent.steps,
+            "scene_seed": scene_seed, **agent_summary, "eval_cpu_s": eval_cpu, "baselines": baselines}
+
+
 def figure(result: dict[str, Any], path: str) -> None:
     """Recall at IoU 0.5 and CNN evaluations per image: the agent (each seed) against the baselines."""
     import matplotlib
@@ -118,8 +147,14 @@ def main() -> None:
                         help="a log of an earlier run of this script: its per-run lines are reused, not rerun")
     parser.add_argument("--figure", default=None, help="draw the results figure (PNG) here")
     parser.add_argument("--from-json", default=None, help="with --figure: draw from a saved result, run nothing")
+    parser.add_argument("--run", default=None, help="evaluate this `rlsuite train` run directory (trains nothing)")
+    parser.add_argument("--scene-seed", type=int, default=None,
+                        help="with --run: fresh generated scenes of this seed, the run's own feature CNN")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.run:
+        print(json.dumps(evaluate_run(args.run, args.scene_seed, args.test_images)))
+        return
     if args.from_json:
         with open(args.from_json) as f:
             figure(json.loads(f.read().strip().splitlines()[-1]), args.figure)

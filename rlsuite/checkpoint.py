@@ -29,6 +29,17 @@ FORMAT = "rlsuite-checkpoint/1"
 _TENSOR, _ARRAY, _TUPLE, _PAIRS = "__tensor__", "__ndarray__", "__tuple__", "__pairs__"
 
 
+def _omegaconf_container(obj: Any) -> list[Any] | dict[Any, Any] | None:
+    """An OmegaConf ListConfig/DictConfig as plain lists and dicts (resolved); else ``None``."""
+    from omegaconf import Container, OmegaConf
+
+    if not isinstance(obj, Container):
+        return None
+    plain = OmegaConf.to_container(obj, resolve=True)
+    assert isinstance(plain, (list, dict))
+    return plain
+
+
 def _flatten(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
     """Replace arrays by placeholders (collecting them in ``tensors``) and return JSON-able data."""
     if isinstance(obj, torch.Tensor):
@@ -55,6 +66,9 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    container = _omegaconf_container(obj)
+    if container is not None:  # a ListConfig/DictConfig (e.g. env kwargs from the command line): plain data
+        return _flatten(container, tensors, path)
     raise TypeError(f"cannot checkpoint a value of type {type(obj).__name__} at '{path}'")
 
 

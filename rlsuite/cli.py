@@ -105,6 +105,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def _print_eval(run_dir: Path, result: Any) -> None:
     from rlsuite.eval.stats import is_binary
 
+    if "task" in result.extra:  # the task env's own evaluation (rlsuite.env_plugin.TaskResult), first
+        print(f"run {run_dir}: task eval: {result.extra['task']['summary']}")
+        for name, path in result.extra["task"].get("artefacts", {}).items():
+            print(f"  {name}: {path}")
+
     if "summary" in result.extra:  # a meta-test protocol (maml, rl2): its own one-line summary
         print(f"run {run_dir}: eval ({result.protocol}): {result.extra['summary']}")
         return
@@ -127,8 +132,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rlsuite import checkpoint
     from rlsuite.run import result_row
 
+    # env.kwargs.<key>=<value>: evaluate on a changed env (e.g. localization's fresh scenes, scene_seed=)
+    env_changes = _env_kwargs(o for o in args.overrides if o.startswith("env.kwargs."))
     opts = _kv(
-        args.overrides,
+        [o for o in args.overrides if not o.startswith("env.kwargs.")],
         {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
          "record": False, "video": None, "leaderboard": None, "submit": None, "env": None,
          "adapt_steps": None},
@@ -142,6 +149,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not target.exists() and not Path(str(target) + ".safetensors").exists():
         raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
     agent = rlsuite.load(target, env=opts["env"])
+    if env_changes:
+        import dataclasses
+
+        agent.env_spec = dataclasses.replace(agent.env_spec, kwargs={**agent.env_spec.kwargs, **env_changes})
     run_dir = target if target.is_dir() else None
     video = None
     if opts["record"] or opts["video"]:
@@ -149,8 +160,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = rlsuite.evaluate(
         agent, episodes=int(opts["episodes"]), seed=int(opts["seed"]), protocol=str(opts["protocol"]),
         deterministic=bool(opts["deterministic"]), record=video,
-        adapt_steps=_adapt_steps(opts["adapt_steps"]),
+        adapt_steps=_adapt_steps(opts["adapt_steps"]), task=True, out_dir=run_dir,
     )
+    if env_changes:
+        result.extra["env_kwargs_changed"] = env_changes
     _print_eval(target, result)
     if video:
         print(f"video: {result.video}")
@@ -186,6 +199,23 @@ def _not_submitted_by_default(run_dir: Path | None, episodes: int, video: str | 
     if own and episodes < own:
         return f"{episodes} episodes, fewer than the run's own evaluation ({own}), which stays its entry"
     return None
+
+
+def _env_kwargs(items: Any) -> dict[str, Any]:
+    """``env.kwargs.<key>=<value>`` items (values in YAML) as a mapping."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        name = key.removeprefix("env.kwargs.")
+        if not sep or not name or "." in name:
+            raise ConfigError(f"expected env.kwargs.<key>=<value>, got '{item}'")
+        try:
+            out[name] = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            out[name] = value
+    return out
 
 
 def _adapt_steps(value: Any) -> int | None:

@@ -5,14 +5,51 @@ An entry point in the group ``rlsuite.envs`` names either
 * an :class:`EnvPlugin` subclass, for a family of envs addressed by id (``atari``: ``ALE/Pong-v5``), or
 * any zero-argument-able callable returning a ``gymnasium.Env`` (an Env subclass or a factory); the
   registry wraps it in :class:`CallableEnvPlugin`. Its docstring's first line is its description.
+
+A task env (NAS, localization) may declare its own evaluation with :meth:`EnvPlugin.evaluate_task`:
+``rlsuite train`` (final evaluation), ``rlsuite eval`` and ``rlsuite.evaluate(..., task=True)`` run it
+beside the return protocol and report its :class:`TaskResult` in ``eval.json`` (``extra.task``), the
+console and the leaderboard row (``extra.task``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+
+
+@dataclass
+class TaskResult:
+    """An evaluation in the task's own terms.
+
+    ``metrics``: named numbers (``recall@0.5``, ``AP@0.5``, ``best_val_acc``...; ``None`` where a
+    number does not exist, e.g. the median steps of a search that detected nothing); ``primary``: the
+    metric that ranks (one of ``metrics``); ``summary``: one line for the console; ``artefacts``:
+    files written (e.g. ``best_arch`` -> ``<run>/best_arch.yaml``); ``details``: any further JSON-able
+    description (e.g. the best architecture's spec).
+    """
+
+    metrics: dict[str, float | None]
+    primary: str
+    summary: str
+    artefacts: dict[str, Path] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.primary not in self.metrics:
+            raise ValueError(f"primary metric '{self.primary}' is not among the metrics {sorted(self.metrics)}")
+        # JSON has no inf/NaN: a number that does not exist is None
+        self.metrics = {k: (float(v) if v is not None and math.isfinite(float(v)) else None)
+                        for k, v in self.metrics.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": dict(self.metrics), "primary": self.primary, "summary": self.summary,
+                "artefacts": {k: str(v) for k, v in self.artefacts.items()}, "details": self.details}
 
 
 class EnvPlugin:
@@ -50,6 +87,14 @@ class EnvPlugin:
     def backends(self) -> tuple[str, ...]:
         """Names ``env.backend=`` accepts for :meth:`make_vec` (none by default)."""
         return ()
+
+    def evaluate_task(self, agent: Any, env_spec: Any, *, episodes: int, seed: int,
+                      out_dir: Path | None = None) -> TaskResult | None:
+        """Optional: the task's own evaluation of ``agent`` on the env ``env_spec`` describes (an
+        :class:`rlsuite.envspec.EnvSpec`). ``episodes`` and ``seed`` are the evaluation's; files the
+        evaluation writes go under ``out_dir`` (the run directory; ``None``: write nothing).
+        ``None`` (the default) means the env has no task metrics beyond the return."""
+        return None
 
     def ids(self) -> list[str]:
         """Env ids this plugin knows, for ``rlsuite list envs`` and close-match suggestions."""

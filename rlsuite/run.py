@@ -260,8 +260,10 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
         torch.set_num_threads(int(cfg.threads))
     # Build the agent before creating anything on disk: a bad config or env fails with nothing written.
     cls = get_agent(cfg.agent.name)
-    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs=dict(cfg.env.kwargs), name=cfg.env.name,
-                       backend=cfg.env.get("backend"))
+    env_kwargs = OmegaConf.to_container(cfg.env.kwargs, resolve=True)  # plain lists/dicts: checkpoints, plugins
+    assert isinstance(env_kwargs, dict)
+    env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs={str(k): v for k, v in env_kwargs.items()},
+                       name=cfg.env.name, backend=cfg.env.get("backend"))
     agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
     if uses_ray(agent):  # the run's ray.* settings decide where Ray runs (rlsuite.distributed)
         from rlsuite import distributed
@@ -289,8 +291,11 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
         logger.flush(agent.steps)
         agent.hooks.save_checkpoint(agent)
         agent.save(run_dir / "model.safetensors")
-        result = evaluate(agent, episodes=int(cfg.eval_episodes), seed=int(cfg.eval_seed), protocol=str(cfg.protocol))
-        logger.log({"eval/mean_return": result.mean, "eval/iqm": result.iqm}, agent.steps)
+        result = evaluate(agent, episodes=int(cfg.eval_episodes), seed=int(cfg.eval_seed), protocol=str(cfg.protocol),
+                          task=True, out_dir=run_dir)
+        task_metrics = result.extra.get("task", {}).get("metrics", {})
+        logger.log({"eval/mean_return": result.mean, "eval/iqm": result.iqm,
+                    **{f"task/{k}": v for k, v in task_metrics.items() if v is not None}}, agent.steps)
     except NonFiniteError as err:  # say where the run and its last good checkpoint are
         latest = run_dir / CHECKPOINT
         saved = f"last good checkpoint: {latest}" if latest.is_file() else "no checkpoint written yet"
@@ -339,7 +344,8 @@ def result_row(agent: Agent, result: EvalResult, run_dir: Path | None, seed: int
         "iqm_ci_low": result.iqm_ci[0],
         "iqm_ci_high": result.iqm_ci[1],
         "run_dir": str(run_dir.resolve()) if run_dir is not None else None,
-        "extra": {"config": agent_config, "eval_seed": result.seed, "frames_per_step": frames_per_step},
+        "extra": {"config": agent_config, "eval_seed": result.seed, "frames_per_step": frames_per_step,
+                  **({"task": result.extra["task"]} if "task" in result.extra else {})},
     }
 
 

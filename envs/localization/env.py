@@ -23,7 +23,6 @@ hook DQN's ``guided_exploration`` reads (:mod:`rlsuite.offpolicy`), and ``info["
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import gymnasium as gym
@@ -39,8 +38,6 @@ from rlsuite.envs.localization.boxes import (
 )
 from rlsuite.envs.localization.features import image_tensor
 from rlsuite.envs.localization.task import Task, load_task
-
-_marked_images = itertools.count(1)  # cache keys of images carrying inhibition-of-return marks
 
 
 class LocalizationEnv(gym.Env):
@@ -81,7 +78,6 @@ class LocalizationEnv(gym.Env):
         self.image = image_tensor(scene.image)
         self.height, self.width = scene.image.shape[:2]
         self.targets = scene.targets(self.task.classes)
-        self.image_key: tuple = (self.split, self.index, 0)
         self.steps = 0
         self.detections = []
         self.evaluations_at_reset = self.task.features.evaluations
@@ -122,7 +118,7 @@ class LocalizationEnv(gym.Env):
         return self.observation(), reward, terminated, truncated, self.info()
 
     def record_detection(self, iou: float) -> None:
-        _, score = self.task.features(self.image_key, self.image, self.box)
+        _, score = self.task.features(self.image, self.box)
         self.detections.append({"box": self.box.copy(), "score": score, "iou": iou, "steps": self.search_steps})
         self.mark(self.box)
         self.start_search(np.array([0.0, 0.0, self.width, self.height]))
@@ -137,11 +133,10 @@ class LocalizationEnv(gym.Env):
         self.image = self.image.clone()
         self.image[:, int(round(cy - half_h)) : int(round(cy + half_h)), cols] = 0.0
         self.image[:, rows, int(round(cx - half_w)) : int(round(cx + half_w))] = 0.0
-        self.image_key = (self.split, self.index, next(_marked_images))
 
     # ------------------------------------------------------------------ what the agent sees
     def observation(self) -> np.ndarray:
-        features, _ = self.task.features(self.image_key, self.image, self.box)
+        features, _ = self.task.features(self.image, self.box)
         history = np.zeros((self.history_len, N_ACTIONS), np.float32)
         taken = self.actions >= 0
         history[np.flatnonzero(taken), self.actions[taken]] = 1.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -100,18 +101,35 @@ def sample_crops(scenes: list[Scene], classes: tuple[str, ...], per_image: int, 
     return np.concatenate(xs), np.concatenate(ys), names
 
 
+def scenes_digest(scenes: list[Scene]) -> str:
+    """A hash of the scenes' content (image bytes, object names and boxes): what a CNN trained on
+    them is keyed by, so another dataset never reuses it and the same one always does."""
+    h = hashlib.sha256()
+    for scene in scenes:
+        h.update(np.ascontiguousarray(scene.image).tobytes())
+        h.update(json.dumps([scene.names, np.asarray(scene.boxes).round(3).tolist()]).encode())
+    return h.hexdigest()
+
+
 def train_feature_cnn(scenes: list[Scene], classes: tuple[str, ...], cache_dir: Path, crop: int = 32,
                       epochs: int = 8, seed: int = 0, per_image: int = 24) -> Path:
-    """Train (once; then reuse) the crop classifier with ``rlsuite fit``; returns its run directory."""
+    """Train (once; then reuse) the crop classifier with ``rlsuite fit``; returns its run directory
+    ``<cache_dir>/cnn-<key>``, the key hashing the training scenes' content and these arguments."""
+    import sys
+
     from rlsuite.backbones import fit
 
-    params = {"classes": classes, "crop": crop, "epochs": epochs, "seed": seed, "per_image": per_image,
-              "arch": FEATURE_ARCH, "n": len(scenes)}
+    params = {"classes": list(classes), "crop": crop, "epochs": epochs, "seed": seed, "per_image": per_image,
+              "arch": FEATURE_ARCH, "scenes": scenes_digest(scenes)}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     run_dir = Path(cache_dir) / f"cnn-{key}"
     if (run_dir / "names.json").exists():
         return run_dir
+    start = time.perf_counter()
     x, y, names = sample_crops(scenes, classes, per_image, crop, seed)
+    # a wait of tens of seconds on first use: say what is happening and where the result goes
+    print(f"localization: training the feature CNN on {len(x):,} crops of {len(scenes)} images "
+          f"({epochs} epochs; once, cached in {run_dir})", file=sys.stderr, flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = run_dir / "crops.npz"
     np.savez(data, x=x, y=y)
@@ -119,14 +137,16 @@ def train_feature_cnn(scenes: list[Scene], classes: tuple[str, ...], cache_dir: 
          f"arch={json.dumps(FEATURE_ARCH)}", "logger=[jsonl]", "patience=0"])
     data.unlink()  # regenerable from the seed; only the model is kept
     (run_dir / "names.json").write_text(json.dumps(list(names)))  # written last: marks a finished run
+    print(f"localization: feature CNN ready ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     return run_dir
 
 
 # ----------------------------------------------------------------------------- the extractor
 class FeatureExtractor:
     """Features and target scores of box crops, through the trained CNN, with an LRU cache keyed by
-    (image key, box rounded to 1/4 pixel): revisited boxes cost no CNN evaluation. ``evaluations``
-    counts the crops that really went through the CNN."""
+    the image's content (a hash of its bytes) and the box rounded to 1/4 pixel: revisited boxes cost
+    no CNN evaluation, and an extractor reused on other scenes (or a marked image) can never return
+    another image's features. ``evaluations`` counts the crops that really went through the CNN."""
 
     def __init__(self, run_dir: Path, classes: tuple[str, ...], crop: int = 32, context: float = 16.0,
                  cache_size: int = 200_000):
@@ -140,6 +160,16 @@ class FeatureExtractor:
         self.cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.cache_size = cache_size
         self.evaluations = 0
+        # the last image hashed, its version counter (bumped by any in-place change) and its digest
+        self._hashed: tuple[torch.Tensor, int, bytes] | None = None
+
+    def content_key(self, image: torch.Tensor) -> bytes:
+        """The digest of ``image``'s bytes (recomputed only when the tensor or its contents change)."""
+        if self._hashed is not None and self._hashed[0] is image and self._hashed[1] == image._version:
+            return self._hashed[2]
+        digest = hashlib.blake2b(image.detach().cpu().contiguous().numpy().tobytes(), digest_size=16).digest()
+        self._hashed = (image, image._version, digest)
+        return digest
 
     @torch.no_grad()
     def compute(self, image: torch.Tensor, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +181,8 @@ class FeatureExtractor:
         self.evaluations += len(crops)
         return features.numpy(), probs[:, self.target_index].sum(-1).numpy()
 
-    def __call__(self, image_key: Any, image: torch.Tensor, box: np.ndarray) -> tuple[np.ndarray, float]:
-        key = (image_key, *np.round(np.asarray(box) * 4).astype(np.int64).tolist())
+    def __call__(self, image: torch.Tensor, box: np.ndarray) -> tuple[np.ndarray, float]:
+        key = (self.content_key(image), *np.round(np.asarray(box) * 4).astype(np.int64).tolist())
         hit = self.cache.get(key)
         if hit is not None:
             self.cache.move_to_end(key)

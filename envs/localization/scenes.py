@@ -22,6 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import time
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,6 +43,33 @@ DISTRACTOR = "digit"
 
 class AnnotationError(ConfigError):
     """A VOC annotation file that cannot be parsed or misses a required field."""
+
+
+class BoxClippedWarning(UserWarning):
+    """An annotated box ran outside its image and was clipped to it."""
+
+
+class Progress:
+    """``<what>: i/n`` lines on stderr for waits longer than ``after`` seconds, at most one per
+    ``every`` seconds, and the total time at the end (silent for short waits)."""
+
+    def __init__(self, what: str, total: int, after: float = 5.0, every: float = 5.0):
+        self.what, self.total, self.after, self.every = what, total, after, every
+        self.start = time.perf_counter()
+        self.last_print: float | None = None
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self.start < self.after or (self.last_print is not None and now - self.last_print < self.every):
+            return
+        self.last_print = now
+        print(f"localization: {self.what}: {done:,}/{self.total:,} ({now - self.start:.0f} s)",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.last_print is not None:
+            print(f"localization: {self.what}: done, {self.total:,} in {time.perf_counter() - self.start:.0f} s",
+                  file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -144,6 +174,7 @@ def generate(root: Path, n: dict[str, int], size: int = 64, objects: tuple[int, 
     ``distractors`` the (min, max) counts per image. The same arguments give the same files."""
     rng = np.random.default_rng(seed)
     index = 0
+    progress = Progress(f"generating scenes in {root}", sum(n.values()))
     for split in (s for s in SPLITS if s in n):
         ids = []
         for _ in range(n.get(split, 0)):
@@ -152,8 +183,10 @@ def generate(root: Path, n: dict[str, int], size: int = 64, objects: tuple[int, 
             write_scene(root, scene)
             ids.append(scene.id)
             index += 1
+            progress.update(index)
         (root / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
         (root / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(i + "\n" for i in ids))
+    progress.close()
     return root
 
 
@@ -246,9 +279,13 @@ def read_split(root: Path, split: str) -> list[Scene]:
         found = sorted(p.stem for p in (root / "ImageSets" / "Main").glob("*.txt") if "_" not in p.stem)
         raise ConfigError(f"no VOC split '{split}' under {root}: expected {listing} "
                           f"(found: {', '.join(found) or 'no ImageSets/Main'})")
-    scenes = []
-    for image_id in listing.read_text().split():
-        filename, names, boxes, difficult = read_annotation(root / "Annotations" / f"{image_id}.xml")
+    scenes: list[Scene] = []
+    ids = listing.read_text().split()
+    progress = Progress(f"reading {listing}", len(ids))
+    for image_id in ids:
+        progress.update(len(scenes))
+        xml = root / "Annotations" / f"{image_id}.xml"
+        filename, names, boxes, difficult = read_annotation(xml)
         image_path = root / "JPEGImages" / filename
         if not image_path.exists():
             image_path = next((root / "JPEGImages").glob(f"{image_id}.*"), image_path)
@@ -257,5 +294,24 @@ def read_split(root: Path, split: str) -> list[Scene]:
                 image = np.asarray(im.convert("RGB"))
         except OSError as err:
             raise ConfigError(f"cannot read image {image_path} of annotation {image_id}: {err}") from err
-        scenes.append(Scene(image_id, image, names, boxes, difficult))
+        scenes.append(Scene(image_id, image, names, clip_to_image(boxes, names, image.shape, xml), difficult))
+    progress.close()
     return scenes
+
+
+def clip_to_image(boxes: np.ndarray, names: list[str], shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """Boxes clipped to the image, with one :class:`BoxClippedWarning` naming the file and each
+    clipped object: a box past the border is a labelling error whose best reachable IoU from inside
+    the image may stay below the trigger threshold, so it is never accepted silently."""
+    h, w = shape[:2]
+    clipped = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+    changed = np.flatnonzero((clipped != boxes).any(axis=1))
+    if len(changed):
+        what = "; ".join(f"'{names[i]}' {[round(float(v), 1) for v in boxes[i]]} -> "
+                         f"{[round(float(v), 1) for v in clipped[i]]}" for i in changed)
+        warnings.warn(f"{path}: box outside the {w}x{h} image, clipped (0-based x0, y0, x1, y1): {what}",
+                      BoxClippedWarning, stacklevel=2)
+    degenerate = [names[i] for i in changed if clipped[i, 2] - clipped[i, 0] < 1 or clipped[i, 3] - clipped[i, 1] < 1]
+    if degenerate:
+        raise AnnotationError(f"{path}: object {degenerate[0]!r} lies outside the {w}x{h} image")
+    return clipped

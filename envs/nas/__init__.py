@@ -10,6 +10,11 @@ whose name ends in ``-table`` are answered from ``envs/nas/data/<space>.json`` (
 with the SQLite cache ``env.kwargs.cache`` (default ``~/.cache/rlsuite/nas-<dataset>.sqlite``).
 ``env.kwargs.flops_target=T`` makes the reward MnasNet's ``acc · (FLOPs/T)^-0.07``.
 
+``rlsuite train`` and ``rlsuite eval`` report the search's result (:meth:`NASPlugin.evaluate_task`):
+the best architecture found, its validation and test accuracy, the children trained; the run
+directory gets ``best_arch.yaml`` (``rlsuite fit model=cnn data=<dataset> arch=<run>/best_arch.yaml``
+trains it) and ``nas_search.json`` (every child the search evaluated).
+
 Modules: ``space`` (YAML search spaces, the fit check), ``children`` (one child's training),
 ``cache`` (SQLite), ``evaluate`` (live and table evaluators, rewards), ``env`` (the Gymnasium env
 and its lockstep vector env), ``search`` (random search, regularized evolution, the RL controller
@@ -18,16 +23,28 @@ on a budget of child trainings).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 from rlsuite.envs.nas.cache import ChildCache, default_cache_path
-from rlsuite.envs.nas.env import NASEnv, NASVectorEnv
-from rlsuite.envs.nas.evaluate import Evaluator, LiveEvaluator, TableEvaluator, load_table
+from rlsuite.envs.nas.env import NASEnv, NASVectorEnv, controller_architectures
+from rlsuite.envs.nas.evaluate import (
+    BEST_ARCH_FILE,
+    SEARCH_FILE,
+    Evaluator,
+    LiveEvaluator,
+    TableEvaluator,
+    load_table,
+    read_search,
+    reward_of,
+    write_best_arch,
+    write_search,
+)
 from rlsuite.envs.nas.space import SearchSpace, builtin_space_names
 
 from rlsuite.backbones.datasets import load_dataset
-from rlsuite.env_plugin import EnvPlugin
+from rlsuite.env_plugin import EnvPlugin, TaskResult
 from rlsuite.errors import ConfigError, suggest
 
 __all__ = ["NASEnv", "NASPlugin", "NASVectorEnv", "SearchSpace", "make_evaluator"]
@@ -82,6 +99,56 @@ class NASPlugin(EnvPlugin):
                  **kwargs: Any) -> gym.vector.VectorEnv:
         space, evaluator, reward = self._parts(id, kwargs)
         return NASVectorEnv(n_envs, space, evaluator, **reward)
+
+    def evaluate_task(self, agent: Any, env_spec: Any, *, episodes: int, seed: int,
+                      out_dir: Path | None = None) -> TaskResult:
+        """The search's result: the best architecture found among the children the search trained
+        (this process's training envs, plus ``<run>/nas_search.json`` of earlier processes: a resumed
+        run or a later ``rlsuite eval``) and ``episodes`` architectures sampled from the trained
+        controller (seeded by ``seed``) with its greedy one. Writes ``best_arch.yaml`` (a spec for
+        ``rlsuite fit model=cnn arch=``) and ``nas_search.json`` under ``out_dir``."""
+        space, evaluator, reward = self._parts(env_spec.id, dict(env_spec.kwargs))
+        try:
+            search_file = out_dir / SEARCH_FILE if out_dir is not None else None
+            searched = read_search(search_file) if search_file is not None else {}
+            training = getattr(getattr(agent, "envs", None), "evaluator", None)  # still open at train's final eval
+            if training is not None and getattr(training, "space", None) is not None \
+                    and training.space.name == space.name:
+                for arch, result in training.history:
+                    searched[space.key(arch)] = {"arch": tuple(arch), "result": result}
+            greedy = controller_architectures(agent, space, 1, seed, deterministic=True)[0]
+            sampled = controller_architectures(agent, space, episodes, seed)
+            results = evaluator.evaluate([greedy, *sampled])
+        finally:
+            evaluator.close()
+        candidates = dict(searched)
+        for arch, result in zip([greedy, *sampled], results):
+            candidates.setdefault(space.key(arch), {"arch": arch, "result": result})
+        best = max(candidates.values(), key=lambda c: reward_of(c["result"], reward["flops_target"], reward["mnas_w"]))
+        arch, result = best["arch"], best["result"]
+        sampled_accs = [float(r["val_acc"]) for r in results[1:]]
+        metrics = {"best_val_acc": float(result["val_acc"]), "best_test_acc": result.get("test_acc"),
+                   "best_flops": result.get("flops"), "best_params": result.get("params"),
+                   "children_trained": len(searched), "greedy_val_acc": float(results[0]["val_acc"]),
+                   "sampled_mean_val_acc": sum(sampled_accs) / len(sampled_accs),
+                   "sampled_distinct": len({space.key(a) for a in sampled})}
+        artefacts: dict[str, Path] = {}
+        if out_dir is not None:
+            if searched:
+                write_search(out_dir / SEARCH_FILE, space, searched)
+                artefacts["search"] = out_dir / SEARCH_FILE
+            write_best_arch(out_dir / BEST_ARCH_FILE, space, arch, result)
+            artefacts["best_arch"] = out_dir / BEST_ARCH_FILE
+        test = result.get("test_acc")
+        summary = (f"best architecture {space.describe(arch)}: validation accuracy {float(result['val_acc']):.4f}"
+                   + (f", test accuracy {float(test):.4f}" if test is not None else "")
+                   + f" (best of {len(searched)} children the search trained and {len(sampled)} controller samples; "
+                   f"greedy choice {float(results[0]['val_acc']):.4f})")
+        if "best_arch" in artefacts:
+            summary += f"; train it: rlsuite fit model=cnn data={space.dataset} arch={artefacts['best_arch']}"
+        details = {"architecture": list(arch), "describe": space.describe(arch), "spec": space.spec(arch).to_dict(),
+                   "dataset": space.dataset, "space": space.name}
+        return TaskResult(metrics, primary="best_val_acc", summary=summary, artefacts=artefacts, details=details)
 
     def ids(self) -> list[str]:
         return [f"{FAMILY}/{name}" for name in builtin_space_names()]

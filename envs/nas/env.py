@@ -121,3 +121,29 @@ class NASVectorEnv(gym.vector.VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self.evaluator.close()
+
+
+def controller_architectures(agent: Any, space: SearchSpace, n: int, seed: int,
+                             deterministic: bool = False) -> list[tuple[int, ...]]:
+    """``n`` architectures the controller (any agent with ``act``) emits, decision by decision as in
+    :class:`NASEnv`. Sampled ones draw from torch's generator seeded by ``seed`` inside a fork, so
+    they repeat with the seed and never move the caller's random stream."""
+    import torch
+
+    coder = DecisionCoder(space)
+    out = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in range(n):
+            begin_episode = getattr(agent, "begin_episode", None)
+            if begin_episode is not None:
+                begin_episode()  # a recurrent controller starts every architecture from its zero state
+            obs = coder.observe(np.array([coder.start_token]), 0)
+            decisions: list[int] = []
+            for t in range(coder.length):
+                action = np.asarray(agent.act(obs, deterministic=deterministic)).reshape(-1)[0]
+                decisions.append(coder.option(int(action), t))
+                if t + 1 < coder.length:
+                    obs = coder.observe(np.array([decisions[-1]]), t + 1)
+            out.append(tuple(decisions))
+    return out

@@ -149,3 +149,37 @@ class TableEvaluator:
 
     def close(self) -> None:
         pass
+
+
+# ----------------------------------------------------------------------------- the search's result
+SEARCH_FILE = "nas_search.json"  # in the run directory: every child the search evaluated
+BEST_ARCH_FILE = "best_arch.yaml"  # the best architecture found, as an `rlsuite fit arch=` spec
+
+
+def read_search(path: Path) -> dict[str, dict[str, Any]]:
+    """The children a run's search recorded (canonical key -> {arch, result}); empty if none."""
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return {c["key"]: {"arch": tuple(c["arch"]), "result": c["result"]} for c in data.get("children", [])}
+
+
+def write_search(path: Path, space: SearchSpace, children: dict[str, dict[str, Any]]) -> None:
+    from rlsuite.checkpoint import atomic_write_bytes
+
+    rows = [{"key": k, "arch": list(c["arch"]), "describe": space.describe(c["arch"]),
+             "result": {f: c["result"][f] for f in ("val_acc", "test_acc", "flops", "params") if f in c["result"]}}
+            for k, c in children.items()]
+    atomic_write_bytes(path, json.dumps({"space": space.name, "children": rows}, indent=1).encode())
+
+
+def write_best_arch(path: Path, space: SearchSpace, arch: Architecture, result: dict[str, Any]) -> None:
+    """The architecture as a spec file ``rlsuite fit model=cnn data=<dataset> arch=<path>`` trains."""
+    import yaml
+
+    from rlsuite.checkpoint import atomic_write_bytes
+
+    header = (f"# best architecture of a search over {space.name} ({space.describe(arch)}): validation accuracy "
+              f"{float(result['val_acc']):.4f}, test accuracy {float(result.get('test_acc', float('nan'))):.4f}\n"
+              f"# train it: rlsuite fit model=cnn data={space.dataset} arch={path}\n")
+    atomic_write_bytes(path, (header + yaml.safe_dump(space.spec(arch).to_dict(), sort_keys=False)).encode())

@@ -54,6 +54,8 @@ def evaluate(
     protocol: str = "gymnasium",
     record: str | Path | None = None,
     adapt_steps: int | None = None,
+    task: bool = False,
+    out_dir: str | Path | None = None,
 ) -> EvalResult:
     """Evaluate ``agent`` on ``env`` (default: the env it was trained on, evaluation variant).
 
@@ -63,6 +65,11 @@ def evaluate(
     Meta-learners (agents with a ``meta_protocol``: maml, rl2) are evaluated by their meta-test
     protocol instead, which ``protocol="gymnasium"`` (the default) also selects: ``episodes`` is then
     the number of held-out tasks, one score each; ``adapt_steps`` is MAML's number of gradient steps.
+
+    ``task=True`` also runs the env plugin's own evaluation (:meth:`rlsuite.env_plugin.EnvPlugin.evaluate_task`,
+    e.g. recall and AP for localization, the best architecture for NAS) where it has one; its
+    :class:`~rlsuite.env_plugin.TaskResult` lands in ``result.extra["task"]`` (as a dict) and the
+    files it writes go under ``out_dir``.
     """
     from rlsuite.errors import ConfigError
 
@@ -114,6 +121,11 @@ def evaluate(
 
         video = str(write_video(frames, Path(record)))
     s = summarize(np.asarray(returns), seed=seed)
+    extra: dict[str, Any] = {"frames_per_step": frames_per_step}
+    if task:
+        task_result = evaluate_task(agent, spec, episodes, seed, out_dir)
+        if task_result is not None:
+            extra["task"] = task_result.to_dict()
     return EvalResult(
         returns=np.asarray(returns, dtype=np.float64),
         lengths=np.asarray(lengths, dtype=np.int64),
@@ -128,8 +140,20 @@ def evaluate(
         env_id=spec.id or spec.label,
         deterministic=deterministic,
         video=video,
-        extra={"frames_per_step": frames_per_step},
+        extra=extra,
     )
+
+
+def evaluate_task(agent: Any, spec: Any, episodes: int, seed: int, out_dir: str | Path | None = None) -> Any:
+    """The env plugin's own evaluation of ``agent`` (a :class:`~rlsuite.env_plugin.TaskResult`), or
+    ``None`` where the env has none (plain Gymnasium envs, envs users bring as instances)."""
+    if not spec.rebuildable:
+        return None
+    from rlsuite import registry
+
+    plugin = registry.get_env_plugin(spec.plugin)
+    return plugin.evaluate_task(agent, spec, episodes=episodes, seed=seed,
+                                out_dir=Path(out_dir) if out_dir is not None else None)
 
 
 def _evaluate_meta(agent: Any, env: Any, tasks: int, seed: int, protocol: str, record: Any,

@@ -97,6 +97,15 @@ def _steps(r: Mapping[str, Any]) -> str:
 
 Column = tuple[str, Callable[[Mapping[str, Any]], str], str]  # header, cell text, justify
 
+
+def _task(r: Mapping[str, Any]) -> str:
+    """A task env's primary metric (rlsuite.env_plugin.TaskResult), named: a ranked group's mean
+    over its runs (``task``), or one row's own (``extra.task``)."""
+    from rlsuite.eval.ranking import task_metric
+
+    found = r.get("task") if "n_runs" in r else task_metric([r])
+    return "—" if not found else f"{found['name']} {found['mean']:.3f}"
+
 # What identifies a result group: the same in the ranked and the raw tables.
 _IDENTITY: list[Column] = [
     ("Agent", lambda r: str(r["agent"]), "left"),
@@ -115,6 +124,7 @@ _EPISODES: list[Column] = [
     ("Episode mean ± std", _episode_mean_std, "right"),
     ("Success", _success, "right"),
     ("Human-norm.", _hns, "right"),
+    ("Task metric", lambda r: _task(r), "right"),
 ]
 _RANKED: list[Column] = [
     ("#", lambda r: str(r.get("rank", "")), "right"),
@@ -157,6 +167,8 @@ def table_columns(rows: Sequence[Mapping[str, Any]]) -> list[Column]:
         cols = [c for c in cols if c[0] != "Success"]
     if all(r.get("frames") in (None, r.get("train_steps")) for r in rows):  # no frame skip: Steps says it
         cols = [c for c in cols if c[0] != "Frames"]
+    if all(_task(r) == "—" for r in rows):
+        cols = [c for c in cols if c[0] != "Task metric"]
     if not any(r.get("env_version") for r in rows):
         cols = [c for c in cols if c[0] != "Version"]
     return cols

@@ -111,6 +111,7 @@ def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = DEFAULT_N_BOOT, s
             ids=[r.get("id") for r in runs],
             last_updated=max((r.get("created_at") or "") for r in runs) or None,
         )
+        g["task"] = task_metric(runs)  # a task env's own primary metric (NAS, localization), else None
         if canonical_game(g["env_id"]) is not None:
             g["human_normalized"] = human_normalized(g["env_id"], point)
             if lo is not None and hi is not None:
@@ -125,3 +126,15 @@ def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = DEFAULT_N_BOOT, s
         prev = (g["env_id"], g["protocol"])
         g["rank"] = rank
     return [{"rank": g.pop("rank"), **g} for g in out]
+
+
+def task_metric(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The primary metric of a task env's own evaluation (``extra.task``, rlsuite.env_plugin.TaskResult)
+    averaged over the runs that report it: ``{"name", "mean", "n"}``; ``None`` when none does."""
+    found = [(r.get("extra") or {}).get("task") for r in runs]
+    tasks: list[dict[str, Any]] = [t for t in found if t and (t.get("metrics") or {}).get(t.get("primary")) is not None]
+    if not tasks:
+        return None
+    name = tasks[0]["primary"]
+    values = [float(t["metrics"][name]) for t in tasks if t["primary"] == name]
+    return {"name": name, "mean": sum(values) / len(values), "n": len(values)}
