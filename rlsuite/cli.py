@@ -1,4 +1,4 @@
-"""The ``rlsuite`` command: train | eval | leaderboard | list | config | plot.
+"""The ``rlsuite`` command: train | eval | leaderboard | export | list | config | plot.
 
 Bad input gets one line on stderr (what was wrong, what is accepted, the closest names) and exit
 code 2; no traceback. Set ``RLSUITE_DEBUG=1`` to see the traceback anyway.
@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from rlsuite.errors import ConfigError, RLSuiteError
 
-COMMANDS = ("train", "eval", "leaderboard", "list", "config", "plot", "fit", "sample")
+COMMANDS = ("train", "eval", "leaderboard", "export", "list", "config", "plot", "fit", "sample")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,6 +197,29 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """rlsuite export run=<dir> format=onnx|torchscript [out=<path>]: the greedy policy and its spec."""
+    import rlsuite
+    from rlsuite.export import FORMATS, ExportError, export_policy
+
+    opts = _kv(args.overrides, {"run": None, "format": "onnx", "out": None}, "export")
+    if not opts["run"]:
+        raise ConfigError("rlsuite export needs run=<run directory or model file>")
+    fmt = str(opts["format"])
+    if fmt not in FORMATS:  # before loading anything
+        from rlsuite.errors import suggest
+
+        raise ExportError(f"unknown export format '{fmt}'.{suggest(fmt, FORMATS)} Accepted: {', '.join(FORMATS)}")
+    target = Path(str(opts["run"]))
+    if not target.exists() and not Path(str(target) + ".safetensors").exists():
+        raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
+    agent = rlsuite.load(target)
+    out = Path(str(opts["out"])) if opts["out"] else (target if target.is_dir() else target.parent) / "policy"
+    path, spec_path = export_policy(agent, out, fmt)
+    print(f"wrote {path} and {spec_path}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -257,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="show results: rlsuite leaderboard env=CartPole-v1 format=markdown")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("export", help="greedy policy for use outside Python: rlsuite export run=<dir> format=onnx")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("list", help="rlsuite list agents|envs")
     p.add_argument("what", choices=["agents", "envs"])
     p.set_defaults(func=cmd_list)
