@@ -192,7 +192,9 @@ def test_ranked_value_is_the_iqm_of_per_run_means_computed_by_hand(tmp_path):
     ql = ranked["FrozenLake-v1", "q_learning"]
     assert ql["iqm"] == pytest.approx((0.60 + 0.70 + 0.75) / 3)
     assert ql["success_rate"] == pytest.approx(67 / 100) and ql["episodes"] == 100
-    assert ql["n_runs"] == 5 and ql["ci_note"] is None and (sarsa["rank"], ql["rank"]) == (1, 2)  # .70 > .683
+    # .70 > .683, but sarsa's .70 is one run: it ranks after the measured five-run entry
+    assert ql["n_runs"] == 5 and ql["ci_note"] is None and (sarsa["rank"], ql["rank"]) == (2, 1)
+    assert sarsa["n_runs"] == 1 and "ranked after" in sarsa["ci_note"]
 
     ppo = ranked["CartPole-v1", "ppo"]
     assert ppo["iqm"] == pytest.approx(365.5) and ppo["run_scores"] == pytest.approx([231.0, 500.0])
@@ -473,3 +475,20 @@ def test_exports(ranked_rows, tmp_path):
     with pytest.raises(ConfigError, match=r"Did you mean: html\? Accepted: markdown, csv, html, json"):
         export(ranked_rows, "htm")
     assert export([], "json") == "[]\n"
+
+
+def test_one_seed_trained_twice_is_one_run_and_single_runs_rank_last(tmp_path):
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        # seed 0 at 1k steps then again at 5k steps in a new directory: one run, the latest (5k)
+        lb.add(_result(agent="maml", seed=0, returns=[1.0] * 5, train_steps=1000, run_dir="runs/a"))
+        lb.add(_result(agent="maml", seed=0, returns=[3.0] * 5, train_steps=5000, run_dir="runs/b"))
+        # a lucky single run above a three-run entry
+        lb.add(_result(agent="dqn", seed=0, returns=[900.0] * 5))
+        for seed in range(3):
+            lb.add(_result(agent="ppo", seed=seed, returns=[100.0 + seed] * 5))
+        ranked = {r["agent"]: r for r in lb.ranked()}
+    assert ranked["maml"]["n_runs"] == 1 and ranked["maml"]["run_scores"] == [3.0]
+    assert ranked["maml"]["train_steps"] == 5000
+    assert ranked["ppo"]["rank"] == 1 and ranked["ppo"]["n_runs"] == 3
+    assert ranked["dqn"]["iqm"] > ranked["ppo"]["iqm"] and ranked["dqn"]["rank"] == 2
+    assert ranked["maml"]["rank"] == 3
