@@ -355,11 +355,40 @@ def _html_figures(rows: Sequence[Mapping[str, Any]], ranked: bool) -> list[str]:
             )
     except ConfigError:
         pass
+    if ranked:
+        figs += _rliable_figures(rows)
     return [
         f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         f"<figcaption>{html.escape(cap)}</figcaption></figure>"
         for png, cap in figs
     ]
+
+
+def _rliable_figures(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, str]]:
+    """Probability of improvement, optimality gap (normalized scores) and sample-efficiency curves."""
+    from rlsuite.eval import plots, plots_rliable
+
+    figs: list[tuple[bytes, str]] = []
+    pairs = plots_rliable.improvement_pairs(rows, n_boot=DEFAULT_N_BOOT)
+    if pairs:
+        numbers = "; ".join(f"{p['x']} > {p['y']}: {p['p']:.2f} [{p['ci_low']:.2f}, {p['ci_high']:.2f}]"
+                            for p in pairs)
+        caption = ("Probability of improvement of each env's first-ranked entry over the others (P(X > Y) "
+                   f"over run scores, ties count half; 95% stratified bootstrap CI): {numbers}")
+        scores, label = plots.scores_from_rows(rows)
+        if label.startswith("human") or all(r.get("success_rate") is not None for r in rows):
+            gaps = plots_rliable.optimality_gaps(scores, n_boot=DEFAULT_N_BOOT)
+            caption += ". Optimality gap (mean shortfall below 1.0, lower is better): " + "; ".join(
+                f"{name} {_num(g)}" + ("" if lo is None else f" [{_num(lo)}, {_num(hi)}]")
+                for name, (g, lo, hi) in gaps.items())
+        figs.append((plots.png_bytes(plots_rliable.plot_probability_of_improvement, pairs), caption))
+    curves = plots_rliable.sample_efficiency_scores(rows)
+    if curves:
+        figs.append((plots.png_bytes(plots_rliable.plot_sample_efficiency, curves),
+                     "Sample efficiency: IQM across runs of the evaluation return (eval/mean_return, else "
+                     "the training episode return) at evenly spaced budgets up to the shortest run, with "
+                     "95% stratified bootstrap bands"))
+    return figs
 
 
 def export(
