@@ -469,7 +469,9 @@ def test_exports(ranked_rows, tmp_path):
     page = export(ranked_rows, "html")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<table>" in page and "<style>" in page and "ppo" in page
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 2  # IQM bars + profile
+    # IQM bars, aggregate + profile, probability of improvement (+ optimality gap in its caption)
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 3
+    assert "Optimality gap" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: nothing fetched
 
     with pytest.raises(ConfigError, match=r"Did you mean: html\? Accepted: markdown, csv, html, json"):

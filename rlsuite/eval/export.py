@@ -317,8 +317,9 @@ def _html(rows: Sequence[Mapping[str, Any]], title: str, plots: bool) -> str:
         "the mean of its evaluation episode returns (Agarwal et al. 2021, rliable). 95% CI: "
         f"percentile bootstrap over runs ({DEFAULT_N_BOOT} resamples); <em>few runs</em> marks "
         f"groups with fewer than {MIN_RUNS_FOR_CI} runs, whose real interval is wider than the "
-        "bootstrap can show; a single run has no CI. Episode mean ± std and the success rate (for "
-        "0/1 returns) pool all runs' episodes. Human-normalized = (score − random) / (human − random)."
+        "bootstrap can show; a single run has no CI and ranks after every entry with several runs. "
+        "Episode mean ± std and the success rate (for 0/1 returns) pool all runs' episodes. "
+        "Human-normalized = (score − random) / (human − random)."
         "</p>"
         if ranked
         else ""
