@@ -20,6 +20,7 @@ from rlsuite.eval.export import _num
 from rlsuite.eval.human_scores import human_normalized
 from rlsuite.eval.leaderboard import (
     APPLICATION_ID,
+    MIGRATIONS,
     SCHEMA_VERSION,
     Leaderboard,
     default_leaderboard_path,
@@ -494,3 +495,34 @@ def test_one_seed_trained_twice_is_one_run_and_single_runs_rank_last(tmp_path):
     assert ranked["ppo"]["rank"] == 1 and ranked["ppo"]["n_runs"] == 3
     assert ranked["dqn"]["iqm"] > ranked["ppo"]["iqm"] and ranked["dqn"]["rank"] == 2
     assert ranked["maml"]["rank"] == 3
+
+
+def test_rows_record_hardware_versions_wall_time_and_v3_files_migrate(tmp_path):
+    path = tmp_path / "lb.db"
+    with Leaderboard(path) as lb:
+        lb.add(_result(agent="ppo", seed=0, wall_time=12.5))
+        lb.add(_result(agent="ppo", seed=1, cpu="Test CPU", gpu="Test GPU", versions={"torch": "0.0"}))
+        rows = {r["seed"]: r for r in lb.query()}
+        ranked = lb.ranked()[0]
+    assert rows[0]["wall_time"] == 12.5 and rows[0]["cpu"] and rows[0]["versions"]["rlsuite"]
+    assert rows[0]["versions"]["python"].count(".") == 2 and rows[0]["train_steps"] == rows[0]["frames"] == 100_000
+    assert (rows[1]["cpu"], rows[1]["gpu"], rows[1]["versions"]) == ("Test CPU", "Test GPU", {"torch": "0.0"})
+    assert "Test CPU / Test GPU" in ranked["hardware"] and ranked["wall_time"] == [12.5, None]
+
+    # a file written by schema v3 (before these columns) opens, keeps its rows, and gains the columns
+    old = tmp_path / "v3.db"
+    con = sqlite3.connect(old)
+    for migrate in MIGRATIONS[:3]:
+        migrate(con)
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute("PRAGMA user_version = 3")
+    con.execute(
+        "INSERT INTO results (created_at, agent, env_id, episodes, returns, mean) VALUES "
+        "('2025-01-01T00:00:00', 'dqn', 'CartPole-v1', 2, '[1.0, 3.0]', 2.0)"
+    )
+    con.commit()
+    con.close()
+    with Leaderboard(old) as lb:
+        assert lb.schema_version() == SCHEMA_VERSION == 4
+        (row,) = lb.query()
+    assert row["mean"] == 2.0 and row["cpu"] is None and row["versions"] is None and row["wall_time"] is None

@@ -115,6 +115,10 @@ def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = DEFAULT_N_BOOT, s
             hns_ci_low=None,
             hns_ci_high=None,
             run_dirs=[r.get("run_dir") for r in runs],
+            # where and how the runs were produced (None for rows written before schema v4)
+            hardware=sorted({" / ".join(str(x) for x in (r.get("cpu"), r.get("gpu")) if x) for r in runs} - {""}),
+            versions=[r.get("versions") for r in runs],
+            wall_time=[r.get("wall_time") for r in runs],
             ids=[r.get("id") for r in runs],
             last_updated=max((r.get("created_at") or "") for r in runs) or None,
         )
