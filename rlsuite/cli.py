@@ -131,18 +131,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     opts = _kv(
         args.overrides,
-        {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
+        {"run": None, "episodes": None, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
          "record": False, "video": None, "leaderboard": None, "submit": True, "env": None,
          "adapt_steps": None},
         "eval",
     )
     if not opts["run"]:
         raise ConfigError("rlsuite eval needs run=<run directory or model file>")
+    episodes = opts["episodes"]
+    if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
+        raise ConfigError(f"episodes must be an integer >= 1, got '{episodes}'")
     target = Path(str(opts["run"]))
     if not target.exists() and not Path(str(target) + ".safetensors").exists():
         raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
     agent = rlsuite.load(target, env=opts["env"])
     run_dir = target if target.is_dir() else None
+    if opts["episodes"] is None:
+        opts["episodes"] = _default_eval_episodes(agent, run_dir)
     video = None
     if opts["record"] or opts["video"]:
         video = opts["video"] or str((run_dir or target.parent) / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
@@ -166,6 +171,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
             row_id = board.add(row)
         print(f"leaderboard row {row_id}")
     return 0
+
+
+def _default_eval_episodes(agent: Any, run_dir: Path | None) -> int:
+    """30 episodes; for a meta-learner the held-out task count its run evaluated with at the end of
+    training (``eval_episodes``, which a meta env config sets), so train and eval report alike."""
+    config = run_dir / "config.yaml" if run_dir is not None else None
+    if getattr(agent, "meta_protocol", None) and config is not None and config.is_file():
+        import yaml
+
+        count = (yaml.safe_load(config.read_text()) or {}).get("eval_episodes")
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+            return count
+    return 30
 
 
 def _adapt_steps(value: Any) -> int | None:

@@ -181,14 +181,15 @@ _DROP_ORDER = (
 )
 
 
-def _fit(cols: list[Column], cells: list[list[str]], width: int) -> tuple[list[Column], list[list[str]]]:
-    """Drop low-priority columns until the table fits ``width`` characters."""
+def _fit(cols: list[Column], cells: list[list[str]], width: int,
+         protect: frozenset[str] = frozenset()) -> tuple[list[Column], list[list[str]]]:
+    """Drop low-priority columns (never those in ``protect``) until the table fits ``width`` characters."""
     keep = list(range(len(cols)))
 
     def need() -> int:
         return sum(max(len(cols[i][0]), *(len(row[i]) for row in cells)) + 3 for i in keep) + 1
 
-    for name in _DROP_ORDER:
+    for name in (n for n in _DROP_ORDER if n not in protect):
         if need() <= width:
             break
         keep = [i for i in keep if cols[i][0] != name]
@@ -204,7 +205,10 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
     if not rows:
         console.print("[yellow]No leaderboard results match.[/yellow]")
         return
-    cols, cells = _fit(*_cells(rows), width=console.width)
+    # Several protocols (e.g. MAML's meta-adaptation/k2 and /k3: the adapt steps are in the name)
+    # would otherwise show as look-alike rows ranked #1 each: their column always stays.
+    protect = frozenset({"Protocol"}) if len({r.get("protocol") for r in rows}) > 1 else frozenset()
+    cols, cells = _fit(*_cells(rows), width=console.width, protect=protect)
     ranked = "n_runs" in rows[0]
     table = Table(
         title=title or ("Leaderboard — ranked by IQM of per-run mean returns" if ranked else "Leaderboard results"),
@@ -212,8 +216,11 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
         header_style="bold",
         show_lines=False,
     )
-    for name, _, just in cols:
-        table.add_column(name, justify=cast("JustifyMethod", just), no_wrap=name in ("IQM", "Steps", "Frames"))
+    for i, (name, _, just) in enumerate(cols):
+        # a protected column is shown whole: other columns wrap first
+        width = max(len(row[i]) for row in cells) if name in protect else None
+        table.add_column(name, justify=cast("JustifyMethod", just), no_wrap=name in ("IQM", "Steps", "Frames"),
+                         min_width=width)
     prev_env = None
     for r, row in zip(rows, cells):
         env = (r.get("env_id"), r.get("protocol"))
