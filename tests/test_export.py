@@ -55,7 +55,6 @@ def test_onnx_actions_equal_greedy_act(tmp_path: Path, name: str, env_id: str, h
     assert exported.shape == expected.shape and exported.dtype == expected.dtype
     if np.issubdtype(expected.dtype, np.integer):
         assert np.array_equal(exported, expected)
-        assert len(np.unique(expected)) >= 1
     else:  # the same float32 ops up to the last bit of the affine rescaling
         np.testing.assert_allclose(exported, expected, rtol=0, atol=1e-5)
     # one observation at a time (batch dimension 1) gives the same actions
