@@ -256,6 +256,12 @@ class DDPG(Agent):
         actions = self.to_env_actions(normalized)
         return actions[0] if single else actions
 
+    def greedy_policy_module(self) -> nn.Module:
+        """What ``act(obs, deterministic=True)`` computes, as a module (for ``rlsuite export``)."""
+        from rlsuite.export import ScaledActor
+
+        return ScaledActor(self.actor, self.low, self.high, self.action_space.shape or ())
+
     def explore(self, obs: np.ndarray) -> np.ndarray:
         shape = (len(obs), self.action_dim)
         if self.steps < self.config.learning_starts:

@@ -311,6 +311,12 @@ class DQN(Agent):
             actions = self.epsilon_greedy(batch, self.epsilon)
         return actions[0] if single else actions
 
+    def greedy_policy_module(self) -> nn.Module:
+        """What ``act(obs, deterministic=True)`` computes, as a module (for ``rlsuite export``)."""
+        from rlsuite.export import ArgmaxQ
+
+        return ArgmaxQ(self.q_net, self.support if self.config.distributional else None)
+
     def explore(self, obs: np.ndarray) -> np.ndarray:
         guided = self.config.guided_exploration  # the hints in last_infos belong to these observations
         if self.steps < self.config.learning_starts:

@@ -378,15 +378,20 @@ class MAML(Agent):
         steps = 3 if adapt_steps is None else int(adapt_steps)
         result = self.meta_test(n_tasks, steps, seed)
         n_traj = self.config.trajectories_per_task
-        curve = " / ".join(f"{r:.2f}" for r in result["returns"])
+        # standard error of each mean over the tasks (sample std / sqrt(tasks)): what the noise is
+        errors = [float(np.std(per, ddof=1) / np.sqrt(len(per))) if len(per) > 1 else float("nan")
+                  for per in (np.asarray(p, dtype=np.float64) for p in result["per_task"])]
+        curve = " / ".join(f"{r:.2f} ± {se:.2f}" for r, se in zip(result["returns"], errors))
         if "success" in result:  # Meta-World: the fraction of trajectories that succeeded after 0..k steps
             curve += "; success " + " / ".join(f"{x:.0%}" for x in result["success"])
         return MetaEvaluation(
             protocol=f"meta-adaptation/k{steps}",
             scores=np.asarray(result["per_task"][-1]),
             env_steps=np.full(n_tasks, (steps + 1) * n_traj * self.vec.horizon),
-            summary=f"mean return on {n_tasks} held-out tasks after 0..{steps} gradient steps: {curve}",
-            details={"adapt_steps": steps, "returns_after_steps": result["returns"], "per_task": result["per_task"],
+            summary=f"mean return ± standard error on {n_tasks} held-out tasks after 0..{steps} gradient steps: "
+                    f"{curve}",
+            details={"adapt_steps": steps, "returns_after_steps": result["returns"], "standard_errors": errors,
+                     "per_task": result["per_task"],
                      "step_sizes": result["step_sizes"], "trajectories_per_task": n_traj, "tasks": result["tasks"],
                      **({"success_after_steps": result["success"]} if "success" in result else {})},
         )

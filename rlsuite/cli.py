@@ -1,4 +1,4 @@
-"""The ``rlsuite`` command: train | eval | leaderboard | list | config | plot.
+"""The ``rlsuite`` command: train | eval | leaderboard | export | list | config | plot.
 
 Bad input gets one line on stderr (what was wrong, what is accepted, the closest names) and exit
 code 2; no traceback. Set ``RLSUITE_DEBUG=1`` to see the traceback anyway.
@@ -136,7 +136,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     env_changes = _env_kwargs(o for o in args.overrides if o.startswith("env.kwargs."))
     opts = _kv(
         [o for o in args.overrides if not o.startswith("env.kwargs.")],
-        {"run": None, "episodes": 30, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
+        {"run": None, "episodes": None, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
          "record": False, "video": None, "leaderboard": None, "submit": None, "env": None,
          "adapt_steps": None},
         "eval",
@@ -145,6 +145,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError("rlsuite eval needs run=<run directory or model file>")
     if opts["submit"] not in (None, True, False):
         raise ConfigError(f"submit must be true or false, got '{opts['submit']}'")
+    episodes = opts["episodes"]
+    if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
+        raise ConfigError(f"episodes must be an integer >= 1, got '{episodes}'")
     target = Path(str(opts["run"]))
     if not target.exists() and not Path(str(target) + ".safetensors").exists():
         raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
@@ -154,6 +157,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         agent.env_spec = dataclasses.replace(agent.env_spec, kwargs={**agent.env_spec.kwargs, **env_changes})
     run_dir = target if target.is_dir() else None
+    if opts["episodes"] is None:
+        opts["episodes"] = _default_eval_episodes(agent, run_dir)
     video = None
     if opts["record"] or opts["video"]:
         video = opts["video"] or str((run_dir or target.parent) / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
@@ -218,6 +223,19 @@ def _env_kwargs(items: Any) -> dict[str, Any]:
     return out
 
 
+def _default_eval_episodes(agent: Any, run_dir: Path | None) -> int:
+    """30 episodes; for a meta-learner the held-out task count its run evaluated with at the end of
+    training (``eval_episodes``, which a meta env config sets), so train and eval report alike."""
+    config = run_dir / "config.yaml" if run_dir is not None else None
+    if getattr(agent, "meta_protocol", None) and config is not None and config.is_file():
+        import yaml
+
+        count = (yaml.safe_load(config.read_text()) or {}).get("eval_episodes")
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+            return count
+    return 30
+
+
 def _adapt_steps(value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ConfigError(f"adapt_steps must be a non-negative integer (gradient steps of maml), got '{value}'")
@@ -244,6 +262,29 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         print(f"wrote {opts['out']}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """rlsuite export run=<dir> format=onnx|torchscript [out=<path>]: the greedy policy and its spec."""
+    import rlsuite
+    from rlsuite.export import FORMATS, ExportError, export_policy
+
+    opts = _kv(args.overrides, {"run": None, "format": "onnx", "out": None}, "export")
+    if not opts["run"]:
+        raise ConfigError("rlsuite export needs run=<run directory or model file>")
+    fmt = str(opts["format"])
+    if fmt not in FORMATS:  # before loading anything
+        from rlsuite.errors import suggest
+
+        raise ExportError(f"unknown export format '{fmt}'.{suggest(fmt, FORMATS)} Accepted: {', '.join(FORMATS)}")
+    target = Path(str(opts["run"]))
+    if not target.exists() and not Path(str(target) + ".safetensors").exists():
+        raise ConfigError(f"run=<{target}> does not exist (give a run directory or a .safetensors model)")
+    agent = rlsuite.load(target)
+    out = Path(str(opts["out"])) if opts["out"] else (target if target.is_dir() else target.parent) / "policy"
+    path, spec_path = export_policy(agent, out, fmt)
+    print(f"wrote {path} and {spec_path}")
     return 0
 
 
@@ -319,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="show results: rlsuite leaderboard env=CartPole-v1 format=markdown")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("export", help="greedy policy for use outside Python: rlsuite export run=<dir> format=onnx")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("list", help="rlsuite list agents|envs")
     p.add_argument("what", choices=["agents", "envs"])
     p.set_defaults(func=cmd_list)

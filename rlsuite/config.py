@@ -257,6 +257,9 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     env_node.pop("hparams", None)
     if budget is not None:  # the env config's budget, unless total_steps= is given below
         base["total_steps"] = budget
+    eval_episodes = env_node.pop("eval_episodes", None)  # e.g. held-out tasks of a meta-RL env
+    if eval_episodes is not None:  # the env config's evaluation size, unless eval_episodes= is given below
+        base["eval_episodes"] = eval_episodes
     try:
         agent_node = OmegaConf.merge(OmegaConf.structured(cls.Config), dict(cls.preset), agent_hparams)
         root = OmegaConf.merge(OmegaConf.structured(TrainConfig), base)

@@ -339,6 +339,19 @@ class OnPolicyAgent(Agent):
         env_actions = self.policy.env_actions(actions.cpu().numpy())
         return env_actions[0] if single else env_actions
 
+    def greedy_policy_module(self) -> torch.nn.Module:
+        """What ``act(obs, deterministic=True)`` computes, observation normalisation included, as a
+        module (for ``rlsuite export``); recurrent policies carry state and are refused."""
+        from rlsuite.export import DistributionMode, ExportError
+
+        if isinstance(self.policy, RecurrentActorCritic):
+            raise ExportError(f"agent '{self.name}' cannot be exported: its recurrent policy carries a hidden "
+                              "state between steps (exportable: feed-forward policies)")
+        norm = self.obs_normalizer
+        return DistributionMode(self.policy, norm.rms.mean if norm.enabled else None,
+                                norm.rms.var if norm.enabled else None, eps=norm.eps, clip_obs=norm.clip,
+                                float_obs=norm.float_obs)
+
     def begin_episode(self) -> None:
         if isinstance(self.policy, RecurrentActorCritic):
             self.policy.reset_state(1, "eval")

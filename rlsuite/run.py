@@ -344,6 +344,8 @@ def result_row(agent: Agent, result: EvalResult, run_dir: Path | None, seed: int
         "iqm_ci_low": result.iqm_ci[0],
         "iqm_ci_high": result.iqm_ci[1],
         "run_dir": str(run_dir.resolve()) if run_dir is not None else None,
+        # seconds since this process started training the agent (None for an agent only loaded)
+        "wall_time": time.perf_counter() - agent._t0 if hasattr(agent, "_t0") else None,
         "extra": {"config": agent_config, "eval_seed": result.seed, "frames_per_step": frames_per_step,
                   **({"task": result.extra["task"]} if "task" in result.extra else {})},
     }

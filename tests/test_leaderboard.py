@@ -20,6 +20,7 @@ from rlsuite.eval.export import _num
 from rlsuite.eval.human_scores import human_normalized
 from rlsuite.eval.leaderboard import (
     APPLICATION_ID,
+    MIGRATIONS,
     SCHEMA_VERSION,
     Leaderboard,
     default_leaderboard_path,
@@ -192,7 +193,9 @@ def test_ranked_value_is_the_iqm_of_per_run_means_computed_by_hand(tmp_path):
     ql = ranked["FrozenLake-v1", "q_learning"]
     assert ql["iqm"] == pytest.approx((0.60 + 0.70 + 0.75) / 3)
     assert ql["success_rate"] == pytest.approx(67 / 100) and ql["episodes"] == 100
-    assert ql["n_runs"] == 5 and ql["ci_note"] is None and (sarsa["rank"], ql["rank"]) == (1, 2)  # .70 > .683
+    # .70 > .683, but sarsa's .70 is one run: it ranks after the measured five-run entry
+    assert ql["n_runs"] == 5 and ql["ci_note"] is None and (sarsa["rank"], ql["rank"]) == (2, 1)
+    assert sarsa["n_runs"] == 1 and "ranked after" in sarsa["ci_note"]
 
     ppo = ranked["CartPole-v1", "ppo"]
     assert ppo["iqm"] == pytest.approx(365.5) and ppo["run_scores"] == pytest.approx([231.0, 500.0])
@@ -467,9 +470,59 @@ def test_exports(ranked_rows, tmp_path):
     page = export(ranked_rows, "html")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert "<table>" in page and "<style>" in page and "ppo" in page
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 2  # IQM bars + profile
+    # IQM bars, aggregate + profile, probability of improvement (+ optimality gap in its caption)
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 3
+    assert "Optimality gap" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: nothing fetched
 
     with pytest.raises(ConfigError, match=r"Did you mean: html\? Accepted: markdown, csv, html, json"):
         export(ranked_rows, "htm")
     assert export([], "json") == "[]\n"
+
+
+def test_one_seed_trained_twice_is_one_run_and_single_runs_rank_last(tmp_path):
+    with Leaderboard(tmp_path / "lb.db") as lb:
+        # seed 0 at 1k steps then again at 5k steps in a new directory: one run, the latest (5k)
+        lb.add(_result(agent="maml", seed=0, returns=[1.0] * 5, train_steps=1000, run_dir="runs/a"))
+        lb.add(_result(agent="maml", seed=0, returns=[3.0] * 5, train_steps=5000, run_dir="runs/b"))
+        # a lucky single run above a three-run entry
+        lb.add(_result(agent="dqn", seed=0, returns=[900.0] * 5))
+        for seed in range(3):
+            lb.add(_result(agent="ppo", seed=seed, returns=[100.0 + seed] * 5))
+        ranked = {r["agent"]: r for r in lb.ranked()}
+    assert ranked["maml"]["n_runs"] == 1 and ranked["maml"]["run_scores"] == [3.0]
+    assert ranked["maml"]["train_steps"] == 5000
+    assert ranked["ppo"]["rank"] == 1 and ranked["ppo"]["n_runs"] == 3
+    assert ranked["dqn"]["iqm"] > ranked["ppo"]["iqm"] and ranked["dqn"]["rank"] == 2
+    assert ranked["maml"]["rank"] == 3
+
+
+def test_rows_record_hardware_versions_wall_time_and_v3_files_migrate(tmp_path):
+    path = tmp_path / "lb.db"
+    with Leaderboard(path) as lb:
+        lb.add(_result(agent="ppo", seed=0, wall_time=12.5))
+        lb.add(_result(agent="ppo", seed=1, cpu="Test CPU", gpu="Test GPU", versions={"torch": "0.0"}))
+        rows = {r["seed"]: r for r in lb.query()}
+        ranked = lb.ranked()[0]
+    assert rows[0]["wall_time"] == 12.5 and rows[0]["cpu"] and rows[0]["versions"]["rlsuite"]
+    assert rows[0]["versions"]["python"].count(".") == 2 and rows[0]["train_steps"] == rows[0]["frames"] == 100_000
+    assert (rows[1]["cpu"], rows[1]["gpu"], rows[1]["versions"]) == ("Test CPU", "Test GPU", {"torch": "0.0"})
+    assert "Test CPU / Test GPU" in ranked["hardware"] and ranked["wall_time"] == [12.5, None]
+
+    # a file written by schema v3 (before these columns) opens, keeps its rows, and gains the columns
+    old = tmp_path / "v3.db"
+    con = sqlite3.connect(old)
+    for migrate in MIGRATIONS[:3]:
+        migrate(con)
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute("PRAGMA user_version = 3")
+    con.execute(
+        "INSERT INTO results (created_at, agent, env_id, episodes, returns, mean) VALUES "
+        "('2025-01-01T00:00:00', 'dqn', 'CartPole-v1', 2, '[1.0, 3.0]', 2.0)"
+    )
+    con.commit()
+    con.close()
+    with Leaderboard(old) as lb:
+        assert lb.schema_version() == SCHEMA_VERSION == 4
+        (row,) = lb.query()
+    assert row["mean"] == 2.0 and row["cpu"] is None and row["versions"] is None and row["wall_time"] is None

@@ -85,3 +85,37 @@ def test_train_ends_with_the_meta_protocol_and_cli_eval_adapts(tmp_path, capsys)
         rows = board.query()
     assert sorted(r["protocol"] for r in rows) == ["meta-adaptation/k1", "meta-adaptation/k3", "meta-trial/e2"]
     assert {r["episodes"] for r in rows if r["agent"] == "maml"} == {2, 3}
+
+
+def test_meta_results_readable_task_count_standard_errors_protocol_column(tmp_path, capsys):
+    """bandits: train and eval both default to the env config's 1,000 held-out tasks (a standard
+    error under 0.1); MAML's summary gives a standard error per step; the default leaderboard view
+    keeps the protocol column (adapt steps in its name) however narrow the terminal."""
+    from rich.console import Console
+
+    from rlsuite.config import compose
+    from rlsuite.eval.export import render_table
+
+    assert compose(["agent=maml", "env=bandits"]).eval_episodes == 1000
+    assert compose(["agent=rl2", "env=bandits", "eval_episodes=7"]).eval_episodes == 7
+    db = tmp_path / "lb.db"
+    run = rlsuite.train(["agent=maml", "env=bandits", "total_steps=40", *MAML_TINY, f"runs_root={tmp_path}",
+                         f"leaderboard={db}", "logger=[jsonl]"])
+    assert run.eval is not None and run.eval.episodes == 1000
+    scores = np.asarray(run.eval.returns)
+    assert np.std(scores, ddof=1) / np.sqrt(scores.size) < 0.1
+    summary = run.eval.extra["summary"]
+    errors = run.eval.extra["meta"]["standard_errors"]
+    assert len(errors) == 4 and f"± {errors[-1]:.2f}" in summary and "standard error" in summary
+    per_task = np.asarray(run.eval.extra["meta"]["per_task"][0])
+    assert errors[0] == pytest.approx(np.std(per_task, ddof=1) / np.sqrt(per_task.size))
+    capsys.readouterr()
+    assert main(["eval", f"run={run.dir}", "adapt_steps=2", f"leaderboard={db}"]) == 0  # no episodes=
+    assert "on 1000 held-out tasks" in capsys.readouterr().out
+    with Leaderboard(db) as lb:
+        rows = lb.ranked()
+    assert {r["protocol"] for r in rows} == {"meta-adaptation/k3", "meta-adaptation/k2"}
+    console = Console(width=60, record=True, force_terminal=False)
+    render_table(rows, console=console)
+    text = console.export_text()
+    assert "meta-adaptation/k2" in text and "meta-adaptation/k3" in text

@@ -206,3 +206,66 @@ def test_is_binary():
 
     assert is_binary([0.0, 1.0, 1.0]) and is_binary(np.ones(3)) and is_binary([0, 0])
     assert not is_binary([0.0, 1.0, 0.5]) and not is_binary([2.0]) and not is_binary([])
+
+
+# --------------------------------------------------------------------------- rliable's set beyond IQM
+def _brute_force_poi(x: dict, y: dict) -> float:
+    """P(X > Y) by enumerating every pair of runs, task by task, ties worth one half."""
+    per_task = []
+    for task in sorted(set(x) & set(y)):
+        wins = 0.0
+        for a in x[task]:
+            for b in y[task]:
+                wins += 1.0 if a > b else 0.5 if a == b else 0.0
+        per_task.append(wins / (len(x[task]) * len(y[task])))
+    return sum(per_task) / len(per_task)
+
+
+def test_probability_of_improvement_hand_computed_and_brute_force():
+    from rlsuite.eval.stats import probability_of_improvement
+
+    # one task: pairs (3>1, 3>2, 3=3) and (1<... ): x=[3, 1], y=[1, 2, 3]
+    # 3 vs 1,2,3 -> 1 + 1 + 0.5; 1 vs 1,2,3 -> 0.5 + 0 + 0  => 3.0 / 6 = 0.5
+    assert probability_of_improvement({"a": [3, 1]}, {"a": [1, 2, 3]}) == pytest.approx(0.5)
+    # two tasks averaged with equal weight: task b: x=[5] beats y=[4, 4] -> 1.0; mean (0.5 + 1.0) / 2
+    assert probability_of_improvement({"a": [3, 1], "b": [5]}, {"a": [1, 2, 3], "b": [4, 4]}) == pytest.approx(0.75)
+    # P(X > Y) + P(Y > X) = 1 and a task only one side has is ignored
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x = {t: rng.integers(0, 4, size=rng.integers(1, 5)).tolist() for t in "abc"}
+        y = {t: rng.integers(0, 4, size=rng.integers(1, 5)).tolist() for t in "abd"}
+        p = probability_of_improvement(x, y)
+        assert p == pytest.approx(_brute_force_poi(x, y))
+        assert p + probability_of_improvement(y, x) == pytest.approx(1.0)
+    with pytest.raises(ConfigError):
+        probability_of_improvement({"a": [1]}, {"b": [1]})
+
+
+def test_probability_of_improvement_ci_brackets_and_is_degenerate_when_separated():
+    from rlsuite.eval.stats import probability_of_improvement, probability_of_improvement_ci
+
+    # every run of X beats every run of Y: every resample says 1.0
+    assert probability_of_improvement_ci({"a": [5, 6, 7]}, {"a": [1, 2]}, n_boot=200) == (1.0, 1.0)
+    x, y = {"a": [1.0, 3.0, 5.0, 7.0]}, {"a": [2.0, 4.0, 6.0]}
+    lo, hi = probability_of_improvement_ci(x, y, n_boot=500, seed=1)
+    assert 0.0 <= lo < probability_of_improvement(x, y) < hi <= 1.0
+
+
+def test_optimality_gap_by_hand():
+    # scores 0.2, 0.9, 1.3 (gamma 1): shortfalls 0.8, 0.1, 0 -> mean 0.3
+    assert optimality_gap([0.2, 0.9, 1.3]) == pytest.approx(0.3)
+    # gamma 200 on raw returns 150, 250: shortfalls 50, 0 -> 25
+    assert optimality_gap([150.0, 250.0], gamma=200.0) == pytest.approx(25.0)
+
+
+def test_sample_efficiency_curve_hand_computed():
+    from rlsuite.eval.stats import sample_efficiency_curve
+
+    scores = {2000: {"env": [4.0, 6.0]}, 1000: {"env": [1.0, 2.0, 3.0, 10.0]}}
+    budgets, point, lo, hi = sample_efficiency_curve(scores, n_boot=300)
+    assert budgets.tolist() == [1000.0, 2000.0]  # ascending whatever the dict order
+    # IQM of [1, 2, 3, 10]: middle half 2, 3 -> 2.5; of [4, 6]: trim_mean(.25) of 2 values -> 5
+    assert point.tolist() == pytest.approx([2.5, 5.0])
+    assert np.all(lo <= point) and np.all(point <= hi) and np.all(hi > lo)
+    one = sample_efficiency_curve({100: {"env": [7.0]}}, n_boot=50)
+    assert one[2][0] == one[3][0] == 7.0

@@ -193,14 +193,15 @@ _DROP_ORDER = (
 )
 
 
-def _fit(cols: list[Column], cells: list[list[str]], width: int) -> tuple[list[Column], list[list[str]]]:
-    """Drop low-priority columns until the table fits ``width`` characters."""
+def _fit(cols: list[Column], cells: list[list[str]], width: int,
+         protect: frozenset[str] = frozenset()) -> tuple[list[Column], list[list[str]]]:
+    """Drop low-priority columns (never those in ``protect``) until the table fits ``width`` characters."""
     keep = list(range(len(cols)))
 
     def need() -> int:
         return sum(max(len(cols[i][0]), *(len(row[i]) for row in cells)) + 3 for i in keep) + 1
 
-    for name in _DROP_ORDER:
+    for name in (n for n in _DROP_ORDER if n not in protect):
         if need() <= width:
             break
         keep = [i for i in keep if cols[i][0] != name]
@@ -216,7 +217,10 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
     if not rows:
         console.print("[yellow]No leaderboard results match.[/yellow]")
         return
-    cols, cells = _fit(*_cells(rows), width=console.width)
+    # Several protocols (e.g. MAML's meta-adaptation/k2 and /k3: the adapt steps are in the name)
+    # would otherwise show as look-alike rows ranked #1 each: their column always stays.
+    protect = frozenset({"Protocol"}) if len({r.get("protocol") for r in rows}) > 1 else frozenset()
+    cols, cells = _fit(*_cells(rows), width=console.width, protect=protect)
     ranked = "n_runs" in rows[0]
     table = Table(
         title=title or ("Leaderboard — ranked by IQM of per-run mean returns" if ranked else "Leaderboard results"),
@@ -224,8 +228,11 @@ def render_table(rows: Sequence[Mapping[str, Any]], console: Any = None, title: 
         header_style="bold",
         show_lines=False,
     )
-    for name, _, just in cols:
-        table.add_column(name, justify=cast("JustifyMethod", just), no_wrap=name in ("IQM", "Steps", "Frames"))
+    for i, (name, _, just) in enumerate(cols):
+        # a protected column is shown whole: other columns wrap first
+        width = max(len(row[i]) for row in cells) if name in protect else None
+        table.add_column(name, justify=cast("JustifyMethod", just), no_wrap=name in ("IQM", "Steps", "Frames"),
+                         min_width=width)
     prev_env = None
     for r, row in zip(rows, cells):
         env = (r.get("env_id"), r.get("protocol"))
@@ -329,8 +336,9 @@ def _html(rows: Sequence[Mapping[str, Any]], title: str, plots: bool) -> str:
         "the mean of its evaluation episode returns (Agarwal et al. 2021, rliable). 95% CI: "
         f"percentile bootstrap over runs ({DEFAULT_N_BOOT} resamples); <em>few runs</em> marks "
         f"groups with fewer than {MIN_RUNS_FOR_CI} runs, whose real interval is wider than the "
-        "bootstrap can show; a single run has no CI. Episode mean ± std and the success rate (for "
-        "0/1 returns) pool all runs' episodes. Human-normalized = (score − random) / (human − random)."
+        "bootstrap can show; a single run has no CI and ranks after every entry with several runs. "
+        "Episode mean ± std and the success rate (for 0/1 returns) pool all runs' episodes. "
+        "Human-normalized = (score − random) / (human − random)."
         "</p>"
         if ranked
         else ""
@@ -367,11 +375,40 @@ def _html_figures(rows: Sequence[Mapping[str, Any]], ranked: bool) -> list[str]:
             )
     except ConfigError:
         pass
+    if ranked:
+        figs += _rliable_figures(rows)
     return [
         f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         f"<figcaption>{html.escape(cap)}</figcaption></figure>"
         for png, cap in figs
     ]
+
+
+def _rliable_figures(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, str]]:
+    """Probability of improvement, optimality gap (normalized scores) and sample-efficiency curves."""
+    from rlsuite.eval import plots, plots_rliable
+
+    figs: list[tuple[bytes, str]] = []
+    pairs = plots_rliable.improvement_pairs(rows, n_boot=DEFAULT_N_BOOT)
+    if pairs:
+        numbers = "; ".join(f"{p['x']} > {p['y']}: {p['p']:.2f} [{p['ci_low']:.2f}, {p['ci_high']:.2f}]"
+                            for p in pairs)
+        caption = ("Probability of improvement of each env's first-ranked entry over the others (P(X > Y) "
+                   f"over run scores, ties count half; 95% stratified bootstrap CI): {numbers}")
+        scores, label = plots.scores_from_rows(rows)
+        if label.startswith("human") or all(r.get("success_rate") is not None for r in rows):
+            gaps = plots_rliable.optimality_gaps(scores, n_boot=DEFAULT_N_BOOT)
+            caption += ". Optimality gap (mean shortfall below 1.0, lower is better): " + "; ".join(
+                f"{name} {_num(g)}" + ("" if lo is None else f" [{_num(lo)}, {_num(hi)}]")
+                for name, (g, lo, hi) in gaps.items())
+        figs.append((plots.png_bytes(plots_rliable.plot_probability_of_improvement, pairs), caption))
+    curves = plots_rliable.sample_efficiency_scores(rows)
+    if curves:
+        figs.append((plots.png_bytes(plots_rliable.plot_sample_efficiency, curves),
+                     "Sample efficiency: IQM across runs of the evaluation return (eval/mean_return, else "
+                     "the training episode return) at evenly spaced budgets up to the shortest run, with "
+                     "95% stratified bootstrap bands"))
+    return figs
 
 
 def export(

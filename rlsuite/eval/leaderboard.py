@@ -16,9 +16,12 @@ transaction, when it is opened.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import math
 import os
+import platform
 import random
 import re
 import sqlite3
@@ -131,18 +134,28 @@ def _m3_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX idx_results_agent ON results (agent)")
 
 
+def _m4_provenance(conn: sqlite3.Connection) -> None:
+    """v3 -> v4: where and how a result was produced: ``cpu``, ``gpu``, ``versions`` (JSON of library
+    versions) and ``wall_time`` (seconds); NULL for rows written before (unknown, not guessed)."""
+    for column, kind in (("cpu", "TEXT"), ("gpu", "TEXT"), ("versions", "TEXT"), ("wall_time", "REAL")):
+        conn.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
+
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_create, _m2_frames_hns, _m3_indexes]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_create, _m2_frames_hns, _m3_indexes, _m4_provenance]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS: tuple[str, ...] = (
     "id", "created_at", "agent", "env_id", "env_version", "protocol", "config_hash", "seed",
     "train_steps", "frames", "episodes", "returns", "mean", "std", "median", "iqm", "iqm_ci_low",
-    "iqm_ci_high", "human_normalized", "run_dir", "notes", "extra",
+    "iqm_ci_high", "human_normalized", "run_dir", "notes", "extra", "cpu", "gpu", "versions", "wall_time",
 )  # fmt: skip
 _INT_COLS = ("seed", "train_steps", "frames", "episodes")
-_FLOAT_COLS = ("mean", "std", "median", "iqm", "iqm_ci_low", "iqm_ci_high", "human_normalized")
-_STR_COLS = ("agent", "env_id", "env_version", "protocol", "config_hash", "run_dir", "notes", "created_at")
+_FLOAT_COLS = ("mean", "std", "median", "iqm", "iqm_ci_low", "iqm_ci_high", "human_normalized", "wall_time")
+_STR_COLS = ("agent", "env_id", "env_version", "protocol", "config_hash", "run_dir", "notes", "created_at",
+             "cpu", "gpu")
+#: Libraries whose versions a result row records.
+VERSIONED = ("rlsuite", "torch", "numpy", "gymnasium", "python")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -204,15 +217,41 @@ def _to_int(v: Any, key: str) -> int | None:
     return i
 
 
+@functools.lru_cache(maxsize=1)
+def machine_provenance() -> dict[str, Any]:
+    """This machine's CPU model, GPU (``None`` without CUDA, or when torch is not loaded: the
+    leaderboard CLI does not import it) and the versions of :data:`VERSIONED`."""
+    cpu = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    torch = sys.modules.get("torch")
+    gpu = torch.cuda.get_device_name(0) if torch is not None and torch.cuda.is_available() else None
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSIONED[:-1]:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"cpu": cpu or platform.machine(), "gpu": gpu, "versions": versions}
+
+
 def normalize_result(result: Mapping[str, Any]) -> dict[str, Any]:
     """Validate one result dict and fill what can be derived; returns the column values.
 
     Needs ``agent``, ``env_id`` and ``returns`` (episode returns; or, failing that, ``mean``).
     Missing ``mean/std/median/iqm/iqm_ci_*`` are computed from ``returns``; ``episodes`` defaults
     to ``len(returns)``; ``human_normalized`` is computed from ``mean`` for the 57 Atari games.
-    Keys that are not columns are kept in the ``extra`` JSON object.
+    ``cpu``, ``gpu`` and ``versions`` default to this machine's (:func:`machine_provenance`): a row
+    is added where it was evaluated. Keys that are not columns are kept in the ``extra`` JSON object.
     """
     r = dict(result)
+    here = machine_provenance()
+    for key in ("cpu", "gpu", "versions"):
+        r.setdefault(key, here[key])
+    versions = r.pop("versions")
     for key in ("agent", "env_id"):
         if not isinstance(r.get(key), str) or not r[key].strip():
             raise ConfigError(f"leaderboard result: '{key}' is required (a non-empty string), got {r.get(key)!r}")
@@ -228,7 +267,8 @@ def normalize_result(result: Mapping[str, Any]) -> dict[str, Any]:
     n = r.pop("n", None)
     if r.get("episodes") is None:
         r["episodes"] = len(returns) if returns else (n if n is not None else 1)
-    row: dict[str, Any] = {"returns": json.dumps(returns)}
+    row: dict[str, Any] = {"returns": json.dumps(returns),
+                           "versions": None if versions is None else json.dumps(versions, sort_keys=True)}
     for k in _INT_COLS:
         row[k] = _to_int(r.pop(k, None), k)
     for k in _FLOAT_COLS:
@@ -255,6 +295,7 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     d = {k: row[k] for k in row.keys()}
     d["returns"] = json.loads(d["returns"]) if d.get("returns") else []
     d["extra"] = json.loads(d["extra"]) if d.get("extra") else {}
+    d["versions"] = json.loads(d["versions"]) if d.get("versions") else None
     return {k: d.get(k) for k in COLUMNS}
 
 

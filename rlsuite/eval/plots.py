@@ -560,7 +560,7 @@ def plot_ranked(rows: Sequence[Mapping[str, Any]], out: str | Path | io.IOBase) 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     agents = sorted({r["agent"] for r in rows})
     for ax, env in zip(axes[:, 0], envs):
-        sub = sorted((r for r in rows if r["env_id"] == env), key=lambda r: -r["iqm"])
+        sub = sorted((r for r in rows if r["env_id"] == env), key=lambda r: (r.get("rank") or 0, -r["iqm"]))
         for i, r in enumerate(sub):
             c = colors[agents.index(r["agent"]) % len(colors)]
             lo, hi = r.get("iqm_ci_low"), r.get("iqm_ci_high")

@@ -26,7 +26,7 @@ MIN_RUNS_FOR_CI = 5
 def ci_note(n_runs: int) -> str | None:
     """What to say about a group's CI given its number of runs (``None``: nothing to add)."""
     if n_runs <= 1:
-        return "1 run: no confidence interval (run more seeds)"
+        return "1 run: no confidence interval; ranked after entries with several runs (run more seeds)"
     if n_runs < MIN_RUNS_FOR_CI:
         return (
             f"{n_runs} runs: a bootstrap over so few runs understates the uncertainty; "
@@ -36,12 +36,18 @@ def ci_note(n_runs: int) -> str | None:
 
 
 def _latest_per_run(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, list[Mapping[str, Any]]]:
-    """Rows grouped by :data:`GROUP_KEY`, a run evaluated more than once (same ``run_dir`` and
-    ``seed``) counted once, with its latest result; each group sorted by seed."""
+    """Rows grouped by :data:`GROUP_KEY`, one run per seed (a seed evaluated or trained more than
+    once counts once, with its latest result; rows without a seed: one run per ``run_dir``); each
+    group sorted by seed."""
     latest: dict[tuple, Mapping[str, Any]] = {}
     for i, r in enumerate(rows):
         key = tuple(r.get(k) for k in GROUP_KEY)
-        ident = (r.get("run_dir"), r.get("seed")) if r.get("run_dir") else ("#", r.get("id", i))
+        # One seed is one run: a seed trained again (another budget, a rerun in a new directory)
+        # replaces its earlier result instead of being pooled with it as a second run.
+        if r.get("seed") is not None:
+            ident: tuple = ("seed", r.get("seed"))
+        else:
+            ident = (r.get("run_dir"), None) if r.get("run_dir") else ("#", r.get("id", i))
         prev = latest.get(key + ident)
         if prev is None or (r.get("created_at") or "", r.get("id") or 0) >= (
             prev.get("created_at") or "",
@@ -70,9 +76,10 @@ def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = DEFAULT_N_BOOT, s
     Episode-level numbers are reported as what they are: ``episode_mean``/``episode_std`` over all
     runs' episodes pooled (population std) and, when every return is 0 or 1, ``success_rate``
     (the fraction of successful episodes; else ``None``). ``human_normalized`` (Atari) is the IQM's
-    human-normalized score (``hns_ci_*`` its CI), ``run_hns`` the per-run ones. A run evaluated
-    more than once (same ``run_dir`` and ``seed``) counts once, with its latest result. Sorted by
-    env, protocol, then IQM descending; ``rank`` counts within (env_id, protocol).
+    human-normalized score (``hns_ci_*`` its CI), ``run_hns`` the per-run ones. A seed evaluated
+    more than once counts once, with its latest result. Sorted by env, protocol, then groups with
+    several runs before single-run groups, then IQM descending; ``rank`` counts within (env_id,
+    protocol).
     """
     out = []
     for key, runs in _latest_per_run(rows).items():
@@ -108,6 +115,10 @@ def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = DEFAULT_N_BOOT, s
             hns_ci_low=None,
             hns_ci_high=None,
             run_dirs=[r.get("run_dir") for r in runs],
+            # where and how the runs were produced (None for rows written before schema v4)
+            hardware=sorted({" / ".join(str(x) for x in (r.get("cpu"), r.get("gpu")) if x) for r in runs} - {""}),
+            versions=[r.get("versions") for r in runs],
+            wall_time=[r.get("wall_time") for r in runs],
             ids=[r.get("id") for r in runs],
             last_updated=max((r.get("created_at") or "") for r in runs) or None,
         )
@@ -118,7 +129,9 @@ def rank_rows(rows: Iterable[Mapping[str, Any]], n_boot: int = DEFAULT_N_BOOT, s
                 g["hns_ci_low"] = human_normalized(g["env_id"], lo)
                 g["hns_ci_high"] = human_normalized(g["env_id"], hi)
         out.append(g)
-    out.sort(key=lambda g: (g["env_id"], g["protocol"], -g["iqm"], g["agent"]))
+    # A single run has no interval: it ranks after every entry with several runs, whatever its point
+    # estimate (a lucky seed must not top entries whose score is measured).
+    out.sort(key=lambda g: (g["env_id"], g["protocol"], g["n_runs"] < 2, -g["iqm"], g["agent"]))
     rank = 0
     prev: tuple[Any, Any] | None = None
     for g in out:

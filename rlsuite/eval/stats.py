@@ -1,4 +1,5 @@
-"""Evaluation statistics: IQM, percentile bootstrap and stratified bootstrap CIs, performance profiles.
+"""Evaluation statistics: IQM, optimality gap, percentile and stratified bootstrap CIs, performance
+profiles, probability of improvement and sample-efficiency curves.
 
 Follows Agarwal et al. 2021, "Deep RL at the Edge of the Statistical Precipice" (the ``rliable``
 library): the interquartile mean (IQM) is the mean of the middle 50% of scores
@@ -33,6 +34,9 @@ __all__ = [
     "aggregate",
     "performance_profile",
     "performance_profile_ci",
+    "probability_of_improvement",
+    "probability_of_improvement_ci",
+    "sample_efficiency_curve",
 ]
 
 #: Bootstrap resamples used everywhere a CI is shown (table, JSON, HTML figures), so they agree.
@@ -289,3 +293,68 @@ def performance_profile_ci(
     alpha = (1.0 - conf) / 2.0
     lo, hi = np.percentile(acc, [100 * alpha, 100 * (1 - alpha)], axis=0)
     return lo, hi
+
+
+def probability_of_improvement(
+    x: Mapping[str, Sequence[float] | np.ndarray], y: Mapping[str, Sequence[float] | np.ndarray]
+) -> float:
+    """P(X > Y) (rliable): the probability that a run of X scores above a run of Y on the same task,
+    ties counting one half (the Mann-Whitney U statistic over ``n·m``), averaged over the tasks both
+    have. ``x[task]``, ``y[task]``: one score per run."""
+    tasks = sorted(set(x) & set(y))
+    if not tasks:
+        raise ConfigError("probability of improvement: the two entries share no task")
+    per_task = []
+    for t in tasks:
+        a, b = _as_1d(x[t], f"x[{t!r}]"), _as_1d(y[t], f"y[{t!r}]")
+        diff = a[:, None] - b[None, :]
+        per_task.append(float(np.mean((diff > 0) + 0.5 * (diff == 0))))
+    return float(np.mean(per_task))
+
+
+def probability_of_improvement_ci(
+    x: Mapping[str, Sequence[float] | np.ndarray],
+    y: Mapping[str, Sequence[float] | np.ndarray],
+    n_boot: int = DEFAULT_N_BOOT,
+    conf: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Stratified percentile bootstrap CI of :func:`probability_of_improvement`: each replicate
+    resamples X's runs and Y's runs within every shared task, independently."""
+    if n_boot < 1:
+        raise ConfigError(f"n_boot must be >= 1, got {n_boot}")
+    tasks = sorted(set(x) & set(y))
+    if not tasks:
+        raise ConfigError("probability of improvement: the two entries share no task")
+    rng = np.random.default_rng(seed)
+    acc = np.zeros(n_boot)
+    for t in tasks:
+        a, b = _as_1d(x[t], f"x[{t!r}]"), _as_1d(y[t], f"y[{t!r}]")
+        ra = a[rng.integers(0, a.size, size=(n_boot, a.size))]
+        rb = b[rng.integers(0, b.size, size=(n_boot, b.size))]
+        diff = ra[:, :, None] - rb[:, None, :]
+        acc += np.mean((diff > 0) + 0.5 * (diff == 0), axis=(1, 2))
+    return _percentile_interval(acc / len(tasks), conf)
+
+
+def sample_efficiency_curve(
+    scores: Mapping[float, Mapping[str, Sequence[float] | np.ndarray]],
+    stat: Stat = iqm,
+    n_boot: int = DEFAULT_N_BOOT,
+    conf: float = 0.95,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """rliable's sample-efficiency curve: ``stat`` (IQM) of the run scores at each training budget,
+    with a stratified bootstrap CI at every budget. ``scores[budget][task]`` = one score per run
+    evaluated after ``budget`` steps (or frames). Returns ``(budgets, point, ci_low, ci_high)``,
+    budgets ascending; a budget with a single run per task has a zero-width CI."""
+    if not scores:
+        raise ConfigError("sample-efficiency curve: need scores for at least one budget")
+    budgets = np.asarray(sorted(scores), dtype=np.float64)
+    point, low, high = (np.empty(budgets.size) for _ in range(3))
+    for i, b in enumerate(sorted(scores)):
+        by_task = scores[b]
+        pooled = np.concatenate([_as_1d(v, f"scores[{b!r}][{k!r}]") for k, v in sorted(by_task.items())])
+        point[i] = float(stat(pooled))
+        low[i], high[i] = stratified_bootstrap_ci(by_task, stat, n_boot=n_boot, conf=conf, seed=seed)
+    return budgets, point, low, high
