@@ -156,10 +156,12 @@ def test_sac_swings_up_pendulum(seeds):
 
 @pytest.mark.parametrize("seeds", seed_sets())
 def test_discrete_sac_balances_cartpole(seeds):
-    assert_quorum("discrete sac CartPole-v1", lambda s: _final_return("CartPole-v1", 10_000, s, **CARTPOLE),
+    assert_quorum("discrete sac CartPole-v1", lambda s: _final_return("CartPole-v1", 15_000, s, **CARTPOLE),
                   seeds, 150.0)
 
 
 # Small test budgets (tuned=False: the recipe spelt out here, not the env config's full budget).
 PENDULUM = dict(tuned=False, lr=1e-3, gamma=0.98, net_arch=[64, 64], batch_size=128, learning_starts=500)
-CARTPOLE = dict(tuned=False, lr=1e-3, net_arch=[64, 64], batch_size=128, learning_starts=500, train_freq=4)
+# Christodoulou's 0.98 · log 2 sits next to the uniform policy's entropy, so α keeps growing on CartPole.
+CARTPOLE = dict(tuned=False, lr=1e-3, net_arch=[64, 64], batch_size=128, learning_starts=500, train_freq=4,
+                target_entropy_scale=0.5)
