@@ -1,9 +1,10 @@
 """Off-policy agents side by side with Stable-Baselines3, in one process, same hyperparameters.
 
-    python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG Pendulum 20k)
-    python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 TD3 seed (under 10 minutes on 2 cores)
+    python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG + SAC Pendulum 20k)
+    python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 TD3 seed, 1 SAC seed
     python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 update, SB3 vs rlsuite, interleaved
     python benchmarks/offpolicy.py --agents dqn --seeds 10 --libs rlsuite   # DQN CartPole seeds 0-9, rlsuite only
+    python benchmarks/offpolicy.py --quick --agents sac --steps 2000        # SAC only, a shortened budget
 
 Hyperparameters are rl-zoo3's, read from ``configs/env/<env>.yaml`` (``hparams.<agent>``) and
 handed to both libraries. Both run single-threaded torch, sequentially (SB3 then rlsuite for each
@@ -40,6 +41,7 @@ TASKS = {  # agent -> (env id, steps, solved threshold)
     "dqn": ("CartPole-v1", 50_000, 475.0),
     "td3": ("Pendulum-v1", 20_000, -200.0),
     "ddpg": ("Pendulum-v1", 20_000, -200.0),
+    "sac": ("Pendulum-v1", 20_000, -200.0),
 }
 
 
@@ -60,7 +62,7 @@ def zoo_hparams(agent: str, env_id: str) -> dict[str, Any]:
 
 def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
     """The SB3 model with the same zoo hyperparameters (SB3 names)."""
-    from stable_baselines3 import DDPG, DQN, TD3
+    from stable_baselines3 import DDPG, DQN, SAC, TD3
     from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
     env = gym.make(env_id)
@@ -72,6 +74,8 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
         return DQN("MlpPolicy", env, target_update_interval=hp["target_update_interval"],
                    exploration_fraction=hp["exploration_fraction"],
                    exploration_final_eps=hp["exploration_final_eps"], **common)
+    if agent == "sac":  # automatic entropy tuning with SB3's default target −|A|, as rlsuite's
+        return SAC("MlpPolicy", env, tau=hp.get("tau", 0.005), ent_coef="auto", **common)
     n_actions = env.action_space.shape[0]
     noise_cls = NormalActionNoise if hp.get("action_noise", "normal") == "normal" else OrnsteinUhlenbeckActionNoise
     noise = noise_cls(np.zeros(n_actions), hp["noise_std"] * np.ones(n_actions))
@@ -79,8 +83,10 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
     return cls("MlpPolicy", env, tau=hp.get("tau", 0.005), action_noise=noise, **common)
 
 
-def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32") -> dict[str, Any]:
+def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32",
+            steps_override: int | None = None) -> dict[str, Any]:
     env_id, steps, solved_at = TASKS[agent]
+    steps = steps_override or steps
     hp = zoo_hparams(agent, env_id)
     torch.manual_seed(seed)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -89,13 +95,13 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
         model.learn(steps)
         act = sb3_greedy(model)
     else:
-        extra = {"precision": precision} if agent != "dqn" else {}
+        extra = {"precision": precision} if agent in ("ddpg", "td3") else {}
         model = rlsuite.make_agent(agent, env=env_id, tuned=False, seed=seed, device="cpu", **hp, **extra)
         model.learn(steps)
         act = model.act
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     returns = evaluate_greedy(act, env_id, eval_episodes)
-    label = lib if lib == "sb3" or agent == "dqn" or precision == "float32" else f"{lib}-{precision}"
+    label = lib if lib == "sb3" or agent in ("dqn", "sac") or precision == "float32" else f"{lib}-{precision}"
     row = {"lib": label, "agent": agent, "env": env_id, "seed": seed, "steps": steps, "wall_s": round(wall, 2),
            "cpu_s": round(cpu, 2), "eval_mean": round(float(returns.mean()), 2),
            "eval_std": round(float(returns.std()), 2),
@@ -162,9 +168,10 @@ def markdown(summary: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 DQN seeds, 1 TD3 seed, no DDPG")
+    parser.add_argument("--quick", action="store_true", help="2 DQN seeds, 1 TD3, 1 SAC seed (within --agents)")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--agents", default="dqn,td3,ddpg")
+    parser.add_argument("--agents", default="dqn,td3,ddpg,sac")
+    parser.add_argument("--steps", type=int, default=None, help="override every task's env steps (a shorter check)")
     parser.add_argument("--libs", default="sb3,rlsuite", help="which libraries to run (comma-separated)")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
     parser.add_argument("--eval-episodes", type=int, default=20)
@@ -174,7 +181,8 @@ def main() -> None:
     agents = args.agents.split(",")
     seeds = {a: list(range(args.seeds)) for a in agents}
     if args.quick:
-        seeds = {"dqn": [0, 1], "td3": [0]}
+        quick = {"dqn": [0, 1], "td3": [0], "sac": [0]}
+        seeds = {a: quick[a] for a in agents if a in quick}
     t_start = time.perf_counter()
     libs = args.libs.split(",")
     timing = update_timing() if args.update_timing_only or ("td3" in seeds and "sb3" in libs) else {}
@@ -186,9 +194,9 @@ def main() -> None:
         precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
         for seed in agent_seeds:
             if "sb3" in libs:
-                rows.append(run_one("sb3", agent, seed, args.eval_episodes))
+                rows.append(run_one("sb3", agent, seed, args.eval_episodes, steps_override=args.steps))
             for precision in precisions if "rlsuite" in libs else []:
-                rows.append(run_one("rlsuite", agent, seed, args.eval_episodes, precision))
+                rows.append(run_one("rlsuite", agent, seed, args.eval_episodes, precision, args.steps))
     summary = summarize(rows)
     print(markdown(summary))
     pick = {(s["agent"], s["lib"]): s for s in summary}
@@ -198,11 +206,13 @@ def main() -> None:
         dqn = pick[("dqn", "rlsuite")]
         result.update(dqn_cartpole_solved=dqn["solved"], dqn_cartpole_seeds=dqn["seeds"],
                       dqn_cartpole_mean=dqn["mean"], dqn_cartpole_wall_vs_sb3=dqn["wall_vs_sb3"])
-    for agent in ("td3", "ddpg"):
+    for agent in ("td3", "ddpg", "sac"):
         if (agent, "rlsuite") in pick:
             s = pick[(agent, "rlsuite")]
             result.update({f"{agent}_pendulum_mean": s["mean"], f"{agent}_pendulum_solved": s["solved"],
                            f"{agent}_pendulum_seeds": s["seeds"], f"{agent}_pendulum_wall_vs_sb3": s["wall_vs_sb3"]})
+            if (agent, "sb3") in pick:
+                result[f"{agent}_pendulum_mean_sb3"] = pick[(agent, "sb3")]["mean"]
         if (agent, "rlsuite-bfloat16") in pick:
             s = pick[(agent, "rlsuite-bfloat16")]
             result.update({f"{agent}_bf16_pendulum_mean": s["mean"],
