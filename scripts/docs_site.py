@@ -161,7 +161,7 @@ def results_tables(name: str, page_path: str) -> str:
                      f"data: [{filename}]({link_root}{filename})")
         if data.get("notes"):
             lines.append("")
-            lines.append(data["notes"])
+            lines.append(_cell(data["notes"]))
         blocks.append("\n".join(lines))
     if not blocks:
         return "No stored benchmark results for this agent yet.\n"
