@@ -7,6 +7,8 @@ Markers in a page are replaced when the page is built:
   ``Config`` dataclass (name, default, domain from the field metadata, meaning from the comment next
   to the field or above it, else from :data:`COMMON_MEANINGS`), with the agent's ``preset`` applied.
 - ``<!-- agent-doc: NAME -->``: the agent class's docstring (its deviations from the paper).
+- ``<!-- module-doc: NAME -->``: the docstring of the module that defines agent NAME (the paper's
+  algorithm as implemented, and where the implementation departs from it).
 - ``<!-- results: NAME -->``: every results file under docs/results/data/ whose ``agents`` lists NAME
   (``all`` for every file), rendered as tables with their command, date and hardware.
 - ``<!-- agents-index -->``: one line per registered agent with a link to its page.
@@ -29,7 +31,7 @@ from typing import Any
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RESULTS = DOCS / "results" / "data"
-MARKER = re.compile(r"<!--\s*(hparams|agent-doc|results|agents-index)\s*:?\s*([\w-]*)\s*-->")
+MARKER = re.compile(r"<!--\s*(hparams|agent-doc|module-doc|results|agents-index)\s*:?\s*([\w-]*)\s*-->")
 
 # Keys that mean the same in every agent (README "Config keys mean the same in every agent").
 COMMON_MEANINGS = {
@@ -50,6 +52,33 @@ COMMON_MEANINGS = {
     "log_interval": "updates between loss records",
     "net_arch": "hidden layer widths",
     "seed": "random seed",
+    "n_steps": "env steps per env in one rollout",
+    "n_epochs": "passes over each rollout",
+    "n_minibatches": "minibatches per epoch (overrides batch_size)",
+    "gae_lambda": "GAE's lambda (1: Monte-Carlo returns, 0: one-step TD)",
+    "normalize_advantage": "standardise advantages per minibatch",
+    "max_grad_norm": "gradient-norm clipping threshold",
+    "clip_range": "PPO's clipping epsilon of the probability ratio",
+    "ent_coef": "entropy bonus coefficient",
+    "vf_coef": "value-loss coefficient",
+    "target_kl": "stop an update's epochs once the approximate KL exceeds 1.5x this",
+    "ortho_init": "orthogonal initialisation of the layers",
+    "log_std_init": "initial log standard deviation of Gaussian policies",
+    "normalize_obs": "running mean/std normalisation of observations",
+    "normalize_reward": "running normalisation of rewards by the return's std",
+    "clip_obs": "clip normalised observations to +-this",
+    "clip_reward": "clip normalised rewards to +-this",
+    "critic_lr": "learning rate of the critic",
+    "tau": "Polyak averaging coefficient of the target networks",
+    "vf_net_arch": "hidden layer widths of the value network (default: net_arch)",
+    "activation": "hidden-layer activation",
+    "optimizer": "optimizer",
+    "batch_episodes": "whole episodes per update",
+    "recurrent": "recurrent policy core (lstm or gru) instead of a feed-forward trunk",
+    "recurrent_hidden": "hidden size of the recurrent core",
+    "embed_dim": "token embedding size of the recurrent policy",
+    "precision": "matmul precision of the update (bfloat16 runs it under autocast)",
+    "workers": "Ray rollout workers (0: collect in the learner process)",
 }
 
 
@@ -129,10 +158,23 @@ def hparam_table(name: str) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+ROLE = re.compile(r":(?:class|meth|func|mod|attr|data):`~?([^`]+)`")
+
+
+def rst_to_markdown(doc: str) -> str:
+    """Docstring text as markdown: Sphinx roles and ``double backticks`` become code spans."""
+    return ROLE.sub(r"`\1`", doc).replace("``", "`")
+
+
+def module_doc(name: str) -> str:
+    module = inspect.getmodule(agent_class(name))
+    return rst_to_markdown(inspect.getdoc(module) or "") + "\n"
+
+
 def agent_doc(name: str) -> str:
     cls = agent_class(name)
     doc = inspect.getdoc(cls) or ""
-    return f"**`{name}`** ({cls.__module__}.{cls.__name__}): {cls.description}\n\n{doc}\n"
+    return f"**`{name}`** ({cls.__module__}.{cls.__name__}): {cls.description}\n\n{rst_to_markdown(doc)}\n"
 
 
 @cache
@@ -189,7 +231,8 @@ def generated_page(name: str) -> str:
 
     discrete = gym.spaces.Discrete in getattr(agent_class(name), "action_spaces", ())
     env = "CartPole-v1" if discrete else "Pendulum-v1"
-    return (f"# {name}\n\n<!-- agent-doc: {name} -->\n\n## Usage\n\n"
+    return (f"# {name}\n\n<!-- agent-doc: {name} -->\n\n## Implementation\n\n<!-- module-doc: {name} -->\n\n"
+            "## Usage\n\n"
             f"```bash\nrlsuite train agent={name} env={env}\n```\n\n"
             f"## Hyperparameters\n\n<!-- hparams: {name} -->\n\n## Results\n\n<!-- results: {name} -->\n")
 
@@ -213,6 +256,8 @@ def render(markdown: str, page_path: str) -> str:
             return hparam_table(arg)
         if kind == "agent-doc":
             return agent_doc(arg)
+        if kind == "module-doc":
+            return module_doc(arg)
         if kind == "results":
             return results_tables(arg, page_path)
         return agents_index(page_path)
