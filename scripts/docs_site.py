@@ -10,7 +10,7 @@ Markers in a page are replaced when the page is built:
 - ``<!-- module-doc: NAME -->``: the docstring of the module that defines agent NAME (the paper's
   algorithm as implemented, and where the implementation departs from it).
 - ``<!-- results: NAME -->``: every results file under docs/results/data/ whose ``agents`` lists NAME
-  (``all`` for every file), rendered as tables with their command, date and hardware.
+  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date and hardware.
 - ``<!-- agents-index -->``: one line per registered agent with a link to its page.
 
 Every registered agent that no page under docs/agents/ covers (with an ``hparams`` marker) gets a
@@ -186,12 +186,12 @@ def result_files() -> tuple[tuple[str, dict[str, Any]], ...]:
 
 
 def results_tables(name: str, page_path: str) -> str:
-    """The tables of every stored result that lists agent ``name`` (or every one for ``all``)."""
+    """The tables of every stored result that lists ``name`` among its agents or tasks (every one for ``all``)."""
     depth = page_path.count("/")
     link_root = "../" * depth + "results/data/"
     blocks = []
     for filename, data in result_files():
-        if name != "all" and name not in data.get("agents", []):
+        if name != "all" and name not in data.get("agents", []) + data.get("tasks", []):
             continue
         lines = [f"#### {data['title']}", ""]
         lines.append("| " + " | ".join(data["columns"]) + " |")
