@@ -298,3 +298,11 @@ def on_nav(nav: Any, config: Any, files: Any) -> Any:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     return render(markdown, page.file.src_uri)
+
+
+HTML_ROLE = re.compile(r":(?:class|meth|func|mod|attr|data|exc|obj):(?=<code>)")
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    # mkdocstrings renders Sphinx roles (:meth:`x`) as ":meth:<code>x</code>": keep the code span only
+    return HTML_ROLE.sub("", html)
