@@ -56,7 +56,7 @@ def shown_commands() -> list[tuple[str, str]]:
     out = []
     for path in [*USER_PAGES, ROOT / "README.md"]:
         for block in FENCE.findall(path.read_text()):
-            for line in block.splitlines():
+            for line in block.replace("\\\n", " ").splitlines():  # continuation lines joined
                 line = line.split("  #", 1)[0].strip()
                 line = re.sub(r"^(\.venv/bin/)", "", line)
                 if line.startswith("rlsuite "):
