@@ -26,7 +26,23 @@ _spec.loader.exec_module(docs_site)
 
 USER_PAGES = sorted(p for p in DOCS.rglob("*.md") if "dev-notes" not in p.parts and p.name != "tests.md")
 INLINE = re.compile(r"`(rlsuite (?:train|config|fit|tune|leaderboard|list|eval|plot|sample) [^`|]*)`")
-FENCE = re.compile(r"```(?:bash|sh|console)?\n(.*?)```", re.S)
+
+
+def shell_blocks(text: str) -> list[str]:
+    """The contents of the fenced blocks in ``text`` that are shell (bash, sh, console or no language)."""
+    blocks, current, lang = [], [], None
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            if lang is None:
+                lang = line.strip()[3:].strip()
+                current = []
+            else:
+                if lang in ("", "bash", "sh", "console"):
+                    blocks.append("\n".join(current))
+                lang = None
+        elif lang is not None:
+            current.append(line)
+    return blocks
 
 
 def page_markdown(agent: str) -> tuple[str, str]:
@@ -55,7 +71,7 @@ def test_hparam_meaning_comes_from_the_source_comment() -> None:
 def shown_commands() -> list[tuple[str, str]]:
     out = []
     for path in [*USER_PAGES, ROOT / "README.md"]:
-        for block in FENCE.findall(path.read_text()):
+        for block in shell_blocks(path.read_text()):
             for line in block.replace("\\\n", " ").splitlines():  # continuation lines joined
                 line = line.split("  #", 1)[0].strip()
                 line = re.sub(r"^(\.venv/bin/)", "", line)
@@ -74,14 +90,15 @@ def test_pages_show_commands() -> None:
 @pytest.mark.parametrize(("page", "command"), shown_commands())
 def test_shown_command_parses(page: str, command: str) -> None:
     words = shlex.split(command.replace("<", "'<").replace(">", ">'"))[1:]
-    name, args = words[0], [w for w in words[1:] if w not in ("-m", "...")]
+    # "$VAR" words are set earlier in the block
+    name, args = words[0], [w for w in words[1:] if w not in ("-m", "...") and not w.startswith("$")]
     if name == "list":
         assert args and args[0] in ("agents", "envs") or args == ["agents", "|", "envs"]
         return
     assert name in {"train", "eval", "leaderboard", "list", "config", "plot", "fit", "sample", "tune"}, command
     if name in ("train", "config") and not any("<" in a for a in args):
         # a sweep's comma lists: the first value of each stands for the rest
-        compose([a.split(",")[0] if "=" in a and "range(" not in a else a for a in args])
+        compose([a.split(",")[0] if "=" in a and not set("([{") & set(a) else a for a in args])
     elif name == "fit":
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["fit", "--cfg", *[a for a in args if a != "--cfg"]]) == 0, command
