@@ -99,6 +99,11 @@ def test_shown_command_parses(page: str, command: str) -> None:
     if name in ("train", "config") and not any("<" in a for a in args):
         # a sweep's comma lists: the first value of each stands for the rest
         compose([a.split(",")[0] if "=" in a and not set("([{") & set(a) else a for a in args])
+    elif name == "tune" and not any("<" in a for a in args):
+        from rlsuite.distributed.tune import load_search  # checks the search before Ray would start
+
+        search = [a.split("=", 1)[1] for a in args if a.startswith("search=")]
+        load_search(search[0], [a for a in args if not a.startswith(("search=", "ray."))])
     elif name == "fit":
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["fit", "--cfg", *[a for a in args if a != "--cfg"]]) == 0, command
