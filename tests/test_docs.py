@@ -1,0 +1,126 @@
+"""The documentation site: every agent's page lists its config fields, and every ``rlsuite`` command
+shown in a fenced block of the site (and the README) parses as written."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import io
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from rlsuite import registry
+from rlsuite.cli import main
+from rlsuite.config import compose
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+_spec = importlib.util.spec_from_file_location("docs_site", ROOT / "scripts" / "docs_site.py")
+assert _spec is not None and _spec.loader is not None
+docs_site = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(docs_site)
+
+USER_PAGES = sorted(p for p in DOCS.rglob("*.md") if "dev-notes" not in p.parts and p.name != "tests.md")
+INLINE = re.compile(r"`(rlsuite (?:train|config|fit|tune|leaderboard|list|eval|plot|sample) [^`|]*)`")
+
+
+def shell_blocks(text: str) -> list[str]:
+    """The contents of the fenced blocks in ``text`` that are shell (bash, sh, console or no language)."""
+    blocks, current, lang = [], [], None
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            if lang is None:
+                lang = line.strip()[3:].strip()
+                current = []
+            else:
+                if lang in ("", "bash", "sh", "console"):
+                    blocks.append("\n".join(current))
+                lang = None
+        elif lang is not None:
+            current.append(line)
+    return blocks
+
+
+def page_markdown(agent: str) -> tuple[str, str]:
+    """(docs-relative path, markdown before rendering) of the page documenting ``agent``."""
+    rel = docs_site.agent_page_of(agent)
+    path = DOCS / rel
+    return rel, path.read_text() if path.is_file() else docs_site.generated_page(agent)
+
+
+@pytest.mark.parametrize("agent", registry.agent_names())
+def test_agent_page_lists_every_config_field(agent: str) -> None:
+    rel, markdown = page_markdown(agent)
+    rendered = docs_site.render(markdown, rel)
+    for field in dataclasses.fields(registry.get_agent(agent).Config):
+        assert f"| `{field.name}` |" in rendered, f"{rel} does not list {agent}'s config field {field.name}"
+
+
+def test_hparam_meaning_comes_from_the_source_comment() -> None:
+    # agents/dqn.py: `encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) ...`
+    rows = {name: meaning for name, _, _, meaning in docs_site.hparam_rows("dqn")}
+    assert "rlsuite fit" in rows["encoder"]
+    defaults = {name: default for name, default, _, _ in docs_site.hparam_rows("rainbow")}
+    assert defaults["double"] == "True"  # rainbow's preset applied over DQN's defaults
+
+
+def shown_commands() -> list[tuple[str, str]]:
+    out = []
+    for path in [*USER_PAGES, ROOT / "README.md"]:
+        for block in shell_blocks(path.read_text()):
+            for line in block.replace("\\\n", " ").splitlines():  # continuation lines joined
+                line = line.split("  #", 1)[0].strip()
+                line = re.sub(r"^(\.venv/bin/)", "", line)
+                if line.startswith("rlsuite "):
+                    out.append((path.relative_to(ROOT).as_posix(), line))
+        # the one-command tables (README, home page) show commands inline in table rows
+        for row in (r for r in path.read_text().splitlines() if r.startswith("|")):
+            out.extend((path.relative_to(ROOT).as_posix(), c) for c in INLINE.findall(row))
+    return out
+
+
+def test_pages_show_commands() -> None:
+    assert len(shown_commands()) >= 20
+
+
+@pytest.mark.parametrize(("page", "command"), shown_commands())
+def test_shown_command_parses(page: str, command: str) -> None:
+    words = shlex.split(command.replace("<", "'<").replace(">", ">'"))[1:]
+    # "$VAR" words are set earlier in the block
+    name, args = words[0], [w for w in words[1:] if w not in ("-m", "...") and not w.startswith("$")]
+    if name == "list":
+        assert args and args[0] in ("agents", "envs") or args == ["agents", "|", "envs"]
+        return
+    assert name in {"train", "eval", "leaderboard", "list", "config", "plot", "fit", "sample", "tune"}, command
+    if name in ("train", "config") and not any("<" in a for a in args):
+        # a sweep's comma lists: the first value of each stands for the rest
+        compose([a.split(",")[0] if "=" in a and not set("([{") & set(a) else a for a in args])
+    elif name == "tune" and not any("<" in a for a in args):
+        from rlsuite.distributed.tune import load_search  # checks the search before Ray would start
+
+        search = [a.split("=", 1)[1] for a in args if a.startswith("search=")]
+        load_search(search[0], [a for a in args if not a.startswith(("search=", "ray."))])
+    elif name == "fit":
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["fit", "--cfg", *[a for a in args if a != "--cfg"]]) == 0, command
+
+
+def test_results_tables_are_generated_from_the_json() -> None:
+    files = docs_site.result_files()
+    assert files, "no stored results under docs/results/data"
+    rendered = docs_site.render("<!-- results: all -->", "results.md")
+    for filename, data in files:
+        assert f"({'results/data/'}{filename})" in rendered
+        for row in data["rows"]:
+            assert "| " + " | ".join(str(v) for v in row) + " |" in rendered
+
+
+def test_user_pages_cite_nothing_outside_the_repository() -> None:
+    for path in USER_PAGES:
+        text = path.read_text()
+        assert "shared/DESIGN" not in text and "../shared" not in text, path
+        assert not re.search(r"\b(I ran|this session|load average)\b", text), path
