@@ -55,20 +55,11 @@ from rlsuite.constraints import (
 )
 from rlsuite.errors import IncompatibleEnvError
 from rlsuite.nets import MLP, PRECISIONS
+from rlsuite.nets.critics import Critics, scale_action, unscale_action
 from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
 
 # --------------------------------------------------------------------------- mathematics
-
-
-def scale_action(normalized: np.ndarray | torch.Tensor, low: Any, high: Any) -> Any:
-    """Map [−1, 1] to [low, high] affinely (−1 → low, +1 → high)."""
-    return low + 0.5 * (normalized + 1.0) * (high - low)
-
-
-def unscale_action(action: np.ndarray | torch.Tensor, low: Any, high: Any) -> Any:
-    """Inverse of :func:`scale_action`: [low, high] → [−1, 1]."""
-    return 2.0 * (action - low) / (high - low) - 1.0
 
 
 def smoothed_target_actions(target_actions: torch.Tensor, noise_std: float, noise_clip: float,
@@ -126,22 +117,6 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.mlp(obs.flatten(1).float()))
-
-
-class Critics(nn.Module):
-    """``n`` independent Q(s, a) MLPs on concat(s, a); ``forward`` returns shape ``(n, batch)``."""
-
-    def __init__(self, obs_dim: int, action_dim: int, net_arch: list[int], n_critics: int, activation: str = "relu"):
-        super().__init__()
-        self.qs = nn.ModuleList(MLP(obs_dim + action_dim, net_arch, 1, activation) for _ in range(n_critics))
-
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs.flatten(1).float(), actions], dim=1)
-        return torch.stack([q(x).squeeze(-1) for q in self.qs])
-
-    def q1(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """The first critic only: what the actor maximises (TD3 paper, as DDPG)."""
-        return self.qs[0](torch.cat([obs.flatten(1).float(), actions], dim=1)).squeeze(-1)
 
 
 # --------------------------------------------------------------------------- agent

@@ -49,7 +49,6 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 import torch
-from rlsuite.agents.ddpg import Critics, scale_action, unscale_action
 from torch import nn
 from torch.nn import functional as F
 
@@ -58,6 +57,7 @@ from rlsuite.buffers import make_replay_buffer, to_torch
 from rlsuite.constraints import OneOf, Range, at_least_one, domain, finite, non_negative, positive, probability, widths
 from rlsuite.errors import ConfigError, IncompatibleEnvError
 from rlsuite.nets import MLP, build_encoder
+from rlsuite.nets.critics import Critics, scale_action, unscale_action
 from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
 
