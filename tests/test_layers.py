@@ -162,3 +162,17 @@ def test_the_on_policy_loop_runs_the_collector_it_is_given():
     agent.collector = counting_collector
     agent.learn(total_steps=32)
     assert calls and agent.steps == 32 and agent.updates == 2
+
+
+def family(module: str) -> str:
+    """``rlsuite.agents.a3c.hogwild`` -> ``rlsuite.agents.a3c``: one agent module or package."""
+    return ".".join(module.split(".")[:3])
+
+
+def test_agents_never_import_each_other():
+    """What two agents share (critics, action scaling, losses) is framework code, not one agent's module."""
+    graph = import_graph(module_level_only=False)
+    agent_modules = {m for m in graph if within(m, "rlsuite.agents") and m != "rlsuite.agents"}
+    crossing = sorted(f"{m} -> {d}" for m in agent_modules for d in graph[m]
+                      if d in agent_modules and family(d) != family(m))
+    assert crossing == []
