@@ -54,7 +54,18 @@ from torch.nn import functional as F
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
-from rlsuite.constraints import OneOf, Range, at_least_one, domain, finite, non_negative, positive, probability, widths
+from rlsuite.constraints import (
+    OneOf,
+    Range,
+    activation_name,
+    at_least_one,
+    domain,
+    finite,
+    non_negative,
+    positive,
+    probability,
+    widths,
+)
 from rlsuite.errors import ConfigError, IncompatibleEnvError
 from rlsuite.nets import MLP, build_encoder
 from rlsuite.nets.critics import Critics, scale_action, unscale_action
@@ -189,7 +200,7 @@ class SACConfig(AgentConfig):
     gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
     target_update_interval: int = field(default=1, metadata=at_least_one)  # updates between Polyak steps
     net_arch: list[int] = field(default_factory=lambda: [256, 256], metadata=widths)
-    activation: str = "relu"  # checked by rlsuite.nets when the networks are built
+    activation: str = field(default="relu", metadata=activation_name)  # checked by rlsuite.nets when built
     ent_coef: float | None = field(default=None, metadata=positive)  # a fixed α; None: tuned automatically
     init_alpha: float = field(default=1.0, metadata=positive)  # α before tuning starts
     target_entropy: float | None = field(default=None, metadata=finite)  # H̄; None: −|A| or scale · log|A|

@@ -72,7 +72,7 @@ def test_train_ends_with_the_meta_protocol_and_cli_eval_adapts(tmp_path, capsys)
     saved = json.loads((run.dir / "eval.json").read_text())
     assert len(saved["extra"]["meta"]["returns_after_steps"]) == 4
     capsys.readouterr()
-    assert main(["eval", f"run={run.dir}", "episodes=2", "adapt_steps=1", f"leaderboard={db}"]) == 0
+    assert main(["eval", f"run={run.dir}", "episodes=2", "adapt_steps=1", f"leaderboard={db}", "submit=true"]) == 0
     out = capsys.readouterr().out
     assert "meta-adaptation/k1" in out and "after 0..1 gradient steps" in out
     assert main(["eval", f"run={run.dir}", "adapt_steps=two", "submit=false"]) == 2
