@@ -43,6 +43,7 @@ Deviations from the papers, following common practice (SB3, CleanRL):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -236,7 +237,8 @@ class SAC(Agent):
                                   f"{max_entropy:.4g} (the uniform policy's entropy) for {self.n_actions} actions; "
                                   "omit it to use target_entropy_scale · log|A|")
             self.actor: nn.Module = CategoricalActor(self.observation_space, self.n_actions, arch, cfg.activation)
-            make_critics = lambda: DiscreteCritics(self.observation_space, self.n_actions, arch, 2, cfg.activation)  # noqa: E731
+            make_critics: Callable[[], nn.Module] = lambda: DiscreteCritics(  # noqa: E731
+                self.observation_space, self.n_actions, arch, 2, cfg.activation)
             buffer_actions: gym.Space = space
         else:
             box = cast(gym.spaces.Box, space)
