@@ -80,7 +80,7 @@ class RL2Net(nn.Module):
     With ``critic="shared"`` the value loss also trains the policy's core. Over long trials (100
     pulls, 10 × 10 MDP steps) its targets are tens of reward units against a policy gradient of
     normalized advantages, so the value regression dominates the core's gradient and the policy
-    stays at random (docs/dev-notes/benchmarks-lab-notes.md, Meta-RL); "separate" and "detached" keep it out."""
+    stays at random (dev-notes/benchmarks-lab-notes.md, Meta-RL); "separate" and "detached" keep it out."""
 
     def __init__(self, obs_dim: int, action_space: gym.Space, hidden: int, core: str, critic: str = "shared",
                  time_input: bool = False):

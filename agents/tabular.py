@@ -22,7 +22,7 @@ on any finite MDP explored forever, whereas a constant α keeps a noise floor of
 stochastic env (constant α = 0.1 leaves FrozenLake's greedy policy at ~46 % success instead of ~74 %).
 Even-Dar & Mansour show ω = 1 (the 1/n sample average) needs time exponential in 1/(1 − γ) and any
 ω < 1 polynomial time; a smaller ω forgets the early, wrong bootstrap targets faster but averages the
-noise more slowly. The default ω = 0.7 was measured (docs/dev-notes/benchmarks-lab-notes.md, "Tabular step sizes"): on
+noise more slowly. The default ω = 0.7 was measured (dev-notes/benchmarks-lab-notes.md, "Tabular step sizes"): on
 FrozenLake at 150k-200k steps ω = 0.6 and 0.7 reach the optimal policy (74.0 % success), ω = 0.8 is
 less reliable and ω = 1 stays near 51 %; on the random MDPs of tests/test_tabular.py ω = 0.7 and 0.8
 land closer to Q* than ω = 0.6. The visit counts are part of the agent's state (checkpoints, resume).

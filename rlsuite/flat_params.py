@@ -6,7 +6,7 @@ step counters alone are one small CPU op per tensor), so at this scale the bookk
 than the arithmetic. :class:`FlatParameters` moves the given parameters into one tensor and leaves
 each module parameter a *view* of its slice, and likewise for the gradients; the optimizer is then
 built over :attr:`FlatParameters.flat`, one tensor. The modules, their ``state_dict`` and their
-forward passes are unchanged; what the trick buys is measured in docs/dev-notes/benchmarks-lab-notes.md
+forward passes are unchanged; what the trick buys is measured in dev-notes/benchmarks-lab-notes.md
 ("flat_parameters") and its off switch is ``agent.flat_parameters=false``.
 
 Only public tensor APIs are used (``Tensor.data`` and ``Tensor.grad`` assignment). Two things could

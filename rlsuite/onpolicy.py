@@ -153,14 +153,14 @@ class OnPolicyConfig(AgentConfig):
     # it covers (CPU MLPs on vector observations); false: torch for acting too.
     numba_acting: bool = True
     # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
-    # the parameter tensors on the CPU). Same math; what it buys is in docs/dev-notes/benchmarks-lab-notes.md.
+    # the parameter tensors on the CPU). Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
     fused_optimizer: bool = True
     # Each optimizer steps one contiguous tensor holding its parameters, which stay views of it
     # (rlsuite.flat_params; not for recurrent policies); false: the parameter tensors one by one.
-    # Same math; what it buys is in docs/dev-notes/benchmarks-lab-notes.md.
+    # Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
     flat_parameters: bool = True
     # Image observations: conv weights and batches in NHWC layout (oneDNN's faster CPU convolutions);
-    # false: torch's default NCHW. Same math; what it buys is in docs/dev-notes/benchmarks-lab-notes.md.
+    # false: torch's default NCHW. Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
     channels_last: bool = True
     # bfloat16 (opt-in): the trunks (CNN/MLP) run under bf16 autocast, heads, losses and optimizer
     # state stay float32; much faster convolutions on CPUs with AVX512-BF16 and on GPUs.

@@ -178,7 +178,7 @@ def test_tiny_maml_and_rl2_run_on_metaworld():
 def test_maml_learns_to_adapt_on_metaworld_reach():
     """A reduced MAML run (horizon 100, 6 tasks x 6 trajectories, 10 meta-iterations, ~70 CPU-s a
     seed): the held-out return after one gradient step clears 450; a random initialization gets ~280
-    (docs/dev-notes/benchmarks-lab-notes.md, Meta-World ML1)."""
+    (dev-notes/benchmarks-lab-notes.md, Meta-World ML1)."""
     from rlsuite.agents.maml import MAML
 
     from tests.learning import DEFAULT_SEEDS, assert_quorum

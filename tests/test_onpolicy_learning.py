@@ -40,7 +40,7 @@ LEARNING = [
     ("a2c_cartpole", "a2c", "CartPole-v1", 300_000, dict(n_envs=8, ent_coef=0.0), 475),
     ("reinforce_cartpole", "reinforce", "CartPole-v1", 50_000,
      dict(n_envs=4, batch_episodes=4, lr=3e-3, critic_lr=3e-3), 400),
-    # sb3-contrib's TRPO also misses 475 on some seeds (docs/dev-notes/benchmarks-lab-notes.md); the zoo budget is 100k.
+    # sb3-contrib's TRPO also misses 475 on some seeds (dev-notes/benchmarks-lab-notes.md); the zoo budget is 100k.
     ("trpo_cartpole", "trpo", "CartPole-v1", 80_000, TRPO_CARTPOLE, 475),
     # The zoo's budget; no gSDE here.
     ("ppo_pendulum", "ppo", "Pendulum-v1", 100_000,

@@ -147,7 +147,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # digits upsampled to 16x16: two VGG-style stages, BN, dropout; ~0.1 M parameters
     "digits": {"convs": [[32, 3, 1], [32, 3, 1, 2], [64, 3, 1], [64, 3, 1, 2]], "hidden": [128], "dropout": 0.3},
     # MNIST-1D (length 40): the dataset paper's CNN is 3 conv layers of 25 channels, kernel 5,
-    # stride 2; this one is a little wider and has batch-norm (see docs/dev-notes/benchmarks-lab-notes.md)
+    # stride 2; this one is a little wider and has batch-norm (see dev-notes/benchmarks-lab-notes.md)
     "mnist1d": {"convs": [[32, 5, 1], [32, 5, 2], [64, 3, 1], [64, 3, 2], [64, 3, 1]], "hidden": [128],
                 "dims": 1, "dropout": 0.2},
     "paper1d": {"convs": [[25, 5, 2], [25, 3, 2], [25, 3, 2]], "hidden": [], "dims": 1, "batch_norm": False},
