@@ -53,7 +53,8 @@ class LocalizationPlugin(EnvPlugin):
             m = summarize(run_protocol(env, agent_policy(agent)))
         finally:
             env.close()
-        metrics = {"recall@0.5": m["recall_iou50"], "AP@0.5": m["ap50"], "median_steps": m["median_steps"],
+        metrics: dict[str, float | None] = {
+                   "recall@0.5": m["recall_iou50"], "AP@0.5": m["ap50"], "median_steps": m["median_steps"],
                    "cnn_evals_per_image": m["cnn_evals_per_image"],
                    "cnn_evals_per_detection": m["cnn_evals_per_detection"],
                    "mean_iou_at_trigger": m["mean_iou_at_trigger"], "test_images": m["images"]}
