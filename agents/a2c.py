@@ -51,7 +51,7 @@ class A2CConfig(OnPolicyConfig):
     rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
 
 
-class A2C(OnPolicyAgent):
+class A2C(OnPolicyAgent[A2CConfig]):
     """Synchronous n-step advantage actor-critic over parallel envs, RMSProp or Adam."""
 
     name = "a2c"

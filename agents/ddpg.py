@@ -150,7 +150,7 @@ class DDPGConfig(AgentConfig):
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
 
 
-class DDPG(Agent):
+class DDPG(Agent[DDPGConfig]):
     """DDPG: deterministic actor, Q critic, Polyak targets, Gaussian or OU exploration noise."""
 
     name = "ddpg"

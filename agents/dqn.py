@@ -224,7 +224,7 @@ class QNetwork(nn.Module):
 
 
 # ----------------------------------------------------------------------------- the agent
-class DQN(Agent):
+class DQN(Agent[DQNConfig]):
     """Deep Q-learning with independently switchable Rainbow ingredients (see the module docstring)."""
 
     name = "dqn"

@@ -178,7 +178,7 @@ class MAMLConfig(AgentConfig):
     task_split_seed: int = field(default=0, metadata=non_negative)
 
 
-class MAML(Agent):
+class MAML(Agent[MAMLConfig]):
     """MAML-RL: VPG inner step with a linear baseline, second-order TRPO outer step."""
 
     name = "maml"

@@ -79,7 +79,7 @@ def minibatch_size(cfg: PPOConfig) -> int:
     return cfg.n_steps * cfg.n_envs // cfg.n_minibatches if cfg.n_minibatches else cfg.batch_size
 
 
-class PPO(OnPolicyAgent):
+class PPO(OnPolicyAgent[PPOConfig]):
     """PPO-Clip: GAE, minibatch epochs, value clipping option, target-KL early stop, annealing."""
 
     name = "ppo"

@@ -67,7 +67,7 @@ class ReinforceConfig(OnPolicyConfig):
     baseline_decay: float = field(default=0.95, metadata=probability)
 
 
-class Reinforce(OnPolicyAgent):
+class Reinforce(OnPolicyAgent[ReinforceConfig]):
     """Monte-Carlo policy gradient over whole-episode batches with a learned V baseline."""
 
     name = "reinforce"

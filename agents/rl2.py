@@ -153,7 +153,7 @@ class Trials:
         return self.rewards.reshape(-1, self.horizon, self.rewards.shape[1]).sum(axis=1)
 
 
-class RL2(Agent):
+class RL2(Agent[RL2Config]):
     """RL²: a GRU policy over trials of several episodes, trained with PPO over whole trials."""
 
     name = "rl2"

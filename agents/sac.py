@@ -211,7 +211,7 @@ class SACConfig(AgentConfig):
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
 
 
-class SAC(Agent):
+class SAC(Agent[SACConfig]):
     """SAC with automatic entropy tuning; discrete SAC when the action space is Discrete."""
 
     name = "sac"

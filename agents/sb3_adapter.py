@@ -179,7 +179,7 @@ class SB3State:
             setattr(self.model, key, int(value))
 
 
-class SB3(Agent):
+class SB3(Agent[SB3Config]):
     """Any Stable-Baselines3 / sb3-contrib algorithm through rlsuite's CLI, configs, loggers,
     checkpoints and evaluation protocols (see the module docstring)."""
 

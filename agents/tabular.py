@@ -61,7 +61,7 @@ class TabularConfig(AgentConfig):
     init_q: float = field(default=0.0, metadata=finite)
 
 
-class TabularAgent(Agent):
+class TabularAgent(Agent[TabularConfig]):
     """Shared table, ε-greedy behaviour and step sizes; subclasses define the TD target."""
 
     Config = TabularConfig

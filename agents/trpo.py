@@ -48,7 +48,7 @@ class TRPOConfig(OnPolicyConfig):
     batch_size: int = field(default=128, metadata=at_least_one)  # critic minibatch size
 
 
-class TRPO(OnPolicyAgent):
+class TRPO(OnPolicyAgent[TRPOConfig]):
     """Natural policy gradient in a KL trust region (CG + backtracking line search), V fitted apart."""
 
     name = "trpo"

@@ -17,7 +17,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -58,12 +58,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-class Agent:
-    """Base class of all agents. See the module docstring for what subclasses provide."""
+ConfigT = TypeVar("ConfigT", bound=AgentConfig)
+
+
+class Agent(Generic[ConfigT]):
+    """Base class of all agents. See the module docstring for what subclasses provide.
+
+    Generic in its config: ``class PPO(OnPolicyAgent[PPOConfig])`` with ``Config = PPOConfig`` makes
+    ``self.config`` a ``PPOConfig`` to the type checker (tests/test_types.py checks the two agree)."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    Config: ClassVar[type] = AgentConfig
+    # the runtime twin of ConfigT (a ClassVar cannot name a type variable)
+    Config: ClassVar[type[AgentConfig]] = AgentConfig
     preset: ClassVar[dict[str, Any]] = {}
     observation_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Box, gym.spaces.Discrete)
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete, gym.spaces.Box)
@@ -88,7 +95,7 @@ class Agent:
         check_value("seed", seed, Range(ge=0))
         self.env_spec: EnvSpec = env_spec_from(env)
         self.env_spec.check_backend()
-        self.config = build_config(type(self), config, hparams)
+        self.config: ConfigT = build_config(type(self), config, hparams)
         self.seed = int(seed)
         # The budget learn() uses when given none: the env config's, else train.yaml's (make_agent sets it).
         self.default_total_steps: int | None = None

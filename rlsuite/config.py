@@ -19,7 +19,7 @@ import dataclasses
 import itertools
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
@@ -32,7 +32,9 @@ from rlsuite.eval.protocols import PROTOCOLS
 from rlsuite.loggers import LOGGER_NAMES
 
 if TYPE_CHECKING:
-    from rlsuite.agent import Agent
+    from rlsuite.agent import Agent, AgentConfig
+
+    ConfigT = TypeVar("ConfigT", bound=AgentConfig)
 
 GROUPS = ("agent", "env")
 
@@ -135,7 +137,7 @@ def env_defaults(cls: type[Agent], env: Any) -> tuple[dict[str, Any], int | None
     return tuned_hparams(cls, resolve_env_node(env))
 
 
-def build_config(cls: type[Agent], config: Any = None, overrides: dict[str, Any] | None = None) -> Any:
+def build_config(cls: type[Agent[ConfigT]], config: Any = None, overrides: dict[str, Any] | None = None) -> ConfigT:
     """Defaults ← the class preset ← ``config`` ← ``overrides``: typed by OmegaConf, then every
     field checked against its declared domain. Returns an instance of ``cls.Config``."""
     layers: list[Any] = [OmegaConf.structured(cls.Config), dict(cls.preset)]
@@ -153,7 +155,7 @@ def build_config(cls: type[Agent], config: Any = None, overrides: dict[str, Any]
         raise config_error(err, cls) from err
     built = OmegaConf.to_object(merged)
     validate(built, where=f" for agent '{cls.name}'")
-    return built
+    return cast("ConfigT", built)  # an instance of cls.Config, the class's ConfigT
 
 
 def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "") -> ConfigError:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -175,7 +175,10 @@ class OnPolicyConfig(AgentConfig):
     embed_dim: int = field(default=32, metadata=at_least_one)
 
 
-class OnPolicyAgent(Agent):
+OnPolicyConfigT = TypeVar("OnPolicyConfigT", bound=OnPolicyConfig)
+
+
+class OnPolicyAgent(Agent[OnPolicyConfigT]):
     """Collect-then-update agents. Subclasses build their optimizers in :meth:`setup_optimizers`
     and implement :meth:`update` (one learning step on ``self.buffer``)."""
 

@@ -103,7 +103,7 @@ __all__ = ["A3C", "A3CConfig", "A3CWorker", "SegmentLearner", "SharedCounters", 
 
 
 # ---------------------------------------------------------------------------- the agent
-class A3C(Agent):
+class A3C(Agent[A3CConfig]):
     """Asynchronous advantage actor-critic with Hogwild workers (see the module docstring)."""
 
     name = "a3c"
