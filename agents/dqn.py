@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -334,7 +335,7 @@ class DQN(Agent[DQNConfig]):
         if rounds > 0 and self.steps > cfg.learning_starts:
             self.train(rounds * cfg.gradient_steps)
 
-    def sample_batches(self, n_updates: int):
+    def sample_batches(self, n_updates: int) -> Iterator[ReplayBatch]:
         """``n_updates`` batches as torch tensors on the device (see the deviations)."""
         cfg, buffer = self.config, self.buffer
         if cfg.prioritized:

@@ -136,7 +136,8 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
         return self._envpool.make(self.task, env_type="gymnasium", num_envs=self.num_envs,
                                   batch_size=self.num_envs, seed=seed, **self.options)
 
-    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         if seed is not None:
             first = int(seed[0]) if isinstance(seed, Sequence) else int(seed)
             if isinstance(seed, Sequence) and list(seed) != [first + i for i in range(self.num_envs)]:
@@ -152,7 +153,7 @@ class EnvPoolAtariVectorEnv(gym.vector.VectorEnv):
         self._game_lengths[:] = 0
         return obs, {"lives": info["lives"], "_lives": self._all.copy()}
 
-    def step(self, actions: Any):
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         self._stepped = True
         obs, rewards, terminated, truncated, info = self.pool.step(np.asarray(actions, dtype=np.int32))
         obs = np.array(obs, copy=True)  # EnvPool may hand out its own state buffer, which the next call rewrites

@@ -14,7 +14,8 @@ class GymPlugin(EnvPlugin):
     description = "Any registered Gymnasium environment id (classic control, toy text, Box2D, MuJoCo, ...)"
     provider = "gymnasium"
 
-    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None, **kwargs: Any):
+    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None,
+             **kwargs: Any) -> gym.Env:
         if not id:
             raise ConfigError("the gym plugin needs an env id, e.g. env=CartPole-v1")
         if id not in gym.registry:

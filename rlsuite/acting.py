@@ -53,7 +53,7 @@ _TANH_BETA = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _tanh(x):  # pragma: no cover - compiled
+def _tanh(x: float) -> float:  # pragma: no cover - compiled
     x = min(max(x, -_TANH_CLAMP), _TANH_CLAMP)
     x2 = x * x
     p = _TANH_ALPHA[0]
@@ -66,7 +66,8 @@ def _tanh(x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath=True)
-def _dense(x, flat, w_off, b_off, n_in, n_out, activation):  # pragma: no cover - compiled
+def _dense(x: np.ndarray, flat: np.ndarray, w_off: int, b_off: int, n_in: int, n_out: int,
+           activation: int) -> np.ndarray:  # pragma: no cover - compiled
     """``act(x @ W.T + b)`` with W stored transposed, ``(n_in, n_out)`` row-major at ``flat[w_off:]``
     (a plain contiguous matrix for the BLAS call); activation 0 tanh, 1 relu, -1 none."""
     y = np.dot(x, flat[w_off:w_off + n_in * n_out].reshape(n_in, n_out))  # BLAS sgemm
@@ -84,7 +85,7 @@ def _dense(x, flat, w_off, b_off, n_in, n_out, activation):  # pragma: no cover 
 
 
 @njit(cache=True, fastmath=True)
-def _run(x, flat, program):  # pragma: no cover - compiled
+def _run(x: np.ndarray, flat: np.ndarray, program: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Dense layers given as rows (w_off, b_off, n_in, n_out, activation) of ``program``."""
     h = x
     for j in range(program.shape[0]):
@@ -93,8 +94,9 @@ def _run(x, flat, program):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _act(obs, flat, actor_program, critic_program, shared, actor_head, critic_head, gaussian, log_std,
-         noise, deterministic):  # pragma: no cover - compiled
+def _act(obs: np.ndarray, flat: np.ndarray, actor_program: np.ndarray, critic_program: np.ndarray, shared: bool,
+         actor_head: np.ndarray, critic_head: np.ndarray, gaussian: bool, log_std: np.ndarray, noise: np.ndarray,
+         deterministic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     actor_features = _run(obs, flat, actor_program)
     critic_features = actor_features if shared else _run(obs, flat, critic_program)
     out = _run(actor_features, flat, actor_head)

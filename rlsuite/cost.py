@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from rlsuite.errors import InsufficientMemoryError
@@ -108,7 +109,7 @@ class EtaModel:
     from the samples of the current phase within a trailing window of ``window`` samples."""
 
     def __init__(self, end_step: int, learning_starts: int = 0, learning_cost: float | None = None,
-                 window: int = 20, clock=time.perf_counter):
+                 window: int = 20, clock: Callable[[], float] = time.perf_counter):
         self.end_step, self.learning_starts = int(end_step), int(learning_starts)
         self.learning_cost = learning_cost
         self.clock = clock

@@ -113,7 +113,8 @@ class CallableEnvPlugin(EnvPlugin):
         doc = (getattr(factory, "__doc__", None) or "").strip().splitlines()
         self.description = doc[0] if doc else getattr(factory, "__name__", "environment")
 
-    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None, **kwargs: Any):
+    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None,
+             **kwargs: Any) -> gym.Env:
         if render_mode is not None:
             kwargs["render_mode"] = render_mode
         return self.factory(**kwargs)

@@ -32,7 +32,7 @@ from rlsuite.errors import NonFiniteError
 
 
 @nb.njit(cache=True, nogil=True)
-def _all_finite(values):  # pragma: no cover - compiled
+def _all_finite(values: np.ndarray) -> bool:  # pragma: no cover - compiled
     for x in values.flat:
         if not np.isfinite(x):
             return False

@@ -36,7 +36,8 @@ class LeanSyncVectorEnv(gym.vector.VectorEnv):
         self._terminated = np.zeros(self.num_envs, dtype=bool)
         self._truncated = np.zeros(self.num_envs, dtype=bool)
 
-    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         seeds: list[int | None]
         if isinstance(seed, Sequence):
             seeds = list(seed)
@@ -48,7 +49,7 @@ class LeanSyncVectorEnv(gym.vector.VectorEnv):
             infos.append(info)
         return self._obs.copy(), _merge(infos, self.num_envs)
 
-    def step(self, actions: Any):
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         infos: list[dict[str, Any]] = []
         final_obs: dict[int, Any] = {}
         for i, env in enumerate(self.envs):

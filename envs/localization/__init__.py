@@ -32,7 +32,8 @@ class LocalizationPlugin(EnvPlugin):
     description = "Active object localization (Caicedo & Lazebnik 2015): move a box until it triggers on an object"
     provider = "rlsuite"
 
-    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None, **kwargs: Any):
+    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None,
+             **kwargs: Any) -> LocalizationEnv:
         dataset = "shapes" if id in (None, FAMILY) else str(id).removeprefix(FAMILY + "/")
         if dataset not in DATASETS:
             raise unknown("localization dataset", dataset, DATASETS)

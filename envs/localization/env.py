@@ -64,7 +64,8 @@ class LocalizationEnv(gym.Env):
         self.detections: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ episode
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
         if "image" in options:
@@ -90,7 +91,7 @@ class LocalizationEnv(gym.Env):
         self.actions = np.full(self.history_len, -1)
         self.search_steps = 0
 
-    def step(self, action: Any):
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         action = int(action)
         self.steps += 1
         self.search_steps += 1

@@ -54,7 +54,8 @@ class MetaEnvPlugin(EnvPlugin):
         except TypeError as err:
             raise ConfigError(f"cannot build {self.family} with {kwargs}: {err}") from err
 
-    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None, **kwargs: Any):
+    def make(self, id: str | None, *, training: bool = True, render_mode: str | None = None,
+             **kwargs: Any) -> TaskEnv:
         return TaskEnv(self.distribution(id, **kwargs))
 
     def ids(self) -> list[str]:

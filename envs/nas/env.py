@@ -61,12 +61,13 @@ class NASEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = self.coder.action_space
         self.decisions: list[int] = []
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self.decisions = []
         return self.coder.observe(np.array([self.coder.start_token]), 0)[0], {}
 
-    def step(self, action: Any):
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         position = len(self.decisions)
         self.decisions.append(self.coder.option(int(action), position))
         if len(self.decisions) < self.coder.length:
@@ -103,10 +104,11 @@ class NASVectorEnv(gym.vector.VectorEnv):
         self.position = 0
         return self.coder.observe(np.full(self.num_envs, self.coder.start_token), 0)
 
-    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         return self._start(), {}
 
-    def step(self, actions: Any):
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         t = self.position
         self.decisions[:, t] = [self.coder.option(a, t) for a in np.asarray(actions).reshape(-1)]
         self.position += 1

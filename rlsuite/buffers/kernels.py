@@ -46,12 +46,12 @@ PACKED_ACTIONS = 1 << (8 - ACTION_SHIFT)  # how many actions fit: 32
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _is_transition(f):
+def _is_transition(f: int) -> bool:
     return (f & KIND) != NO_TRANSITION
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _copy_action(flags, act, g, o_act, b):
+def _copy_action(flags: np.ndarray, act: np.ndarray, g: int, o_act: np.ndarray, b: int) -> None:
     """Row ``b`` of the sampled actions from slot ``g`` (packed in the flags byte or stored apart)."""
     if act.shape[1] == 0:
         o_act[b, 0] = flags[g] >> ACTION_SHIFT
@@ -61,8 +61,10 @@ def _copy_action(flags, act, g, o_act, b):
 
 
 @nb.njit(cache=True, nogil=True)
-def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, flags,
-               obs_in, next_in, act_in, rew_in, term_in, trunc_in, written, pending):  # pragma: no cover
+def add_kernel(C: int, pos: np.ndarray, size: np.ndarray, new_ep: np.ndarray, n_valid: np.ndarray,
+               obs_store: np.ndarray, act_store: np.ndarray, rew_store: np.ndarray, flags: np.ndarray,
+               obs_in: np.ndarray, next_in: np.ndarray, act_in: np.ndarray, rew_in: np.ndarray, term_in: np.ndarray,
+               trunc_in: np.ndarray, written: np.ndarray, pending: np.ndarray) -> None:  # pragma: no cover
     for e in range(pos.shape[0]):
         base = e * C
         p = pos[e]
@@ -79,7 +81,7 @@ def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, f
             n_valid[e] -= 1
         for d in range(obs_store.shape[1]):
             obs_store[g, d] = obs_in[e, d]
-        f = 0
+        f: int | np.int64 = 0  # the packed flags byte (numba: int64)
         if act_store.shape[1] == 0:  # the action goes into the flags byte
             if act_in[e, 0] >= PACKED_ACTIONS:
                 raise ValueError("action out of range for packed storage (at most 32 actions)")
@@ -111,7 +113,7 @@ def add_kernel(C, pos, size, new_ep, n_valid, obs_store, act_store, rew_store, f
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _stack_ok(flags, base, C, i, a, k):
+def _stack_ok(flags: np.ndarray, base: int, C: int, i: int, a: int, k: int) -> bool:
     """Walking back k-1 slots from slot i (age a) stays in the window or stops at FIRST."""
     cur = i
     for s in range(1, k):
@@ -124,7 +126,7 @@ def _stack_ok(flags, base, C, i, a, k):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _copy_stack(obs, flags, base, C, i, k, out, b):
+def _copy_stack(obs: np.ndarray, flags: np.ndarray, base: int, C: int, i: int, k: int, out: np.ndarray, b: int) -> None:
     cur = i
     D = obs.shape[1]
     for t in range(k - 1, -1, -1):
@@ -136,8 +138,9 @@ def _copy_stack(obs, flags, base, C, i, k, out, b):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
-           o_obs, o_next, o_act, o_rew, o_disc):
+def _fetch(b: int, e: int, i: int, C: int, k: int, n: int, pos: np.ndarray, size: np.ndarray, obs: np.ndarray,
+           act: np.ndarray, rew: np.ndarray, flags: np.ndarray, gpow: np.ndarray, o_obs: np.ndarray, o_next: np.ndarray,
+           o_act: np.ndarray, o_rew: np.ndarray, o_disc: np.ndarray) -> bool:
     """Validate transition (e, i); if sampleable, write row b of the outputs and return True."""
     base = e * C
     sz = size[e]
@@ -184,9 +187,9 @@ def _fetch(b, e, i, C, k, n, pos, size, obs, act, rew, flags, gpow,
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _uniform_slot(ub, total, pos, size, C):
+def _uniform_slot(ub: float, total: int, pos: np.ndarray, size: np.ndarray, C: int) -> tuple[int, int]:
     """Map ``ub ~ U[0,1)`` to slot ``(e, i)`` uniformly over the ``total`` stored slots of all envs."""
-    t = np.int64(ub * total)
+    t: int | np.int64 = np.int64(ub * total)
     if t >= total:
         t = total - 1
     e = 0
@@ -202,8 +205,10 @@ def _uniform_slot(ub, total, pos, size, C):
 
 
 @nb.njit(cache=True, nogil=True)
-def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, gpow,
-                          o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
+def sample_uniform_kernel(u: np.ndarray, ok: np.ndarray, idx: np.ndarray, C: int, k: int, n: int, pos: np.ndarray,
+                          size: np.ndarray, obs: np.ndarray, act: np.ndarray, rew: np.ndarray, flags: np.ndarray,
+                          gpow: np.ndarray, o_obs: np.ndarray, o_next: np.ndarray, o_act: np.ndarray, o_rew: np.ndarray,
+                          o_disc: np.ndarray) -> int:  # pragma: no cover
     """Map u ~ U[0,1) to slots uniformly over all stored slots; fill rows that are sampleable.
 
     Rows with ``ok`` already set are skipped; returns how many rows are still missing."""
@@ -225,8 +230,10 @@ def sample_uniform_kernel(u, ok, idx, C, k, n, pos, size, obs, act, rew, flags, 
 
 
 @nb.njit(cache=True, nogil=True)
-def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, flags,
-                                o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
+def sample_uniform_1step_kernel(u: np.ndarray, ok: np.ndarray, idx: np.ndarray, C: int, gamma: float, pos: np.ndarray,
+                                size: np.ndarray, obs: np.ndarray, act: np.ndarray, rew: np.ndarray, flags: np.ndarray,
+                                o_obs: np.ndarray, o_next: np.ndarray, o_act: np.ndarray, o_rew: np.ndarray,
+                                o_disc: np.ndarray) -> int:  # pragma: no cover
     """Fast path of :func:`sample_uniform_kernel` for ``n_step == 1`` and ``frame_stack == 1``.
 
     Same draws, same rows, same values.  With one-step windows and no stacks, a slot is
@@ -272,8 +279,10 @@ def sample_uniform_1step_kernel(u, ok, idx, C, gamma, pos, size, obs, act, rew, 
 
 
 @nb.njit(cache=True, nogil=True)
-def sample_tree_kernel(u, ok, idx, prio, sum_tree, C, k, n, pos, size, obs, act, rew, flags, gpow,
-                       o_obs, o_next, o_act, o_rew, o_disc):  # pragma: no cover
+def sample_tree_kernel(u: np.ndarray, ok: np.ndarray, idx: np.ndarray, prio: np.ndarray, sum_tree: np.ndarray, C: int,
+                       k: int, n: int, pos: np.ndarray, size: np.ndarray, obs: np.ndarray, act: np.ndarray,
+                       rew: np.ndarray, flags: np.ndarray, gpow: np.ndarray, o_obs: np.ndarray, o_next: np.ndarray,
+                       o_act: np.ndarray, o_rew: np.ndarray, o_disc: np.ndarray) -> int:  # pragma: no cover
     """Prefix-sum search of u (in [0, total)) in the sum tree; fill rows that are sampleable."""
     leaves = sum_tree.shape[0] // 2
     missing = 0
@@ -294,14 +303,15 @@ def sample_tree_kernel(u, ok, idx, prio, sum_tree, C, k, n, pos, size, obs, act,
 
 
 @nb.njit(cache=True, nogil=True)
-def per_weights_kernel(prio, p_min, beta, out):  # pragma: no cover
+def per_weights_kernel(prio: np.ndarray, p_min: float, beta: float, out: np.ndarray) -> None:  # pragma: no cover
     """w_i = (N P(i))^-beta / max_j w_j = (p_i / p_min)^-beta  (N and the total cancel)."""
     for b in range(prio.shape[0]):
         out[b] = (prio[b] / p_min) ** (-beta)
 
 
 @nb.njit(cache=True, nogil=True)
-def update_priorities_kernel(sum_tree, min_tree, idx, pr, eps, alpha, cap):  # pragma: no cover
+def update_priorities_kernel(sum_tree: np.ndarray, min_tree: np.ndarray, idx: np.ndarray, pr: np.ndarray, eps: float,
+                             alpha: float, cap: int) -> float:  # pragma: no cover
     """Store (|p| + eps)^alpha at leaves idx, fix parents; return the largest stored value."""
     mx = 0.0
     for k in range(idx.shape[0]):

@@ -9,7 +9,8 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def _gae_kernel(rewards, values, next_values, terminated, episode_end, gamma, lam, adv, ret):
+def _gae_kernel(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, terminated: np.ndarray,
+                episode_end: np.ndarray, gamma: np.float32, lam: np.float32, adv: np.ndarray, ret: np.ndarray) -> None:
     T, N = rewards.shape
     for n in range(N):
         a_next = 0.0

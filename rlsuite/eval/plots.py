@@ -46,7 +46,7 @@ __all__ = [
 _RUN_DIR_RE = re.compile(r"^(?P<agent>[^-]+)-(?P<env>.+)-s(?P<seed>\d+)(?:-(?P<time>.*))?$")
 
 
-def _pyplot():  # imported lazily: matplotlib costs ~0.5 s and the CLI often does not plot
+def _pyplot() -> Any:  # imported lazily: matplotlib costs ~0.5 s and the CLI often does not plot
     import matplotlib
 
     matplotlib.use("Agg", force=False)
