@@ -462,5 +462,13 @@ class Rainbow(DQN):
     hparams_from = "dqn"
 
 
-__all__ = ["DQN", "DQNConfig", "QNetwork", "Rainbow", "bootstrap_q", "c51_target_distribution", "td_targets",
-           "elementwise_loss"]
+__all__ = [
+    "DQN",
+    "DQNConfig",
+    "QNetwork",
+    "Rainbow",
+    "bootstrap_q",
+    "c51_target_distribution",
+    "elementwise_loss",
+    "td_targets",
+]

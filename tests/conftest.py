@@ -45,7 +45,7 @@ def ray_local():
     started = [p for p in psutil.Process().children(recursive=True) if p.pid in ray_pids]
     assert started, "the session's Ray processes were not found among this process's children"
     distributed.shutdown()
-    gone, alive = psutil.wait_procs(started, timeout=15)
+    _gone, alive = psutil.wait_procs(started, timeout=15)
     assert not alive, f"processes survived the test session's Ray: {[(p.pid, _cmdline(p)) for p in alive]}"
 
 

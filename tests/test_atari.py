@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("ale_py")
 
-from rlsuite.envs.atari import AreaResize, AtariPlugin, _area_matrix, parse_game  # noqa: E402
+from rlsuite.envs.atari import AreaResize, AtariPlugin, _area_matrix, parse_game
 
-from rlsuite.errors import UnknownNameError  # noqa: E402
+from rlsuite.errors import UnknownNameError
 
 PLUGIN = AtariPlugin()
 
@@ -34,7 +34,7 @@ def test_obs_shape_dtype_and_frame_stack(protocol):
     assert "frames" in info
     rng = np.random.default_rng(0)
     for _ in range(60):
-        nxt, _, term, trunc, info = env.step(int(rng.integers(6)))
+        nxt, _, _term, _trunc, info = env.step(int(rng.integers(6)))
         assert nxt.shape == (4, 84, 84) and nxt.dtype == np.uint8
         np.testing.assert_array_equal(nxt[:-1], obs[1:])  # new frame shifted in at the end
         obs = nxt

@@ -10,11 +10,11 @@ import pytest
 pytest.importorskip("ale_py")
 pytest.importorskip("envpool")
 
-from rlsuite.envs.atari import AtariPlugin  # noqa: E402
+from rlsuite.envs.atari import AtariPlugin
 
-import rlsuite  # noqa: E402
-from rlsuite.errors import UnknownNameError  # noqa: E402
-from rlsuite.offpolicy import Transition  # noqa: E402
+import rlsuite
+from rlsuite.errors import UnknownNameError
+from rlsuite.offpolicy import Transition
 
 PLUGIN = AtariPlugin()
 # Both paths start a game the same way with these: a deterministic emulator, one no-op frame after
@@ -114,7 +114,7 @@ def test_raw_unclipped_scores_and_game_return_in_info():
     rng = np.random.default_rng(0)
     totals, games = np.zeros(2), []
     for _ in range(600):
-        _, rewards, terminated, truncated, info = venv.step(rng.integers(6, size=2))
+        _, rewards, _terminated, _truncated, info = venv.step(rng.integers(6, size=2))
         np.testing.assert_array_equal(rewards, np.sign(info["raw_reward"]))
         totals += info["raw_reward"]
         for i in np.flatnonzero(info.get("_final_info", np.zeros(2, bool))):

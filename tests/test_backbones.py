@@ -9,11 +9,11 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from rlsuite.backbones import datasets  # noqa: E402
-from rlsuite.backbones.generative import GAN, VAE, down_plan  # noqa: E402
-from rlsuite.backbones.spec import ArchSpec, SpecCNN, SpecError, resolve_spec  # noqa: E402
-from rlsuite.backbones.training import random_shift  # noqa: E402
-from rlsuite.errors import ConfigError  # noqa: E402
+from rlsuite.backbones import datasets
+from rlsuite.backbones.generative import GAN, VAE, down_plan
+from rlsuite.backbones.spec import ArchSpec, SpecCNN, SpecError, resolve_spec
+from rlsuite.backbones.training import random_shift
+from rlsuite.errors import ConfigError
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -23,7 +23,7 @@ def test_digits_split_is_fixed_disjoint_and_seeded():
     assert np.array_equal(a.test.x, b.test.x) and not np.array_equal(a.test.x, c.test.x)
     rows = {r.tobytes() for r in a.train.x} & {r.tobytes() for r in a.test.x}
     assert len(rows) <= 2  # load_digits itself holds a couple of duplicate images; splits are by index
-    assert a.input_shape == (1, 8, 8) and 0.0 <= a.train.x.min() and a.train.x.max() <= 1.0
+    assert a.input_shape == (1, 8, 8) and a.train.x.min() >= 0.0 and a.train.x.max() <= 1.0
     up = datasets.load_digits(0, 32)
     assert up.input_shape == (1, 32, 32) and np.array_equal(up.test.y, a.test.y)
 
@@ -158,7 +158,7 @@ def test_down_plan_and_generative_shapes(shape, stages, hw):
     assert down_plan(shape) == (stages, hw)
     vae = VAE(shape, latent_dim=3, width=4)
     x = torch.rand(2, *shape)
-    mu, logvar = vae.encode(x)
+    mu, _logvar = vae.encode(x)
     assert mu.shape == (2, 3) and vae.decode(mu).shape == (2, *shape) and vae.iw_log_likelihood(x, 4).shape == (2,)
     gan = GAN(shape, latent_dim=5, width=4, loss="wgan-gp", n_classes=3)
     assert gan.sample(6).shape == (6, *shape)

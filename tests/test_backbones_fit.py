@@ -11,10 +11,10 @@ import torch
 
 pytest.importorskip("sklearn")
 
-from rlsuite.backbones import datasets, fit, load  # noqa: E402
-from rlsuite.backbones.evaluation import frechet_distance  # noqa: E402
-from rlsuite.cli import main  # noqa: E402
-from rlsuite.errors import CheckpointError, IncompatibleEnvError  # noqa: E402
+from rlsuite.backbones import datasets, fit, load
+from rlsuite.backbones.evaluation import frechet_distance
+from rlsuite.cli import main
+from rlsuite.errors import CheckpointError, IncompatibleEnvError
 
 TINY = ["data=digits", "size=8", "logger=[jsonl]", "batch_size=128"]
 

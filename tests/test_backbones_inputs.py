@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from rlsuite.backbones import fit  # noqa: E402
-from rlsuite.cli import main  # noqa: E402
+from rlsuite.backbones import fit
+from rlsuite.cli import main
 
 RNG = np.random.default_rng(0)
 GOOD_X = RNG.random((40, 1, 8, 8)).astype(np.float32)

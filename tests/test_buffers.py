@@ -39,7 +39,7 @@ def reference_nstep(stream, t, n, gamma):
     """Plain n-step target for step t of one env's stream: (reward_sum, discount, bootstrap obs)."""
     r, disc = 0.0, 1.0
     for s in range(n):
-        o, a, rew, nxt, term, trunc = stream[t + s]
+        _o, _a, rew, nxt, term, trunc = stream[t + s]
         r += disc * rew
         disc *= gamma
         if term:
@@ -163,7 +163,7 @@ def test_frame_stacks_match_naive_stacker(n_envs, n_step):
         np.testing.assert_array_equal(batch.obs[b], history[e][t][0])
         r, disc = 0.0, 1.0
         for s in range(n_step):
-            o, nx, rw, te, tr = history[e][t + s]
+            _o, nx, rw, te, tr = history[e][t + s]
             r += disc * rw
             disc *= gamma
             if te or tr:

@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from rlsuite.executors import JobError, make_executor  # noqa: E402
-from tests.test_executors import fail_on_three, square  # noqa: E402  (the same jobs, run on Ray)
+from rlsuite.executors import JobError, make_executor
+from tests.test_executors import fail_on_three, square
 
 pytestmark = pytest.mark.ray
 

@@ -12,9 +12,9 @@ import torch
 
 pytest.importorskip("ray")
 
-from rlsuite import make_agent  # noqa: E402
-from rlsuite.distributed.rollout import merge_running_stats  # noqa: E402
-from rlsuite.onpolicy import RunningMeanStd, collect_rollout  # noqa: E402
+from rlsuite import make_agent
+from rlsuite.distributed.rollout import merge_running_stats
+from rlsuite.onpolicy import RunningMeanStd, collect_rollout
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_local")]
 

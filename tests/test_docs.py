@@ -93,7 +93,7 @@ def test_shown_command_parses(page: str, command: str) -> None:
     # "$VAR" words are set earlier in the block
     name, args = words[0], [w for w in words[1:] if w not in ("-m", "...") and not w.startswith("$")]
     if name == "list":
-        assert args and args[0] in ("agents", "envs") or args == ["agents", "|", "envs"]
+        assert (args and args[0] in ("agents", "envs")) or args == ["agents", "|", "envs"]
         return
     assert name in {"train", "eval", "leaderboard", "list", "config", "plot", "fit", "sample", "tune"}, command
     if name in ("train", "config") and not any("<" in a for a in args):

@@ -80,7 +80,7 @@ def test_boxes_stay_in_the_image_and_never_degenerate():
     box = np.array([0.0, 0.0, 64.0, 48.0])
     for action in rng.integers(0, TRIGGER, 3000):
         box = transform(box, int(action), 64, 48)
-        assert 0 <= box[0] and box[2] <= 64 and 0 <= box[1] and box[3] <= 48
+        assert box[0] >= 0 and box[2] <= 64 and box[1] >= 0 and box[3] <= 48
         assert box[2] - box[0] >= 2 - 1e-9 and box[3] - box[1] >= 2 - 1e-9
 
 
@@ -150,7 +150,7 @@ def test_write_scene_uses_one_based_inclusive_boxes(tmp_path):
 # ----------------------------------------------------------------------------- the MDP
 def test_observation_is_features_plus_action_history(task):
     env = make_env(task)
-    obs, info = env.reset(seed=0)
+    obs, _info = env.reset(seed=0)
     assert obs.shape == (task.features.dim + 90,) and not obs[task.features.dim:].any()
     obs, *_ = env.step(ACTIONS.index("down"))
     obs, *_ = env.step(ACTIONS.index("smaller"))

@@ -176,8 +176,8 @@ def test_a_feature_cache_reused_on_other_scenes_returns_their_features(voc_task)
     extractor = voc_task.features
     box = np.array([4.0, 4.0, 30.0, 30.0])
     first, second = (image_tensor(s.image) for s in voc_task.split("test")[:2])
-    f1, s1 = extractor(first, box)
-    f2, s2 = extractor(second, box)  # same box, another image: must not be the first image's entry
+    f1, _s1 = extractor(first, box)
+    f2, _s2 = extractor(second, box)  # same box, another image: must not be the first image's entry
     assert np.allclose(f2, extractor.compute(second, box[None])[0][0], atol=1e-5)
     assert not np.allclose(f1, f2)
     evaluations = extractor.evaluations

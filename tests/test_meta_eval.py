@@ -43,7 +43,7 @@ def test_rl2_evaluate_reports_trial_totals_and_episode_returns():
     result = rlsuite.evaluate(agent, episodes=10, seed=3, protocol="meta-trial")
     meta = result.extra["meta"]
     assert result.protocol == "meta-trial/e2" and result.returns.shape == (10,)
-    assert ((0 <= result.returns) & (result.returns <= 12)).all()
+    assert ((result.returns >= 0) & (result.returns <= 12)).all()
     assert sum(meta["episode_returns"]) == pytest.approx(result.mean)
     assert result.mean == pytest.approx(agent.meta_test(10, seed=3)["trial_return"])
     with pytest.raises(ConfigError, match="adapt_steps applies to gradient-based"):

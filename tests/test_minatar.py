@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("minatar")
 
-from rlsuite.envs.minatar import GAMES, MinAtarPlugin, parse_game  # noqa: E402
+from rlsuite.envs.minatar import GAMES, MinAtarPlugin, parse_game
 
-from rlsuite.errors import UnknownNameError  # noqa: E402
+from rlsuite.errors import UnknownNameError
 
 PLUGIN = MinAtarPlugin()
 CHANNELS = {"asterix": 4, "breakout": 4, "freeway": 7, "seaquest": 10, "space_invaders": 6}

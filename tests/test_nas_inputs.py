@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("mnist1d")
 
-from rlsuite.cli import main  # noqa: E402
+from rlsuite.cli import main
 
 SPACE = """\
 dataset: mnist1d

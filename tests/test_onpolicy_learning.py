@@ -115,7 +115,7 @@ def test_crash_then_resume_is_bit_identical(tmp_path, monkeypatch, agent_name):
     with pytest.raises(RuntimeError, match="killed"):
         rlsuite.train([*common, f"run_dir={tmp_path / 'k'}"])
     monkeypatch.undo()
-    assert 2000 <= checkpoint.load_state(tmp_path / "k" / "checkpoints" / "latest.safetensors")["counters"]["steps"]
+    assert checkpoint.load_state(tmp_path / "k" / "checkpoints" / "latest.safetensors")["counters"]["steps"] >= 2000
     resumed = rlsuite.train([f"resume={tmp_path / 'k'}"])
     assert resumed.agent.steps == straight.agent.steps
     for a, b in zip(straight.agent.policy.state_dict().values(), resumed.agent.policy.state_dict().values()):

@@ -161,7 +161,7 @@ def test_log_std_init_and_clipping():
 def test_squash_policy_actions_within_bounds():
     space = gym.spaces.Box(np.array([0.0, -3.0], np.float32), np.array([1.0, 3.0], np.float32))
     policy = ActorCritic(gym.spaces.Box(-1, 1, (2,)), space, squash=True, log_std_init=1.0)
-    actions, log_probs, _ = policy.act(torch.randn(500, 2))
+    actions, _log_probs, _ = policy.act(torch.randn(500, 2))
     assert all(space.contains(a) for a in actions.numpy())
     torch.testing.assert_close(policy.evaluate_actions(torch.zeros(1, 2), actions[:1])[0].shape, torch.Size([1]))
     with pytest.raises(ValueError, match="finite"):
@@ -177,7 +177,7 @@ def test_functional_call_second_order(act_space):
     obs = torch.randn(10, 3)
     with torch.no_grad():
         actions, _, _ = policy.act(obs)
-    params, value = torch.func.functional_call(policy, theta, (obs,))
+    _params, value = torch.func.functional_call(policy, theta, (obs,))
     # Same numbers as the ordinary call.
     ref_params, ref_value = policy(obs)
     torch.testing.assert_close(value, ref_value)

@@ -12,9 +12,9 @@ import torch
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("sb3_contrib")
 
-import rlsuite  # noqa: E402
-from rlsuite import checkpoint  # noqa: E402
-from rlsuite.errors import ConfigError, IncompatibleEnvError  # noqa: E402
+import rlsuite
+from rlsuite import checkpoint
+from rlsuite.errors import ConfigError, IncompatibleEnvError
 
 ZOO_PPO_CARTPOLE = dict(  # rl-baselines3-zoo hyperparams/ppo.yml, CartPole-v1
     n_envs=8,

@@ -28,7 +28,7 @@ def make_replay_buffer(capacity: int, observation_space: Any, action_space: Any,
         action_dtype: Any = np.int64
         start = int(getattr(action_space, "start", 0))
         n = int(action_space.n) + start
-        storage: Any = np.uint8 if 0 <= start and n <= 256 else np.int32
+        storage: Any = np.uint8 if start >= 0 and n <= 256 else np.int32
         n_actions = n if start >= 0 else None
     else:
         action_shape = tuple(action_space.shape)

@@ -23,7 +23,7 @@ from rlsuite.eval.stats import DEFAULT_N_BOOT, is_binary
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
-__all__ = ["FORMATS", "render_table", "export", "table_columns"]
+__all__ = ["FORMATS", "export", "render_table", "table_columns"]
 
 FORMATS = ("markdown", "csv", "html", "json")
 _ALIASES = {"md": "markdown"}

@@ -13,7 +13,7 @@ import re
 
 from rlsuite.errors import unknown
 
-__all__ = ["HUMAN_RANDOM", "canonical_game", "is_atari", "human_normalized"]
+__all__ = ["HUMAN_RANDOM", "canonical_game", "human_normalized", "is_atari"]
 
 #: game -> (random score, human score)
 HUMAN_RANDOM: dict[str, tuple[float, float]] = {

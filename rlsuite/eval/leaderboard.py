@@ -42,10 +42,10 @@ from rlsuite.eval.stats import DEFAULT_N_BOOT, summarize
 
 __all__ = [
     "APPLICATION_ID",
-    "SCHEMA_VERSION",
     "MIGRATIONS",
-    "Leaderboard",
     "MIN_RUNS_FOR_CI",
+    "SCHEMA_VERSION",
+    "Leaderboard",
     "ci_note",
     "default_leaderboard_path",
     "env_matches",

@@ -30,17 +30,17 @@ from rlsuite.eval.stats import (
 )
 
 __all__ = [
-    "read_metrics",
-    "run_identity",
-    "run_agent_config",
     "CurveGroup",
-    "learning_curve_groups",
-    "plot_learning_curves",
-    "group_name",
     "aggregate_iqm",
-    "scores_from_rows",
+    "group_name",
+    "learning_curve_groups",
     "plot_aggregate",
+    "plot_learning_curves",
     "plot_ranked",
+    "read_metrics",
+    "run_agent_config",
+    "run_identity",
+    "scores_from_rows",
 ]
 
 _RUN_DIR_RE = re.compile(r"^(?P<agent>[^-]+)-(?P<env>.+)-s(?P<seed>\d+)(?:-(?P<time>.*))?$")

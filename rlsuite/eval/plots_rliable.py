@@ -36,8 +36,8 @@ __all__ = [
     "improvement_pairs",
     "optimality_gaps",
     "plot_probability_of_improvement",
-    "sample_efficiency_scores",
     "plot_sample_efficiency",
+    "sample_efficiency_scores",
 ]
 
 #: Budgets (evenly spaced up to the shortest run's last step) on a sample-efficiency curve.

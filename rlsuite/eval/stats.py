@@ -22,21 +22,21 @@ from rlsuite.errors import ConfigError
 
 __all__ = [
     "DEFAULT_N_BOOT",
+    "aggregate",
+    "bootstrap_ci",
+    "hierarchical_bootstrap_ci",
     "iqm",
+    "is_binary",
     "mean",
     "median",
     "optimality_gap",
-    "bootstrap_ci",
-    "stratified_bootstrap_ci",
-    "hierarchical_bootstrap_ci",
-    "summarize",
-    "is_binary",
-    "aggregate",
     "performance_profile",
     "performance_profile_ci",
     "probability_of_improvement",
     "probability_of_improvement_ci",
     "sample_efficiency_curve",
+    "stratified_bootstrap_ci",
+    "summarize",
 ]
 
 #: Bootstrap resamples used everywhere a CI is shown (table, JSON, HTML figures), so they agree.
