@@ -161,7 +161,7 @@ def load_state(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - a safetensors handle, not a dict
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint ({err})") from err
     if metadata.get("format") != FORMAT:

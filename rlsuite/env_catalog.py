@@ -146,8 +146,9 @@ def _summarised(ids: list[str]) -> list[tuple[str, str]]:
         shapes[(namespace, version)].append(env_id)
     out = []
     for group in shapes.values():
-        prefix = os.path.commonprefix(group) if len(group) > 1 else ""
-        suffix = os.path.commonprefix([i[::-1] for i in group])[::-1] if len(group) > 1 else ""
+        # character-wise on purpose: the shared text of ids (CartPole-v1 / CartPole-v0), not path parts
+        prefix = os.path.commonprefix(group) if len(group) > 1 else ""  # noqa: RUF071
+        suffix = os.path.commonprefix([i[::-1] for i in group])[::-1] if len(group) > 1 else ""  # noqa: RUF071
         names = [i[len(prefix):len(i) - len(suffix)] for i in group]
         out.append((f"{prefix}<name>{suffix}", f"{len(group)} ids, <name>: {', '.join(names)}"))
     return out

@@ -56,7 +56,7 @@ class JsonlLogger(Logger):
             # Resuming: drop lines written after the checkpoint by the interrupted process.
             with open(self.path, "r+b") as f:
                 f.truncate(truncate_at)
-        self.file = open(self.path, "a", encoding="utf-8")
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the logger's life; close() closes it
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.file.write(json.dumps({"step": step, **metrics, "time": round(time.time(), 3)}) + "\n")

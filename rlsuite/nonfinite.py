@@ -33,7 +33,7 @@ from rlsuite.errors import NonFiniteError
 
 @nb.njit(cache=True, nogil=True)
 def _all_finite(values: np.ndarray) -> bool:  # pragma: no cover - compiled
-    for x in values.flat:
+    for x in values.flat:  # noqa: SIM110 - numba compiles this early-exit loop, not all() over a generator
         if not np.isfinite(x):
             return False
     return True

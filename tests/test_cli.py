@@ -151,7 +151,9 @@ def _read_wandb(path):
     """Records of a .wandb file (LevelDB log format of protobuf records), read without wandb's API."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    data, pos, block, out, buf = open(path, "rb").read(), 7, 32768, [], b""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, block, out, buf = 7, 32768, [], b""
     while pos + 7 <= len(data):
         left = block - pos % block
         if left < 7:

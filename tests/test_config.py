@@ -111,10 +111,10 @@ def test_deprecated_names_still_work_with_a_warning(name, env, old, new, value):
     with pytest.warns(FutureWarning):
         cfg = compose([f"agent={name}", f"env={env}", f"agent.{old}={str(value).lower()}"])
     assert cfg.agent[new] == value
-    with pytest.raises(ConfigError, match=f"'{old}' .deprecated. and '{new}' are both given"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            build_config(registry.get_agent(name), None, {old: value, new: value})
+    with pytest.raises(ConfigError, match=f"'{old}' .deprecated. and '{new}' are both given"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        build_config(registry.get_agent(name), None, {old: value, new: value})
 
 
 def test_distributed_rollout_workers_is_another_name_for_agent_workers():

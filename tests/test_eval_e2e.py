@@ -26,11 +26,13 @@ pytest.importorskip("stable_baselines3")
 STEPS = 1024  # four rollouts of 8 envs x 32 steps
 # rl-zoo3's PPO CartPole-v1 settings, spelled in each agent's keys (the same values for both).
 SHARED = ["agent.n_envs=8", "agent.gamma=0.98", "agent.batch_size=256"]
-RLSUITE_PPO = SHARED + [
+RLSUITE_PPO = [
+    *SHARED,
     "agent=ppo", "agent.n_steps=32", "agent.gae_lambda=0.8", "agent.n_epochs=20", "agent.ent_coef=0.0",
     "agent.lr=1e-3", "agent.anneal_lr=true", "agent.clip_range=0.2", "agent.anneal_clip=true",
 ]  # fmt: skip
-SB3_PPO = SHARED + [
+SB3_PPO = [
+    *SHARED,
     "agent=sb3", "agent.algo=ppo", "agent.kwargs.n_steps=32", "agent.kwargs.gae_lambda=0.8",
     "agent.kwargs.n_epochs=20", "agent.kwargs.ent_coef=0.0", "agent.kwargs.learning_rate=lin_0.001",
     "agent.kwargs.clip_range=lin_0.2",

@@ -221,7 +221,7 @@ def test_obs_and_reward_normalizers():
     scaled = rnorm(np.array([1.0, 1.0], np.float32), np.array([False, True]))
     np.testing.assert_array_equal(rnorm.returns, [1.0, 0.0])  # reset where the episode ended
     assert np.all(np.sign(scaled) == 1)
-    assert not RewardNormalizer(2, 0.5, enabled=False)(np.array([3.0]), np.array([False]))[0] != 3.0
+    assert RewardNormalizer(2, 0.5, enabled=False)(np.array([3.0]), np.array([False]))[0] == 3.0
 
 
 # ---------------------------------------------------------------------------- the rollout loop

@@ -65,6 +65,7 @@ Deviations from the paper (common practice, documented):
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as std_mp
 import os
 import queue as queue_lib
@@ -180,10 +181,8 @@ class A3C(Agent[A3CConfig]):
         """Forward worker reports until all are done; raise WorkerError when one fails."""
         done: set[int] = set()
         while len(done) < len(procs):
-            try:
+            with contextlib.suppress(queue_lib.Empty):
                 self._handle(messages.get(timeout=0.05), done)
-            except queue_lib.Empty:
-                pass
             prev = self.steps
             self.steps, self.updates = counters.read_steps(), base_updates + counters.updates
             if self.steps > prev:

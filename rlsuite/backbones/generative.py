@@ -9,6 +9,7 @@ it with 4x4 stride-2 transposed convolutions, then crop to the exact size (10x10
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +45,7 @@ def _down(c_in: int, widths: list[int], act: Callable[[], nn.Module], norm: bool
 def _up(widths: list[int], c_out: int) -> nn.Sequential:
     """Transposed convs doubling the map: widths[0] -> ... -> c_out (no activation on the last)."""
     layers: list[nn.Module] = []
-    for c_in, c in zip(widths, widths[1:]):
+    for c_in, c in pairwise(widths):
         layers += [nn.ConvTranspose2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU()]
     layers += [nn.ConvTranspose2d(widths[-1], c_out, 4, stride=2, padding=1)]
     return nn.Sequential(*layers)

@@ -15,6 +15,7 @@ becomes :class:`rlsuite.executors.JobError` naming its index, as with the other 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -119,10 +120,8 @@ class RayExecutor:
                 yield index, result
         finally:
             for ref in pending:  # the caller stopped early or a job failed: leave no work behind
-                try:
+                with contextlib.suppress(Exception):  # Ray already gone (shutdown): nothing left to cancel
                     ray.cancel(ref, force=False)
-                except Exception:  # noqa: BLE001 - Ray already gone (shutdown): nothing left to cancel
-                    pass
 
     def close(self) -> None:
         for actor in self._actors:

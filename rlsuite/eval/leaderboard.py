@@ -292,7 +292,7 @@ def normalize_result(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    d = {k: row[k] for k in row.keys()}
+    d = {k: row[k] for k in row.keys()}  # noqa: SIM118 - iterating a sqlite3.Row yields values, not keys
     d["returns"] = json.loads(d["returns"]) if d.get("returns") else []
     d["extra"] = json.loads(d["extra"]) if d.get("extra") else {}
     d["versions"] = json.loads(d["versions"]) if d.get("versions") else None

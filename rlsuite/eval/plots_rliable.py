@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def sample_efficiency_scores(
             continue
         edges = np.linspace(0.0, end, n_budgets + 1)
         per_budget: dict[float, dict[str, np.ndarray]] = {}
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in pairwise(edges):
             vals = [float(ys[(xs > lo) & (xs <= hi)].mean()) for xs, ys in curves if np.any((xs > lo) & (xs <= hi))]
             if len(vals) == len(curves):
                 per_budget[float(hi)] = {str(r["env_id"]): np.asarray(vals)}
