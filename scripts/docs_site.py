@@ -10,7 +10,8 @@ Markers in a page are replaced when the page is built:
 - ``<!-- module-doc: NAME -->``: the docstring of the module that defines agent NAME (the paper's
   algorithm as implemented, and where the implementation departs from it).
 - ``<!-- results: NAME -->``: every results file under docs/results/data/ whose ``agents`` lists NAME
-  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date and hardware.
+  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date and hardware,
+  and the file's learning-curve ``figure`` (a PNG under docs/results/ drawn by scripts/make_figures.py).
 - ``<!-- agents-index -->``: one line per registered agent with a link to its page.
 
 Every registered agent that no page under docs/agents/ covers (with an ``hparams`` marker) gets a
@@ -199,11 +200,19 @@ def results_tables(name: str, page_path: str) -> str:
         for row in data["rows"]:
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
         lines.append("")
-        lines.append(f"Command: `{data['command']}` · date: {data['date']} · hardware: {data['hardware']} · "
-                     f"data: [{filename}]({link_root}{filename})")
+        load = f" · load: {data['load']}" if data.get("load") else ""
+        versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
+        lines.append(f"Command: `{data['command']}` · date: {data['date']} · hardware: {data['hardware']}{load} · "
+                     f"versions: {versions or 'not recorded'} · data: [{filename}]({link_root}{filename})")
         if data.get("notes"):
             lines.append("")
             lines.append(_cell(data["notes"]))
+        if data.get("figure"):
+            if not (DOCS / "results" / data["figure"]).is_file():
+                raise FileNotFoundError(f"{filename} names the figure docs/results/{data['figure']}, which does not "
+                                        "exist: run python scripts/make_figures.py")
+            lines += ["", f"![{_cell(data['title'])}]({'../' * depth}results/{data['figure']})", "",
+                      "Figure: `python scripts/make_figures.py` (drawn from the JSON's `curves`)."]
         blocks.append("\n".join(lines))
     if not blocks:
         return "No stored benchmark results for this agent yet.\n"

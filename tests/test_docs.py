@@ -116,7 +116,7 @@ def test_results_tables_are_generated_from_the_json() -> None:
     for filename, data in files:
         assert f"({'results/data/'}{filename})" in rendered
         for row in data["rows"]:
-            assert "| " + " | ".join(str(v) for v in row) + " |" in rendered
+            assert "| " + " | ".join(docs_site._cell(v) for v in row) + " |" in rendered
 
 
 def test_user_pages_cite_nothing_outside_the_repository() -> None:
