@@ -191,7 +191,9 @@ def results_tables(name: str, page_path: str) -> str:
     depth = page_path.count("/")
     link_root = "../" * depth + "results/data/"
     blocks = []
-    for filename, data in result_files():
+    # on an agent's or a task's page its learning curves come first; the results page keeps file order
+    files = result_files() if name == "all" else sorted(result_files(), key=lambda item: "figure" not in item[1])
+    for filename, data in files:
         if name != "all" and name not in data.get("agents", []) + data.get("tasks", []):
             continue
         lines = [f"#### {data['title']}", ""]

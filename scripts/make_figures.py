@@ -20,6 +20,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 DATA = RESULTS / "data"
+SEED_STYLES = ["--", ":", "-.", (0, (5, 1))]  # one dash pattern per seed, the mean drawn solid
 
 
 def figure_sources() -> list[tuple[Path, dict[str, Any]]]:
@@ -44,14 +45,19 @@ def draw(data: dict[str, Any]) -> bytes:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         seeds = panel["seeds"]
-        for seed, points in seeds.items():
+        for i, (seed, points) in enumerate(seeds.items()):
             steps, returns = zip(*points, strict=True) if points else ((), ())
-            ax.plot(steps, returns, color="C0", alpha=0.35, lw=1, label=f"seed {seed}")
-        # the mean over seeds at the steps every seed evaluated
-        common = sorted(set.intersection(*(set(s for s, _ in pts) for pts in seeds.values())))
-        if len(seeds) > 1 and common:
-            means = [np.mean([dict(map(tuple, pts))[s] for pts in seeds.values()]) for s in common]
-            ax.plot(common, means, color="C0", lw=2, label=f"mean of {len(seeds)} seeds")
+            ax.plot(steps, returns, color="C0", alpha=0.45, lw=1, ls=SEED_STYLES[i % len(SEED_STYLES)],
+                    label=f"seed {seed}")
+        # the mean over seeds on the steps any seed evaluated, within the range all of them cover
+        # (episode-based agents evaluate at slightly different steps per seed: linear interpolation)
+        curves = [np.array(points, dtype=float) for points in seeds.values() if points]
+        if len(curves) > 1:
+            low, high = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
+            grid = np.unique(np.concatenate([c[:, 0] for c in curves]))
+            grid = grid[(grid >= low) & (grid <= high)]
+            means = np.mean([np.interp(grid, c[:, 0], c[:, 1]) for c in curves], axis=0)
+            ax.plot(grid, means, color="C0", lw=2, label=f"mean of {len(curves)} seeds")
         ax.set_title(f"{panel['agent']} on {panel['env']}", fontsize=10)
         ax.set_xlabel("environment steps", fontsize=9)
         ax.set_ylabel("greedy evaluation return", fontsize=9)
