@@ -47,8 +47,11 @@ def draw(data: dict[str, Any]) -> bytes:
         seeds = panel["seeds"]
         for i, (seed, points) in enumerate(seeds.items()):
             steps, returns = zip(*points, strict=True) if points else ((), ())
-            ax.plot(steps, returns, color="C0", alpha=0.45, lw=1, ls=SEED_STYLES[i % len(SEED_STYLES)],
-                    label=f"seed {seed}")
+            if len(seeds) == 1:  # a single seed is the curve itself
+                ax.plot(steps, returns, color="C0", lw=2, label=f"seed {seed}")
+            else:
+                ax.plot(steps, returns, color="C0", alpha=0.45, lw=1, ls=SEED_STYLES[i % len(SEED_STYLES)],
+                        label=f"seed {seed}")
         # the mean over seeds on the steps any seed evaluated, within the range all of them cover
         # (episode-based agents evaluate at slightly different steps per seed: linear interpolation)
         curves = [np.array(points, dtype=float) for points in seeds.values() if points]
