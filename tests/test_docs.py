@@ -119,6 +119,39 @@ def test_results_tables_are_generated_from_the_json() -> None:
             assert "| " + " | ".join(docs_site._cell(v) for v in row) + " |" in rendered
 
 
+_figures_spec = importlib.util.spec_from_file_location("make_figures", ROOT / "scripts" / "make_figures.py")
+assert _figures_spec is not None and _figures_spec.loader is not None
+make_figures = importlib.util.module_from_spec(_figures_spec)
+_figures_spec.loader.exec_module(make_figures)
+
+
+CURVE_PAGES = ["tabular", "dqn", "ddpg", "reinforce", "a2c", "ppo", "trpo"]
+
+
+@pytest.mark.parametrize("page", CURVE_PAGES)
+def test_family_page_shows_a_learning_curve(page: str) -> None:
+    # benchmarks/curves.py -> docs/results/data/curves_<family>.json -> scripts/make_figures.py -> the PNG
+    rendered = docs_site.render((DOCS / "agents" / f"{page}.md").read_text(), f"agents/{page}.md")
+    assert f"](../results/figures/curves_{page}.png)" in rendered
+
+
+def test_each_figure_is_on_the_page_of_each_agent_it_lists() -> None:
+    for _, data in make_figures.figure_sources():
+        for agent in data["agents"]:
+            rel, markdown = page_markdown(agent)
+            assert f"results/{data['figure']})" in docs_site.render(markdown, rel), (agent, data["figure"])
+
+
+@pytest.mark.parametrize("source", [p.name for p, _ in make_figures.figure_sources()])
+def test_figure_is_drawn_from_its_json(source: str) -> None:
+    data = dict(make_figures.figure_sources())[make_figures.DATA / source]
+    committed = make_figures.RESULTS / data["figure"]
+    assert committed.is_file(), f"{committed} missing: run python scripts/make_figures.py"
+    assert committed.stat().st_size < 200_000
+    assert make_figures.draw(data) == committed.read_bytes(), (
+        f"{committed} differs from what {source} draws: run python scripts/make_figures.py")
+
+
 def test_user_pages_cite_nothing_outside_the_repository() -> None:
     for path in USER_PAGES:
         text = path.read_text()
