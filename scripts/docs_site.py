@@ -10,8 +10,9 @@ Markers in a page are replaced when the page is built:
 - ``<!-- module-doc: NAME -->``: the docstring of the module that defines agent NAME (the paper's
   algorithm as implemented, and where the implementation departs from it).
 - ``<!-- results: NAME -->``: every results file under docs/results/data/ whose ``agents`` lists NAME
-  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date and hardware,
-  and the file's learning-curve ``figure`` (a PNG under docs/results/ drawn by scripts/make_figures.py).
+  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date, hardware
+  and the library versions (``versions``: name -> version, or why a peer was skipped), and the file's
+  learning-curve ``figure`` (a PNG under docs/results/ drawn by scripts/make_figures.py).
 - ``<!-- agents-index -->``: one line per registered agent with a link to its page.
 
 Every registered agent that no page under docs/agents/ covers (with an ``hparams`` marker) gets a
@@ -202,10 +203,11 @@ def results_tables(name: str, page_path: str) -> str:
         for row in data["rows"]:
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
         lines.append("")
-        load = f" · load: {data['load']}" if data.get("load") else ""
-        versions = ", ".join(f"{k} {v}" for k, v in data.get("versions", {}).items())
-        lines.append(f"Command: `{data['command']}` · date: {data['date']} · hardware: {data['hardware']}{load} · "
-                     f"versions: {versions or 'not recorded'} · data: [{filename}]({link_root}{filename})")
+        lines.append(f"Command: `{data['command']}` · date: {data['date']} · hardware: {data['hardware']} · "
+                     f"data: [{filename}]({link_root}{filename})")
+        if data.get("versions"):
+            lines.append("")
+            lines.append("Versions: " + " · ".join(f"{_cell(k)} {_cell(v)}" for k, v in data["versions"].items()))
         if data.get("notes"):
             lines.append("")
             lines.append(_cell(data["notes"]))
