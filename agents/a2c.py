@@ -20,9 +20,11 @@ SB3's default; TensorFlow's variant differs slightly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
+from rlsuite.config import FEEDFORWARD_NET_KEYS
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 
@@ -49,6 +51,8 @@ class A2CConfig(OnPolicyConfig):
     normalize_advantage: bool = False
     optimizer: str = field(default="rmsprop", metadata=one_of("rmsprop", "adam"))
     rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
+
+    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS  # no recurrent policy (its update is not sequence-aware)
 
 
 class A2C(OnPolicyAgent):

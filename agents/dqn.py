@@ -40,7 +40,7 @@ SB3's own code):
 * The last hidden layer belongs to the head (``QHead(hidden=...)``): with ``dueling`` the value and
   advantage streams each get their own hidden layer (Wang et al.), with ``noisy`` it is noisy too
   (Rainbow: all fully connected layers noisy); the conv/MLP body below it stays plain.
-* ``dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
+* ``net.dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
   ``guided_exploration`` (ε-random actions drawn among the env's ``info["exploration_hint"]``,
   see :mod:`rlsuite.offpolicy`) are off by default; with both off the agent is unchanged.
 * C51 priorities use the KL divergence (the paper's choice) computed exactly; Dopamine uses the
@@ -63,18 +63,18 @@ from torch.nn import functional as F
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
+from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     Range,
     Relation,
     at_least_one,
     domain,
-    encoder_run,
     finite,
     non_negative,
     one_of,
     positive,
     probability,
-    widths,
+    section,
 )
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
 from rlsuite.offpolicy import Transition, exploration_hint, run_step_loop, sample_from_masks
@@ -98,15 +98,8 @@ class DQNConfig(AgentConfig):
     exploration_fraction: float = field(default=0.1, metadata=probability)
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
     exploration_final_eps: float = field(default=0.05, metadata=probability)
-    max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
-    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
-    # image observations: conv weights and inputs in channels-last (NHWC) layout, which oneDNN's CPU
-    # convolutions run faster (same values up to float rounding); false: torch's default NCHW layout
-    channels_last: bool = True
+    max_grad_norm: float | None = field(default=10.0, metadata=positive)  # None: no clipping
     loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
-    net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
-    # dropout after every hidden fully connected layer while training (acting and targets run without it)
-    dropout: float = field(default=0.0, metadata=domain(Range(ge=0, lt=1)))
     # ε-exploration picks among the env's hinted actions (info["exploration_hint"]) where it gives some
     guided_exploration: bool = False
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
@@ -127,9 +120,12 @@ class DQNConfig(AgentConfig):
     v_min: float = field(default=-10.0, metadata=finite)
     v_max: float = field(default=10.0, metadata=finite)
     n_step: int = field(default=1, metadata=at_least_one)
-    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default one
-    encoder: str | None = field(default=None, metadata=encoder_run)
-    freeze_encoder: bool = True
+    # net.widths: hidden sizes for vector observations (the last one is the head's); image observations
+    # take the Nature/MinAtar CNN; net.dropout: after every hidden fully connected layer while training
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[64, 64], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "dropout", "encoder", "freeze_encoder")
 
     relations: ClassVar[tuple[Relation, ...]] = (
         Relation("v_max > v_min when distributional", ("distributional", "v_min", "v_max"),
@@ -182,9 +178,10 @@ class QNetwork(nn.Module):
     so dueling streams and noisy layers cover every fully connected layer above the convolutions:
     with no flags this is exactly the Nature DQN (conv -> fc 512 -> Q) or an MLP Q-network."""
 
-    def __init__(self, observation_space: gym.Space, n_actions: int, cfg: DQNConfig):
+    def __init__(self, observation_space: gym.Space, n_actions: int, cfg: DQNConfig, channels_last: bool = True):
         super().__init__()
-        encoder, features = build_encoder(observation_space, pretrained=cfg.encoder, freeze=cfg.freeze_encoder)
+        net = cfg.net
+        encoder, features = build_encoder(observation_space, pretrained=net.encoder, freeze=net.freeze_encoder)
         fc = getattr(encoder, "fc", None)
         if isinstance(fc, nn.Sequential):  # conv encoders: their fc layer moves into the head
             hidden: int | None
@@ -192,17 +189,17 @@ class QNetwork(nn.Module):
             encoder.fc = nn.Identity()
             self.body: nn.Module = encoder
         else:
-            arch = [int(w) for w in cfg.net_arch]
+            arch = [int(w) for w in net.widths or []]
             hidden = arch[-1] if arch else None
-            body = MLP(features, arch[:-1], dropout=cfg.dropout)
+            body = MLP(features, arch[:-1], dropout=net.dropout)
             self.body = nn.Sequential(encoder, body) if len(arch) > 1 else encoder
             features = arch[-2] if len(arch) > 1 else features
         n_atoms = cfg.n_atoms if cfg.distributional else 1
         self.head = QHead(features, n_actions, dueling=cfg.dueling, noisy=cfg.noisy, n_atoms=n_atoms,
-                          hidden=hidden, sigma0=cfg.sigma0, dropout=cfg.dropout)
+                          hidden=hidden, sigma0=cfg.sigma0, dropout=net.dropout)
 
         self.noisy_layers = [m for m in self.modules() if isinstance(m, NoisyLinear)]
-        self.channels_last = bool(cfg.channels_last) and len(observation_space.shape or ()) == 3
+        self.channels_last = channels_last and len(observation_space.shape or ()) == 3
         if self.channels_last:
             # the conv weights (fc weights are 2-D); memory_format is public but missing from torch's stubs
             self.body.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -235,20 +232,22 @@ class DQN(Agent):
     space_hint = "DQN needs discrete actions; for continuous control try ddpg, td3 or ppo."
     persistent = ("q_net", "target_net", "optimizer", "buffer")
     persistent_for_acting = ("q_net",)
+    runtime_keys = ("fused_optimizer", "channels_last")
 
     def setup(self) -> None:
         cfg = self.config
         self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
         self.frames_per_step = self.env_spec.frames_per_step()  # logged as train/frames
-        self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
-        self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
+        channels_last = self.runtime.channels_last
+        self.q_net = QNetwork(self.observation_space, self.n_actions, cfg, channels_last).to(self.device)
+        self.target_net = QNetwork(self.observation_space, self.n_actions, cfg, channels_last).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.target_net.dropout_active(False)  # bootstrap targets from the whole network
         # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps,
-                                          fused=cfg.fused_optimizer or None)
+                                          fused=self.runtime.fused_optimizer or None)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
@@ -361,7 +360,7 @@ class DQN(Agent):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.nonfinite.add("loss/q", loss)
-            if cfg.max_grad_norm > 0:
+            if cfg.max_grad_norm is not None:
                 self.nonfinite.add("grad norm", torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
             self.optimizer.step()
             if cfg.prioritized:
@@ -421,7 +420,8 @@ class DQN(Agent):
             return 0.0
         q_net, target_net = copy.deepcopy(self.q_net), copy.deepcopy(self.target_net)
         params = list(q_net.parameters())
-        optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=cfg.fused_optimizer or None)
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.optimizer_eps,
+                                     fused=self.runtime.fused_optimizer or None)
         b = cfg.batch_size
         obs = torch.zeros((b, *(self.observation_space.shape or ())),
                           dtype=torch.from_numpy(np.zeros(0, self.observation_space.dtype)).dtype, device=self.device)
@@ -435,7 +435,7 @@ class DQN(Agent):
             loss = loss_fn(batch, (q_net, target_net))[0].mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.max_grad_norm > 0:
+            if cfg.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
             if self.device.type == "cuda":

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -42,19 +42,8 @@ from torch.distributions import Categorical, Distribution, Independent, Normal, 
 from torch.func import functional_call, vmap
 
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.constraints import (
-    Each,
-    Range,
-    activation_name,
-    at_least_one,
-    domain,
-    finite,
-    non_negative,
-    one_of,
-    positive,
-    probability,
-    widths,
-)
+from rlsuite.config import NetConfig
+from rlsuite.constraints import Each, Range, at_least_one, domain, non_negative, one_of, positive, probability, section
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
@@ -148,10 +137,6 @@ class MetaPolicy(nn.Module):
 @dataclass
 class MAMLConfig(AgentConfig):
     gamma: float = field(default=0.99, metadata=probability)
-    # the paper's 2 × 100 ReLU
-    hidden_sizes: list[int] = field(default_factory=lambda: [100, 100], metadata=widths)
-    activation: str = field(default="relu", metadata=activation_name)
-    init_log_std: float = field(default=0.0, metadata=finite)
     inner_lr: float = field(default=0.1, metadata=non_negative)  # α of the meta-training inner step
     # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
     inner_steps: int = field(default=1, metadata=one_of(0, 1))
@@ -176,6 +161,11 @@ class MAMLConfig(AgentConfig):
     test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05], metadata=domain(Each(Range(ge=0))))
     # fixes the held-out tasks, the same for every agent seed
     task_split_seed: int = field(default=0, metadata=non_negative)
+    # the paper's 2 × 100 ReLU
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[100, 100], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "activation", "log_std_init")
 
 
 class MAML(Agent):
@@ -196,8 +186,8 @@ class MAML(Agent):
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
         obs_dim = int(np.prod(self.observation_space.shape or (1,)))
-        self.policy = MetaPolicy(obs_dim, self.action_space, cfg.hidden_sizes, cfg.activation,
-                                 cfg.init_log_std).to(self.device)
+        self.policy = MetaPolicy(obs_dim, self.action_space, list(cfg.net.widths or []), cfg.net.activation,
+                                 cfg.net.log_std_init).to(self.device)
         self.last_task_seeds = np.zeros(0, dtype=np.int64)
 
     # ----------------------------------------------------------------- acting and sampling

@@ -90,9 +90,9 @@ class PPO(OnPolicyAgent):
     def setup_optimizers(self) -> None:
         cfg = self.config
         self.batch_size = minibatch_size(cfg)
-        if cfg.recurrent is not None and self.batch_size < cfg.n_steps * cfg.n_envs:
+        if cfg.net.recurrent is not None and self.batch_size < cfg.n_steps * cfg.n_envs:
             # a recurrent actor is re-run over whole rollouts: minibatches of shuffled steps would cut its sequences
-            raise ConfigError(f"ppo with recurrent={cfg.recurrent} needs one minibatch per rollout: set "
+            raise ConfigError(f"ppo with net.recurrent={cfg.net.recurrent} needs one minibatch per rollout: set "
                               f"batch_size >= n_steps * n_envs = {cfg.n_steps * cfg.n_envs} (got {self.batch_size})")
         self.params = list(self.policy.parameters())
         self.optimizer = self.adam(self.params, cfg.lr)
@@ -117,7 +117,7 @@ class PPO(OnPolicyAgent):
         for _ in range(cfg.n_epochs):
             for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
                     columns, self.batch_size):
-                if cfg.recurrent is not None:  # one minibatch: the whole rollout, in order
+                if cfg.net.recurrent is not None:  # one minibatch: the whole rollout, in order
                     dist, values = rollout_distribution(self), self.policy.value(mb_obs)
                 else:
                     dist_params, values = self.policy(mb_obs)

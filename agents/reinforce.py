@@ -5,7 +5,7 @@
         for each step t:  G_t = Σ_{k≥0} γ^k R_{t+k+1}                           (Monte-Carlo reward-to-go)
                           δ_t = G_t − V_w(S_t)
         θ ← θ + α_θ · mean_t[ δ_t ∇ log π_θ(A_t|S_t) ]                          (one Adam step)
-        w ← w − α_w · ∇ mean_t[ (G_t − V_w(S_t))² ]                               (n_value_epochs Adam steps)
+        w ← w − α_w · ∇ mean_t[ (G_t − V_w(S_t))² ]                               (critic_epochs Adam steps)
 
 The baseline does not bias the gradient (E[b(S)∇log π(A|S)] = 0) but lowers its variance
 (tests/test_onpolicy_math.py checks both on a bandit by Monte Carlo).
@@ -59,7 +59,7 @@ class ReinforceConfig(OnPolicyConfig):
     batch_episodes: int = field(default=8, metadata=at_least_one)
     lr: float = field(default=1e-3, metadata=positive)
     critic_lr: float = field(default=1e-3, metadata=positive)
-    n_value_epochs: int = field(default=5, metadata=at_least_one)
+    critic_epochs: int = field(default=5, metadata=at_least_one)  # passes of the baseline over the batch
     gae_lambda: float = field(default=1.0, metadata=probability)  # λ = 1: advantages are exactly G_t − V(S_t)
     normalize_advantage: bool = False
     ent_coef: float = field(default=0.0, metadata=finite)
@@ -80,7 +80,7 @@ class Reinforce(OnPolicyAgent):
         cfg = self.config
         self.policy.shared = False  # the baseline must not move the policy: keep separate trunks
         if self.policy.critic_trunk is None:
-            raise ConfigError("reinforce needs separate policy and baseline networks (agent.shared=false)")
+            raise ConfigError("reinforce needs separate policy and baseline networks (agent.net.shared=false)")
         self.actor_params = self.policy.actor_parameters()
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
         self.optimizer = self.adam(self.actor_params, cfg.lr)
@@ -133,7 +133,7 @@ class Reinforce(OnPolicyAgent):
         self.nonfinite.add("grad norm (actor)", self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm))
 
         value_loss = torch.zeros(())
-        for _ in range(cfg.n_value_epochs if cfg.baseline == "value" else 0):
+        for _ in range(cfg.critic_epochs if cfg.baseline == "value" else 0):
             value_loss = (self.policy.value(obs) - returns).pow(2).mean()
             self.nonfinite.add("loss/value", value_loss)
             critic_grad_norm = self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)

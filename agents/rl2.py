@@ -19,6 +19,7 @@ tasks, and the mean return of each episode inside the trial (adaptation: episode
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,7 +31,8 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
-from rlsuite.constraints import Relation, at_least_one, finite, non_negative, one_of, positive, probability
+from rlsuite.config import NetConfig
+from rlsuite.constraints import Relation, at_least_one, finite, non_negative, one_of, positive, probability, section
 from rlsuite.errors import ConfigError
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation
@@ -44,8 +46,6 @@ CRITICS = ("shared", "separate", "detached")
 class RL2Config(AgentConfig):
     gamma: float = field(default=0.99, metadata=probability)
     gae_lambda: float = field(default=0.95, metadata=probability)
-    hidden_size: int = field(default=64, metadata=at_least_one)
-    core: str = field(default="gru", metadata=one_of("gru", "lstm"))
     # bandits: one episode of n pulls is the trial
     episodes_per_trial: int = field(default=1, metadata=at_least_one)
     trials_per_iteration: int = field(default=256, metadata=at_least_one)
@@ -55,7 +55,7 @@ class RL2Config(AgentConfig):
     clip_range: float = field(default=0.2, metadata=positive)
     ent_coef: float = field(default=0.0, metadata=finite)
     vf_coef: float = field(default=0.5, metadata=non_negative)
-    max_grad_norm: float = field(default=0.5, metadata=positive)
+    max_grad_norm: float | None = field(default=0.5, metadata=positive)  # None: no clipping
     normalize_advantage: bool = True
     task_split_seed: int = field(default=0, metadata=non_negative)
     # What the value function reads (see RL2Net): "shared" (the policy's recurrent core, trained by
@@ -65,7 +65,14 @@ class RL2Config(AgentConfig):
     # An input the paper does not have: the fraction of the trial elapsed, t / (episodes × horizon).
     # Both heads then know how many pulls/steps are left (how much exploring can still pay off).
     time_input: bool = False
+    # the recurrent core: net.recurrent (gru | lstm) of net.recurrent_hidden units
+    net: NetConfig = field(default_factory=lambda: NetConfig(recurrent="gru", recurrent_hidden=64),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("recurrent", "recurrent_hidden")
+    renamed_keys: ClassVar[dict[str, str]] = {"hidden_size": "net.recurrent_hidden", "core": "net.recurrent"}
     relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("a recurrent core (net.recurrent: gru or lstm)", ("net.recurrent",), lambda c: c.net.recurrent),
         Relation("trials_per_iteration >= n_minibatches", ("trials_per_iteration", "n_minibatches"),
                  lambda c: c.trials_per_iteration >= c.n_minibatches),
     )
@@ -171,7 +178,7 @@ class RL2(Agent):
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
         obs_dim = int(np.prod(self.observation_space.shape or (1,)))
-        self.net = RL2Net(obs_dim, self.action_space, cfg.hidden_size, cfg.core, cfg.critic,
+        self.net = RL2Net(obs_dim, self.action_space, cfg.net.recurrent_hidden, cfg.net.recurrent, cfg.critic,
                           cfg.time_input).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.last_task_seeds = np.zeros(0, dtype=np.int64)
@@ -258,7 +265,8 @@ class RL2(Agent):
                 loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(
+                    params, math.inf if cfg.max_grad_norm is None else cfg.max_grad_norm)
                 self.optimizer.step()
                 self.nonfinite.add("loss/policy", policy_loss)
                 self.nonfinite.add("loss/value", value_loss)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -55,17 +55,17 @@ from torch.nn import functional as F
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     OneOf,
     Range,
-    activation_name,
     at_least_one,
     domain,
     finite,
     non_negative,
     positive,
     probability,
-    widths,
+    section,
 )
 from rlsuite.errors import ConfigError, IncompatibleEnvError
 from rlsuite.nets import MLP, build_encoder
@@ -200,15 +200,16 @@ class SACConfig(AgentConfig):
     # updates per training phase; -1: as many as env steps collected
     gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
     target_update_interval: int = field(default=1, metadata=at_least_one)  # updates between Polyak steps
-    net_arch: list[int] = field(default_factory=lambda: [256, 256], metadata=widths)
-    activation: str = field(default="relu", metadata=activation_name)  # checked by rlsuite.nets when built
     ent_coef: float | None = field(default=None, metadata=positive)  # a fixed α; None: tuned automatically
     init_alpha: float = field(default=1.0, metadata=positive)  # α before tuning starts
     target_entropy: float | None = field(default=None, metadata=finite)  # H̄; None: −|A| or scale · log|A|
     # discrete H̄ as a fraction of the uniform policy's entropy log|A| (Christodoulou 2019: 0.98)
     target_entropy_scale: float = field(default=0.98, metadata=domain(Range(gt=0, lt=1)))
-    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[256, 256], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "activation")
 
 
 class SAC(Agent):
@@ -223,12 +224,13 @@ class SAC(Agent):
     persistent = ("actor", "critic", "critic_target", "temperature", "actor_optimizer", "critic_optimizer",
                   "alpha_optimizer", "buffer")
     persistent_for_acting = ("actor",)
+    runtime_keys = ("fused_optimizer",)
 
     def setup(self) -> None:
         cfg = self.config
         space = self.action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
-        arch = list(cfg.net_arch)
+        arch, activation = list(cfg.net.widths or []), cfg.net.activation
         if self.discrete:
             self.n_actions = int(cast(gym.spaces.Discrete, space).n)
             max_entropy = math.log(self.n_actions)
@@ -236,9 +238,9 @@ class SAC(Agent):
                 raise ConfigError(f"agent.target_entropy={cfg.target_entropy} must be below log|A| = "
                                   f"{max_entropy:.4g} (the uniform policy's entropy) for {self.n_actions} actions; "
                                   "omit it to use target_entropy_scale · log|A|")
-            self.actor: nn.Module = CategoricalActor(self.observation_space, self.n_actions, arch, cfg.activation)
+            self.actor: nn.Module = CategoricalActor(self.observation_space, self.n_actions, arch, activation)
             make_critics: Callable[[], nn.Module] = lambda: DiscreteCritics(  # noqa: E731
-                self.observation_space, self.n_actions, arch, 2, cfg.activation)
+                self.observation_space, self.n_actions, arch, 2, activation)
             buffer_actions: gym.Space = space
         else:
             box = cast(gym.spaces.Box, space)
@@ -249,8 +251,8 @@ class SAC(Agent):
             self.action_dim = int(np.prod(box.shape))
             self.low = box.low.astype(np.float64).reshape(-1)
             self.high = box.high.astype(np.float64).reshape(-1)
-            self.actor = SquashedGaussianActor(obs_dim, self.action_dim, arch, cfg.activation)
-            make_critics = lambda: Critics(obs_dim, self.action_dim, arch, 2, cfg.activation)  # noqa: E731
+            self.actor = SquashedGaussianActor(obs_dim, self.action_dim, arch, activation)
+            make_critics = lambda: Critics(obs_dim, self.action_dim, arch, 2, activation)  # noqa: E731
             # the buffer stores normalised actions, so critics and targets never see env units
             buffer_actions = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
         self.target_entropy = (cfg.target_entropy if cfg.target_entropy is not None
@@ -262,7 +264,7 @@ class SAC(Agent):
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.temperature = Temperature(cfg.ent_coef or cfg.init_alpha).to(self.device)
-        fused = cfg.fused_optimizer or None
+        fused = self.runtime.fused_optimizer or None
         self.actor_params = list(self.actor.parameters())
         self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, fused=fused)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr or cfg.lr, fused=fused)

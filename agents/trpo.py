@@ -13,21 +13,23 @@ appendix C), with a separately fitted value function and GAE (Schulman et al. 20
             θ = θ_old + shrink^j · β s
             accept if KL̄(θ_old, θ) ≤ δ and L(θ) > L(θ_old)
         if nothing is accepted, θ = θ_old                              (rlsuite.trust_region)
-        fit V by n_critic_updates epochs of Adam minibatches on (V(s) − R̂)²
+        fit V by critic_epochs epochs of Adam minibatches on (V(s) − R̂)²
 
 Following sb3-contrib (whose rl-zoo3 hyperparameters the benchmark uses): advantages are
 normalized per batch, the improvement test is ``L(θ) > L(θ_old)`` (not the paper's comparison
 with the linearly expected improvement), and the critic uses Adam at ``critic_lr`` with
-minibatches of ``batch_size``, no gradient clipping. The policy and value function never share
+minibatches of ``critic_batch_size``, no gradient clipping. The policy and value function never share
 parameters (``shared`` must stay false). ``max_kl`` is δ.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
+from rlsuite.config import FEEDFORWARD_NET_KEYS
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
@@ -44,8 +46,11 @@ class TRPOConfig(OnPolicyConfig):
     line_search_steps: int = field(default=10, metadata=at_least_one)
     line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
     critic_lr: float = field(default=1e-3, metadata=positive)
-    n_critic_updates: int = field(default=10, metadata=at_least_one)
-    batch_size: int = field(default=128, metadata=at_least_one)  # critic minibatch size
+    critic_epochs: int = field(default=10, metadata=at_least_one)  # passes of the critic over the batch per update
+    critic_batch_size: int = field(default=128, metadata=at_least_one)
+
+    renamed_keys: ClassVar[dict[str, str]] = {"batch_size": "critic_batch_size"}  # it always meant this
+    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS  # no recurrent policy (its update is not sequence-aware)
 
 
 class TRPO(OnPolicyAgent):
@@ -59,7 +64,7 @@ class TRPO(OnPolicyAgent):
     def setup_optimizers(self) -> None:
         cfg = self.config
         if self.policy.critic_trunk is None:
-            raise ConfigError("trpo needs separate policy and value networks (agent.shared=false)")
+            raise ConfigError("trpo needs separate policy and value networks (agent.net.shared=false)")
         self.actor_params = list(self.policy.actor_trunk.parameters()) + list(self.policy.actor_head.parameters())
         if self.policy.log_std is not None:
             self.actor_params.append(self.policy.log_std)
@@ -90,8 +95,8 @@ class TRPO(OnPolicyAgent):
 
     def fit_value(self, obs: torch.Tensor, returns: torch.Tensor) -> float:
         cfg = self.config
-        for _ in range(cfg.n_critic_updates):
-            for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.batch_size):
+        for _ in range(cfg.critic_epochs):
+            for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.critic_batch_size):
                 loss = (self.policy.value(mb_obs) - mb_returns).pow(2).mean()
                 self.gradient_step(self.critic_optimizer, loss)
                 self.nonfinite.add("loss/value", loss)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from rlsuite import checkpoint, registry, seeding
-from rlsuite.config import build_config, config_error, default_total_steps, env_defaults
+from rlsuite.config import build_config, build_configs, config_error, default_total_steps, env_defaults
 from rlsuite.constraints import Range, at_least_one, check_value, probability
 from rlsuite.envspec import EnvSpec, env_spec_from
 from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, RLSuiteError
@@ -73,6 +73,9 @@ class Agent:
     # Attributes the final model needs for acting (weights, normalizers); the rest (optimizers,
     # replay buffers) only matters to continue training.
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = None
+    # The runtime.* switches (rlsuite.config.RuntimeConfig) this agent reads; it refuses the others
+    # set away from their defaults.
+    runtime_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -83,12 +86,15 @@ class Agent:
         device: str | torch.device = "auto",
         spaces: tuple[gym.Space, gym.Space] | None = None,
         check_finite: bool = True,
+        runtime: Any = None,
         **hparams: Any,
     ):
         check_value("seed", seed, Range(ge=0))
         self.env_spec: EnvSpec = env_spec_from(env)
         self.env_spec.check_backend()
-        self.config = build_config(type(self), config, hparams)
+        # runtime: the run's runtime.* switches (a RuntimeConfig or a dict of its keys); old agent-level
+        # names of them in config/hparams land there too
+        self.config, self.runtime = build_configs(type(self), config, hparams, runtime)
         self.seed = int(seed)
         # The budget learn() uses when given none: the env config's, else train.yaml's (make_agent sets it).
         self.default_total_steps: int | None = None
@@ -269,6 +275,7 @@ class Agent:
         state = {
             "agent": self.name,
             "config": dataclasses.asdict(self.config),
+            "runtime": dataclasses.asdict(self.runtime),
             "env": self.env_spec.to_dict(),
             "spaces": {
                 "observation": space_to_json(self.observation_space),
@@ -335,21 +342,23 @@ def load(path: str | Path, env: Any = None, device: str = "auto") -> Agent:
     cls = registry.get_agent(state["agent"])
     spaces = (space_from_json(state["spaces"]["observation"]), space_from_json(state["spaces"]["action"]))
     env_arg = env if env is not None else state["env"]
-    agent = cls(env_arg, state["config"], seed=state["seed"], device=device, spaces=spaces)
+    agent = cls(env_arg, state["config"], seed=state["seed"], device=device, spaces=spaces,
+                runtime=state.get("runtime"))
     agent.load_state_dict(state)
     return agent
 
 
 def make_agent(
-    name: str, env: Any, seed: int = 0, device: str | torch.device = "auto", tuned: bool = True, **hparams: Any
+    name: str, env: Any, seed: int = 0, device: str | torch.device = "auto", tuned: bool = True, runtime: Any = None,
+    **hparams: Any,
 ) -> Agent:
     """Build the agent registered as ``name`` for ``env`` (a config name, a Gymnasium id, an env
     instance or a zero-argument factory). When ``env`` names an env config, its tuned values for
     this agent apply and its budget becomes the default of :meth:`Agent.learn`, exactly as in
     ``rlsuite train``; ``hparams`` (keys of the agent's Config) win over both. ``tuned=False``:
-    the agent's own defaults only."""
+    the agent's own defaults only. ``runtime``: the ``runtime.*`` switches (a dict or RuntimeConfig)."""
     cls = registry.get_agent(name)
     tuned_values, budget = env_defaults(cls, env) if tuned else ({}, None)
-    agent = cls(env, tuned_values, seed=seed, device=device, **hparams)
+    agent = cls(env, tuned_values, seed=seed, device=device, runtime=runtime, **hparams)
     agent.default_total_steps = budget
     return agent

@@ -41,20 +41,10 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import (
-    activation_name,
-    at_least_one,
-    encoder_run,
-    finite,
-    non_negative,
-    one_of,
-    positive,
-    probability,
-    widths,
-)
+from rlsuite.config import FEEDFORWARD_NET_KEYS, RECURRENT_NET_KEYS, NetConfig
+from rlsuite.constraints import at_least_one, positive, probability, section
 from rlsuite.errors import ConfigError
 from rlsuite.flat_params import FlatParameters
-from rlsuite.nets import PRECISIONS
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
@@ -125,7 +115,7 @@ class RewardNormalizer:
 # ---------------------------------------------------------------------------- the agent base
 @dataclass
 class OnPolicyConfig(AgentConfig):
-    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net_arch``/``shared`` ``None``:
+    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net.widths``/``net.shared`` ``None``:
     [64, 64] separate trunks for vector observations, one shared Nature CNN for images."""
 
     n_envs: int = field(default=1, metadata=at_least_one)
@@ -133,46 +123,18 @@ class OnPolicyConfig(AgentConfig):
     anneal_lr: bool = False  # learning rate decays linearly to 0 over the budget (rl-zoo3's lin_<lr>)
     gae_lambda: float = field(default=0.95, metadata=probability)
     normalize_advantage: bool = True
-    max_grad_norm: float = field(default=0.5, metadata=positive)
+    max_grad_norm: float | None = field(default=0.5, metadata=positive)  # None: no clipping
     optimizer_eps: float = field(default=1e-5, metadata=positive)  # Adam's ε (baselines/SB3: 1e-5)
-    net_arch: list[int] | None = field(default=None, metadata=widths)
-    vf_net_arch: list[int] | None = field(default=None, metadata=widths)
-    shared: bool | None = None  # one trunk for actor and critic
-    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
-    ortho_init: bool = True
-    log_std_init: float = field(default=0.0, metadata=finite)
     squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
     normalize_obs: bool = False
     normalize_reward: bool = False
     clip_obs: float = field(default=10.0, metadata=positive)
     clip_reward: float = field(default=10.0, metadata=positive)
-    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
-    encoder: str | None = field(default=None, metadata=encoder_run)
-    freeze_encoder: bool = True
-    # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
-    # it covers (CPU MLPs on vector observations); false: torch for acting too.
-    numba_acting: bool = True
-    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
-    # the parameter tensors on the CPU). Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    fused_optimizer: bool = True
-    # Each optimizer steps one contiguous tensor holding its parameters, which stay views of it
-    # (rlsuite.flat_params; not for recurrent policies); false: the parameter tensors one by one.
-    # Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    flat_parameters: bool = True
-    # Image observations: conv weights and batches in NHWC layout (oneDNN's faster CPU convolutions);
-    # false: torch's default NCHW. Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    channels_last: bool = True
-    # bfloat16 (opt-in): the trunks (CNN/MLP) run under bf16 autocast, heads, losses and optimizer
-    # state stay float32; much faster convolutions on CPUs with AVX512-BF16 and on GPUs.
-    precision: str = field(default="float32", metadata=one_of(*PRECISIONS))
-    # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
-    # the n_envs split between them; 0: the local vector env.
-    workers: int = field(default=0, metadata=non_negative)
-    # An autoregressive recurrent actor (lstm | gru; rlsuite.policies.RecurrentActorCritic) instead of
-    # the MLP/CNN one: the NAS controller. Agents with supports_recurrent (reinforce, ppo) accept it.
-    recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
-    recurrent_hidden: int = field(default=64, metadata=at_least_one)
-    embed_dim: int = field(default=32, metadata=at_least_one)
+    net: NetConfig = field(default_factory=NetConfig, metadata=section(NetConfig))
+
+    # The recurrent actor (net.recurrent: lstm | gru; rlsuite.policies.RecurrentActorCritic, the NAS
+    # controller) is read by the agents whose update goes through rollout_distribution (reinforce, ppo).
+    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS + RECURRENT_NET_KEYS
 
 
 class OnPolicyAgent(Agent):
@@ -186,30 +148,32 @@ class OnPolicyAgent(Agent):
     persistent: ClassVar[tuple[str, ...]] = ("policy", "optimizer", "obs_normalizer", "reward_normalizer")
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
     supports_recurrent: ClassVar[bool] = False  # its update goes through rollout_distribution
+    runtime_keys: ClassVar[tuple[str, ...]] = ("precision", "channels_last", "numba_acting", "fused_optimizer",
+                                               "flat_parameters", "workers")
     # the collect/update loop to run instead of the one chosen from the config (see rollout_loop)
     collector: RolloutLoop | None = None
 
     def setup(self) -> None:
-        cfg = self.config
+        cfg, net, runtime = self.config, self.config.net, self.runtime
         self.policy: ActorCritic
-        if cfg.recurrent is not None:
+        if net.recurrent is not None:
             if not self.supports_recurrent:
-                raise ConfigError(f"{self.name} cannot train a recurrent policy (recurrent={cfg.recurrent}); "
+                raise ConfigError(f"{self.name} cannot train a recurrent policy (net.recurrent={net.recurrent}); "
                                   "accepted by: reinforce, ppo")
-            if cfg.precision != "float32":
-                raise ConfigError(f"precision={cfg.precision} is not supported with a recurrent policy "
+            if runtime.precision != "float32":
+                raise ConfigError(f"runtime.precision={runtime.precision} is not supported with a recurrent policy "
                                   "(accepted: float32)")
             self.policy = RecurrentActorCritic(
-                self.observation_space, self.action_space, hidden=cfg.recurrent_hidden, embed_dim=cfg.embed_dim,
-                core=cfg.recurrent, vf_net_arch=cfg.vf_net_arch or cfg.net_arch, activation=cfg.activation,
-                ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init,
+                self.observation_space, self.action_space, hidden=net.recurrent_hidden, embed_dim=net.embed_dim,
+                core=net.recurrent, vf_net_arch=net.critic_widths or net.widths, activation=net.activation,
+                ortho_init=net.ortho_init, log_std_init=net.log_std_init,
             ).to(self.device)
         else:
             self.policy = ActorCritic(
-                self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-                shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-                vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
-                channels_last=cfg.channels_last, precision=cfg.precision,
+                self.observation_space, self.action_space, net_arch=net.widths, activation=net.activation,
+                shared=net.shared, ortho_init=net.ortho_init, log_std_init=net.log_std_init, squash=cfg.squash,
+                vf_net_arch=net.critic_widths, encoder=net.encoder, freeze_encoder=net.freeze_encoder,
+                channels_last=runtime.channels_last, precision=runtime.precision,
             ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
@@ -222,20 +186,20 @@ class OnPolicyAgent(Agent):
         )
         self.tracker = EpisodeTracker(cfg.n_envs)
         recurrent = isinstance(self.policy, RecurrentActorCritic)
-        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting and not recurrent \
+        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if runtime.numba_acting and not recurrent \
             else None
         # a batch gathered from rollout workers whose lengths differ (REINFORCE's whole episodes)
         self.gathered_batch: RolloutBatch | None = None
         self.packings: dict[int, FlatParameters] = {}  # id of a packed tensor -> its FlatParameters
         self.setup_optimizers()
-        if cfg.workers and type(self).train_until is not OnPolicyAgent.train_until:
-            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; agent.workers is not "
+        if runtime.workers and type(self).train_until is not OnPolicyAgent.train_until:
+            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; runtime.workers is not "
                               "supported for it (accepted: 0)")
-        if cfg.workers and recurrent:  # the update re-runs the core over the local buffer's sequences
-            raise ConfigError("agent.workers is not supported with a recurrent policy (accepted: workers=0)")
-        if cfg.workers > cfg.n_envs:
-            raise ConfigError(f"agent.workers={cfg.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout worker "
-                              "steps at least one env (accepted: 0 to n_envs)")
+        if runtime.workers and recurrent:  # the update re-runs the core over the local buffer's sequences
+            raise ConfigError("runtime.workers is not supported with a recurrent policy (accepted: workers=0)")
+        if runtime.workers > cfg.n_envs:
+            raise ConfigError(f"runtime.workers={runtime.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout "
+                              "worker steps at least one env (accepted: 0 to n_envs)")
 
     def rollout_capacity(self) -> int:
         return int(self.config.n_steps)
@@ -270,19 +234,19 @@ class OnPolicyAgent(Agent):
         """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3); fused into one kernel per step unless
         ``fused_optimizer=false`` (same math, far fewer small ops). Step it with :meth:`gradient_step`."""
         return torch.optim.Adam(self.optimized(params), lr=lr, eps=self.config.optimizer_eps,
-                                fused=self.config.fused_optimizer or None)
+                                fused=self.runtime.fused_optimizer or None)
 
     def rmsprop(self, params: Any, lr: float, alpha: float, eps: float) -> torch.optim.Optimizer:
         """PyTorch's RMSprop; multi-tensor (foreach) unless ``fused_optimizer=false``. Step it with
         :meth:`gradient_step`."""
         return torch.optim.RMSprop(self.optimized(params), lr=lr, alpha=alpha, eps=eps,
-                                   foreach=self.config.fused_optimizer or None)
+                                   foreach=self.runtime.fused_optimizer or None)
 
     def optimized(self, params: Any) -> list[torch.nn.Parameter]:
         """What an optimizer of ``params`` holds: with ``flat_parameters`` one tensor packing them
         (:class:`rlsuite.flat_params.FlatParameters`), else the parameters themselves."""
         params = list(params)
-        if not self.config.flat_parameters or isinstance(self.policy, RecurrentActorCritic):
+        if not self.runtime.flat_parameters or isinstance(self.policy, RecurrentActorCritic):
             return params
         packed = FlatParameters(p for p in params if p.requires_grad)
         self.packings[id(packed.flat)] = packed
@@ -374,7 +338,7 @@ class OnPolicyAgent(Agent):
         return self.gathered_batch if self.gathered_batch is not None else flatten_rollout(self.buffer)
 
     def start_segment(self) -> None:
-        if self.config.workers:  # the rollout workers own the envs
+        if self.runtime.workers:  # the rollout workers own the envs
             return
         super().start_segment()
 
@@ -387,7 +351,7 @@ class OnPolicyAgent(Agent):
         else the local vector env, or Ray rollout workers when ``workers > 0``."""
         if self.collector is not None:
             return self.collector
-        if self.config.workers:
+        if self.runtime.workers:
             # Imported here: the Ray back-end is optional, and it knows this class only as a protocol.
             from rlsuite.distributed.rollout import train_with_rollout_workers
 

@@ -52,7 +52,9 @@ COMMON_MEANINGS = {
     "exploration_final_eps": "epsilon-greedy: final epsilon",
     "exploration_fraction": "fraction of the budget over which epsilon decays",
     "log_interval": "updates between loss records",
-    "net_arch": "hidden layer widths",
+    "widths": "hidden layer widths",
+    "critic_epochs": "passes of the critic (value baseline) over each batch per update",
+    "critic_batch_size": "minibatch size of the critic's gradient steps",
     "seed": "random seed",
     "n_steps": "env steps per env in one rollout",
     "n_epochs": "passes over each rollout",
@@ -72,7 +74,7 @@ COMMON_MEANINGS = {
     "clip_reward": "clip normalised rewards to +-this",
     "critic_lr": "learning rate of the critic",
     "tau": "Polyak averaging coefficient of the target networks",
-    "vf_net_arch": "hidden layer widths of the value network (default: net_arch)",
+    "critic_widths": "hidden layer widths of the value network (default: widths)",
     "activation": "hidden-layer activation",
     "optimizer": "optimizer",
     "batch_episodes": "whole episodes per update",
@@ -143,17 +145,35 @@ def hparam_rows(name: str) -> list[tuple[str, str, str, str]]:
     config_cls = cls.Config
     defaults = config_cls()
     preset = dict(getattr(cls, "preset", {}) or {})
+    from rlsuite.config import NetConfig, RuntimeConfig
+
     rows = []
     for f in dataclasses.fields(config_cls):
         value = preset.get(f.name, getattr(defaults, f.name))
         constraint = constraint_of(f)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):  # agent.net: one row per key it reads
+            rows.append((f.name, type(value).__name__, "the keys below", "the networks (agent.net.<key>)"))
+            used = getattr(config_cls, "net_keys", ())
+            for g in dataclasses.fields(value):
+                if g.name in used:
+                    rule = constraint_of(g)
+                    rows.append((f"{f.name}.{g.name}", repr(getattr(value, g.name)),
+                                 rule.describe() if rule is not None else "", field_meaning(NetConfig, g.name)))
+            continue
         domain = constraint.describe() if constraint is not None else ""
         rows.append((f.name, repr(value), domain, field_meaning(config_cls, f.name)))
+    runtime = RuntimeConfig()
+    for g in dataclasses.fields(RuntimeConfig):  # the top-level runtime.* switches it reads
+        if g.name in getattr(cls, "runtime_keys", ()):
+            rule = constraint_of(g)
+            rows.append((f"runtime.{g.name}", repr(getattr(runtime, g.name)), rule.describe() if rule else "",
+                         field_meaning(RuntimeConfig, g.name) + " (a top-level key: runtime.<key>)"))
     return rows
 
 
 def hparam_table(name: str) -> str:
-    head = f"Hyperparameters of `agent={name}` (set with `agent.<name>=<value>`; generated from the code):\n\n"
+    head = (f"Hyperparameters of `agent={name}` (set with `agent.<name>=<value>`, the network with "
+            "`agent.net.<name>=<value>`, runtime switches with `runtime.<name>=<value>`; generated from the code):\n\n")
     lines = ["| name | default | domain | meaning |", "|---|---|---|---|"]
     for field_name, default, domain, meaning in hparam_rows(name):
         lines.append(f"| `{field_name}` | `{_cell(default)}` | {_cell(domain)} | {_cell(meaning)} |")

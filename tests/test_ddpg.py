@@ -180,7 +180,7 @@ def test_presets_and_zoo_config():
     from rlsuite.config import compose
 
     cfg = compose(["agent=td3", "env=Pendulum-v1"])
-    assert cfg.agent.learning_starts == 10_000 and list(cfg.agent.net_arch) == [400, 300]
+    assert cfg.agent.learning_starts == 10_000 and list(cfg.agent.net.widths) == [400, 300]
     assert cfg.agent.gamma == 0.98 and cfg.agent.twin_critics and cfg.agent.policy_delay == 2
 
 

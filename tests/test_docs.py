@@ -56,14 +56,18 @@ def page_markdown(agent: str) -> tuple[str, str]:
 def test_agent_page_lists_every_config_field(agent: str) -> None:
     rel, markdown = page_markdown(agent)
     rendered = docs_site.render(markdown, rel)
-    for field in dataclasses.fields(registry.get_agent(agent).Config):
+    config_cls = registry.get_agent(agent).Config
+    for field in dataclasses.fields(config_cls):
         assert f"| `{field.name}` |" in rendered, f"{rel} does not list {agent}'s config field {field.name}"
+    for key in getattr(config_cls, "net_keys", ()):  # the nested agent.net.* keys it reads
+        assert f"| `net.{key}` |" in rendered, f"{rel} does not list {agent}'s network key net.{key}"
 
 
 def test_hparam_meaning_comes_from_the_source_comment() -> None:
-    # agents/dqn.py: `encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) ...`
+    # rlsuite/config.py NetConfig: `# a `rlsuite fit` run (vae/cnn) whose encoder ...` above `encoder`
     rows = {name: meaning for name, _, _, meaning in docs_site.hparam_rows("dqn")}
-    assert "rlsuite fit" in rows["encoder"]
+    assert "rlsuite fit" in rows["net.encoder"]
+    assert "runtime.fused_optimizer" in rows and "runtime.numba_acting" not in rows  # the switches DQN reads
     defaults = {name: default for name, default, _, _ in docs_site.hparam_rows("rainbow")}
     assert defaults["double"] == "True"  # rainbow's preset applied over DQN's defaults
 

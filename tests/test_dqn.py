@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 import rlsuite
 from rlsuite.buffers import ReplayBuffer
+from rlsuite.config import NetConfig
 from rlsuite.nets import NoisyLinear
 from tests.learning import assert_quorum, seed_sets
 
@@ -121,7 +122,7 @@ def test_n_step_returns_and_discounts_from_the_replay():
 # ----------------------------------------------------------------------------- network
 def test_dueling_network_mean_over_actions_is_the_value():
     space = gym.spaces.Box(-1, 1, (4,), np.float32)
-    net = QNetwork(space, 3, DQNConfig(dueling=True, net_arch=[8, 8]))
+    net = QNetwork(space, 3, DQNConfig(dueling=True, net=NetConfig(widths=[8, 8])))
     x = torch.randn(5, 4)
     q = net(x)
     value = net.head.value(net.body(x)).squeeze(-1)
