@@ -188,8 +188,8 @@ def test_reinforce_with_ema_baseline_finds_the_best_sequence(seeds: tuple[int, .
 
     def score(seed: int) -> float:
         agent = rlsuite.make_agent(
-            "reinforce", env=lambda: NASEnv(space, TableEvaluator(space, table)), seed=seed, recurrent="lstm",
-            recurrent_hidden=32, embed_dim=16, baseline="ema", baseline_decay=0.95, gamma=1.0, lr=2e-2,
+            "reinforce", env=lambda: NASEnv(space, TableEvaluator(space, table)), seed=seed,
+            net={"recurrent": "lstm", "recurrent_hidden": 32, "embed_dim": 16}, baseline="ema", baseline_decay=0.95, gamma=1.0, lr=2e-2,
             ent_coef=1e-3, batch_episodes=4)
         agent.learn(total_steps=9 * 4 * 150)  # 150 batches: seeds 0-7 find it 7/8 (75 batches: 6/8)
         agent.begin_episode()
@@ -232,10 +232,10 @@ def test_baselines_on_the_table() -> None:
 
 
 def test_recurrent_policy_is_refused_by_agents_without_support() -> None:
-    with pytest.raises(rlsuite.errors.ConfigError, match="a2c cannot train a recurrent policy"):
-        rlsuite.make_agent("a2c", env="CartPole-v1", recurrent="lstm")
+    with pytest.raises(rlsuite.errors.ConfigError, match="does not use agent.net.recurrent"):
+        rlsuite.make_agent("a2c", env="CartPole-v1", net={"recurrent": "lstm"})
     with pytest.raises(rlsuite.errors.ConfigError, match="one minibatch per rollout"):
-        rlsuite.make_agent("ppo", env="CartPole-v1", recurrent="lstm", n_steps=64, batch_size=32)
+        rlsuite.make_agent("ppo", env="CartPole-v1", net={"recurrent": "lstm"}, n_steps=64, batch_size=32)
 
 
 def test_ppo_trains_the_recurrent_controller_on_the_table() -> None:
