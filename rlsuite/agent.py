@@ -3,9 +3,11 @@
 A subclass declares its hyperparameters as a dataclass (``Config``), which spaces it handles,
 and which attributes make up its state (``persistent``); it implements :meth:`setup` (build
 networks, optimizers, buffers), :meth:`act`, and :meth:`train_until` (usually by using one of the
-two loop families: :mod:`rlsuite.offpolicy` or :mod:`rlsuite.onpolicy`). The base class does the
-rest the same way for all: seeding, devices, env construction, budgets and schedules, logging,
-resume points and checkpoints.
+two loop families: :mod:`rlsuite.offpolicy` or :mod:`rlsuite.onpolicy`). Its learning step builds
+optimizers with ``self.optimizers``, minimizes losses with :meth:`step` and returns an
+:class:`rlsuite.update.UpdateStats`, which :meth:`finish_update` checks and logs. The base class does
+the rest the same way for all: seeding, devices, env construction, budgets and schedules, logging,
+the non-finite guard, resume points and checkpoints.
 
 The core imports one way (a test checks it): errors, constraints, env_plugin → registry (plugins)
 → envspec (what ``env=`` means) → config (composition, validation) → agent → run → cli.
