@@ -99,7 +99,7 @@ class PPO(OnPolicyAgent):
             advantages = normalize_advantages(advantages)
         columns = (obs, actions, old_log_probs, old_values, advantages, returns)
         stats = UpdateStats({"train/lr": lr})
-        n_minibatches = 0
+        n_minibatches, kl = 0, None
         for _ in range(cfg.n_epochs):
             for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
                     columns, self.batch_size):
@@ -124,9 +124,10 @@ class PPO(OnPolicyAgent):
                 with torch.no_grad():
                     clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
                 stats.add({"loss/policy": policy_loss, "loss/value": v_loss, "grad norm": grad_norm,
-                           "loss/entropy": entropy, "train/approx_kl": kl, "train/clip_fraction": clip_fraction})
+                           "loss/entropy": entropy, "train/clip_fraction": clip_fraction})
                 n_minibatches += 1
             else:
                 continue
             break  # the target-KL stop ends all epochs
-        return stats.add({"train/minibatches": n_minibatches})
+        # the KL last measured: before the last step, or the one that stopped the epochs
+        return stats.add({"train/minibatches": n_minibatches, "train/approx_kl": kl})
