@@ -54,10 +54,12 @@ from rlsuite.constraints import (
     section,
 )
 from rlsuite.errors import IncompatibleEnvError
+from rlsuite.losses import critic_regression_loss, deterministic_policy_loss
 from rlsuite.nets import MLP, PRECISIONS
 from rlsuite.nets.critics import Critics, scale_action, unscale_action
 from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
+from rlsuite.update import UpdateStats
 
 # --------------------------------------------------------------------------- mathematics
 
@@ -183,12 +185,8 @@ class DDPG(Agent):
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.actor_target.requires_grad_(False)
         self.critic_target.requires_grad_(False)
-        self.actor_params = list(self.actor.parameters())
-        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr,
-                                                fused=self.runtime.fused_optimizer or None)
-        self.critic_params = list(self.critic.parameters())
-        self.critic_optimizer = torch.optim.Adam(self.critic_params, lr=cfg.critic_lr or cfg.lr,
-                                                 fused=self.runtime.fused_optimizer or None)
+        self.actor_optimizer = self.optimizers.adam(self.actor.parameters(), cfg.actor_lr or cfg.lr)
+        self.critic_optimizer = self.optimizers.adam(self.critic.parameters(), cfg.critic_lr or cfg.lr)
 
         # The buffer stores normalised actions, so critics and targets never see env units.
         normalized_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
@@ -197,8 +195,6 @@ class DDPG(Agent):
                                          pin_memory=self.device.type == "cuda")
         self.ou_noise = OrnsteinUhlenbeckNoise((cfg.n_envs, self.action_dim), cfg.noise_std)
         self.autocast_dtype = PRECISIONS[self.runtime.precision]
-        self._loss_sums = torch.zeros(2, device=self.device)
-        self._loss_counts = [0, 0]
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -256,9 +252,9 @@ class DDPG(Agent):
         if self.steps > cfg.learning_starts and phases > 0:
             n_updates = phases * (cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq)
             for _ in range(n_updates):
-                self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device))
+                self.finish_update(self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device)))
 
-    def update(self, batch: Any) -> None:
+    def update(self, batch: Any) -> UpdateStats:
         """One critic step and, every ``policy_delay`` of them, one actor step and target update."""
         cfg = self.config
         with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
@@ -268,42 +264,20 @@ class DDPG(Agent):
                 if cfg.target_noise > 0:
                     next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip)
                 y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
-            q = self.critic(batch.obs, batch.actions).float()
-            critic_loss = (q - y).pow(2).mean(dim=1).sum()
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optimizer.step()
+            critic_loss = critic_regression_loss(self.critic(batch.obs, batch.actions).float(), y)
+        self.step(self.critic_optimizer, critic_loss)
         self.updates += 1
-        self.nonfinite.add("loss/critic", critic_loss)
-        self._record(0, critic_loss)
+        stats = UpdateStats({"loss/critic": critic_loss})
 
         if self.updates % cfg.policy_delay == 0:
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                                 enabled=self.autocast_dtype is not None):
-                actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean()
-            self.actor_optimizer.zero_grad(set_to_none=True)
-            # Only the actor's gradients: the critic's weight gradients are never computed.
-            actor_loss.backward(inputs=self.actor_params)
-            self.actor_optimizer.step()
+                actor_loss = deterministic_policy_loss(self.critic.q1(batch.obs, self.actor(batch.obs)).float())
+            self.step(self.actor_optimizer, actor_loss)
             polyak_update(self.critic, self.critic_target, cfg.tau)
             polyak_update(self.actor, self.actor_target, cfg.tau)
-            self.nonfinite.add("loss/actor", actor_loss)
-            self._record(1, actor_loss)
-        self.nonfinite.check(self.steps, self.updates)  # one host sync per update (free on CPU)
-
-    def _record(self, which: int, loss: torch.Tensor) -> None:
-        """Sum losses on the device; hand averages to the logger every ``log_interval`` updates, so
-        there is no host sync per update."""
-        self._loss_sums[which] += loss.detach()
-        self._loss_counts[which] += 1
-        if which == 0 and self.updates % self.config.log_interval == 0:
-            sums = self._loss_sums.tolist()
-            metrics = {"loss/critic": sums[0] / max(self._loss_counts[0], 1)}
-            if self._loss_counts[1]:
-                metrics["loss/actor"] = sums[1] / self._loss_counts[1]
-            self.logger.record(metrics)
-            self._loss_sums.zero_()
-            self._loss_counts = [0, 0]
+            stats.add({"loss/actor": actor_loss})
+        return stats
 
     def train_until(self, until_step: int) -> None:
         run_step_loop(self, until_step)

@@ -58,7 +58,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
@@ -76,9 +75,11 @@ from rlsuite.constraints import (
     probability,
     section,
 )
+from rlsuite.losses import c51_cross_entropy, elementwise_td_loss
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
 from rlsuite.offpolicy import Transition, exploration_hint, run_step_loop, sample_from_masks
 from rlsuite.targets import polyak_update
+from rlsuite.update import Optimizers, UpdateStats
 
 
 @dataclass
@@ -165,13 +166,6 @@ def c51_target_distribution(
     return categorical_projection(chosen, rewards, discounts, support)
 
 
-def elementwise_loss(td_error: torch.Tensor, kind: str) -> torch.Tensor:
-    """Huber (δ = 1, the Nature paper's error clipping) or squared TD error, per sample."""
-    if kind == "huber":
-        return F.smooth_l1_loss(td_error, torch.zeros_like(td_error), reduction="none")
-    return td_error.square()
-
-
 # ----------------------------------------------------------------------------- the network
 class QNetwork(nn.Module):
     """Body (conv encoder or flatten + MLP) -> :class:`QHead`. The head owns the last hidden layer,
@@ -244,10 +238,8 @@ class DQN(Agent):
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.target_net.dropout_active(False)  # bootstrap targets from the whole network
-        # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps,
-                                          fused=self.runtime.fused_optimizer or None)
+        self.optimizer = self.optimizers.adam(self.params, cfg.lr, eps=cfg.optimizer_eps)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
@@ -331,7 +323,7 @@ class DQN(Agent):
             self.update_target(1.0)
         rounds = self.steps // cfg.train_freq - prev // cfg.train_freq
         if rounds > 0 and self.steps > cfg.learning_starts:
-            self.train(rounds * cfg.gradient_steps)
+            self.finish_update(self.update(rounds * cfg.gradient_steps))
 
     def sample_batches(self, n_updates: int):
         """``n_updates`` batches as torch tensors on the device (see the deviations)."""
@@ -346,9 +338,10 @@ class DQN(Agent):
             part = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
             yield type(big)(*(x[part] for x in big))
 
-    def train(self, n_updates: int) -> None:
+    def update(self, n_updates: int) -> UpdateStats:
+        """One training round: ``n_updates`` gradient steps, each on a fresh minibatch."""
         cfg = self.config
-        losses = []
+        stats = UpdateStats({"train/epsilon": self.epsilon})
         for batch in self.sample_batches(n_updates):
             self.q_net.reset_noise()
             self.target_net.reset_noise()
@@ -356,23 +349,16 @@ class DQN(Agent):
                 loss_per_sample, priorities = self.distributional_loss(batch)
             else:
                 loss_per_sample, priorities = self.td_loss(batch)
-            loss = (batch.weights * loss_per_sample).mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.nonfinite.add("loss/q", loss)
-            if cfg.max_grad_norm is not None:
-                self.nonfinite.add("grad norm", torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
-            self.optimizer.step()
+            loss = (batch.weights * loss_per_sample).mean()  # importance weights: 1 without prioritized replay
+            grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
             if cfg.prioritized:
                 per = cast(PrioritizedReplayBuffer, self.buffer)
                 per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
             if cfg.tau < 1.0:
                 self.update_target(cfg.tau)
-            losses.append(loss.detach())
+            stats.add({"loss/q": loss, "grad norm": grad_norm})
             self.updates += 1
-        self.nonfinite.check(self.steps, self.updates)
-        if losses:
-            self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
+        return stats
 
     def td_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample Huber/MSE TD loss and |δ| for the priorities (``nets``: (online, target) to use
@@ -389,7 +375,7 @@ class DQN(Agent):
             next_values = bootstrap_q(target_net(batch.next_obs), q_online_next)
             targets = td_targets(batch.rewards, batch.discounts, next_values)
         td_error = targets - q_all.gather(1, actions).squeeze(1)
-        return elementwise_loss(td_error, self.config.loss), td_error.detach().abs()
+        return elementwise_td_loss(td_error, self.config.loss), td_error.detach().abs()
 
     def distributional_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None
                             ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -406,7 +392,7 @@ class DQN(Agent):
             target = c51_target_distribution(target_net(batch.next_obs), batch.rewards, batch.discounts,
                                              self.support, online_next)
         log_probs = logits[torch.arange(len(actions), device=actions.device), actions].log_softmax(dim=-1)
-        cross_entropy = -(target * log_probs).sum(dim=-1)
+        cross_entropy = c51_cross_entropy(log_probs, target)
         kl = cross_entropy.detach() + torch.special.xlogy(target, target).sum(dim=-1)
         return cross_entropy, kl.clamp_min(0.0)
 
@@ -419,9 +405,8 @@ class DQN(Agent):
         if cfg.gradient_steps == 0:
             return 0.0
         q_net, target_net = copy.deepcopy(self.q_net), copy.deepcopy(self.target_net)
-        params = list(q_net.parameters())
-        optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.optimizer_eps,
-                                     fused=self.runtime.fused_optimizer or None)
+        optimizers = Optimizers(fused=self.runtime.fused_optimizer)  # the agent's own packings stay untouched
+        optimizer = optimizers.adam(q_net.parameters(), cfg.lr, eps=cfg.optimizer_eps)
         b = cfg.batch_size
         obs = torch.zeros((b, *(self.observation_space.shape or ())),
                           dtype=torch.from_numpy(np.zeros(0, self.observation_space.dtype)).dtype, device=self.device)
@@ -432,12 +417,7 @@ class DQN(Agent):
         seconds = []
         for _ in range(repeats + 1):  # the first pass warms up allocations and kernels
             start = time.perf_counter()
-            loss = loss_fn(batch, (q_net, target_net))[0].mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
+            optimizers.step(optimizer, loss_fn(batch, (q_net, target_net))[0].mean(), cfg.max_grad_norm)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             seconds.append(time.perf_counter() - start)
@@ -461,5 +441,4 @@ class Rainbow(DQN):
     hparams_from = "dqn"
 
 
-__all__ = ["DQN", "DQNConfig", "QNetwork", "Rainbow", "bootstrap_q", "c51_target_distribution", "td_targets",
-           "elementwise_loss"]
+__all__ = ["DQN", "DQNConfig", "QNetwork", "Rainbow", "bootstrap_q", "c51_target_distribution", "td_targets"]

@@ -50,6 +50,7 @@ from rlsuite.meta.sampling import Episodes, sample_episodes
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets import MLP
 from rlsuite.trust_region import MetricProduct, Objective, trust_region_step
+from rlsuite.update import UpdateStats
 
 Params = dict[str, torch.Tensor]
 
@@ -313,7 +314,7 @@ class MAML(Agent):
 
         return objective, first_order_kl, gauss_newton_metric
 
-    def meta_update(self, train: Episodes, valid: Episodes) -> dict[str, float]:
+    def meta_update(self, train: Episodes, valid: Episodes) -> dict[str, float | torch.Tensor]:
         """One TRPO step on θ for :meth:`meta_objective`."""
         cfg = self.config
         objective, first_order_kl, gauss_newton_metric = self.meta_closures(train, valid)
@@ -324,7 +325,7 @@ class MAML(Agent):
                                  max_kl=cfg.max_kl, cg_iters=cfg.cg_iters, cg_damping=cfg.cg_damping,
                                  line_search_steps=cfg.line_search_steps, line_search_shrink=cfg.line_search_shrink)
 
-    def meta_iteration(self) -> dict[str, float]:
+    def meta_iteration(self) -> UpdateStats:
         cfg = self.config
         tasks = self.split.train_tasks(self.rng, cfg.meta_batch_size)
         self.last_task_seeds = tasks.seeds
@@ -337,9 +338,11 @@ class MAML(Agent):
             self.steps += valid.n_steps
         info = self.meta_update(train, valid)
         self.updates += 1
-        info["return_before"] = train.returns().mean().item()
-        info["return_after"] = valid.returns().mean().item()
-        return info
+        return UpdateStats({
+            "loss/surrogate": info.pop("surrogate"), "Fisher quadratic form sᵀFs": info.pop("quadratic form"),
+            **{f"meta/{key}": value for key, value in info.items()},
+            "meta/return_before": train.returns().mean().item(), "meta/return_after": valid.returns().mean().item(),
+        })
 
     # ----------------------------------------------------------------- the Agent loop
     def start_segment(self) -> None:
@@ -348,8 +351,7 @@ class MAML(Agent):
     def train_until(self, until_step: int) -> None:
         while self.steps < until_step:
             prev = self.steps
-            info = self.meta_iteration()
-            self.logger.log({f"meta/{key}": value for key, value in info.items()}, self.steps)
+            self.finish_update(self.meta_iteration())
             self.after_step(prev)
 
     def meta_test(self, n_tasks: int = 40, steps: int = 3, seed: int = 100_000, n_traj: int | None = None

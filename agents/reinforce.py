@@ -37,7 +37,9 @@ import torch
 
 from rlsuite.constraints import at_least_one, finite, one_of, positive, probability
 from rlsuite.errors import ConfigError
+from rlsuite.losses import entropy_bonus, normalize_advantages, policy_gradient_loss, value_loss
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
+from rlsuite.update import UpdateStats
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -83,8 +85,8 @@ class Reinforce(OnPolicyAgent):
             raise ConfigError("reinforce needs separate policy and baseline networks (agent.net.shared=false)")
         self.actor_params = self.policy.actor_parameters()
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
-        self.optimizer = self.adam(self.actor_params, cfg.lr)
-        self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)
+        self.optimizer = self.optimizers.adam(self.actor_params, cfg.lr, eps=cfg.optimizer_eps)
+        self.critic_optimizer = self.optimizers.adam(self.critic_params, cfg.critic_lr, eps=cfg.optimizer_eps)
         # [b, whether b has been started]; and which envs begin an episode at the next rollout's first step
         self.ema_baseline = np.zeros(2, np.float64)
         self.starts_next = np.ones(cfg.n_envs, np.bool_)
@@ -112,7 +114,7 @@ class Reinforce(OnPolicyAgent):
     def rollout_done(self, step: int, episodes_finished: int) -> bool:
         return episodes_finished >= self.config.batch_episodes or step + 1 >= self.config.n_steps
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
@@ -122,22 +124,18 @@ class Reinforce(OnPolicyAgent):
             advantages = self.tensor(self.ema_advantages(data.returns))
         else:
             advantages = self.tensor(data.advantages)  # G_t − V(S_t) with V from collection time
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
 
         dist = rollout_distribution(self)
-        policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
+        policy_loss = policy_gradient_loss(dist.log_prob(self.tensor(data.actions)), advantages)
         if cfg.ent_coef != 0.0:
-            policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
-        self.nonfinite.add("loss/policy", policy_loss)
-        self.nonfinite.add("grad norm (actor)", self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm))
-
-        value_loss = torch.zeros(())
+            policy_loss = policy_loss - cfg.ent_coef * entropy_bonus(dist.entropy())
+        stats = UpdateStats({"loss/policy": policy_loss, "train/lr": lr, "train/batch_steps": len(returns),
+                             "train/baseline": float(self.ema_baseline[0])})
+        stats.add({"grad norm (actor)": self.step(self.optimizer, policy_loss, cfg.max_grad_norm)})
         for _ in range(cfg.critic_epochs if cfg.baseline == "value" else 0):
-            value_loss = (self.policy.value(obs) - returns).pow(2).mean()
-            self.nonfinite.add("loss/value", value_loss)
-            critic_grad_norm = self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)
-            self.nonfinite.add("grad norm (critic)", critic_grad_norm)
-        self.nonfinite.check(self.steps, self.updates)
-        self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
-                            "train/batch_steps": len(returns), "train/baseline": float(self.ema_baseline[0])})
+            critic_loss = value_loss(self.policy.value(obs), returns)
+            stats.add({"loss/value": critic_loss,
+                       "grad norm (critic)": self.step(self.critic_optimizer, critic_loss, cfg.max_grad_norm)})
+        return stats

@@ -32,8 +32,10 @@ import torch
 from rlsuite.config import FEEDFORWARD_NET_KEYS
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
+from rlsuite.losses import normalize_advantages, value_loss
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 from rlsuite.trust_region import trust_region_step
+from rlsuite.update import UpdateStats
 
 
 @dataclass
@@ -69,9 +71,10 @@ class TRPO(OnPolicyAgent):
         if self.policy.log_std is not None:
             self.actor_params.append(self.policy.log_std)
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
-        self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)
+        self.critic_optimizer = self.optimizers.adam(self.critic_params, cfg.critic_lr, eps=cfg.optimizer_eps)
 
-    def policy_step(self, obs: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor) -> dict[str, float]:
+    def policy_step(self, obs: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor
+                    ) -> dict[str, float | torch.Tensor]:
         """One trust-region step on the actor parameters; returns what happened (KL, improvement)."""
         cfg = self.config
         params = self.actor_params
@@ -91,28 +94,27 @@ class TRPO(OnPolicyAgent):
 
         return trust_region_step(params, objective, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters,
                                  cg_damping=cfg.cg_damping, line_search_steps=cfg.line_search_steps,
-                                 line_search_shrink=cfg.line_search_shrink, nonfinite=self.nonfinite)
+                                 line_search_shrink=cfg.line_search_shrink)
 
-    def fit_value(self, obs: torch.Tensor, returns: torch.Tensor) -> float:
+    def fit_value(self, obs: torch.Tensor, returns: torch.Tensor, stats: UpdateStats) -> None:
         cfg = self.config
         for _ in range(cfg.critic_epochs):
             for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.critic_batch_size):
-                loss = (self.policy.value(mb_obs) - mb_returns).pow(2).mean()
-                self.gradient_step(self.critic_optimizer, loss)
-                self.nonfinite.add("loss/value", loss)
-        return loss.item()
+                loss = value_loss(self.policy.value(mb_obs), mb_returns)
+                self.step(self.critic_optimizer, loss)
+                stats.add({"loss/value": loss})
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
         cfg = self.config
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
         data = self.rollout_batch()
         obs, actions = self.tensor(data.obs), self.tensor(data.actions)
         advantages = self.tensor(data.advantages)
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
         info = self.policy_step(obs, actions, advantages)
-        value_loss = self.fit_value(obs, self.tensor(data.returns))
-        self.nonfinite.check(self.steps, self.updates)
-        self.logger.record({"train/kl": info["kl"], "train/improvement": info["improvement"],
-                            "train/step_fraction": info["step_fraction"], "train/accepted": info["accepted"],
-                            "loss/value": value_loss})
+        stats = UpdateStats({"loss/surrogate": info["surrogate"], "Fisher quadratic form sᵀFs": info["quadratic form"],
+                             "train/kl": info["kl"], "train/improvement": info["improvement"],
+                             "train/step_fraction": info["step_fraction"], "train/accepted": info["accepted"]})
+        self.fit_value(obs, self.tensor(data.returns), stats)
+        return stats

@@ -3,9 +3,11 @@
 A subclass declares its hyperparameters as a dataclass (``Config``), which spaces it handles,
 and which attributes make up its state (``persistent``); it implements :meth:`setup` (build
 networks, optimizers, buffers), :meth:`act`, and :meth:`train_until` (usually by using one of the
-two loop families: :mod:`rlsuite.offpolicy` or :mod:`rlsuite.onpolicy`). The base class does the
-rest the same way for all: seeding, devices, env construction, budgets and schedules, logging,
-resume points and checkpoints.
+two loop families: :mod:`rlsuite.offpolicy` or :mod:`rlsuite.onpolicy`). Its learning step builds
+optimizers with ``self.optimizers``, minimizes losses with :meth:`step` and returns an
+:class:`rlsuite.update.UpdateStats`, which :meth:`finish_update` checks and logs. The base class does
+the rest the same way for all: seeding, devices, env construction, budgets and schedules, logging,
+the non-finite guard, resume points and checkpoints.
 
 The core imports one way (a test checks it): errors, constraints, env_plugin → registry (plugins)
 → envspec (what ``env=`` means) → config (composition, validation) → agent → run → cli.
@@ -31,6 +33,7 @@ from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, R
 from rlsuite.loggers import NullLogger
 from rlsuite.nonfinite import NonFiniteWatch
 from rlsuite.spaces import describe, space_from_json, space_to_json
+from rlsuite.update import Optimizers, UpdateStats
 
 __all__ = ["Agent", "AgentConfig", "build_config", "config_error", "load", "make_agent", "resolve_device"]
 
@@ -42,6 +45,7 @@ class AgentConfig:
 
     gamma: float = field(default=0.99, metadata=probability)
     n_envs: int = field(default=1, metadata=at_least_one)
+    log_interval: int = field(default=1, metadata=at_least_one)  # updates between loss records (averaged over them)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -120,6 +124,11 @@ class Agent:
         # The non-finite guard (rlsuite.nonfinite): env values and update losses; .enabled switches it.
         self.nonfinite = NonFiniteWatch(check_finite)
         self.logger: Any = NullLogger()
+        self.unlogged = UpdateStats()  # the update statistics since the last loss record
+        # The optimizer factory and step (rlsuite.update): the runtime switches of the agents that have them.
+        reads = type(self).runtime_keys
+        self.optimizers = Optimizers(fused="fused_optimizer" in reads and self.runtime.fused_optimizer,
+                                     flat_parameters="flat_parameters" in reads and self.runtime.flat_parameters)
         seeding.seed_everything(self.seed)
         try:
             self.setup()
@@ -140,6 +149,30 @@ class Agent:
     def train_until(self, until_step: int) -> None:
         """Collect experience and update until ``self.steps >= until_step``."""
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- learning steps
+    def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+             max_grad_norm: float | None = None) -> torch.Tensor | None:
+        """Minimize ``loss`` by one step of ``optimizer`` (built by ``self.optimizers``): fresh gradients
+        of its parameters, global norm clipped to ``max_grad_norm`` (``None`` or ≤ 0: not clipped),
+        then the update. Returns the gradient norm before clipping (``None`` without clipping)."""
+        return self.optimizers.step(optimizer, loss, max_grad_norm)
+
+    def finish_update(self, stats: UpdateStats) -> None:
+        """What follows every update, for every agent: the non-finite guard over all the update's
+        tensors (one host sync), and every ``log_interval`` updates the mean of each metric since the
+        last record handed to the logger."""
+        if self.nonfinite.enabled:
+            for name, value in stats:
+                if isinstance(value, torch.Tensor):
+                    self.nonfinite.add(name, value)
+            self.nonfinite.check(self.steps, self.updates)
+        self.unlogged.entries.extend(stats.entries)
+        if self.updates % int(getattr(self.config, "log_interval", 1)) == 0:
+            metrics = self.unlogged.metrics()
+            if metrics:
+                self.logger.record({name: float(value) for name, value in metrics.items()})
+            self.unlogged = UpdateStats()
 
     # ----------------------------------------------------------------- what a run costs (rlsuite.cost)
     @property

@@ -44,11 +44,11 @@ from rlsuite.buffers import RolloutBatch, RolloutBuffer
 from rlsuite.config import FEEDFORWARD_NET_KEYS, RECURRENT_NET_KEYS, NetConfig
 from rlsuite.constraints import at_least_one, positive, probability, section
 from rlsuite.errors import ConfigError
-from rlsuite.flat_params import FlatParameters
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
 from rlsuite.running_stats import RunningMeanStd
+from rlsuite.update import UpdateStats
 
 __all__ = ["ObsNormalizer", "OnPolicyAgent", "OnPolicyConfig", "RewardNormalizer", "RolloutLoop", "RunningMeanStd",
            "collect_rollout", "flatten_rollout", "local_rollout_loop", "rollout_distribution"]
@@ -190,7 +190,8 @@ class OnPolicyAgent(Agent):
             else None
         # a batch gathered from rollout workers whose lengths differ (REINFORCE's whole episodes)
         self.gathered_batch: RolloutBatch | None = None
-        self.packings: dict[int, FlatParameters] = {}  # id of a packed tensor -> its FlatParameters
+        if recurrent:  # flat_parameters packs feed-forward policies only
+            self.optimizers.flat_parameters = False
         self.setup_optimizers()
         if runtime.workers and type(self).train_until is not OnPolicyAgent.train_until:
             raise ConfigError(f"agent '{self.name}' collects with a loop of its own; runtime.workers is not "
@@ -207,7 +208,8 @@ class OnPolicyAgent(Agent):
     def setup_optimizers(self) -> None:
         raise NotImplementedError
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
+        """One learning step on :meth:`rollout_batch`; returns what it computed (losses, gradient norms)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers for subclasses
@@ -229,52 +231,6 @@ class OnPolicyAgent(Agent):
         shuffled = tuple(column[perm] for column in columns)
         for start in range(0, total, batch_size):
             yield tuple(column[start:start + batch_size] for column in shuffled)
-
-    def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3); fused into one kernel per step unless
-        ``fused_optimizer=false`` (same math, far fewer small ops). Step it with :meth:`gradient_step`."""
-        return torch.optim.Adam(self.optimized(params), lr=lr, eps=self.config.optimizer_eps,
-                                fused=self.runtime.fused_optimizer or None)
-
-    def rmsprop(self, params: Any, lr: float, alpha: float, eps: float) -> torch.optim.Optimizer:
-        """PyTorch's RMSprop; multi-tensor (foreach) unless ``fused_optimizer=false``. Step it with
-        :meth:`gradient_step`."""
-        return torch.optim.RMSprop(self.optimized(params), lr=lr, alpha=alpha, eps=eps,
-                                   foreach=self.runtime.fused_optimizer or None)
-
-    def optimized(self, params: Any) -> list[torch.nn.Parameter]:
-        """What an optimizer of ``params`` holds: with ``flat_parameters`` one tensor packing them
-        (:class:`rlsuite.flat_params.FlatParameters`), else the parameters themselves."""
-        params = list(params)
-        if not self.runtime.flat_parameters or isinstance(self.policy, RecurrentActorCritic):
-            return params
-        packed = FlatParameters(p for p in params if p.requires_grad)
-        self.packings[id(packed.flat)] = packed
-        return [packed.flat]
-
-    def gradient_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-                      max_grad_norm: float | None = None) -> torch.Tensor | None:
-        """Minimize ``loss`` by one step of ``optimizer``: fresh gradients of its parameters, their
-        global norm clipped to ``max_grad_norm`` (when given), then the update. Returns the gradient norm
-        before clipping (None without clipping), for the non-finite guard."""
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        packed = self.packings.get(id(params[0])) if len(params) == 1 else None
-        if packed is not None:
-            packed.prepare_grads()  # backward accumulates into the packed gradient's views
-        else:
-            for p in params:  # optimizer.zero_grad(set_to_none=True) without its profiler scope, which costs more
-                p.grad = None
-        loss.backward()
-        grad_norm = None
-        if max_grad_norm is not None and packed is not None:  # clip_grad_norm_'s formula on the one tensor,
-            grad = params[0].grad  # without its handling of tensor lists (≈ 15 of its ≈ 25 µs here)
-            assert grad is not None
-            grad_norm = torch.linalg.vector_norm(grad)
-            grad.mul_((max_grad_norm / (grad_norm + 1e-6)).clamp_(max=1.0))
-        elif max_grad_norm is not None:  # multi-tensor kernels wherever torch has them
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        optimizer.step()
-        return grad_norm
 
     def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:
         """``lr`` after annealing (when ``anneal_lr``), also set on ``optimizer`` when given."""
@@ -371,7 +327,7 @@ def local_rollout_loop(agent: OnPolicyAgent, until_step: int) -> None:
     while agent.steps < until_step:
         rollout_start = agent.steps
         cut = collect_rollout(agent)
-        agent.update()
+        agent.finish_update(agent.update())
         agent.updates += 1
         agent.after_step(rollout_start)
         if cut:

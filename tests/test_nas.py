@@ -189,7 +189,8 @@ def test_reinforce_with_ema_baseline_finds_the_best_sequence(seeds: tuple[int, .
     def score(seed: int) -> float:
         agent = rlsuite.make_agent(
             "reinforce", env=lambda: NASEnv(space, TableEvaluator(space, table)), seed=seed,
-            net={"recurrent": "lstm", "recurrent_hidden": 32, "embed_dim": 16}, baseline="ema", baseline_decay=0.95, gamma=1.0, lr=2e-2,
+            net={"recurrent": "lstm", "recurrent_hidden": 32, "embed_dim": 16}, baseline="ema", baseline_decay=0.95,
+            gamma=1.0, lr=2e-2,
             ent_coef=1e-3, batch_episodes=4)
         agent.learn(total_steps=9 * 4 * 150)  # 150 batches: seeds 0-7 find it 7/8 (75 batches: 6/8)
         agent.begin_episode()

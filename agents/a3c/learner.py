@@ -21,6 +21,7 @@ from rlsuite.buffers import gae
 from rlsuite.config import NetConfig
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, section
 from rlsuite.errors import RLSuiteError
+from rlsuite.losses import actor_critic_loss
 from rlsuite.nonfinite import NonFiniteWatch, check_env_step
 from rlsuite.offpolicy import EpisodeTracker, true_next_obs
 from rlsuite.policies import ActorCritic
@@ -83,17 +84,6 @@ def n_step_targets(rewards: np.ndarray, values: np.ndarray, last_values: np.ndar
     cut = truncated & ~terminated
     next_values[cut] = final_values[cut]
     return gae(rewards, values, next_values, terminated, terminated | truncated, gamma, lam)
-
-
-def a3c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tensor, advantages: torch.Tensor,
-             returns: torch.Tensor, ent_coef: float, vf_coef: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """``−mean(log π · A) − β·mean(H) + c_v·mean((R − V)²)``; A and R are constants."""
-    policy_loss = -(log_probs * advantages).mean()
-    entropy_mean = entropy.mean()
-    value_loss = (returns - values).pow(2).mean()
-    loss = policy_loss - ent_coef * entropy_mean + vf_coef * value_loss
-    stats = {"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "loss/entropy": entropy_mean.item()}
-    return loss, stats
 
 
 def build_policy(observation_space: gym.Space, action_space: gym.Space, cfg: A3CConfig) -> ActorCritic:
@@ -161,14 +151,14 @@ class SegmentLearner:
         log_probs, entropy, v = local.evaluate_actions(
             torch.as_tensor(self.obs_buf[:t].reshape(t * N, *obs.shape[1:])),
             torch.as_tensor(self.action_buf[:t].reshape(t * N, *local.action_shape)))
-        loss, stats = a3c_loss(log_probs, entropy, v, torch.as_tensor(advantages.reshape(-1)),
-                               torch.as_tensor(returns.reshape(-1)), cfg.ent_coef, cfg.vf_coef)
+        loss = actor_critic_loss(log_probs, entropy, v, torch.as_tensor(advantages.reshape(-1)),
+                                 torch.as_tensor(returns.reshape(-1)), cfg.ent_coef, cfg.vf_coef)
         for p in self.params:
             p.grad = None
-        loss.backward()
+        loss.total.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.params, math.inf if cfg.max_grad_norm is None else cfg.max_grad_norm)
         if self.check_finite:  # a bad gradient never leaves the worker
-            self.watch.add("loss", loss)
+            self.watch.add("loss", loss.total)
             self.watch.add("grad norm", grad_norm)
             self.watch.check(global_steps())
-        return stats
+        return {"loss/policy": loss.policy.item(), "loss/value": loss.value.item(), "loss/entropy": loss.entropy.item()}

@@ -243,7 +243,7 @@ def train_with_rollout_workers(agent: OnPolicyAgent, until_step: int) -> None:
                     agent.log_episode(episode_return, length)
             if agent.obs_normalizer.enabled:
                 agent.obs_normalizer.load_state_dict(merge_running_stats(prior, [r["obs_rms"] for r in results]))
-            agent.update()
+            agent.finish_update(agent.update())
             agent.updates += 1
             agent.after_step(rollout_start)
     finally:
