@@ -41,6 +41,7 @@ from torch import nn
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.compiled_update import compiled_update
 from rlsuite.constraints import (
     OneOf,
     Range,
@@ -131,6 +132,9 @@ class DDPGConfig(AgentConfig):
     tau: float = field(default=0.005, metadata=domain(Range(gt=0, le=1)))
     batch_size: int = field(default=256, metadata=at_least_one)
     fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
+    # each critic and actor step (loss, backward, Adam, Polyak targets) as one torch.compile'd function
+    # (rlsuite/compiled_update.py; same weights to rounding); false: the eager steps below
+    compiled_update: bool = False
     buffer_size: int = field(default=1_000_000, metadata=at_least_one)
     learning_starts: int = field(default=100, metadata=non_negative)
     train_freq: int = field(default=1, metadata=at_least_one)  # env steps (summed over envs) between training phases
@@ -199,6 +203,15 @@ class DDPG(Agent):
         self.ou_noise = OrnsteinUhlenbeckNoise((cfg.n_envs, self.action_dim), cfg.noise_std)
         self.autocast_dtype = PRECISIONS[cfg.precision]
         self._loss_sums = torch.zeros(2, device=self.device)
+        unsupported = f"precision={cfg.precision} runs under autocast" if cfg.precision != "float32" else None
+        self.compiled_critic_step = compiled_update(
+            cfg.compiled_update, self.critic_loss, {"critic": self.critic, "critic_target": self.critic_target,
+                                                    "actor_target": self.actor_target},
+            self.critic_optimizer, unsupported=unsupported, name="critic step")
+        self.compiled_actor_step = compiled_update(
+            cfg.compiled_update, self.actor_loss, {"actor": self.actor, "critic": self.critic}, self.actor_optimizer,
+            unsupported=unsupported, targets=[(self.critic, self.critic_target), (self.actor, self.actor_target)],
+            tau=cfg.tau, name="actor step")
         self._loss_counts = [0, 0]
 
     # ------------------------------------------------------------------ acting
@@ -262,35 +275,56 @@ class DDPG(Agent):
     def update(self, batch: Any) -> None:
         """One critic step and, every ``policy_delay`` of them, one actor step and target update."""
         cfg = self.config
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                            enabled=self.autocast_dtype is not None):
-            with torch.no_grad():
-                next_actions = self.actor_target(batch.next_obs)
-                if cfg.target_noise > 0:
-                    next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip)
-                y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
-            q = self.critic(batch.obs, batch.actions).float()
-            critic_loss = (q - y).pow(2).mean(dim=1).sum()
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        # TD3's smoothing noise ξ, drawn with the batch (so the compiled step sees the same numbers)
+        noise = torch.randn(len(batch.rewards), self.action_dim, device=self.device) if cfg.target_noise > 0 else None
+        if self.compiled_critic_step is not None:  # the same step, compiled (rlsuite.compiled_update)
+            critic_loss = self.compiled_critic_step(batch, noise)[0]
+        else:
+            with self.autocast():
+                critic_loss = self.critic_loss(batch, noise)[0]
+            self.critic_optimizer.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            self.critic_optimizer.step()
         self.updates += 1
         self.nonfinite.add("loss/critic", critic_loss)
         self._record(0, critic_loss)
 
         if self.updates % cfg.policy_delay == 0:
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                                enabled=self.autocast_dtype is not None):
-                actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean()
-            self.actor_optimizer.zero_grad(set_to_none=True)
-            # Only the actor's gradients: the critic's weight gradients are never computed.
-            actor_loss.backward(inputs=self.actor_params)
-            self.actor_optimizer.step()
-            polyak_update(self.critic, self.critic_target, cfg.tau)
-            polyak_update(self.actor, self.actor_target, cfg.tau)
+            if self.compiled_actor_step is not None:
+                actor_loss = self.compiled_actor_step(batch)[0]
+            else:
+                with self.autocast():
+                    actor_loss = self.actor_loss(batch)[0]
+                self.actor_optimizer.zero_grad(set_to_none=True)
+                # Only the actor's gradients: the critic's weight gradients are never computed.
+                actor_loss.backward(inputs=self.actor_params)
+                self.actor_optimizer.step()
+                polyak_update(self.critic, self.critic_target, cfg.tau)
+                polyak_update(self.actor, self.actor_target, cfg.tau)
             self.nonfinite.add("loss/actor", actor_loss)
             self._record(1, actor_loss)
         self.nonfinite.check(self.steps, self.updates)  # one host sync per update (free on CPU)
+
+    def critic_loss(self, batch: Any, noise: torch.Tensor | None) -> tuple[torch.Tensor, None]:
+        """Σ_i mean_B (Q_i(s, a) − y)² with the (smoothed, clipped double-Q) target y."""
+        cfg = self.config
+        with torch.no_grad():
+            next_actions = self.actor_target(batch.next_obs)
+            if noise is not None:
+                next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip,
+                                                       noise.to(next_actions.dtype))
+            y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
+        q = self.critic(batch.obs, batch.actions).float()
+        return (q - y).pow(2).mean(dim=1).sum(), None
+
+    def actor_loss(self, batch: Any) -> tuple[torch.Tensor, None]:
+        """−mean_B Q_1(s, μ(s))."""
+        return -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean(), None
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for the update's matmuls with ``precision=bfloat16``; a no-op otherwise."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                              enabled=self.autocast_dtype is not None)
 
     def _record(self, which: int, loss: torch.Tensor) -> None:
         """Sum losses on the device; hand averages to the logger every ``log_interval`` updates, so

@@ -63,6 +63,7 @@ from torch.nn import functional as F
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
+from rlsuite.compiled_update import compiled_update
 from rlsuite.constraints import (
     Range,
     Relation,
@@ -100,6 +101,9 @@ class DQNConfig(AgentConfig):
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
     fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
+    # the whole update (loss, backward, clipping, Adam, Polyak target) as one torch.compile'd function
+    # (rlsuite/compiled_update.py; same weights to rounding); false: the eager update below
+    compiled_update: bool = False
     # image observations: conv weights and inputs in channels-last (NHWC) layout, which oneDNN's CPU
     # convolutions run faster (same values up to float rounding); false: torch's default NCHW layout
     channels_last: bool = True
@@ -250,6 +254,11 @@ class DQN(Agent):
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps,
                                           fused=cfg.fused_optimizer or None)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
+        self.compiled_step = compiled_update(
+            cfg.compiled_update, self.q_loss, {"q_net": self.q_net, "target_net": self.target_net}, self.optimizer,
+            unsupported="dropout masks would come from the compiled kernels' own RNG" if cfg.dropout > 0 else None,
+            max_grad_norm=cfg.max_grad_norm, targets=[(self.q_net, self.target_net)] if cfg.tau < 1.0 else (),
+            tau=cfg.tau, name="DQN update")
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
             gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.alpha, seed=self.seed,
@@ -353,27 +362,40 @@ class DQN(Agent):
         for batch in self.sample_batches(n_updates):
             self.q_net.reset_noise()
             self.target_net.reset_noise()
-            if cfg.distributional:
-                loss_per_sample, priorities = self.distributional_loss(batch)
+            if self.compiled_step is not None:  # the same step, compiled (rlsuite.compiled_update)
+                loss, priorities, grad_norm = self.compiled_step(batch)
             else:
-                loss_per_sample, priorities = self.td_loss(batch)
-            loss = (batch.weights * loss_per_sample).mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+                loss, priorities = self.q_loss(batch)
+                grad_norm = self.gradient_step(loss)
+                if cfg.tau < 1.0:
+                    self.update_target(cfg.tau)
             self.nonfinite.add("loss/q", loss)
-            if cfg.max_grad_norm > 0:
-                self.nonfinite.add("grad norm", torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
-            self.optimizer.step()
+            if grad_norm is not None:
+                self.nonfinite.add("grad norm", grad_norm)
             if cfg.prioritized:
                 per = cast(PrioritizedReplayBuffer, self.buffer)
                 per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
-            if cfg.tau < 1.0:
-                self.update_target(cfg.tau)
             losses.append(loss.detach())
             self.updates += 1
         self.nonfinite.check(self.steps, self.updates)
         if losses:
             self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
+
+    def q_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch loss ``mean_i w_i · loss_i`` (w = 1 without PER) and the new priorities."""
+        loss_fn = self.distributional_loss if self.config.distributional else self.td_loss
+        loss_per_sample, priorities = loss_fn(batch)
+        return (batch.weights * loss_per_sample).mean(), priorities
+
+    def gradient_step(self, loss: torch.Tensor) -> torch.Tensor | None:
+        """Backward, gradient-norm clipping, Adam; returns the norm before clipping (None: no clipping)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = None
+        if self.config.max_grad_norm > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
+        self.optimizer.step()
+        return grad_norm
 
     def td_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample Huber/MSE TD loss and |δ| for the priorities (``nets``: (online, target) to use
