@@ -2,7 +2,7 @@
 
     python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG + SAC Pendulum 20k)
     python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 TD3 seed, 1 SAC seed
-    python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 update, SB3 vs rlsuite, interleaved
+    python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 and DQN update, SB3 / eager / compiled
     python benchmarks/offpolicy.py --agents dqn --seeds 10 --libs rlsuite   # DQN CartPole seeds 0-9, rlsuite only
     python benchmarks/offpolicy.py --quick --agents sac --steps 2000        # SAC only, a shortened budget
 
@@ -85,6 +85,7 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
 
 def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32",
             steps_override: int | None = None) -> dict[str, Any]:
+    """One seed of one library (``sb3``, ``rlsuite`` or ``rlsuite-compiled``), trained and evaluated."""
     env_id, steps, solved_at = TASKS[agent]
     steps = steps_override or steps
     hp = zoo_hparams(agent, env_id)
@@ -95,7 +96,9 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
         model.learn(steps)
         act = sb3_greedy(model)
     else:
-        extra = {"precision": precision} if agent in ("ddpg", "td3") else {}
+        extra: dict[str, Any] = {"precision": precision} if agent in ("ddpg", "td3") else {}
+        if agent != "sac":
+            extra["compiled_update"] = lib == "rlsuite-compiled"
         model = rlsuite.make_agent(agent, env=env_id, tuned=False, seed=seed, device="cpu", **hp, **extra)
         model.learn(steps)
         act = model.act
@@ -121,9 +124,11 @@ def update_timing(blocks: int = 5, per_block: int = 50) -> dict[str, float]:
     sb3.learn(400)
     ours = {p: rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp, precision=p)
             for p in ("float32", "bfloat16")}
+    ours["compiled"] = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp,
+                                          compiled_update=True)
     for agent in ours.values():
         agent.learn(400)
-    totals = {"sb3": 0.0, "float32": 0.0, "bfloat16": 0.0}
+    totals = {"sb3": 0.0, **dict.fromkeys(ours, 0.0)}
     for _ in range(blocks):
         t = time.perf_counter()
         sb3.train(gradient_steps=per_block, batch_size=hp["batch_size"])
@@ -137,6 +142,35 @@ def update_timing(blocks: int = 5, per_block: int = 50) -> dict[str, float]:
     out = {f"td3_update_ms_{k}": round(v / n * 1e3, 3) for k, v in totals.items()}
     out["td3_update_fp32_vs_sb3"] = round(totals["float32"] / totals["sb3"], 3)
     out["td3_update_bf16_vs_sb3"] = round(totals["bfloat16"] / totals["sb3"], 3)
+    out["td3_update_compiled_vs_sb3"] = round(totals["compiled"] / totals["sb3"], 3)
+    out["td3_update_compiled_vs_eager"] = round(totals["compiled"] / totals["float32"], 3)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def dqn_update_timing(blocks: int = 5, per_block: int = 100) -> dict[str, float]:
+    """Milliseconds per DQN gradient update (zoo CartPole: batch 64, [256, 256], Adam, clipping), eager
+    vs compiled, interleaved block by block; plus the compile time of the compiled agent's first round."""
+    hp = {**ZOO_DQN_CARTPOLE, "learning_starts": 256, "train_freq": 256, "gradient_steps": 1}
+    agents = {}
+    for name, compiled in (("eager", False), ("compiled", True)):
+        agents[name] = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", **hp,
+                                          compiled_update=compiled)
+        agents[name].learn(300)  # fills the buffer past learning_starts, no update yet
+    t = time.perf_counter()
+    agents["compiled"].train(1)
+    compile_s = time.perf_counter() - t
+    agents["eager"].train(1)
+    totals = dict.fromkeys(agents, 0.0)
+    for _ in range(blocks):
+        for name, agent in agents.items():
+            t = time.perf_counter()
+            agent.train(per_block)
+            totals[name] += time.perf_counter() - t
+    n = blocks * per_block
+    out = {f"dqn_update_ms_{k}": round(v / n * 1e3, 3) for k, v in totals.items()}
+    out["dqn_update_compiled_vs_eager"] = round(totals["compiled"] / totals["eager"], 3)
+    out["dqn_first_compiled_update_s"] = round(compile_s, 1)
     print(json.dumps(out), flush=True)
     return out
 
@@ -172,7 +206,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--agents", default="dqn,td3,ddpg,sac")
     parser.add_argument("--steps", type=int, default=None, help="override every task's env steps (a shorter check)")
-    parser.add_argument("--libs", default="sb3,rlsuite", help="which libraries to run (comma-separated)")
+    parser.add_argument("--libs", default="sb3,rlsuite,rlsuite-compiled",
+                        help="which libraries to run (comma-separated; rlsuite-compiled: compiled_update=true)")
+    parser.add_argument("--json", default=None, help="also write the summary JSON to this path")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--update-timing-only", action="store_true", help="only the interleaved TD3 update timing")
@@ -186,6 +222,8 @@ def main() -> None:
     t_start = time.perf_counter()
     libs = args.libs.split(",")
     timing = update_timing() if args.update_timing_only or ("td3" in seeds and "sb3" in libs) else {}
+    if args.update_timing_only or ("dqn" in seeds and "rlsuite-compiled" in libs):
+        timing.update(dqn_update_timing())
     if args.update_timing_only:
         print(json.dumps(timing))
         return
@@ -197,6 +235,8 @@ def main() -> None:
                 rows.append(run_one("sb3", agent, seed, args.eval_episodes, steps_override=args.steps))
             for precision in precisions if "rlsuite" in libs else []:
                 rows.append(run_one("rlsuite", agent, seed, args.eval_episodes, precision, args.steps))
+            if "rlsuite-compiled" in libs and agent != "sac":
+                rows.append(run_one("rlsuite-compiled", agent, seed, args.eval_episodes, steps_override=args.steps))
     summary = summarize(rows)
     print(markdown(summary))
     pick = {(s["agent"], s["lib"]): s for s in summary}
@@ -217,6 +257,15 @@ def main() -> None:
             s = pick[(agent, "rlsuite-bfloat16")]
             result.update({f"{agent}_bf16_pendulum_mean": s["mean"],
                            f"{agent}_bf16_pendulum_wall_vs_sb3": s["wall_vs_sb3"]})
+    for agent, task in (("dqn", "dqn_cartpole"), ("td3", "td3_pendulum"), ("ddpg", "ddpg_pendulum")):
+        if (agent, "rlsuite-compiled") in pick:
+            s = pick[(agent, "rlsuite-compiled")]
+            result.update({f"{task}_compiled_solved": s["solved"], f"{task}_compiled_mean": s["mean"],
+                           f"{task}_compiled_wall_vs_sb3": s["wall_vs_sb3"]})
+            if (agent, "rlsuite") in pick:
+                result[f"{task}_compiled_wall_vs_eager"] = round(s["wall_s"] / pick[(agent, "rlsuite")]["wall_s"], 3)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))
 
 
