@@ -57,6 +57,7 @@ class A2C(OnPolicyAgent):
     name = "a2c"
     description = "A2C (synchronous A3C, Mnih et al. 2016): n-step advantage actor-critic, RMSProp/Adam"
     Config = A2CConfig
+    supports_recurrent = True
 
     def setup_optimizers(self) -> None:
         cfg = self.config
@@ -73,11 +74,10 @@ class A2C(OnPolicyAgent):
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        dist_params, values = self.policy(self.tensor(data.obs))
-        dist = self.policy.make_distribution(dist_params)
-        entropy = dist.entropy()
-        loss, policy_loss, value_loss = a2c_loss(dist.log_prob(self.tensor(data.actions)), entropy, values,
-                                                 advantages, returns, cfg.ent_coef, cfg.vf_coef)
+        log_probs, entropy, values = self.policy.sequence(self.tensor(data.obs), self.tensor(data.actions),
+                                                          *self.rollout_sequences())
+        loss, policy_loss, value_loss = a2c_loss(log_probs, entropy, values, advantages, returns, cfg.ent_coef,
+                                                 cfg.vf_coef)
         grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
         self.nonfinite.add("loss/policy", policy_loss)
         self.nonfinite.add("loss/value", value_loss)

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.errors import ConfigError
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
@@ -90,10 +90,10 @@ class PPO(OnPolicyAgent):
     def setup_optimizers(self) -> None:
         cfg = self.config
         self.batch_size = minibatch_size(cfg)
-        if cfg.recurrent is not None and self.batch_size < cfg.n_steps * cfg.n_envs:
-            # a recurrent actor is re-run over whole rollouts: minibatches of shuffled steps would cut its sequences
-            raise ConfigError(f"ppo with recurrent={cfg.recurrent} needs one minibatch per rollout: set "
-                              f"batch_size >= n_steps * n_envs = {cfg.n_steps * cfg.n_envs} (got {self.batch_size})")
+        if self.policy.recurrent and self.batch_size % cfg.n_steps:
+            # a recurrent policy is re-run over whole sequences (one env's rollout): minibatches hold whole ones
+            raise ConfigError(f"ppo with recurrent={cfg.recurrent} takes minibatches of whole env sequences: "
+                              f"batch_size must be a multiple of n_steps={cfg.n_steps} (got {self.batch_size})")
         self.params = list(self.policy.parameters())
         self.optimizer = self.adam(self.params, cfg.lr)
 
@@ -115,14 +115,9 @@ class PPO(OnPolicyAgent):
         columns = (obs, actions, old_log_probs, old_values, advantages, returns)
         n_minibatches = 0
         for _ in range(cfg.n_epochs):
-            for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
-                    columns, self.batch_size):
-                if cfg.recurrent is not None:  # one minibatch: the whole rollout, in order
-                    dist, values = rollout_distribution(self), self.policy.value(mb_obs)
-                else:
-                    dist_params, values = self.policy(mb_obs)
-                    dist = self.policy.make_distribution(dist_params)
-                log_probs = dist.log_prob(mb_actions)
+            for (mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns), sequences in \
+                    self.sequence_minibatches(columns, self.batch_size):
+                log_probs, entropy, values = self.policy.sequence(mb_obs, mb_actions, *sequences)
                 if cfg.normalize_advantage and not whole and len(adv) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 log_ratio = log_probs - mb_old_log_probs
@@ -135,7 +130,7 @@ class PPO(OnPolicyAgent):
                 v_loss = value_loss(values, mb_old_values, mb_returns, cfg.clip_range_vf)
                 loss = torch.add(policy_loss, v_loss, alpha=cfg.vf_coef)  # policy_loss + c_vf · v_loss, one op
                 if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
-                    loss = loss - cfg.ent_coef * dist.entropy().mean()
+                    loss = loss - cfg.ent_coef * entropy.mean()
                 grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
                 self.nonfinite.add("loss/policy", policy_loss)
                 self.nonfinite.add("loss/value", v_loss)
@@ -151,7 +146,7 @@ class PPO(OnPolicyAgent):
                 clip_fraction = ((ratio - 1).abs() > clip_range).float().mean().item()
             self.logger.record({
                 "loss/policy": policy_loss.item(), "loss/value": v_loss.item(),
-                "loss/entropy": dist.entropy().mean().item(),
+                "loss/entropy": entropy.mean().item(),
                 "train/approx_kl": approx_kl, "train/clip_fraction": clip_fraction, "train/lr": lr,
                 "train/minibatches": n_minibatches,
             })

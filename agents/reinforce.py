@@ -14,9 +14,9 @@ The baseline does not bias the gradient (E[b(S)∇log π(A|S)] = 0) but lowers i
 returns, ``b ← d·b + (1 − d)·G_0`` per finished episode in order (``baseline_decay`` d = 0.95 as in
 NASNet), started at the first batch's mean; the batch's advantages use b from before the batch
 (a constant with respect to the batch's actions, so the gradient stays unbiased). The value
-network is then neither trained nor used. ``recurrent=lstm`` gives the autoregressive recurrent
-actor of :class:`rlsuite.policies.RecurrentActorCritic` (the NAS controller); ``ent_coef`` adds an
-entropy bonus.
+network is then neither trained nor used. ``recurrent=lstm`` gives a recurrent policy
+(:mod:`rlsuite.recurrent_policy`: the NAS controller, or ``recurrent_kind=memory`` for partially
+observed tasks); ``ent_coef`` adds an entropy bonus.
 
 Batches: collection stops once ``batch_episodes`` episodes have finished (or after ``n_steps``
 steps per env, a safety cap). With the default ``n_envs = 1`` every batch is whole episodes, as in
@@ -37,7 +37,7 @@ import torch
 
 from rlsuite.constraints import at_least_one, finite, one_of, positive, probability
 from rlsuite.errors import ConfigError
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -82,7 +82,7 @@ class Reinforce(OnPolicyAgent):
         if self.policy.critic_trunk is None:
             raise ConfigError("reinforce needs separate policy and baseline networks (agent.shared=false)")
         self.actor_params = self.policy.actor_parameters()
-        self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
+        self.critic_params = self.policy.critic_parameters()
         self.optimizer = self.adam(self.actor_params, cfg.lr)
         self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)
         # [b, whether b has been started]; and which envs begin an episode at the next rollout's first step
@@ -117,7 +117,8 @@ class Reinforce(OnPolicyAgent):
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
         data = self.rollout_batch()
-        obs, returns = self.tensor(data.obs), self.tensor(data.returns)
+        obs, actions, returns = self.tensor(data.obs), self.tensor(data.actions), self.tensor(data.returns)
+        sequences = self.rollout_sequences()  # (None, None) for a feed-forward policy
         if cfg.baseline == "ema":
             advantages = self.tensor(self.ema_advantages(data.returns))
         else:
@@ -125,16 +126,16 @@ class Reinforce(OnPolicyAgent):
         if cfg.normalize_advantage and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-        dist = rollout_distribution(self)
-        policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
+        log_probs, entropy, _ = self.policy.sequence(obs, actions, *sequences)
+        policy_loss = -(log_probs * advantages).mean()
         if cfg.ent_coef != 0.0:
-            policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
+            policy_loss = policy_loss - cfg.ent_coef * entropy.mean()
         self.nonfinite.add("loss/policy", policy_loss)
         self.nonfinite.add("grad norm (actor)", self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm))
 
         value_loss = torch.zeros(())
         for _ in range(cfg.n_value_epochs if cfg.baseline == "value" else 0):
-            value_loss = (self.policy.value(obs) - returns).pow(2).mean()
+            value_loss = (self.policy.sequence(obs, actions, *sequences)[2] - returns).pow(2).mean()
             self.nonfinite.add("loss/value", value_loss)
             critic_grad_norm = self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)
             self.nonfinite.add("grad norm (critic)", critic_grad_norm)
