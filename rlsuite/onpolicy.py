@@ -41,25 +41,15 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import (
-    activation_name,
-    at_least_one,
-    encoder_run,
-    finite,
-    non_negative,
-    one_of,
-    positive,
-    probability,
-    widths,
-)
+from rlsuite.config import FEEDFORWARD_NET_KEYS, RECURRENT_NET_KEYS, NetConfig
+from rlsuite.constraints import at_least_one, positive, probability, section
 from rlsuite.errors import ConfigError
-from rlsuite.flat_params import FlatParameters
-from rlsuite.nets import PRECISIONS
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
 from rlsuite.policies import ActorCritic, PolicyState
 from rlsuite.recurrent_policy import RecurrentActorCritic, state_rows
 from rlsuite.running_stats import RunningMeanStd
+from rlsuite.update import UpdateStats
 
 __all__ = ["ObsNormalizer", "OnPolicyAgent", "OnPolicyConfig", "RewardNormalizer", "RolloutLoop", "RunningMeanStd",
            "collect_rollout", "flatten_rollout", "local_rollout_loop", "recurrent_settings"]
@@ -126,7 +116,7 @@ class RewardNormalizer:
 # ---------------------------------------------------------------------------- the agent base
 @dataclass
 class OnPolicyConfig(AgentConfig):
-    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net_arch``/``shared`` ``None``:
+    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net.widths``/``net.shared`` ``None``:
     [64, 64] separate trunks for vector observations, one shared Nature CNN for images."""
 
     n_envs: int = field(default=1, metadata=at_least_one)
@@ -134,63 +124,32 @@ class OnPolicyConfig(AgentConfig):
     anneal_lr: bool = False  # learning rate decays linearly to 0 over the budget (rl-zoo3's lin_<lr>)
     gae_lambda: float = field(default=0.95, metadata=probability)
     normalize_advantage: bool = True
-    max_grad_norm: float = field(default=0.5, metadata=positive)
+    max_grad_norm: float | None = field(default=0.5, metadata=positive)  # None: no clipping
     optimizer_eps: float = field(default=1e-5, metadata=positive)  # Adam's ε (baselines/SB3: 1e-5)
-    net_arch: list[int] | None = field(default=None, metadata=widths)
-    vf_net_arch: list[int] | None = field(default=None, metadata=widths)
-    shared: bool | None = None  # one trunk for actor and critic
-    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
-    ortho_init: bool = True
-    log_std_init: float = field(default=0.0, metadata=finite)
     squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
     normalize_obs: bool = False
     normalize_reward: bool = False
     clip_obs: float = field(default=10.0, metadata=positive)
     clip_reward: float = field(default=10.0, metadata=positive)
-    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
-    encoder: str | None = field(default=None, metadata=encoder_run)
-    freeze_encoder: bool = True
-    # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
-    # it covers (CPU MLPs on vector observations); false: torch for acting too.
-    numba_acting: bool = True
-    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
-    # the parameter tensors on the CPU). Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    fused_optimizer: bool = True
-    # Each optimizer steps one contiguous tensor holding its parameters, which stay views of it
-    # (rlsuite.flat_params; not for recurrent policies); false: the parameter tensors one by one.
-    # Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    flat_parameters: bool = True
-    # Image observations: conv weights and batches in NHWC layout (oneDNN's faster CPU convolutions);
-    # false: torch's default NCHW. Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    channels_last: bool = True
-    # bfloat16 (opt-in): the trunks (CNN/MLP) run under bf16 autocast, heads, losses and optimizer
-    # state stay float32; much faster convolutions on CPUs with AVX512-BF16 and on GPUs.
-    precision: str = field(default="float32", metadata=one_of(*PRECISIONS))
-    # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
-    # the n_envs split between them; 0: the local vector env.
-    workers: int = field(default=0, metadata=non_negative)
-    # A recurrent policy (lstm | gru; rlsuite.recurrent_policy) instead of the feed-forward one, of the
-    # layout recurrent_kind: "memory" (a core over observations in actor and critic, net_arch after it:
-    # sb3-contrib's RecurrentPPO, for partially observed tasks) or "controller" (the NAS controller: an
-    # autoregressive actor over embed_dim token embeddings, an MLP critic). Agents with
-    # supports_recurrent (reinforce, a2c, ppo) accept it; read through recurrent_settings().
-    recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
-    recurrent_kind: str = field(default="controller", metadata=one_of("controller", "memory"))
-    recurrent_hidden: int = field(default=64, metadata=at_least_one)
-    embed_dim: int = field(default=32, metadata=at_least_one)
+    net: NetConfig = field(default_factory=NetConfig, metadata=section(NetConfig))
+
+    # The recurrent policy (net.recurrent: lstm | gru, of layout net.recurrent_kind; rlsuite.recurrent_policy)
+    # is read by the agents with supports_recurrent (reinforce, a2c, ppo), through recurrent_settings().
+    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS + RECURRENT_NET_KEYS
 
 
 def recurrent_settings(cfg: OnPolicyConfig) -> dict[str, Any] | None:
     """The keyword arguments of :class:`rlsuite.recurrent_policy.RecurrentActorCritic` that the config
     asks for, or None for a feed-forward policy: the one place that reads the recurrence fields."""
-    if cfg.recurrent is None:
+    net = cfg.net
+    if net.recurrent is None:
         return None
-    common = {"core": cfg.recurrent, "hidden": cfg.recurrent_hidden, "activation": cfg.activation,
-              "ortho_init": cfg.ortho_init, "log_std_init": cfg.log_std_init}
-    if cfg.recurrent_kind == "controller":
-        return {**common, "embed_dim": cfg.embed_dim, "vf_net_arch": cfg.vf_net_arch or cfg.net_arch}
-    net_arch = cfg.net_arch if cfg.net_arch is not None else [64, 64]
-    return {**common, "embed_dim": None, "net_arch": net_arch, "vf_net_arch": cfg.vf_net_arch, "critic_core": True,
+    common = {"core": net.recurrent, "hidden": net.recurrent_hidden, "activation": net.activation,
+              "ortho_init": net.ortho_init, "log_std_init": net.log_std_init}
+    if net.recurrent_kind == "controller":
+        return {**common, "embed_dim": net.embed_dim, "vf_net_arch": net.critic_widths or net.widths}
+    widths = net.widths if net.widths is not None else [64, 64]
+    return {**common, "embed_dim": None, "net_arch": widths, "vf_net_arch": net.critic_widths, "critic_core": True,
             "squash": cfg.squash}
 
 
@@ -205,27 +164,29 @@ class OnPolicyAgent(Agent):
     persistent: ClassVar[tuple[str, ...]] = ("policy", "optimizer", "obs_normalizer", "reward_normalizer")
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
     supports_recurrent: ClassVar[bool] = False  # its update scores rollouts through policy.sequence
+    runtime_keys: ClassVar[tuple[str, ...]] = ("precision", "channels_last", "numba_acting", "fused_optimizer",
+                                               "flat_parameters", "workers")
     # the collect/update loop to run instead of the one chosen from the config (see rollout_loop)
     collector: RolloutLoop | None = None
 
     def setup(self) -> None:
-        cfg = self.config
+        cfg, net, runtime = self.config, self.config.net, self.runtime
         self.policy: ActorCritic
         recurrent = recurrent_settings(cfg)
         if recurrent is not None:
             if not self.supports_recurrent:
-                raise ConfigError(f"{self.name} cannot train a recurrent policy (recurrent={cfg.recurrent}); "
+                raise ConfigError(f"{self.name} cannot train a recurrent policy (net.recurrent={net.recurrent}); "
                                   "accepted by: reinforce, a2c, ppo")
-            if cfg.precision != "float32":
-                raise ConfigError(f"precision={cfg.precision} is not supported with a recurrent policy "
+            if runtime.precision != "float32":
+                raise ConfigError(f"runtime.precision={runtime.precision} is not supported with a recurrent policy "
                                   "(accepted: float32)")
             self.policy = RecurrentActorCritic(self.observation_space, self.action_space, **recurrent).to(self.device)
         else:
             self.policy = ActorCritic(
-                self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-                shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-                vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
-                channels_last=cfg.channels_last, precision=cfg.precision,
+                self.observation_space, self.action_space, net_arch=net.widths, activation=net.activation,
+                shared=net.shared, ortho_init=net.ortho_init, log_std_init=net.log_std_init, squash=cfg.squash,
+                vf_net_arch=net.critic_widths, encoder=net.encoder, freeze_encoder=net.freeze_encoder,
+                channels_last=runtime.channels_last, precision=runtime.precision,
             ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
@@ -237,7 +198,7 @@ class OnPolicyAgent(Agent):
             self.policy.action_shape, self.policy.action_dtype,
         )
         self.tracker = EpisodeTracker(cfg.n_envs)
-        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting else None
+        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if runtime.numba_acting else None
         # The policy's state between steps (None for feed-forward policies): the rollout's, carried from
         # one rollout to the next, and the one act() keeps (reset by begin_episode), apart from it.
         self.rollout_state: PolicyState = None
@@ -245,16 +206,17 @@ class OnPolicyAgent(Agent):
         self.act_state: PolicyState = None
         # a batch gathered from rollout workers whose lengths differ (REINFORCE's whole episodes)
         self.gathered_batch: RolloutBatch | None = None
-        self.packings: dict[int, FlatParameters] = {}  # id of a packed tensor -> its FlatParameters
+        if self.policy.recurrent:  # flat_parameters packs feed-forward policies only
+            self.optimizers.flat_parameters = False
         self.setup_optimizers()
-        if cfg.workers and type(self).train_until is not OnPolicyAgent.train_until:
-            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; agent.workers is not "
+        if runtime.workers and type(self).train_until is not OnPolicyAgent.train_until:
+            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; runtime.workers is not "
                               "supported for it (accepted: 0)")
-        if cfg.workers and self.policy.recurrent:  # the update re-runs the cores over the local buffer's sequences
-            raise ConfigError("agent.workers is not supported with a recurrent policy (accepted: workers=0)")
-        if cfg.workers > cfg.n_envs:
-            raise ConfigError(f"agent.workers={cfg.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout worker "
-                              "steps at least one env (accepted: 0 to n_envs)")
+        if runtime.workers and self.policy.recurrent:  # the update re-runs the cores over the local buffer's sequences
+            raise ConfigError("runtime.workers is not supported with a recurrent policy (accepted: workers=0)")
+        if runtime.workers > cfg.n_envs:
+            raise ConfigError(f"runtime.workers={runtime.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout "
+                              "worker steps at least one env (accepted: 0 to n_envs)")
 
     def rollout_capacity(self) -> int:
         return int(self.config.n_steps)
@@ -262,7 +224,8 @@ class OnPolicyAgent(Agent):
     def setup_optimizers(self) -> None:
         raise NotImplementedError
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
+        """One learning step on :meth:`rollout_batch`; returns what it computed (losses, gradient norms)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers for subclasses
@@ -284,52 +247,6 @@ class OnPolicyAgent(Agent):
         shuffled = tuple(column[perm] for column in columns)
         for start in range(0, total, batch_size):
             yield tuple(column[start:start + batch_size] for column in shuffled)
-
-    def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3); fused into one kernel per step unless
-        ``fused_optimizer=false`` (same math, far fewer small ops). Step it with :meth:`gradient_step`."""
-        return torch.optim.Adam(self.optimized(params), lr=lr, eps=self.config.optimizer_eps,
-                                fused=self.config.fused_optimizer or None)
-
-    def rmsprop(self, params: Any, lr: float, alpha: float, eps: float) -> torch.optim.Optimizer:
-        """PyTorch's RMSprop; multi-tensor (foreach) unless ``fused_optimizer=false``. Step it with
-        :meth:`gradient_step`."""
-        return torch.optim.RMSprop(self.optimized(params), lr=lr, alpha=alpha, eps=eps,
-                                   foreach=self.config.fused_optimizer or None)
-
-    def optimized(self, params: Any) -> list[torch.nn.Parameter]:
-        """What an optimizer of ``params`` holds: with ``flat_parameters`` one tensor packing them
-        (:class:`rlsuite.flat_params.FlatParameters`), else the parameters themselves."""
-        params = list(params)
-        if not self.config.flat_parameters or self.policy.recurrent:
-            return params
-        packed = FlatParameters(p for p in params if p.requires_grad)
-        self.packings[id(packed.flat)] = packed
-        return [packed.flat]
-
-    def gradient_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-                      max_grad_norm: float | None = None) -> torch.Tensor | None:
-        """Minimize ``loss`` by one step of ``optimizer``: fresh gradients of its parameters, their
-        global norm clipped to ``max_grad_norm`` (when given), then the update. Returns the gradient norm
-        before clipping (None without clipping), for the non-finite guard."""
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        packed = self.packings.get(id(params[0])) if len(params) == 1 else None
-        if packed is not None:
-            packed.prepare_grads()  # backward accumulates into the packed gradient's views
-        else:
-            for p in params:  # optimizer.zero_grad(set_to_none=True) without its profiler scope, which costs more
-                p.grad = None
-        loss.backward()
-        grad_norm = None
-        if max_grad_norm is not None and packed is not None:  # clip_grad_norm_'s formula on the one tensor,
-            grad = params[0].grad  # without its handling of tensor lists (≈ 15 of its ≈ 25 µs here)
-            assert grad is not None
-            grad_norm = torch.linalg.vector_norm(grad)
-            grad.mul_((max_grad_norm / (grad_norm + 1e-6)).clamp_(max=1.0))
-        elif max_grad_norm is not None:  # multi-tensor kernels wherever torch has them
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        optimizer.step()
-        return grad_norm
 
     def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:
         """``lr`` after annealing (when ``anneal_lr``), also set on ``optimizer`` when given."""
@@ -419,7 +336,7 @@ class OnPolicyAgent(Agent):
                    (state_rows(state0, envs), starts[:, envs]))
 
     def start_segment(self) -> None:
-        if self.config.workers:  # the rollout workers own the envs
+        if self.runtime.workers:  # the rollout workers own the envs
             return
         super().start_segment()
 
@@ -432,7 +349,7 @@ class OnPolicyAgent(Agent):
         else the local vector env, or Ray rollout workers when ``workers > 0``."""
         if self.collector is not None:
             return self.collector
-        if self.config.workers:
+        if self.runtime.workers:
             # Imported here: the Ray back-end is optional, and it knows this class only as a protocol.
             from rlsuite.distributed.rollout import train_with_rollout_workers
 
@@ -452,7 +369,7 @@ def local_rollout_loop(agent: OnPolicyAgent, until_step: int) -> None:
     while agent.steps < until_step:
         rollout_start = agent.steps
         cut = collect_rollout(agent)
-        agent.update()
+        agent.finish_update(agent.update())
         agent.updates += 1
         agent.after_step(rollout_start)
         if cut:

@@ -69,16 +69,17 @@ def test_sequence_equals_step_by_step_acting(core: str, kind: str, action_space:
 
 
 def test_a_recurrent_policy_is_refused_at_config_time_where_unsupported() -> None:
-    with pytest.raises(ConfigError, match="trpo cannot train a recurrent policy"):
-        rlsuite.make_agent("trpo", env="CartPole-v1", recurrent="lstm", recurrent_kind="memory")
+    with pytest.raises(ConfigError, match="does not use agent.net.recurrent"):
+        rlsuite.make_agent("trpo", env="CartPole-v1", net={"recurrent": "lstm", "recurrent_kind": "memory"})
     with pytest.raises(ConfigError, match="whole env sequences"):
-        rlsuite.make_agent("ppo", env="CartPole-v1", recurrent="lstm", n_steps=32, batch_size=48)
+        rlsuite.make_agent("ppo", env="CartPole-v1", net={"recurrent": "lstm"}, n_steps=32, batch_size=48)
 
 
 @pytest.mark.parametrize("agent_name", ["ppo", "a2c", "reinforce"])
 def test_agents_train_and_act_with_a_memory_policy(agent_name: str) -> None:
-    agent = rlsuite.make_agent(agent_name, env="CartPoleNoVel-v1", seed=0, tuned=False, recurrent="gru",
-                               recurrent_kind="memory", recurrent_hidden=8, net_arch=[8], n_envs=2, n_steps=8,
+    agent = rlsuite.make_agent(agent_name, env="CartPoleNoVel-v1", seed=0, tuned=False,
+                               net={"recurrent": "gru", "recurrent_kind": "memory", "recurrent_hidden": 8,
+                                    "widths": [8]}, n_envs=2, n_steps=8,
                                **({"batch_size": 8, "n_epochs": 2} if agent_name == "ppo" else {}))
     agent.learn(total_steps=64)
     assert agent.rollout_state is not None and agent.rollout_state[0].shape == (1, 2, 8)
