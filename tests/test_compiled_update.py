@@ -1,4 +1,4 @@
-"""The compiled update (``compiled_update=true``, rlsuite/compiled_update.py) ends at the same weights
+"""The compiled update (``runtime.compiled_update=true``, rlsuite/compiled_update.py) ends at the same weights
 as the eager update, to float rounding (the written-out Adam and clipping reorder float work).
 
 DQN is compared over whole ``learn`` runs (ε-greedy argmax actions do not feel rounding, so the two
@@ -27,7 +27,8 @@ def _weights(agent, *modules: str) -> torch.Tensor:
 
 def _dqn_weights(compiled: bool, flags: dict) -> tuple[torch.Tensor, torch.Tensor, object]:
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=3, device="cpu", learning_starts=100,
-                               train_freq=4, batch_size=32, net_arch=[32, 32], compiled_update=compiled, **flags)
+                               train_freq=4, batch_size=32, net={"widths": [32, 32]},
+                               runtime={"compiled_update": compiled}, **flags)
     assert (agent.compiled_step is not None) == compiled  # the switch takes effect
     before = _weights(agent, "q_net").clone()
     agent.learn(300)  # 50 updates
@@ -58,7 +59,8 @@ def test_dqn_compiled_update_gives_the_eager_weights(flags):
 @pytest.mark.parametrize("name", ["td3", "ddpg"])
 def test_ddpg_compiled_update_gives_the_eager_weights_on_the_same_batches(name):
     agent = rlsuite.make_agent(name, env="Pendulum-v1", tuned=False, seed=3, device="cpu", learning_starts=100,
-                               batch_size=32, net_arch=[32, 32], compiled_update=True)
+                               batch_size=32, net={"widths": [32, 32]},
+                               runtime={"compiled_update": True})
     agent.learn(150)  # 50 compiled updates fill the Adam state
     modules = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
     snapshot = copy.deepcopy({m: getattr(agent, m).state_dict() for m in modules})
@@ -81,7 +83,7 @@ def test_ddpg_compiled_update_gives_the_eager_weights_on_the_same_batches(name):
 
 def test_compiled_update_falls_back_where_it_cannot_apply(caplog):
     with caplog.at_level("WARNING", logger="rlsuite.compiled_update"):
-        agent = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", net_arch=[8],
-                                   precision="bfloat16", compiled_update=True)
+        agent = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", net={"widths": [8]},
+                                   runtime={"precision": "bfloat16", "compiled_update": True})
     assert agent.compiled_critic_step is None and agent.compiled_actor_step is None
     assert "precision=bfloat16" in caplog.text
