@@ -20,9 +20,7 @@ SB3's default; TensorFlow's variant differs slightly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
 
-from rlsuite.config import FEEDFORWARD_NET_KEYS
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
 from rlsuite.losses import actor_critic_loss, normalize_advantages
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
@@ -42,8 +40,6 @@ class A2CConfig(OnPolicyConfig):
     rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
     log_interval: int = field(default=20, metadata=at_least_one)  # updates between loss records (averaged over them)
 
-    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS  # no recurrent policy (its update is not sequence-aware)
-
 
 class A2C(OnPolicyAgent):
     """Synchronous n-step advantage actor-critic over parallel envs, RMSProp or Adam."""
@@ -51,6 +47,7 @@ class A2C(OnPolicyAgent):
     name = "a2c"
     description = "A2C (synchronous A3C, Mnih et al. 2016): n-step advantage actor-critic, RMSProp/Adam"
     Config = A2CConfig
+    supports_recurrent = True
 
     def setup_optimizers(self) -> None:
         cfg = self.config
@@ -67,7 +64,8 @@ class A2C(OnPolicyAgent):
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
         if cfg.normalize_advantage:
             advantages = normalize_advantages(advantages)
-        log_probs, entropy, values = self.policy.evaluate_actions(self.tensor(data.obs), self.tensor(data.actions))
+        log_probs, entropy, values = self.policy.sequence(self.tensor(data.obs), self.tensor(data.actions),
+                                                          *self.rollout_sequences())
         loss = actor_critic_loss(log_probs, entropy, values, advantages, returns, cfg.ent_coef, cfg.vf_coef)
         grad_norm = self.step(self.optimizer, loss.total, cfg.max_grad_norm)
         return UpdateStats({"loss/policy": loss.policy, "loss/value": loss.value, "grad norm": grad_norm,

@@ -41,6 +41,7 @@ from torch import nn
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.compiled_update import compiled_update
 from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     OneOf,
@@ -163,7 +164,8 @@ class DDPG(Agent):
     persistent = ("actor", "actor_target", "critic", "critic_target", "actor_optimizer", "critic_optimizer",
                   "buffer", "ou_noise")
     persistent_for_acting = ("actor",)
-    runtime_keys = ("fused_optimizer", "precision")  # precision: autocast for the update's matmuls
+    # precision: autocast for the update's matmuls
+    runtime_keys = ("fused_optimizer", "precision", "compiled_update")
 
     def setup(self) -> None:
         cfg = self.config
@@ -195,6 +197,17 @@ class DDPG(Agent):
                                          pin_memory=self.device.type == "cuda")
         self.ou_noise = OrnsteinUhlenbeckNoise((cfg.n_envs, self.action_dim), cfg.noise_std)
         self.autocast_dtype = PRECISIONS[self.runtime.precision]
+        precision = self.runtime.precision
+        unsupported = f"runtime.precision={precision} runs under autocast" if precision != "float32" else None
+        self.compiled_critic_step = compiled_update(
+            self.runtime.compiled_update, self.critic_loss,
+            {"critic": self.critic, "critic_target": self.critic_target, "actor_target": self.actor_target},
+            self.critic_optimizer, unsupported=unsupported, name="critic step")
+        self.compiled_actor_step = compiled_update(
+            self.runtime.compiled_update, self.actor_loss, {"actor": self.actor, "critic": self.critic},
+            self.actor_optimizer, unsupported=unsupported,
+            targets=[(self.critic, self.critic_target), (self.actor, self.actor_target)], tau=cfg.tau,
+            name="actor step")
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -257,27 +270,48 @@ class DDPG(Agent):
     def update(self, batch: Any) -> UpdateStats:
         """One critic step and, every ``policy_delay`` of them, one actor step and target update."""
         cfg = self.config
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                            enabled=self.autocast_dtype is not None):
-            with torch.no_grad():
-                next_actions = self.actor_target(batch.next_obs)
-                if cfg.target_noise > 0:
-                    next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip)
-                y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
-            critic_loss = critic_regression_loss(self.critic(batch.obs, batch.actions).float(), y)
-        self.step(self.critic_optimizer, critic_loss)
+        # TD3's smoothing noise ξ, drawn with the batch (so the compiled step sees the same numbers)
+        noise = torch.randn(len(batch.rewards), self.action_dim, device=self.device) if cfg.target_noise > 0 else None
+        if self.compiled_critic_step is not None:  # the same step, compiled (rlsuite.compiled_update)
+            critic_loss = self.compiled_critic_step(batch, noise)[0]
+        else:
+            with self.autocast():
+                critic_loss = self.critic_loss(batch, noise)[0]
+            self.step(self.critic_optimizer, critic_loss)
         self.updates += 1
         stats = UpdateStats({"loss/critic": critic_loss})
 
         if self.updates % cfg.policy_delay == 0:
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                                enabled=self.autocast_dtype is not None):
-                actor_loss = deterministic_policy_loss(self.critic.q1(batch.obs, self.actor(batch.obs)).float())
-            self.step(self.actor_optimizer, actor_loss)
-            polyak_update(self.critic, self.critic_target, cfg.tau)
-            polyak_update(self.actor, self.actor_target, cfg.tau)
+            if self.compiled_actor_step is not None:
+                actor_loss = self.compiled_actor_step(batch)[0]
+            else:
+                with self.autocast():
+                    actor_loss = self.actor_loss(batch)[0]
+                self.step(self.actor_optimizer, actor_loss)  # the actor's gradients only
+                polyak_update(self.critic, self.critic_target, cfg.tau)
+                polyak_update(self.actor, self.actor_target, cfg.tau)
             stats.add({"loss/actor": actor_loss})
         return stats
+
+    def critic_loss(self, batch: Any, noise: torch.Tensor | None) -> tuple[torch.Tensor, None]:
+        """Σ_i mean_B (Q_i(s, a) − y)² with the (smoothed, clipped double-Q) target y."""
+        cfg = self.config
+        with torch.no_grad():
+            next_actions = self.actor_target(batch.next_obs)
+            if noise is not None:
+                next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip,
+                                                       noise.to(next_actions.dtype))
+            y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
+        return critic_regression_loss(self.critic(batch.obs, batch.actions).float(), y), None
+
+    def actor_loss(self, batch: Any) -> tuple[torch.Tensor, None]:
+        """−mean_B Q_1(s, μ(s))."""
+        return deterministic_policy_loss(self.critic.q1(batch.obs, self.actor(batch.obs)).float()), None
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for the update's matmuls with ``runtime.precision=bfloat16``; a no-op otherwise."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                              enabled=self.autocast_dtype is not None)
 
     def train_until(self, until_step: int) -> None:
         run_step_loop(self, until_step)

@@ -62,6 +62,7 @@ from torch import nn
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
+from rlsuite.compiled_update import compiled_update
 from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     Range,
@@ -226,7 +227,7 @@ class DQN(Agent):
     space_hint = "DQN needs discrete actions; for continuous control try ddpg, td3 or ppo."
     persistent = ("q_net", "target_net", "optimizer", "buffer")
     persistent_for_acting = ("q_net",)
-    runtime_keys = ("fused_optimizer", "channels_last")
+    runtime_keys = ("fused_optimizer", "channels_last", "compiled_update")
 
     def setup(self) -> None:
         cfg = self.config
@@ -241,6 +242,12 @@ class DQN(Agent):
         self.params = list(self.q_net.parameters())
         self.optimizer = self.optimizers.adam(self.params, cfg.lr, eps=cfg.optimizer_eps)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
+        self.compiled_step = compiled_update(
+            self.runtime.compiled_update, self.q_loss, {"q_net": self.q_net, "target_net": self.target_net},
+            self.optimizer,
+            unsupported="dropout masks would come from the compiled kernels' own RNG" if cfg.net.dropout > 0 else None,
+            max_grad_norm=cfg.max_grad_norm or 0.0, targets=[(self.q_net, self.target_net)] if cfg.tau < 1.0 else (),
+            tau=cfg.tau, name="DQN update")
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
             gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.alpha, seed=self.seed,
@@ -345,20 +352,25 @@ class DQN(Agent):
         for batch in self.sample_batches(n_updates):
             self.q_net.reset_noise()
             self.target_net.reset_noise()
-            if cfg.distributional:
-                loss_per_sample, priorities = self.distributional_loss(batch)
+            if self.compiled_step is not None:  # the same step, compiled (rlsuite.compiled_update)
+                loss, priorities, grad_norm = self.compiled_step(batch)
             else:
-                loss_per_sample, priorities = self.td_loss(batch)
-            loss = (batch.weights * loss_per_sample).mean()  # importance weights: 1 without prioritized replay
-            grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
+                loss, priorities = self.q_loss(batch)
+                grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
+                if cfg.tau < 1.0:
+                    self.update_target(cfg.tau)
             if cfg.prioritized:
                 per = cast(PrioritizedReplayBuffer, self.buffer)
                 per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
-            if cfg.tau < 1.0:
-                self.update_target(cfg.tau)
             stats.add({"loss/q": loss, "grad norm": grad_norm})
             self.updates += 1
         return stats
+
+    def q_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch loss ``mean_i w_i · loss_i`` (w = 1 without PER) and the new priorities."""
+        loss_fn = self.distributional_loss if self.config.distributional else self.td_loss
+        loss_per_sample, priorities = loss_fn(batch)
+        return (batch.weights * loss_per_sample).mean(), priorities
 
     def td_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample Huber/MSE TD loss and |δ| for the priorities (``nets``: (online, target) to use

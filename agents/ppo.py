@@ -36,7 +36,7 @@ import torch
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.errors import ConfigError
 from rlsuite.losses import approx_kl, clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 from rlsuite.update import UpdateStats
 
 
@@ -77,10 +77,10 @@ class PPO(OnPolicyAgent):
     def setup_optimizers(self) -> None:
         cfg = self.config
         self.batch_size = minibatch_size(cfg)
-        if cfg.net.recurrent is not None and self.batch_size < cfg.n_steps * cfg.n_envs:
-            # a recurrent actor is re-run over whole rollouts: minibatches of shuffled steps would cut its sequences
-            raise ConfigError(f"ppo with net.recurrent={cfg.net.recurrent} needs one minibatch per rollout: set "
-                              f"batch_size >= n_steps * n_envs = {cfg.n_steps * cfg.n_envs} (got {self.batch_size})")
+        if self.policy.recurrent and self.batch_size % cfg.n_steps:
+            # a recurrent policy is re-run over whole sequences (one env's rollout): minibatches hold whole ones
+            raise ConfigError(f"ppo with net.recurrent={cfg.net.recurrent} takes minibatches of whole env sequences: "
+                              f"batch_size must be a multiple of n_steps={cfg.n_steps} (got {self.batch_size})")
         self.optimizer = self.optimizers.adam(self.policy.parameters(), cfg.lr, eps=cfg.optimizer_eps)
 
     def update(self) -> UpdateStats:
@@ -101,16 +101,12 @@ class PPO(OnPolicyAgent):
         stats = UpdateStats({"train/lr": lr})
         n_minibatches, kl = 0, None
         for _ in range(cfg.n_epochs):
-            for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
-                    columns, self.batch_size):
-                if cfg.net.recurrent is not None:  # one minibatch: the whole rollout, in order
-                    dist, values = rollout_distribution(self), self.policy.value(mb_obs)
-                else:
-                    dist_params, values = self.policy(mb_obs)
-                    dist = self.policy.make_distribution(dist_params)
+            for (mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns), sequences in \
+                    self.sequence_minibatches(columns, self.batch_size):
+                log_probs, entropy_per_step, values = self.policy.sequence(mb_obs, mb_actions, *sequences)
                 if cfg.normalize_advantage and not whole:
                     adv = normalize_advantages(adv)
-                log_ratio = dist.log_prob(mb_actions) - mb_old_log_probs
+                log_ratio = log_probs - mb_old_log_probs
                 ratio = log_ratio.exp()
                 with torch.no_grad():
                     kl = approx_kl(ratio, log_ratio)
@@ -118,7 +114,7 @@ class PPO(OnPolicyAgent):
                     break
                 policy_loss = clipped_surrogate_loss(ratio, adv, clip_range)
                 v_loss = value_loss(values, mb_returns, mb_old_values, cfg.clip_range_vf)
-                entropy = entropy_bonus(dist.entropy())
+                entropy = entropy_bonus(entropy_per_step)
                 loss = policy_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
                 grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
                 with torch.no_grad():

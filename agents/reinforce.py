@@ -14,9 +14,9 @@ The baseline does not bias the gradient (E[b(S)∇log π(A|S)] = 0) but lowers i
 returns, ``b ← d·b + (1 − d)·G_0`` per finished episode in order (``baseline_decay`` d = 0.95 as in
 NASNet), started at the first batch's mean; the batch's advantages use b from before the batch
 (a constant with respect to the batch's actions, so the gradient stays unbiased). The value
-network is then neither trained nor used. ``recurrent=lstm`` gives the autoregressive recurrent
-actor of :class:`rlsuite.policies.RecurrentActorCritic` (the NAS controller); ``ent_coef`` adds an
-entropy bonus.
+network is then neither trained nor used. ``net.recurrent=lstm`` gives a recurrent policy
+(:mod:`rlsuite.recurrent_policy`: the NAS controller, or ``net.recurrent_kind=memory`` for partially
+observed tasks); ``ent_coef`` adds an entropy bonus.
 
 Batches: collection stops once ``batch_episodes`` episodes have finished (or after ``n_steps``
 steps per env, a safety cap). With the default ``n_envs = 1`` every batch is whole episodes, as in
@@ -38,7 +38,7 @@ import torch
 from rlsuite.constraints import at_least_one, finite, one_of, positive, probability
 from rlsuite.errors import ConfigError
 from rlsuite.losses import entropy_bonus, normalize_advantages, policy_gradient_loss, value_loss
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 from rlsuite.update import UpdateStats
 
 
@@ -84,7 +84,7 @@ class Reinforce(OnPolicyAgent):
         if self.policy.critic_trunk is None:
             raise ConfigError("reinforce needs separate policy and baseline networks (agent.net.shared=false)")
         self.actor_params = self.policy.actor_parameters()
-        self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
+        self.critic_params = self.policy.critic_parameters()
         self.optimizer = self.optimizers.adam(self.actor_params, cfg.lr, eps=cfg.optimizer_eps)
         self.critic_optimizer = self.optimizers.adam(self.critic_params, cfg.critic_lr, eps=cfg.optimizer_eps)
         # [b, whether b has been started]; and which envs begin an episode at the next rollout's first step
@@ -119,7 +119,8 @@ class Reinforce(OnPolicyAgent):
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
         data = self.rollout_batch()
-        obs, returns = self.tensor(data.obs), self.tensor(data.returns)
+        obs, actions, returns = self.tensor(data.obs), self.tensor(data.actions), self.tensor(data.returns)
+        sequences = self.rollout_sequences()  # (None, None) for a feed-forward policy
         if cfg.baseline == "ema":
             advantages = self.tensor(self.ema_advantages(data.returns))
         else:
@@ -127,15 +128,15 @@ class Reinforce(OnPolicyAgent):
         if cfg.normalize_advantage:
             advantages = normalize_advantages(advantages)
 
-        dist = rollout_distribution(self)
-        policy_loss = policy_gradient_loss(dist.log_prob(self.tensor(data.actions)), advantages)
+        log_probs, entropy, _ = self.policy.sequence(obs, actions, *sequences)
+        policy_loss = policy_gradient_loss(log_probs, advantages)
         if cfg.ent_coef != 0.0:
-            policy_loss = policy_loss - cfg.ent_coef * entropy_bonus(dist.entropy())
+            policy_loss = policy_loss - cfg.ent_coef * entropy_bonus(entropy)
         stats = UpdateStats({"loss/policy": policy_loss, "train/lr": lr, "train/batch_steps": len(returns),
                              "train/baseline": float(self.ema_baseline[0])})
         stats.add({"grad norm (actor)": self.step(self.optimizer, policy_loss, cfg.max_grad_norm)})
         for _ in range(cfg.critic_epochs if cfg.baseline == "value" else 0):
-            critic_loss = value_loss(self.policy.value(obs), returns)
+            critic_loss = value_loss(self.policy.sequence(obs, actions, *sequences)[2], returns)
             stats.add({"loss/value": critic_loss,
                        "grad norm (critic)": self.step(self.critic_optimizer, critic_loss, cfg.max_grad_norm)})
         return stats

@@ -3,7 +3,7 @@
     python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG + SAC Pendulum
                                               # 20k, discrete SAC CartPole 50k)
     python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 seed of TD3, SAC, discrete SAC
-    python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 update, SB3 vs rlsuite, interleaved
+    python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 and DQN update: SB3, eager, compiled
     python benchmarks/offpolicy.py --agents dqn --seeds 10 --libs rlsuite   # DQN CartPole seeds 0-9, rlsuite only
     python benchmarks/offpolicy.py --quick --agents sac --steps 2000        # SAC only, a shortened budget
 
@@ -52,7 +52,9 @@ TASKS = {  # agent -> (env id, steps, solved threshold)
     "sac": ("Pendulum-v1", 20_000, -200.0),
     "sac_discrete": ("CartPole-v1", 50_000, 475.0),  # rlsuite's agent=sac on a discrete env
 }
-LIBS = "sb3,sbx,tianshou,torchrl,cleanrl,rlsuite"  # per seed in this order; a peer not installed is skipped
+# per seed in this order; a peer not installed is skipped
+LIBS = "sb3,sbx,tianshou,torchrl,cleanrl,rlsuite,rlsuite-compiled"
+COMPILED_AGENTS = ("dqn", "td3", "ddpg")  # the agents with runtime.compiled_update
 
 
 # rl-zoo3 dqn.yml CartPole-v1 as published: the env config's own recipe departs from it (3-step
@@ -91,23 +93,26 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
 def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32",
             steps_override: int | None = None) -> dict[str, Any]:
     """One library's run of ``agent``'s task: construction + learn timed, then the shared greedy evaluation.
-    A peer that is skipped (not installed, cannot run, lacks the algorithm) gives a row with ``skipped``."""
+    ``rlsuite-compiled`` is rlsuite with ``runtime.compiled_update=true`` (DQN, DDPG/TD3). A peer that is
+    skipped (not installed, cannot run, lacks the algorithm) gives a row with ``skipped``."""
     env_id, steps, solved_at = TASKS[agent]
     steps = steps_override or steps
     hp = zoo_hparams(agent, env_id)
     base = {"lib": lib, "agent": agent, "env": env_id, "seed": seed, "steps": steps}
-    if lib != "rlsuite":
+    if lib in peers.PEERS:
         reason = peers.PEERS[lib].skip_reason(agent)
         if reason:
             print(json.dumps({**base, "skipped": reason}), flush=True)
             return {**base, "skipped": reason}
     torch.manual_seed(seed)
     c0 = time.process_time()
-    if lib == "rlsuite":
-        extra = {"precision": precision} if agent in ("ddpg", "td3") else {}
+    if lib in ("rlsuite", "rlsuite-compiled"):
+        runtime: dict[str, Any] = {"precision": precision} if agent in ("ddpg", "td3") else {}
+        if lib == "rlsuite-compiled":
+            runtime["compiled_update"] = True
         name = "sac" if agent == "sac_discrete" else agent
         t0 = time.perf_counter()
-        model = rlsuite.make_agent(name, env=env_id, tuned=False, seed=seed, device="cpu", **hp, **extra)
+        model = rlsuite.make_agent(name, env=env_id, tuned=False, seed=seed, device="cpu", runtime=runtime, **hp)
         t1 = time.perf_counter()
         model.learn(steps)
         act, build_s, learn_s = model.act, t1 - t0, time.perf_counter() - t1
@@ -134,11 +139,14 @@ def update_timing(blocks: int = 5, per_block: int = 50) -> dict[str, float]:
     hp = {**zoo_hparams("td3", "Pendulum-v1"), "learning_starts": 300}
     sb3 = sb3_model("td3", "Pendulum-v1", hp, seed=0)
     sb3.learn(400)
-    ours = {p: rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp, precision=p)
+    ours = {p: rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp,
+                                  runtime={"precision": p})
             for p in ("float32", "bfloat16")}
+    ours["compiled"] = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp,
+                                          runtime={"compiled_update": True})
     for agent in ours.values():
         agent.learn(400)
-    totals = {"sb3": 0.0, "float32": 0.0, "bfloat16": 0.0}
+    totals = {"sb3": 0.0, **dict.fromkeys(ours, 0.0)}
     for _ in range(blocks):
         t = time.perf_counter()
         sb3.train(gradient_steps=per_block, batch_size=hp["batch_size"])
@@ -152,6 +160,35 @@ def update_timing(blocks: int = 5, per_block: int = 50) -> dict[str, float]:
     out = {f"td3_update_ms_{k}": round(v / n * 1e3, 3) for k, v in totals.items()}
     out["td3_update_fp32_vs_sb3"] = round(totals["float32"] / totals["sb3"], 3)
     out["td3_update_bf16_vs_sb3"] = round(totals["bfloat16"] / totals["sb3"], 3)
+    out["td3_update_compiled_vs_sb3"] = round(totals["compiled"] / totals["sb3"], 3)
+    out["td3_update_compiled_vs_eager"] = round(totals["compiled"] / totals["float32"], 3)
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def dqn_update_timing(blocks: int = 5, per_block: int = 100) -> dict[str, float]:
+    """Milliseconds per DQN gradient update (zoo CartPole: batch 64, [256, 256], Adam, clipping), eager
+    vs compiled, interleaved block by block; plus the compile time of the compiled agent's first round."""
+    hp = {**ZOO_DQN_CARTPOLE, "learning_starts": 256, "train_freq": 256, "gradient_steps": 1}
+    agents = {}
+    for name, compiled in (("eager", False), ("compiled", True)):
+        agents[name] = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", **hp,
+                                          runtime={"compiled_update": compiled})
+        agents[name].learn(300)  # fills the buffer past learning_starts, no update yet
+    t = time.perf_counter()
+    agents["compiled"].train(1)
+    compile_s = time.perf_counter() - t
+    agents["eager"].train(1)
+    totals = dict.fromkeys(agents, 0.0)
+    for _ in range(blocks):
+        for name, agent in agents.items():
+            t = time.perf_counter()
+            agent.train(per_block)
+            totals[name] += time.perf_counter() - t
+    n = blocks * per_block
+    out = {f"dqn_update_ms_{k}": round(v / n * 1e3, 3) for k, v in totals.items()}
+    out["dqn_update_compiled_vs_eager"] = round(totals["compiled"] / totals["eager"], 3)
+    out["dqn_first_compiled_update_s"] = round(compile_s, 1)
     print(json.dumps(out), flush=True)
     return out
 
@@ -210,6 +247,10 @@ def ratios(summary: list[dict[str, Any]]) -> dict[str, Any]:
                 out[f"{key}_wall_vs_{lib}"] = round(sum(ours["walls"]) / sum(theirs["walls"]), 3)
                 out[f"{key}_cpu_vs_{lib}"] = round(sum(ours["cpus"]) / sum(theirs["cpus"]), 3)
                 out[f"{key}_mean_{lib}"], out[f"{key}_solved_{lib}"] = theirs["mean"], theirs["solved"]
+        compiled = pick.get((agent, "rlsuite-compiled"))
+        if compiled is not None:  # runtime.compiled_update=true against the eager update, same seeds
+            out.update({f"{key}_compiled_mean": compiled["mean"], f"{key}_compiled_solved": compiled["solved"],
+                        f"{key}_compiled_wall_vs_eager": round(sum(compiled["walls"]) / sum(ours["walls"]), 3)})
         bf16 = pick.get((agent, "rlsuite-bfloat16"))
         if bf16 is not None:
             out.update({f"{agent}_bf16_{key.split('_', 1)[1]}_mean": bf16["mean"],
@@ -223,7 +264,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--agents", default="dqn,td3,ddpg,sac,sac_discrete")
     parser.add_argument("--steps", type=int, default=None, help="override every task's env steps (a shorter check)")
-    parser.add_argument("--libs", default=LIBS, help="which libraries to run (comma-separated, in this order per seed)")
+    parser.add_argument("--libs", default=LIBS, help="which libraries to run (comma-separated, in this order per "
+                        "seed; rlsuite-compiled: runtime.compiled_update=true)")
+    parser.add_argument("--json", default=None, help="also write the summary JSON to this path")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--update-timing-only", action="store_true", help="only the interleaved TD3 update timing")
@@ -233,7 +276,7 @@ def main() -> None:
     agents = args.agents.split(",")
     unknown = sorted(set(agents) - set(TASKS))
     libs = args.libs.split(",")
-    bad_libs = sorted(set(libs) - set(peers.PEERS) - {"rlsuite"})
+    bad_libs = sorted(set(libs) - set(peers.PEERS) - {"rlsuite", "rlsuite-compiled"})
     if unknown or bad_libs:
         parser.error(f"unknown {'agents ' + ','.join(unknown) if unknown else 'libs ' + ','.join(bad_libs)}")
     seeds = {a: list(range(args.seeds)) for a in agents}
@@ -243,6 +286,8 @@ def main() -> None:
     t_start = time.perf_counter()
     wants_timing = "td3" in seeds and "sb3" in libs and not args.no_update_timing
     timing = update_timing() if args.update_timing_only or wants_timing else {}
+    if args.update_timing_only or ("dqn" in seeds and "rlsuite-compiled" in libs and not args.no_update_timing):
+        timing.update(dqn_update_timing())
     if args.update_timing_only:
         print(json.dumps(timing))
         return
@@ -251,6 +296,8 @@ def main() -> None:
         precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
         for seed in agent_seeds:
             for lib in libs:
+                if lib == "rlsuite-compiled" and agent not in COMPILED_AGENTS:
+                    continue
                 for precision in precisions if lib == "rlsuite" else ["float32"]:
                     rows.append(run_one(lib, agent, seed, args.eval_episodes, precision, args.steps))
     summary = summarize(rows)
@@ -258,8 +305,10 @@ def main() -> None:
     result: dict[str, Any] = {"mode": "quick" if args.quick else "full",
                               "total_wall_s": round(time.perf_counter() - t_start, 1),
                               "versions": {"torch": torch.__version__, **peers.versions([lib for lib in libs
-                                                                                        if lib != "rlsuite"])},
+                                                                                        if lib in peers.PEERS])},
                               "summary": summary, **timing, **ratios(summary)}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))
 
 

@@ -78,9 +78,10 @@ RENAMED_KEYS = {
     "encoder": "net.encoder",  # dqn, on-policy
     "freeze_encoder": "net.freeze_encoder",  # dqn, on-policy
     "dropout": "net.dropout",  # dqn
-    "recurrent": "net.recurrent",  # reinforce, ppo
-    "recurrent_hidden": "net.recurrent_hidden",  # reinforce, ppo
-    "embed_dim": "net.embed_dim",  # reinforce, ppo
+    "recurrent": "net.recurrent",  # reinforce, a2c, ppo
+    "recurrent_hidden": "net.recurrent_hidden",  # reinforce, a2c, ppo
+    "embed_dim": "net.embed_dim",  # reinforce, a2c, ppo
+    "recurrent_kind": "net.recurrent_kind",  # reinforce, a2c, ppo
     # runtime switches: top-level runtime.*
     "precision": "runtime.precision",  # ddpg, on-policy
     "channels_last": "runtime.channels_last",  # dqn, on-policy
@@ -116,8 +117,12 @@ class NetConfig:
     # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default image encoder
     encoder: str | None = field(default=None, metadata=encoder_run)
     freeze_encoder: bool = True
-    # a recurrent core (lstm | gru): the autoregressive NAS controller of the on-policy agents, RL²'s core
+    # a recurrent core (lstm | gru): RL²'s core; for the on-policy agents a recurrent policy
+    # (rlsuite.recurrent_policy) of the layout recurrent_kind: "memory" (a core over observations in
+    # actor and critic, widths after it: sb3-contrib's RecurrentPPO, for partially observed tasks) or
+    # "controller" (the NAS controller: an autoregressive actor over embed_dim token embeddings, an MLP critic)
     recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
+    recurrent_kind: str = field(default="controller", metadata=one_of("controller", "memory"))
     recurrent_hidden: int = field(default=64, metadata=at_least_one)
     embed_dim: int = field(default=32, metadata=at_least_one)  # the recurrent controller's action embedding
 
@@ -125,7 +130,7 @@ class NetConfig:
 # net_keys groups for the Configs that read them
 FEEDFORWARD_NET_KEYS = ("widths", "critic_widths", "shared", "activation", "ortho_init", "log_std_init", "encoder",
                         "freeze_encoder")
-RECURRENT_NET_KEYS = ("recurrent", "recurrent_hidden", "embed_dim")
+RECURRENT_NET_KEYS = ("recurrent", "recurrent_kind", "recurrent_hidden", "embed_dim")
 
 
 @dataclass
@@ -144,6 +149,9 @@ class RuntimeConfig:
     fused_optimizer: bool = True
     # each optimizer steps one contiguous tensor holding its parameters (rlsuite.flat_params)
     flat_parameters: bool = True
+    # off-policy updates (DQN, DDPG/TD3) as one torch.compile'd functional step each (loss, backward,
+    # clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
+    compiled_update: bool = False
     # on-policy rollouts in this many Ray actors (rlsuite.distributed.rollout), n_envs split between them;
     # 0: the local vector env
     workers: int = field(default=0, metadata=non_negative)

@@ -79,6 +79,7 @@ COMMON_MEANINGS = {
     "optimizer": "optimizer",
     "batch_episodes": "whole episodes per update",
     "recurrent": "recurrent policy core (lstm or gru) instead of a feed-forward trunk",
+    "recurrent_kind": "recurrent layout: memory (cores over observations) or controller (NAS actor)",
     "recurrent_hidden": "hidden size of the recurrent core",
     "embed_dim": "token embedding size of the recurrent policy",
     "precision": "matmul precision of the update (bfloat16 runs it under autocast)",

@@ -163,7 +163,7 @@ def test_the_three_parts_of_an_agent_config():
 
 @pytest.mark.parametrize("name, env, override, expected", [
     ("dqn", "CartPole-v1", "agent.net.recurrent=lstm", "agent 'dqn' does not use agent.net.recurrent (got 'lstm')"),
-    ("a2c", "CartPole-v1", "agent.net.recurrent=gru", "agent 'a2c' does not use agent.net.recurrent"),
+    ("trpo", "CartPole-v1", "agent.net.recurrent=gru", "agent 'trpo' does not use agent.net.recurrent"),
     ("trpo", "CartPole-v1", "agent.net.embed_dim=8", "agent 'trpo' does not use agent.net.embed_dim"),
     ("ddpg", "Pendulum-v1", "agent.net.dropout=0.1", "agent 'ddpg' does not use agent.net.dropout"),
     ("dqn", "CartPole-v1", "runtime.precision=bfloat16", "agent 'dqn' does not use runtime.precision"),

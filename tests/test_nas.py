@@ -22,7 +22,7 @@ from rlsuite.envs.nas.search import controller_search, random_search, regularize
 
 import rlsuite
 from rlsuite.backbones.spec import SpecError
-from rlsuite.policies import RecurrentActorCritic
+from rlsuite.recurrent_policy import RecurrentActorCritic
 from tests.learning import assert_quorum, seed_sets
 
 TINY_SPACE = """
@@ -131,13 +131,13 @@ def test_controller_log_probs_match_brute_force(core: str) -> None:
     space = SearchSpace.load("mnist1d-table")
     policy, coder = make_policy(space, core=core)
     batch = 3
-    policy.reset_state(batch)
+    state = policy.initial_state(batch)
     previous = np.full(batch, coder.start_token)
     observations, actions, log_probs = [], [], []
     with torch.no_grad():
         for t in range(coder.length):  # sample, as acting does: one step at a time, state carried
             obs = torch.from_numpy(coder.observe(previous, t))
-            a, logp, _ = policy.act(obs)
+            a, logp, _, state = policy.step(obs, state)
             observations.append(obs)
             actions.append(a)
             log_probs.append(logp)
@@ -152,8 +152,7 @@ def test_controller_log_probs_match_brute_force(core: str) -> None:
             brute[t] = torch.log_softmax(policy.actor_head(out[-1]), -1).gather(-1, actions[t][:, None])[:, 0]
         # what training recomputes over the stored rollout
         starts = torch.zeros(coder.length, batch, dtype=torch.bool)
-        replay = policy.sequence_distribution(seq, starts, policy.core.initial_state(batch))
-        replayed = replay.log_prob(torch.stack(actions).flatten()).view(coder.length, batch)
+        replayed = policy.sequence(seq, torch.stack(actions), None, starts)[0].view(coder.length, batch)
     torch.testing.assert_close(sampled, brute, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(replayed, sampled, atol=1e-6, rtol=1e-6)
 
@@ -166,9 +165,9 @@ def test_controller_sequence_probabilities_sum_to_one() -> None:
         for seq in itertools.product(range(2), repeat=coder.length):
             previous = [coder.start_token, *seq[:-1]]
             obs = torch.stack([torch.from_numpy(coder.observe(np.array([p]), t))[0] for t, p in enumerate(previous)])
-            dist = policy.sequence_distribution(obs[:, None], torch.zeros(coder.length, 1, dtype=torch.bool),
-                                                policy.core.initial_state(1))
-            total += float(dist.log_prob(torch.tensor(seq)).sum().exp())
+            log_probs, _, _ = policy.sequence(obs, torch.tensor(seq), None,
+                                              torch.zeros(coder.length, 1, dtype=torch.bool))
+            total += float(log_probs.sum().exp())
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
@@ -234,9 +233,9 @@ def test_baselines_on_the_table() -> None:
 
 def test_recurrent_policy_is_refused_by_agents_without_support() -> None:
     with pytest.raises(rlsuite.errors.ConfigError, match="does not use agent.net.recurrent"):
-        rlsuite.make_agent("a2c", env="CartPole-v1", net={"recurrent": "lstm"})
-    with pytest.raises(rlsuite.errors.ConfigError, match="one minibatch per rollout"):
-        rlsuite.make_agent("ppo", env="CartPole-v1", net={"recurrent": "lstm"}, n_steps=64, batch_size=32)
+        rlsuite.make_agent("trpo", env="CartPole-v1", net={"recurrent": "lstm"})
+    with pytest.raises(rlsuite.errors.ConfigError, match="whole env sequences"):
+        rlsuite.make_agent("ppo", env="CartPole-v1", net={"recurrent": "lstm"}, n_steps=64, batch_size=96)
 
 
 def test_ppo_trains_the_recurrent_controller_on_the_table() -> None:

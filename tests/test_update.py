@@ -57,14 +57,14 @@ def test_finish_update_names_the_first_non_finite_value():
 
 @pytest.mark.parametrize("name, env, hparams", [
     ("ppo", "CartPole-v1", dict(n_envs=2, n_steps=32, batch_size=16, n_epochs=2)),
-    ("trpo", "CartPole-v1", dict(n_envs=2, n_steps=32, batch_size=32)),
+    ("trpo", "CartPole-v1", dict(n_envs=2, n_steps=32, critic_batch_size=32)),
     ("reinforce", "CartPole-v1", dict(batch_episodes=1)),
     ("dqn", "CartPole-v1", dict(learning_starts=32, train_freq=4, batch_size=16, buffer_size=500)),
     ("ddpg", "Pendulum-v1", dict(learning_starts=32, batch_size=16, buffer_size=500, log_interval=10)),
     ("sac", "Pendulum-v1", dict(learning_starts=32, batch_size=16, buffer_size=500, log_interval=10)),
 ])
 def test_every_agent_logs_its_losses_through_the_base_class(name, env, hparams):
-    agent = rlsuite.make_agent(name, env=env, tuned=False, seed=0, device="cpu", net_arch=[16], **hparams)
+    agent = rlsuite.make_agent(name, env=env, tuned=False, seed=0, device="cpu", net={"widths": [16]}, **hparams)
     agent.logger = logger = Records()
     agent.learn(128)
     assert logger.records and any(key.startswith("loss/") for key in logger.records[-1])
