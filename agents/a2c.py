@@ -21,21 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
 from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability
+from rlsuite.losses import actor_critic_loss, normalize_advantages
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
-
-
-def a2c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tensor, advantages: torch.Tensor,
-             returns: torch.Tensor, ent_coef: float, vf_coef: float) -> tuple[torch.Tensor, ...]:
-    """``(total, policy, value)`` losses: −E[log π · Â] + c_vf·E[(V − R)²] − c_ent·E[H]."""
-    policy_loss = -(log_probs * advantages).mean()
-    value_loss = (values - returns).pow(2).mean()
-    total = policy_loss + vf_coef * value_loss
-    if ent_coef != 0.0:
-        total = total - ent_coef * entropy.mean()
-    return total, policy_loss, value_loss
+from rlsuite.update import UpdateStats
 
 
 @dataclass
@@ -49,6 +38,7 @@ class A2CConfig(OnPolicyConfig):
     normalize_advantage: bool = False
     optimizer: str = field(default="rmsprop", metadata=one_of("rmsprop", "adam"))
     rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
+    log_interval: int = field(default=20, metadata=at_least_one)  # updates between loss records (averaged over them)
 
 
 class A2C(OnPolicyAgent[A2CConfig]):
@@ -57,32 +47,26 @@ class A2C(OnPolicyAgent[A2CConfig]):
     name = "a2c"
     description = "A2C (synchronous A3C, Mnih et al. 2016): n-step advantage actor-critic, RMSProp/Adam"
     Config = A2CConfig
+    supports_recurrent = True
 
     def setup_optimizers(self) -> None:
         cfg = self.config
-        self.params = list(self.policy.parameters())
         if cfg.optimizer == "rmsprop":
-            self.optimizer = self.rmsprop(self.params, cfg.lr, alpha=cfg.rms_alpha, eps=cfg.optimizer_eps)
+            self.optimizer = self.optimizers.rmsprop(self.policy.parameters(), cfg.lr, alpha=cfg.rms_alpha,
+                                                     eps=cfg.optimizer_eps)
         else:  # adam (the config's choices)
-            self.optimizer = self.adam(self.params, cfg.lr)
+            self.optimizer = self.optimizers.adam(self.policy.parameters(), cfg.lr, eps=cfg.optimizer_eps)
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         data = self.rollout_batch()
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        dist_params, values = self.policy(self.tensor(data.obs))
-        dist = self.policy.make_distribution(dist_params)
-        entropy = dist.entropy()
-        loss, policy_loss, value_loss = a2c_loss(dist.log_prob(self.tensor(data.actions)), entropy, values,
-                                                 advantages, returns, cfg.ent_coef, cfg.vf_coef)
-        grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
-        self.nonfinite.add("loss/policy", policy_loss)
-        self.nonfinite.add("loss/value", value_loss)
-        self.nonfinite.add("grad norm", grad_norm)
-        self.nonfinite.check(self.steps, self.updates)
-        if self.updates % 20 == 0:  # item() syncs are cheap on CPU, but not free at 5-step rollouts
-            self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),
-                                "loss/entropy": entropy.mean().item(), "train/lr": lr})
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
+        log_probs, entropy, values = self.policy.sequence(self.tensor(data.obs), self.tensor(data.actions),
+                                                          *self.rollout_sequences())
+        loss = actor_critic_loss(log_probs, entropy, values, advantages, returns, cfg.ent_coef, cfg.vf_coef)
+        grad_norm = self.step(self.optimizer, loss.total, cfg.max_grad_norm)
+        return UpdateStats({"loss/policy": loss.policy, "loss/value": loss.value, "grad norm": grad_norm,
+                            "loss/entropy": loss.entropy, "train/lr": lr})

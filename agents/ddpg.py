@@ -32,7 +32,7 @@ Deviations from the papers, following common practice (SB3, CleanRL, the TD3 aut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -41,23 +41,26 @@ from torch import nn
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.compiled_update import compiled_update
+from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     OneOf,
     Range,
-    activation_name,
     at_least_one,
     domain,
     non_negative,
     one_of,
     positive,
     probability,
-    widths,
+    section,
 )
 from rlsuite.errors import IncompatibleEnvError
+from rlsuite.losses import critic_regression_loss, deterministic_policy_loss
 from rlsuite.nets import MLP, PRECISIONS
 from rlsuite.nets.critics import Critics, scale_action, unscale_action
 from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
+from rlsuite.update import UpdateStats
 
 # --------------------------------------------------------------------------- mathematics
 
@@ -130,14 +133,11 @@ class DDPGConfig(AgentConfig):
     critic_lr: float | None = field(default=None, metadata=positive)  # None: lr
     tau: float = field(default=0.005, metadata=domain(Range(gt=0, le=1)))
     batch_size: int = field(default=256, metadata=at_least_one)
-    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
     buffer_size: int = field(default=1_000_000, metadata=at_least_one)
     learning_starts: int = field(default=100, metadata=non_negative)
     train_freq: int = field(default=1, metadata=at_least_one)  # env steps (summed over envs) between training phases
     # updates per training phase; -1: as many as env steps collected
     gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
-    net_arch: list[int] = field(default_factory=lambda: [400, 300], metadata=widths)
-    activation: str = field(default="relu", metadata=activation_name)  # checked when the networks are built
     action_noise: str = field(default="normal", metadata=one_of("normal", "ornstein_uhlenbeck", "none"))
     # in the normalised action space: a fraction of the half range
     noise_std: float = field(default=0.1, metadata=non_negative)
@@ -145,9 +145,11 @@ class DDPGConfig(AgentConfig):
     policy_delay: int = field(default=1, metadata=at_least_one)
     target_noise: float = field(default=0.0, metadata=non_negative)
     target_noise_clip: float = field(default=0.5, metadata=non_negative)
-    # autocast for the update's matmuls
-    precision: str = field(default="float32", metadata=one_of(*PRECISIONS))
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[400, 300], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "activation")
 
 
 class DDPG(Agent[DDPGConfig]):
@@ -162,6 +164,8 @@ class DDPG(Agent[DDPGConfig]):
     persistent = ("actor", "actor_target", "critic", "critic_target", "actor_optimizer", "critic_optimizer",
                   "buffer", "ou_noise")
     persistent_for_acting = ("actor",)
+    # precision: autocast for the update's matmuls
+    runtime_keys = ("fused_optimizer", "precision", "compiled_update")
 
     def setup(self) -> None:
         cfg = self.config
@@ -174,22 +178,17 @@ class DDPG(Agent[DDPGConfig]):
         self.low = space.low.astype(np.float64).reshape(-1)
         self.high = space.high.astype(np.float64).reshape(-1)
 
-        self.actor = Actor(obs_dim, self.action_dim, list(cfg.net_arch), cfg.activation).to(self.device)
-        self.critic = Critics(obs_dim, self.action_dim, list(cfg.net_arch), 2 if cfg.twin_critics else 1,
-                              cfg.activation).to(self.device)
-        self.actor_target = Actor(obs_dim, self.action_dim, list(cfg.net_arch), cfg.activation).to(self.device)
-        self.critic_target = Critics(obs_dim, self.action_dim, list(cfg.net_arch), 2 if cfg.twin_critics else 1,
-                                     cfg.activation).to(self.device)
+        widths, activation, n_critics = list(cfg.net.widths or []), cfg.net.activation, 2 if cfg.twin_critics else 1
+        self.actor = Actor(obs_dim, self.action_dim, widths, activation).to(self.device)
+        self.critic = Critics(obs_dim, self.action_dim, widths, n_critics, activation).to(self.device)
+        self.actor_target = Actor(obs_dim, self.action_dim, widths, activation).to(self.device)
+        self.critic_target = Critics(obs_dim, self.action_dim, widths, n_critics, activation).to(self.device)
         self.actor_target.load_state_dict(self.actor.state_dict())
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.actor_target.requires_grad_(False)
         self.critic_target.requires_grad_(False)
-        self.actor_params = list(self.actor.parameters())
-        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr,
-                                                fused=cfg.fused_optimizer or None)
-        self.critic_params = list(self.critic.parameters())
-        self.critic_optimizer = torch.optim.Adam(self.critic_params, lr=cfg.critic_lr or cfg.lr,
-                                                 fused=cfg.fused_optimizer or None)
+        self.actor_optimizer = self.optimizers.adam(self.actor.parameters(), cfg.actor_lr or cfg.lr)
+        self.critic_optimizer = self.optimizers.adam(self.critic.parameters(), cfg.critic_lr or cfg.lr)
 
         # The buffer stores normalised actions, so critics and targets never see env units.
         normalized_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
@@ -197,9 +196,18 @@ class DDPG(Agent[DDPGConfig]):
                                          n_envs=cfg.n_envs, gamma=cfg.gamma, seed=self.seed,
                                          pin_memory=self.device.type == "cuda")
         self.ou_noise = OrnsteinUhlenbeckNoise((cfg.n_envs, self.action_dim), cfg.noise_std)
-        self.autocast_dtype = PRECISIONS[cfg.precision]
-        self._loss_sums = torch.zeros(2, device=self.device)
-        self._loss_counts = [0, 0]
+        self.autocast_dtype = PRECISIONS[self.runtime.precision]
+        precision = self.runtime.precision
+        unsupported = f"runtime.precision={precision} runs under autocast" if precision != "float32" else None
+        self.compiled_critic_step = compiled_update(
+            self.runtime.compiled_update, self.critic_loss,
+            {"critic": self.critic, "critic_target": self.critic_target, "actor_target": self.actor_target},
+            self.critic_optimizer, unsupported=unsupported, name="critic step")
+        self.compiled_actor_step = compiled_update(
+            self.runtime.compiled_update, self.actor_loss, {"actor": self.actor, "critic": self.critic},
+            self.actor_optimizer, unsupported=unsupported,
+            targets=[(self.critic, self.critic_target), (self.actor, self.actor_target)], tau=cfg.tau,
+            name="actor step")
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -257,54 +265,53 @@ class DDPG(Agent[DDPGConfig]):
         if self.steps > cfg.learning_starts and phases > 0:
             n_updates = phases * (cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq)
             for _ in range(n_updates):
-                self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device))
+                self.finish_update(self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device)))
 
-    def update(self, batch: Any) -> None:
+    def update(self, batch: Any) -> UpdateStats:
         """One critic step and, every ``policy_delay`` of them, one actor step and target update."""
         cfg = self.config
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                            enabled=self.autocast_dtype is not None):
-            with torch.no_grad():
-                next_actions = self.actor_target(batch.next_obs)
-                if cfg.target_noise > 0:
-                    next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip)
-                y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
-            q = self.critic(batch.obs, batch.actions).float()
-            critic_loss = (q - y).pow(2).mean(dim=1).sum()
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        # TD3's smoothing noise ξ, drawn with the batch (so the compiled step sees the same numbers)
+        noise = torch.randn(len(batch.rewards), self.action_dim, device=self.device) if cfg.target_noise > 0 else None
+        if self.compiled_critic_step is not None:  # the same step, compiled (rlsuite.compiled_update)
+            critic_loss = self.compiled_critic_step(batch, noise)[0]
+        else:
+            with self.autocast():
+                critic_loss = self.critic_loss(batch, noise)[0]
+            self.step(self.critic_optimizer, critic_loss)
         self.updates += 1
-        self.nonfinite.add("loss/critic", critic_loss)
-        self._record(0, critic_loss)
+        stats = UpdateStats({"loss/critic": critic_loss})
 
         if self.updates % cfg.policy_delay == 0:
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                                enabled=self.autocast_dtype is not None):
-                actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).float().mean()
-            self.actor_optimizer.zero_grad(set_to_none=True)
-            # Only the actor's gradients: the critic's weight gradients are never computed.
-            actor_loss.backward(inputs=self.actor_params)
-            self.actor_optimizer.step()
-            polyak_update(self.critic, self.critic_target, cfg.tau)
-            polyak_update(self.actor, self.actor_target, cfg.tau)
-            self.nonfinite.add("loss/actor", actor_loss)
-            self._record(1, actor_loss)
-        self.nonfinite.check(self.steps, self.updates)  # one host sync per update (free on CPU)
+            if self.compiled_actor_step is not None:
+                actor_loss = self.compiled_actor_step(batch)[0]
+            else:
+                with self.autocast():
+                    actor_loss = self.actor_loss(batch)[0]
+                self.step(self.actor_optimizer, actor_loss)  # the actor's gradients only
+                polyak_update(self.critic, self.critic_target, cfg.tau)
+                polyak_update(self.actor, self.actor_target, cfg.tau)
+            stats.add({"loss/actor": actor_loss})
+        return stats
 
-    def _record(self, which: int, loss: torch.Tensor) -> None:
-        """Sum losses on the device; hand averages to the logger every ``log_interval`` updates, so
-        there is no host sync per update."""
-        self._loss_sums[which] += loss.detach()
-        self._loss_counts[which] += 1
-        if which == 0 and self.updates % self.config.log_interval == 0:
-            sums = self._loss_sums.tolist()
-            metrics = {"loss/critic": sums[0] / max(self._loss_counts[0], 1)}
-            if self._loss_counts[1]:
-                metrics["loss/actor"] = sums[1] / self._loss_counts[1]
-            self.logger.record(metrics)
-            self._loss_sums.zero_()
-            self._loss_counts = [0, 0]
+    def critic_loss(self, batch: Any, noise: torch.Tensor | None) -> tuple[torch.Tensor, None]:
+        """Σ_i mean_B (Q_i(s, a) − y)² with the (smoothed, clipped double-Q) target y."""
+        cfg = self.config
+        with torch.no_grad():
+            next_actions = self.actor_target(batch.next_obs)
+            if noise is not None:
+                next_actions = smoothed_target_actions(next_actions, cfg.target_noise, cfg.target_noise_clip,
+                                                       noise.to(next_actions.dtype))
+            y = td3_target(batch.rewards, batch.discounts, self.critic_target(batch.next_obs, next_actions).float())
+        return critic_regression_loss(self.critic(batch.obs, batch.actions).float(), y), None
+
+    def actor_loss(self, batch: Any) -> tuple[torch.Tensor, None]:
+        """−mean_B Q_1(s, μ(s))."""
+        return deterministic_policy_loss(self.critic.q1(batch.obs, self.actor(batch.obs)).float()), None
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for the update's matmuls with ``runtime.precision=bfloat16``; a no-op otherwise."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                              enabled=self.autocast_dtype is not None)
 
     def train_until(self, until_step: int) -> None:
         run_step_loop(self, until_step)

@@ -40,7 +40,7 @@ SB3's own code):
 * The last hidden layer belongs to the head (``QHead(hidden=...)``): with ``dueling`` the value and
   advantage streams each get their own hidden layer (Wang et al.), with ``noisy`` it is noisy too
   (Rainbow: all fully connected layers noisy); the conv/MLP body below it stays plain.
-* ``dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
+* ``net.dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
   ``guided_exploration`` (ε-random actions drawn among the env's ``info["exploration_hint"]``,
   see :mod:`rlsuite.offpolicy`) are off by default; with both off the agent is unchanged.
 * C51 priorities use the KL divergence (the paper's choice) computed exactly; Dopamine uses the
@@ -59,27 +59,29 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
+from rlsuite.compiled_update import compiled_update
+from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     Range,
     Relation,
     at_least_one,
     domain,
-    encoder_run,
     finite,
     non_negative,
     one_of,
     positive,
     probability,
-    widths,
+    section,
 )
+from rlsuite.losses import c51_cross_entropy, elementwise_td_loss
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
 from rlsuite.offpolicy import Transition, exploration_hint, run_step_loop, sample_from_masks
 from rlsuite.targets import polyak_update
+from rlsuite.update import Optimizers, UpdateStats
 
 
 @dataclass
@@ -99,15 +101,8 @@ class DQNConfig(AgentConfig):
     exploration_fraction: float = field(default=0.1, metadata=probability)
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
     exploration_final_eps: float = field(default=0.05, metadata=probability)
-    max_grad_norm: float = field(default=10.0, metadata=finite)  # <= 0: no clipping
-    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
-    # image observations: conv weights and inputs in channels-last (NHWC) layout, which oneDNN's CPU
-    # convolutions run faster (same values up to float rounding); false: torch's default NCHW layout
-    channels_last: bool = True
+    max_grad_norm: float | None = field(default=10.0, metadata=positive)  # None: no clipping
     loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
-    net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)  # hidden sizes for vector obs
-    # dropout after every hidden fully connected layer while training (acting and targets run without it)
-    dropout: float = field(default=0.0, metadata=domain(Range(ge=0, lt=1)))
     # ε-exploration picks among the env's hinted actions (info["exploration_hint"]) where it gives some
     guided_exploration: bool = False
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
@@ -128,9 +123,12 @@ class DQNConfig(AgentConfig):
     v_min: float = field(default=-10.0, metadata=finite)
     v_max: float = field(default=10.0, metadata=finite)
     n_step: int = field(default=1, metadata=at_least_one)
-    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default one
-    encoder: str | None = field(default=None, metadata=encoder_run)
-    freeze_encoder: bool = True
+    # net.widths: hidden sizes for vector observations (the last one is the head's); image observations
+    # take the Nature/MinAtar CNN; net.dropout: after every hidden fully connected layer while training
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[64, 64], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "dropout", "encoder", "freeze_encoder")
 
     relations: ClassVar[tuple[Relation, ...]] = (
         Relation("v_max > v_min when distributional", ("distributional", "v_min", "v_max"),
@@ -170,22 +168,16 @@ def c51_target_distribution(
     return categorical_projection(chosen, rewards, discounts, support)
 
 
-def elementwise_loss(td_error: torch.Tensor, kind: str) -> torch.Tensor:
-    """Huber (δ = 1, the Nature paper's error clipping) or squared TD error, per sample."""
-    if kind == "huber":
-        return F.smooth_l1_loss(td_error, torch.zeros_like(td_error), reduction="none")
-    return td_error.square()
-
-
 # ----------------------------------------------------------------------------- the network
 class QNetwork(nn.Module):
     """Body (conv encoder or flatten + MLP) -> :class:`QHead`. The head owns the last hidden layer,
     so dueling streams and noisy layers cover every fully connected layer above the convolutions:
     with no flags this is exactly the Nature DQN (conv -> fc 512 -> Q) or an MLP Q-network."""
 
-    def __init__(self, observation_space: gym.Space, n_actions: int, cfg: DQNConfig):
+    def __init__(self, observation_space: gym.Space, n_actions: int, cfg: DQNConfig, channels_last: bool = True):
         super().__init__()
-        encoder, features = build_encoder(observation_space, pretrained=cfg.encoder, freeze=cfg.freeze_encoder)
+        net = cfg.net
+        encoder, features = build_encoder(observation_space, pretrained=net.encoder, freeze=net.freeze_encoder)
         fc = getattr(encoder, "fc", None)
         if isinstance(fc, nn.Sequential):  # conv encoders: their fc layer moves into the head
             hidden: int | None
@@ -193,17 +185,17 @@ class QNetwork(nn.Module):
             encoder.fc = nn.Identity()
             self.body: nn.Module = encoder
         else:
-            arch = [int(w) for w in cfg.net_arch]
+            arch = [int(w) for w in net.widths or []]
             hidden = arch[-1] if arch else None
-            body = MLP(features, arch[:-1], dropout=cfg.dropout)
+            body = MLP(features, arch[:-1], dropout=net.dropout)
             self.body = nn.Sequential(encoder, body) if len(arch) > 1 else encoder
             features = arch[-2] if len(arch) > 1 else features
         n_atoms = cfg.n_atoms if cfg.distributional else 1
         self.head = QHead(features, n_actions, dueling=cfg.dueling, noisy=cfg.noisy, n_atoms=n_atoms,
-                          hidden=hidden, sigma0=cfg.sigma0, dropout=cfg.dropout)
+                          hidden=hidden, sigma0=cfg.sigma0, dropout=net.dropout)
 
         self.noisy_layers = [m for m in self.modules() if isinstance(m, NoisyLinear)]
-        self.channels_last = bool(cfg.channels_last) and len(observation_space.shape or ()) == 3
+        self.channels_last = channels_last and len(observation_space.shape or ()) == 3
         if self.channels_last:
             # the conv weights (fc weights are 2-D); memory_format is public but missing from torch's stubs
             self.body.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -236,21 +228,27 @@ class DQN(Agent[DQNConfig]):
     space_hint = "DQN needs discrete actions; for continuous control try ddpg, td3 or ppo."
     persistent = ("q_net", "target_net", "optimizer", "buffer")
     persistent_for_acting = ("q_net",)
+    runtime_keys = ("fused_optimizer", "channels_last", "compiled_update")
 
     def setup(self) -> None:
         cfg = self.config
         self.n_actions = int(cast(gym.spaces.Discrete, self.action_space).n)
         self.frames_per_step = self.env_spec.frames_per_step()  # logged as train/frames
-        self.q_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
-        self.target_net = QNetwork(self.observation_space, self.n_actions, cfg).to(self.device)
+        channels_last = self.runtime.channels_last
+        self.q_net = QNetwork(self.observation_space, self.n_actions, cfg, channels_last).to(self.device)
+        self.target_net = QNetwork(self.observation_space, self.n_actions, cfg, channels_last).to(self.device)
         self.target_net.load_state_dict(self.q_net.state_dict())
         self.target_net.requires_grad_(False)
         self.target_net.dropout_active(False)  # bootstrap targets from the whole network
-        # fused Adam: one kernel for all parameters instead of a loop of small ops per tensor
         self.params = list(self.q_net.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=cfg.optimizer_eps,
-                                          fused=cfg.fused_optimizer or None)
+        self.optimizer = self.optimizers.adam(self.params, cfg.lr, eps=cfg.optimizer_eps)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
+        self.compiled_step = compiled_update(
+            self.runtime.compiled_update, self.q_loss, {"q_net": self.q_net, "target_net": self.target_net},
+            self.optimizer,
+            unsupported="dropout masks would come from the compiled kernels' own RNG" if cfg.net.dropout > 0 else None,
+            max_grad_norm=cfg.max_grad_norm or 0.0, targets=[(self.q_net, self.target_net)] if cfg.tau < 1.0 else (),
+            tau=cfg.tau, name="DQN update")
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
             gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.alpha, seed=self.seed,
@@ -333,7 +331,7 @@ class DQN(Agent[DQNConfig]):
             self.update_target(1.0)
         rounds = self.steps // cfg.train_freq - prev // cfg.train_freq
         if rounds > 0 and self.steps > cfg.learning_starts:
-            self.train(rounds * cfg.gradient_steps)
+            self.finish_update(self.update(rounds * cfg.gradient_steps))
 
     def sample_batches(self, n_updates: int) -> Iterator[ReplayBatch]:
         """``n_updates`` batches as torch tensors on the device (see the deviations)."""
@@ -348,33 +346,32 @@ class DQN(Agent[DQNConfig]):
             part = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
             yield type(big)(*(x[part] for x in big))
 
-    def train(self, n_updates: int) -> None:
+    def update(self, n_updates: int) -> UpdateStats:
+        """One training round: ``n_updates`` gradient steps, each on a fresh minibatch."""
         cfg = self.config
-        losses = []
+        stats = UpdateStats({"train/epsilon": self.epsilon})
         for batch in self.sample_batches(n_updates):
             self.q_net.reset_noise()
             self.target_net.reset_noise()
-            if cfg.distributional:
-                loss_per_sample, priorities = self.distributional_loss(batch)
+            if self.compiled_step is not None:  # the same step, compiled (rlsuite.compiled_update)
+                loss, priorities, grad_norm = self.compiled_step(batch)
             else:
-                loss_per_sample, priorities = self.td_loss(batch)
-            loss = (batch.weights * loss_per_sample).mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.nonfinite.add("loss/q", loss)
-            if cfg.max_grad_norm > 0:
-                self.nonfinite.add("grad norm", torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm))
-            self.optimizer.step()
+                loss, priorities = self.q_loss(batch)
+                grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
+                if cfg.tau < 1.0:
+                    self.update_target(cfg.tau)
             if cfg.prioritized:
                 per = cast(PrioritizedReplayBuffer, self.buffer)
                 per.update_priorities(batch.indices.cpu().numpy(), priorities.cpu().numpy())
-            if cfg.tau < 1.0:
-                self.update_target(cfg.tau)
-            losses.append(loss.detach())
+            stats.add({"loss/q": loss, "grad norm": grad_norm})
             self.updates += 1
-        self.nonfinite.check(self.steps, self.updates)
-        if losses:
-            self.logger.record({"loss/q": float(torch.stack(losses).mean()), "train/epsilon": self.epsilon})
+        return stats
+
+    def q_loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch loss ``mean_i w_i · loss_i`` (w = 1 without PER) and the new priorities."""
+        loss_fn = self.distributional_loss if self.config.distributional else self.td_loss
+        loss_per_sample, priorities = loss_fn(batch)
+        return (batch.weights * loss_per_sample).mean(), priorities
 
     def td_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-sample Huber/MSE TD loss and |δ| for the priorities (``nets``: (online, target) to use
@@ -391,7 +388,7 @@ class DQN(Agent[DQNConfig]):
             next_values = bootstrap_q(target_net(batch.next_obs), q_online_next)
             targets = td_targets(batch.rewards, batch.discounts, next_values)
         td_error = targets - q_all.gather(1, actions).squeeze(1)
-        return elementwise_loss(td_error, self.config.loss), td_error.detach().abs()
+        return elementwise_td_loss(td_error, self.config.loss), td_error.detach().abs()
 
     def distributional_loss(self, batch: Any, nets: tuple[nn.Module, nn.Module] | None = None
                             ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -408,7 +405,7 @@ class DQN(Agent[DQNConfig]):
             target = c51_target_distribution(target_net(batch.next_obs), batch.rewards, batch.discounts,
                                              self.support, online_next)
         log_probs = logits[torch.arange(len(actions), device=actions.device), actions].log_softmax(dim=-1)
-        cross_entropy = -(target * log_probs).sum(dim=-1)
+        cross_entropy = c51_cross_entropy(log_probs, target)
         kl = cross_entropy.detach() + torch.special.xlogy(target, target).sum(dim=-1)
         return cross_entropy, kl.clamp_min(0.0)
 
@@ -421,8 +418,8 @@ class DQN(Agent[DQNConfig]):
         if cfg.gradient_steps == 0:
             return 0.0
         q_net, target_net = copy.deepcopy(self.q_net), copy.deepcopy(self.target_net)
-        params = list(q_net.parameters())
-        optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=cfg.optimizer_eps, fused=cfg.fused_optimizer or None)
+        optimizers = Optimizers(fused=self.runtime.fused_optimizer)  # the agent's own packings stay untouched
+        optimizer = optimizers.adam(q_net.parameters(), cfg.lr, eps=cfg.optimizer_eps)
         b = cfg.batch_size
         obs = torch.zeros((b, *(self.observation_space.shape or ())),
                           dtype=torch.from_numpy(np.zeros(0, self.observation_space.dtype)).dtype, device=self.device)
@@ -433,12 +430,7 @@ class DQN(Agent[DQNConfig]):
         seconds = []
         for _ in range(repeats + 1):  # the first pass warms up allocations and kernels
             start = time.perf_counter()
-            loss = loss_fn(batch, (q_net, target_net))[0].mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
+            optimizers.step(optimizer, loss_fn(batch, (q_net, target_net))[0].mean(), cfg.max_grad_norm)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             seconds.append(time.perf_counter() - start)
@@ -462,13 +454,4 @@ class Rainbow(DQN):
     hparams_from = "dqn"
 
 
-__all__ = [
-    "DQN",
-    "DQNConfig",
-    "QNetwork",
-    "Rainbow",
-    "bootstrap_q",
-    "c51_target_distribution",
-    "elementwise_loss",
-    "td_targets",
-]
+__all__ = ["DQN", "DQNConfig", "QNetwork", "Rainbow", "bootstrap_q", "c51_target_distribution", "td_targets"]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -42,25 +42,15 @@ from torch.distributions import Categorical, Distribution, Independent, Normal, 
 from torch.func import functional_call, vmap
 
 from rlsuite.agent import Agent, AgentConfig
-from rlsuite.constraints import (
-    Each,
-    Range,
-    activation_name,
-    at_least_one,
-    domain,
-    finite,
-    non_negative,
-    one_of,
-    positive,
-    probability,
-    widths,
-)
+from rlsuite.config import NetConfig
+from rlsuite.constraints import Each, Range, at_least_one, domain, non_negative, one_of, positive, probability, section
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation, adaptation_returns
 from rlsuite.meta.sampling import Episodes, sample_episodes
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets import MLP
 from rlsuite.trust_region import MetricProduct, Objective, trust_region_step
+from rlsuite.update import UpdateStats
 
 Params = dict[str, torch.Tensor]
 
@@ -148,10 +138,6 @@ class MetaPolicy(nn.Module):
 @dataclass
 class MAMLConfig(AgentConfig):
     gamma: float = field(default=0.99, metadata=probability)
-    # the paper's 2 × 100 ReLU
-    hidden_sizes: list[int] = field(default_factory=lambda: [100, 100], metadata=widths)
-    activation: str = field(default="relu", metadata=activation_name)
-    init_log_std: float = field(default=0.0, metadata=finite)
     inner_lr: float = field(default=0.1, metadata=non_negative)  # α of the meta-training inner step
     # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
     inner_steps: int = field(default=1, metadata=one_of(0, 1))
@@ -176,6 +162,11 @@ class MAMLConfig(AgentConfig):
     test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05], metadata=domain(Each(Range(ge=0))))
     # fixes the held-out tasks, the same for every agent seed
     task_split_seed: int = field(default=0, metadata=non_negative)
+    # the paper's 2 × 100 ReLU
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[100, 100], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "activation", "log_std_init")
 
 
 class MAML(Agent[MAMLConfig]):
@@ -196,8 +187,8 @@ class MAML(Agent[MAMLConfig]):
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
         obs_dim = int(np.prod(self.observation_space.shape or (1,)))
-        self.policy = MetaPolicy(obs_dim, self.action_space, cfg.hidden_sizes, cfg.activation,
-                                 cfg.init_log_std).to(self.device)
+        self.policy = MetaPolicy(obs_dim, self.action_space, list(cfg.net.widths or []), cfg.net.activation,
+                                 cfg.net.log_std_init).to(self.device)
         self.last_task_seeds = np.zeros(0, dtype=np.int64)
 
     # ----------------------------------------------------------------- acting and sampling
@@ -323,7 +314,7 @@ class MAML(Agent[MAMLConfig]):
 
         return objective, first_order_kl, gauss_newton_metric
 
-    def meta_update(self, train: Episodes, valid: Episodes) -> dict[str, float]:
+    def meta_update(self, train: Episodes, valid: Episodes) -> dict[str, float | torch.Tensor]:
         """One TRPO step on θ for :meth:`meta_objective`."""
         cfg = self.config
         objective, first_order_kl, gauss_newton_metric = self.meta_closures(train, valid)
@@ -334,7 +325,7 @@ class MAML(Agent[MAMLConfig]):
                                  max_kl=cfg.max_kl, cg_iters=cfg.cg_iters, cg_damping=cfg.cg_damping,
                                  line_search_steps=cfg.line_search_steps, line_search_shrink=cfg.line_search_shrink)
 
-    def meta_iteration(self) -> dict[str, float]:
+    def meta_iteration(self) -> UpdateStats:
         cfg = self.config
         tasks = self.split.train_tasks(self.rng, cfg.meta_batch_size)
         self.last_task_seeds = tasks.seeds
@@ -347,9 +338,11 @@ class MAML(Agent[MAMLConfig]):
             self.steps += valid.n_steps
         info = self.meta_update(train, valid)
         self.updates += 1
-        info["return_before"] = train.returns().mean().item()
-        info["return_after"] = valid.returns().mean().item()
-        return info
+        return UpdateStats({
+            "loss/surrogate": info.pop("surrogate"), "Fisher quadratic form sᵀFs": info.pop("quadratic form"),
+            **{f"meta/{key}": value for key, value in info.items()},
+            "meta/return_before": train.returns().mean().item(), "meta/return_after": valid.returns().mean().item(),
+        })
 
     # ----------------------------------------------------------------- the Agent loop
     def start_segment(self) -> None:
@@ -358,8 +351,7 @@ class MAML(Agent[MAMLConfig]):
     def train_until(self, until_step: int) -> None:
         while self.steps < until_step:
             prev = self.steps
-            info = self.meta_iteration()
-            self.logger.log({f"meta/{key}": value for key, value in info.items()}, self.steps)
+            self.finish_update(self.meta_iteration())
             self.after_step(prev)
 
     def meta_test(self, n_tasks: int = 40, steps: int = 3, seed: int = 100_000, n_traj: int | None = None

@@ -32,25 +32,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
-from torch.nn import functional as F
 
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.errors import ConfigError
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
-
-
-def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
-    """Per-sample ``min(r·A, clip(r, 1 − ε, 1 + ε)·A)`` (to be maximized)."""
-    return torch.min(ratio * advantages, ratio.clamp(1.0 - clip_range, 1.0 + clip_range) * advantages)
-
-
-def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
-               clip_range_vf: float | None) -> torch.Tensor:
-    """MSE to the returns; with ``clip_range_vf``, the max of the clipped and unclipped errors."""
-    if clip_range_vf is None:
-        return F.mse_loss(values, returns)  # one op forward and backward, not three
-    clipped = old_values + (values - old_values).clamp(-clip_range_vf, clip_range_vf)
-    return torch.max((values - returns).pow(2), (clipped - returns).pow(2)).mean()
+from rlsuite.losses import approx_kl, clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
+from rlsuite.update import UpdateStats
 
 
 @dataclass
@@ -90,14 +77,13 @@ class PPO(OnPolicyAgent[PPOConfig]):
     def setup_optimizers(self) -> None:
         cfg = self.config
         self.batch_size = minibatch_size(cfg)
-        if cfg.recurrent is not None and self.batch_size < cfg.n_steps * cfg.n_envs:
-            # a recurrent actor is re-run over whole rollouts: minibatches of shuffled steps would cut its sequences
-            raise ConfigError(f"ppo with recurrent={cfg.recurrent} needs one minibatch per rollout: set "
-                              f"batch_size >= n_steps * n_envs = {cfg.n_steps * cfg.n_envs} (got {self.batch_size})")
-        self.params = list(self.policy.parameters())
-        self.optimizer = self.adam(self.params, cfg.lr)
+        if self.policy.recurrent and self.batch_size % cfg.n_steps:
+            # a recurrent policy is re-run over whole sequences (one env's rollout): minibatches hold whole ones
+            raise ConfigError(f"ppo with net.recurrent={cfg.net.recurrent} takes minibatches of whole env sequences: "
+                              f"batch_size must be a multiple of n_steps={cfg.n_steps} (got {self.batch_size})")
+        self.optimizer = self.optimizers.adam(self.policy.parameters(), cfg.lr, eps=cfg.optimizer_eps)
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         clip_range = cfg.clip_range * (1.0 - self.progress) if cfg.anneal_clip else cfg.clip_range
@@ -105,53 +91,39 @@ class PPO(OnPolicyAgent[PPOConfig]):
         obs, actions = self.tensor(data.obs), self.tensor(data.actions)
         old_log_probs, old_values = self.tensor(data.log_probs), self.tensor(data.values)
         advantages, returns = self.tensor(data.advantages), self.tensor(data.returns)
-        total = len(old_values)
 
         # One minibatch holding the whole rollout: self.minibatches does not shuffle it, so the
         # advantages are normalized once here rather than every epoch.
-        whole = self.batch_size >= total
-        if whole and cfg.normalize_advantage and total > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        whole = self.batch_size >= len(old_values)
+        if whole and cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
         columns = (obs, actions, old_log_probs, old_values, advantages, returns)
-        n_minibatches = 0
+        stats = UpdateStats({"train/lr": lr})
+        n_minibatches, kl = 0, None
         for _ in range(cfg.n_epochs):
-            for mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns in self.minibatches(
-                    columns, self.batch_size):
-                if cfg.recurrent is not None:  # one minibatch: the whole rollout, in order
-                    dist, values = rollout_distribution(self), self.policy.value(mb_obs)
-                else:
-                    dist_params, values = self.policy(mb_obs)
-                    dist = self.policy.make_distribution(dist_params)
-                log_probs = dist.log_prob(mb_actions)
-                if cfg.normalize_advantage and not whole and len(adv) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            for (mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns), sequences in \
+                    self.sequence_minibatches(columns, self.batch_size):
+                log_probs, entropy_per_step, values = self.policy.sequence(mb_obs, mb_actions, *sequences)
+                if cfg.normalize_advantage and not whole:
+                    adv = normalize_advantages(adv)
                 log_ratio = log_probs - mb_old_log_probs
                 ratio = log_ratio.exp()
-                if cfg.target_kl is not None:
-                    with torch.no_grad():
-                        if ((ratio - 1) - log_ratio).mean() > 1.5 * cfg.target_kl:
-                            break
-                policy_loss = -clipped_surrogate(ratio, adv, clip_range).mean()
-                v_loss = value_loss(values, mb_old_values, mb_returns, cfg.clip_range_vf)
-                loss = torch.add(policy_loss, v_loss, alpha=cfg.vf_coef)  # policy_loss + c_vf · v_loss, one op
-                if cfg.ent_coef != 0.0:  # skipped when unused: every op counts at MLP scale
-                    loss = loss - cfg.ent_coef * dist.entropy().mean()
-                grad_norm = self.gradient_step(self.optimizer, loss, cfg.max_grad_norm)
-                self.nonfinite.add("loss/policy", policy_loss)
-                self.nonfinite.add("loss/value", v_loss)
-                self.nonfinite.add("grad norm", grad_norm)
+                with torch.no_grad():
+                    kl = approx_kl(ratio, log_ratio)
+                if cfg.target_kl is not None and kl > 1.5 * cfg.target_kl:
+                    break
+                policy_loss = clipped_surrogate_loss(ratio, adv, clip_range)
+                v_loss = value_loss(values, mb_returns, mb_old_values, cfg.clip_range_vf)
+                entropy = entropy_bonus(entropy_per_step)
+                loss = policy_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+                grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
+                with torch.no_grad():
+                    clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
+                stats.add({"loss/policy": policy_loss, "loss/value": v_loss, "grad norm": grad_norm,
+                           "loss/entropy": entropy, "train/clip_fraction": clip_fraction})
                 n_minibatches += 1
             else:
                 continue
             break  # the target-KL stop ends all epochs
-        self.nonfinite.check(self.steps, self.updates)
-        if n_minibatches:  # diagnostics of the last minibatch (cheap: no per-minibatch syncs)
-            with torch.no_grad():
-                approx_kl = ((ratio - 1) - log_ratio).mean().item()
-                clip_fraction = ((ratio - 1).abs() > clip_range).float().mean().item()
-            self.logger.record({
-                "loss/policy": policy_loss.item(), "loss/value": v_loss.item(),
-                "loss/entropy": dist.entropy().mean().item(),
-                "train/approx_kl": approx_kl, "train/clip_fraction": clip_fraction, "train/lr": lr,
-                "train/minibatches": n_minibatches,
-            })
+        # the KL last measured: before the last step, or the one that stopped the epochs
+        return stats.add({"train/minibatches": n_minibatches, "train/approx_kl": kl})

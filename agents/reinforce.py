@@ -5,7 +5,7 @@
         for each step t:  G_t = Σ_{k≥0} γ^k R_{t+k+1}                           (Monte-Carlo reward-to-go)
                           δ_t = G_t − V_w(S_t)
         θ ← θ + α_θ · mean_t[ δ_t ∇ log π_θ(A_t|S_t) ]                          (one Adam step)
-        w ← w − α_w · ∇ mean_t[ (G_t − V_w(S_t))² ]                               (n_value_epochs Adam steps)
+        w ← w − α_w · ∇ mean_t[ (G_t − V_w(S_t))² ]                               (critic_epochs Adam steps)
 
 The baseline does not bias the gradient (E[b(S)∇log π(A|S)] = 0) but lowers its variance
 (tests/test_onpolicy_math.py checks both on a bandit by Monte Carlo).
@@ -14,9 +14,9 @@ The baseline does not bias the gradient (E[b(S)∇log π(A|S)] = 0) but lowers i
 returns, ``b ← d·b + (1 − d)·G_0`` per finished episode in order (``baseline_decay`` d = 0.95 as in
 NASNet), started at the first batch's mean; the batch's advantages use b from before the batch
 (a constant with respect to the batch's actions, so the gradient stays unbiased). The value
-network is then neither trained nor used. ``recurrent=lstm`` gives the autoregressive recurrent
-actor of :class:`rlsuite.policies.RecurrentActorCritic` (the NAS controller); ``ent_coef`` adds an
-entropy bonus.
+network is then neither trained nor used. ``net.recurrent=lstm`` gives a recurrent policy
+(:mod:`rlsuite.recurrent_policy`: the NAS controller, or ``net.recurrent_kind=memory`` for partially
+observed tasks); ``ent_coef`` adds an entropy bonus.
 
 Batches: collection stops once ``batch_episodes`` episodes have finished (or after ``n_steps``
 steps per env, a safety cap). With the default ``n_envs = 1`` every batch is whole episodes, as in
@@ -37,7 +37,9 @@ import torch
 
 from rlsuite.constraints import at_least_one, finite, one_of, positive, probability
 from rlsuite.errors import ConfigError
-from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig, rollout_distribution
+from rlsuite.losses import entropy_bonus, normalize_advantages, policy_gradient_loss, value_loss
+from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
+from rlsuite.update import UpdateStats
 
 
 def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -59,7 +61,7 @@ class ReinforceConfig(OnPolicyConfig):
     batch_episodes: int = field(default=8, metadata=at_least_one)
     lr: float = field(default=1e-3, metadata=positive)
     critic_lr: float = field(default=1e-3, metadata=positive)
-    n_value_epochs: int = field(default=5, metadata=at_least_one)
+    critic_epochs: int = field(default=5, metadata=at_least_one)  # passes of the baseline over the batch
     gae_lambda: float = field(default=1.0, metadata=probability)  # λ = 1: advantages are exactly G_t − V(S_t)
     normalize_advantage: bool = False
     ent_coef: float = field(default=0.0, metadata=finite)
@@ -80,11 +82,11 @@ class Reinforce(OnPolicyAgent[ReinforceConfig]):
         cfg = self.config
         self.policy.shared = False  # the baseline must not move the policy: keep separate trunks
         if self.policy.critic_trunk is None:
-            raise ConfigError("reinforce needs separate policy and baseline networks (agent.shared=false)")
+            raise ConfigError("reinforce needs separate policy and baseline networks (agent.net.shared=false)")
         self.actor_params = self.policy.actor_parameters()
-        self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
-        self.optimizer = self.adam(self.actor_params, cfg.lr)
-        self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)
+        self.critic_params = self.policy.critic_parameters()
+        self.optimizer = self.optimizers.adam(self.actor_params, cfg.lr, eps=cfg.optimizer_eps)
+        self.critic_optimizer = self.optimizers.adam(self.critic_params, cfg.critic_lr, eps=cfg.optimizer_eps)
         # [b, whether b has been started]; and which envs begin an episode at the next rollout's first step
         self.ema_baseline = np.zeros(2, np.float64)
         self.starts_next = np.ones(cfg.n_envs, np.bool_)
@@ -112,32 +114,29 @@ class Reinforce(OnPolicyAgent[ReinforceConfig]):
     def rollout_done(self, step: int, episodes_finished: int) -> bool:
         return episodes_finished >= self.config.batch_episodes or step + 1 >= self.config.n_steps
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
         cfg = self.config
         lr = self.scheduled_lr(cfg.lr, self.optimizer)
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
         data = self.rollout_batch()
-        obs, returns = self.tensor(data.obs), self.tensor(data.returns)
+        obs, actions, returns = self.tensor(data.obs), self.tensor(data.actions), self.tensor(data.returns)
+        sequences = self.rollout_sequences()  # (None, None) for a feed-forward policy
         if cfg.baseline == "ema":
             advantages = self.tensor(self.ema_advantages(data.returns))
         else:
             advantages = self.tensor(data.advantages)  # G_t − V(S_t) with V from collection time
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
 
-        dist = rollout_distribution(self)
-        policy_loss = -(dist.log_prob(self.tensor(data.actions)) * advantages).mean()
+        log_probs, entropy, _ = self.policy.sequence(obs, actions, *sequences)
+        policy_loss = policy_gradient_loss(log_probs, advantages)
         if cfg.ent_coef != 0.0:
-            policy_loss = policy_loss - cfg.ent_coef * dist.entropy().mean()
-        self.nonfinite.add("loss/policy", policy_loss)
-        self.nonfinite.add("grad norm (actor)", self.gradient_step(self.optimizer, policy_loss, cfg.max_grad_norm))
-
-        value_loss = torch.zeros(())
-        for _ in range(cfg.n_value_epochs if cfg.baseline == "value" else 0):
-            value_loss = (self.policy.value(obs) - returns).pow(2).mean()
-            self.nonfinite.add("loss/value", value_loss)
-            critic_grad_norm = self.gradient_step(self.critic_optimizer, value_loss, cfg.max_grad_norm)
-            self.nonfinite.add("grad norm (critic)", critic_grad_norm)
-        self.nonfinite.check(self.steps, self.updates)
-        self.logger.record({"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "train/lr": lr,
-                            "train/batch_steps": len(returns), "train/baseline": float(self.ema_baseline[0])})
+            policy_loss = policy_loss - cfg.ent_coef * entropy_bonus(entropy)
+        stats = UpdateStats({"loss/policy": policy_loss, "train/lr": lr, "train/batch_steps": len(returns),
+                             "train/baseline": float(self.ema_baseline[0])})
+        stats.add({"grad norm (actor)": self.step(self.optimizer, policy_loss, cfg.max_grad_norm)})
+        for _ in range(cfg.critic_epochs if cfg.baseline == "value" else 0):
+            critic_loss = value_loss(self.policy.sequence(obs, actions, *sequences)[2], returns)
+            stats.add({"loss/value": critic_loss,
+                       "grad norm (critic)": self.step(self.critic_optimizer, critic_loss, cfg.max_grad_norm)})
+        return stats

@@ -30,12 +30,15 @@ from torch.distributions import Categorical, Distribution, Independent, Normal
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers.rollout import gae
-from rlsuite.constraints import Relation, at_least_one, finite, non_negative, one_of, positive, probability
+from rlsuite.config import NetConfig
+from rlsuite.constraints import Relation, at_least_one, finite, non_negative, one_of, positive, probability, section
 from rlsuite.errors import ConfigError
+from rlsuite.losses import clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
 from rlsuite.meta import MetaSplit, task_distribution
 from rlsuite.meta.protocol import MetaEvaluation
 from rlsuite.meta.tasks import TaskSet
 from rlsuite.nets.recurrent import RecurrentCore, State
+from rlsuite.update import UpdateStats
 
 CRITICS = ("shared", "separate", "detached")
 
@@ -44,8 +47,6 @@ CRITICS = ("shared", "separate", "detached")
 class RL2Config(AgentConfig):
     gamma: float = field(default=0.99, metadata=probability)
     gae_lambda: float = field(default=0.95, metadata=probability)
-    hidden_size: int = field(default=64, metadata=at_least_one)
-    core: str = field(default="gru", metadata=one_of("gru", "lstm"))
     # bandits: one episode of n pulls is the trial
     episodes_per_trial: int = field(default=1, metadata=at_least_one)
     trials_per_iteration: int = field(default=256, metadata=at_least_one)
@@ -55,7 +56,7 @@ class RL2Config(AgentConfig):
     clip_range: float = field(default=0.2, metadata=positive)
     ent_coef: float = field(default=0.0, metadata=finite)
     vf_coef: float = field(default=0.5, metadata=non_negative)
-    max_grad_norm: float = field(default=0.5, metadata=positive)
+    max_grad_norm: float | None = field(default=0.5, metadata=positive)  # None: no clipping
     normalize_advantage: bool = True
     task_split_seed: int = field(default=0, metadata=non_negative)
     # What the value function reads (see RL2Net): "shared" (the policy's recurrent core, trained by
@@ -65,7 +66,14 @@ class RL2Config(AgentConfig):
     # An input the paper does not have: the fraction of the trial elapsed, t / (episodes × horizon).
     # Both heads then know how many pulls/steps are left (how much exploring can still pay off).
     time_input: bool = False
+    # the recurrent core: net.recurrent (gru | lstm) of net.recurrent_hidden units
+    net: NetConfig = field(default_factory=lambda: NetConfig(recurrent="gru", recurrent_hidden=64),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("recurrent", "recurrent_hidden")
+    renamed_keys: ClassVar[dict[str, str]] = {"hidden_size": "net.recurrent_hidden", "core": "net.recurrent"}
     relations: ClassVar[tuple[Relation, ...]] = (
+        Relation("a recurrent core (net.recurrent: gru or lstm)", ("net.recurrent",), lambda c: c.net.recurrent),
         Relation("trials_per_iteration >= n_minibatches", ("trials_per_iteration", "n_minibatches"),
                  lambda c: c.trials_per_iteration >= c.n_minibatches),
     )
@@ -171,9 +179,11 @@ class RL2(Agent[RL2Config]):
         self.split = MetaSplit(self.distribution, cfg.task_split_seed)
         self.vec = self.distribution.make_vec()
         obs_dim = int(np.prod(self.observation_space.shape or (1,)))
-        self.net = RL2Net(obs_dim, self.action_space, cfg.hidden_size, cfg.core, cfg.critic,
+        core = cfg.net.recurrent
+        assert core is not None  # the config's relation requires a recurrent core
+        self.net = RL2Net(obs_dim, self.action_space, cfg.net.recurrent_hidden, core, cfg.critic,
                           cfg.time_input).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.optimizer = self.optimizers.adam(self.net.parameters(), cfg.lr)
         self.last_task_seeds = np.zeros(0, dtype=np.int64)
         self._act_state: State | None = None
 
@@ -226,7 +236,7 @@ class RL2(Agent[RL2Config]):
         return dist.log_prob(actions), values, dist.entropy()
 
     # ----------------------------------------------------------------- PPO over trials
-    def update(self, trials: Trials) -> dict[str, float]:
+    def update(self, trials: Trials) -> UpdateStats:
         cfg = self.config
         values = trials.values.cpu().numpy()
         next_values = np.concatenate([values[1:], np.zeros_like(values[:1])])
@@ -237,36 +247,23 @@ class RL2(Agent[RL2Config]):
         returns = torch.as_tensor(ret_np, device=self.device)
         mask = torch.as_tensor(trials.mask, device=self.device)
         if cfg.normalize_advantage:
-            mean = (advantages * mask).sum() / mask.sum()
-            std = (((advantages - mean) ** 2 * mask).sum() / mask.sum()).sqrt()
-            advantages = (advantages - mean) / (std + 1e-8)
+            advantages = normalize_advantages(advantages, mask)
         batch = trials.inputs.shape[1]
-        params = list(self.net.parameters())
-        info: dict[str, float] = {}
+        stats = UpdateStats()
         for _ in range(cfg.n_epochs):
             order = torch.randperm(batch)
             for idx in order.chunk(cfg.n_minibatches):
                 log_probs, values_new, entropy = self.evaluate_sequences(trials.inputs[:, idx], trials.actions[:, idx])
                 m = mask[:, idx]
                 ratio = torch.exp(log_probs - trials.log_probs[:, idx])
-                adv = advantages[:, idx]
-                surrogate = torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range) * adv)
-                n = m.sum().clamp(min=1)
-                policy_loss = -(surrogate * m).sum() / n
-                value_loss = ((values_new - returns[:, idx]) ** 2 * m).sum() / n
-                entropy_mean = (entropy * m).sum() / n
-                loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                self.optimizer.step()
-                self.nonfinite.add("loss/policy", policy_loss)
-                self.nonfinite.add("loss/value", value_loss)
-                self.nonfinite.add("grad norm", grad_norm)
-                info = {"loss/policy": policy_loss.item(), "loss/value": value_loss.item(),
-                        "loss/entropy": entropy_mean.item()}
-        self.nonfinite.check(self.steps, self.updates)
-        return info
+                policy_loss = clipped_surrogate_loss(ratio, advantages[:, idx], cfg.clip_range, mask=m)
+                v_loss = value_loss(values_new, returns[:, idx], mask=m)
+                entropy_mean = entropy_bonus(entropy, mask=m)
+                loss = policy_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy_mean
+                grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
+                stats.add({"loss/policy": policy_loss, "loss/value": v_loss, "grad norm": grad_norm,
+                           "loss/entropy": entropy_mean})
+        return stats
 
     # ----------------------------------------------------------------- the Agent loop
     def start_segment(self) -> None:
@@ -281,10 +278,9 @@ class RL2(Agent[RL2Config]):
             trials = self.run_trials(tasks, self.rng)
             self.steps += int(trials.rewards.size)
             self.episodes += cfg.episodes_per_trial * len(tasks)
-            info = self.update(trials)
+            stats = self.update(trials)
+            self.finish_update(stats.add({"meta/trial_return": float(trials.rewards.sum(axis=0).mean())}))
             self.updates += 1
-            info["meta/trial_return"] = float(trials.rewards.sum(axis=0).mean())
-            self.logger.log(info, self.steps)
             self.after_step(prev)
 
     def act(self, obs: Any, deterministic: bool = True) -> Any:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -55,23 +55,25 @@ from torch.nn import functional as F
 
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import make_replay_buffer, to_torch
+from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     OneOf,
     Range,
-    activation_name,
     at_least_one,
     domain,
     finite,
     non_negative,
     positive,
     probability,
-    widths,
+    section,
 )
 from rlsuite.errors import ConfigError, IncompatibleEnvError
+from rlsuite.losses import critic_regression_loss, discrete_soft_policy_loss, soft_policy_loss, temperature_loss
 from rlsuite.nets import MLP, build_encoder
 from rlsuite.nets.critics import Critics, scale_action, unscale_action
 from rlsuite.offpolicy import Transition, run_step_loop
 from rlsuite.targets import polyak_update
+from rlsuite.update import UpdateStats
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # SB3's clamp of the policy's log σ
 
@@ -106,12 +108,6 @@ def discrete_soft_q_target(rewards: torch.Tensor, discounts: torch.Tensor, next_
     ``next_q``: ``(n_critics, batch, n_actions)``; ``next_log_probs``: ``(batch, n_actions)``."""
     next_v = (next_log_probs.exp() * (next_q.min(dim=0).values - alpha * next_log_probs)).sum(dim=-1)
     return rewards + discounts * next_v
-
-
-def temperature_loss(log_alpha: torch.Tensor, entropy: torch.Tensor, target_entropy: float) -> torch.Tensor:
-    """``mean_B log α · (H − H̄)`` with the entropy held fixed: descending it raises α when the
-    policy's entropy is below the target and lowers it when above."""
-    return (log_alpha * (entropy.detach() - target_entropy)).mean()
 
 
 def default_target_entropy(action_space: gym.Space, scale: float) -> float:
@@ -200,15 +196,16 @@ class SACConfig(AgentConfig):
     # updates per training phase; -1: as many as env steps collected
     gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
     target_update_interval: int = field(default=1, metadata=at_least_one)  # updates between Polyak steps
-    net_arch: list[int] = field(default_factory=lambda: [256, 256], metadata=widths)
-    activation: str = field(default="relu", metadata=activation_name)  # checked by rlsuite.nets when built
     ent_coef: float | None = field(default=None, metadata=positive)  # a fixed α; None: tuned automatically
     init_alpha: float = field(default=1.0, metadata=positive)  # α before tuning starts
     target_entropy: float | None = field(default=None, metadata=finite)  # H̄; None: −|A| or scale · log|A|
     # discrete H̄ as a fraction of the uniform policy's entropy log|A| (Christodoulou 2019: 0.98)
     target_entropy_scale: float = field(default=0.98, metadata=domain(Range(gt=0, lt=1)))
-    fused_optimizer: bool = True  # torch.optim's fused Adam (one kernel for all tensors); false: its default
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
+    net: NetConfig = field(default_factory=lambda: NetConfig(widths=[256, 256], activation="relu"),
+                           metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "activation")
 
 
 class SAC(Agent[SACConfig]):
@@ -223,12 +220,13 @@ class SAC(Agent[SACConfig]):
     persistent = ("actor", "critic", "critic_target", "temperature", "actor_optimizer", "critic_optimizer",
                   "alpha_optimizer", "buffer")
     persistent_for_acting = ("actor",)
+    runtime_keys = ("fused_optimizer",)
 
     def setup(self) -> None:
         cfg = self.config
         space = self.action_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
-        arch = list(cfg.net_arch)
+        arch, activation = list(cfg.net.widths or []), cfg.net.activation
         if self.discrete:
             self.n_actions = int(cast(gym.spaces.Discrete, space).n)
             max_entropy = math.log(self.n_actions)
@@ -236,9 +234,9 @@ class SAC(Agent[SACConfig]):
                 raise ConfigError(f"agent.target_entropy={cfg.target_entropy} must be below log|A| = "
                                   f"{max_entropy:.4g} (the uniform policy's entropy) for {self.n_actions} actions; "
                                   "omit it to use target_entropy_scale · log|A|")
-            self.actor: nn.Module = CategoricalActor(self.observation_space, self.n_actions, arch, cfg.activation)
+            self.actor: nn.Module = CategoricalActor(self.observation_space, self.n_actions, arch, activation)
             make_critics: Callable[[], nn.Module] = lambda: DiscreteCritics(  # noqa: E731
-                self.observation_space, self.n_actions, arch, 2, cfg.activation)
+                self.observation_space, self.n_actions, arch, 2, activation)
             buffer_actions: gym.Space = space
         else:
             box = cast(gym.spaces.Box, space)
@@ -249,8 +247,8 @@ class SAC(Agent[SACConfig]):
             self.action_dim = int(np.prod(box.shape))
             self.low = box.low.astype(np.float64).reshape(-1)
             self.high = box.high.astype(np.float64).reshape(-1)
-            self.actor = SquashedGaussianActor(obs_dim, self.action_dim, arch, cfg.activation)
-            make_critics = lambda: Critics(obs_dim, self.action_dim, arch, 2, cfg.activation)  # noqa: E731
+            self.actor = SquashedGaussianActor(obs_dim, self.action_dim, arch, activation)
+            make_critics = lambda: Critics(obs_dim, self.action_dim, arch, 2, activation)  # noqa: E731
             # the buffer stores normalised actions, so critics and targets never see env units
             buffer_actions = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
         self.target_entropy = (cfg.target_entropy if cfg.target_entropy is not None
@@ -262,16 +260,12 @@ class SAC(Agent[SACConfig]):
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         self.temperature = Temperature(cfg.ent_coef or cfg.init_alpha).to(self.device)
-        fused = cfg.fused_optimizer or None
-        self.actor_params = list(self.actor.parameters())
-        self.actor_optimizer = torch.optim.Adam(self.actor_params, lr=cfg.actor_lr or cfg.lr, fused=fused)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr or cfg.lr, fused=fused)
-        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=cfg.alpha_lr or cfg.lr, fused=fused)
+        self.actor_optimizer = self.optimizers.adam(self.actor.parameters(), cfg.actor_lr or cfg.lr)
+        self.critic_optimizer = self.optimizers.adam(self.critic.parameters(), cfg.critic_lr or cfg.lr)
+        self.alpha_optimizer = self.optimizers.adam(self.temperature.parameters(), cfg.alpha_lr or cfg.lr)
         self.buffer = make_replay_buffer(cfg.buffer_size, self.observation_space, buffer_actions,
                                          n_envs=cfg.n_envs, gamma=cfg.gamma, seed=self.seed,
                                          pin_memory=self.device.type == "cuda")
-        self._loss_sums = torch.zeros(4, device=self.device)  # critic, actor, alpha loss, alpha
-        self._loss_count = 0
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -323,14 +317,14 @@ class SAC(Agent[SACConfig]):
         if self.steps > cfg.learning_starts and phases > 0:
             n_updates = phases * (cfg.gradient_steps if cfg.gradient_steps > 0 else cfg.train_freq)
             for _ in range(n_updates):
-                self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device))
+                self.finish_update(self.update(to_torch(self.buffer.sample(cfg.batch_size), self.device)))
 
     @property
     def alpha(self) -> torch.Tensor:
         """The current temperature α (fixed ``ent_coef`` or exp(log α)), without gradient."""
         return self.temperature.log_alpha.detach().exp()
 
-    def update(self, batch: Any) -> None:
+    def update(self, batch: Any) -> UpdateStats:
         """One step each of the critics, the policy and the temperature, then the targets."""
         cfg = self.config
         alpha = self.alpha
@@ -348,51 +342,30 @@ class SAC(Agent[SACConfig]):
             q = self.critic(batch.obs).gather(2, batch.actions.long().view(1, -1, 1).expand(2, -1, 1)).squeeze(-1)
         else:
             q = self.critic(batch.obs, batch.actions)
-        critic_loss = (q - y).pow(2).mean(dim=1).sum()
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optimizer.step()
+        critic_loss = critic_regression_loss(q, y)
+        self.step(self.critic_optimizer, critic_loss)
 
-        # policy: minimise E[α log π − min_i Q_i] (only the actor's gradients are computed)
+        # policy: minimise E[α log π − min_i Q_i]
         if self.discrete:
             log_probs = self.actor(batch.obs)
-            probs = log_probs.exp()
-            min_q = self.critic(batch.obs).min(dim=0).values
-            actor_loss = (probs * (alpha * log_probs - min_q)).sum(dim=-1).mean()
-            entropy = -(probs * log_probs).sum(dim=-1)
+            actor_loss = discrete_soft_policy_loss(log_probs, self.critic(batch.obs).min(dim=0).values, alpha)
+            entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
         else:
             actions, log_prob = self.sample_actions(batch.obs)
-            actor_loss = (alpha * log_prob - self.critic(batch.obs, actions).min(dim=0).values).mean()
+            actor_loss = soft_policy_loss(log_prob, self.critic(batch.obs, actions).min(dim=0).values, alpha)
             entropy = -log_prob
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward(inputs=self.actor_params)
-        self.actor_optimizer.step()
+        self.step(self.actor_optimizer, actor_loss)
 
         # temperature: keep the policy's entropy near the target
         alpha_loss = temperature_loss(self.temperature.log_alpha, entropy, self.target_entropy)
         if cfg.ent_coef is None:
-            self.alpha_optimizer.zero_grad(set_to_none=True)
-            alpha_loss.backward()
-            self.alpha_optimizer.step()
+            self.step(self.alpha_optimizer, alpha_loss)
 
         self.updates += 1
         if self.updates % cfg.target_update_interval == 0:
             polyak_update(self.critic, self.critic_target, cfg.tau)
-        self.nonfinite.add("loss/critic", critic_loss)
-        self.nonfinite.add("loss/actor", actor_loss)
-        self._record(critic_loss, actor_loss, alpha_loss, alpha)
-        self.nonfinite.check(self.steps, self.updates)  # one host sync per update (free on CPU)
-
-    def _record(self, *values: torch.Tensor) -> None:
-        """Sum on the device; hand averages to the logger every ``log_interval`` updates."""
-        self._loss_sums += torch.stack([v.detach().float() for v in values])
-        self._loss_count += 1
-        if self.updates % self.config.log_interval == 0:
-            sums = (self._loss_sums / self._loss_count).tolist()
-            self.logger.record({"loss/critic": sums[0], "loss/actor": sums[1], "loss/alpha": sums[2],
-                                "train/alpha": sums[3]})
-            self._loss_sums.zero_()
-            self._loss_count = 0
+        return UpdateStats({"loss/critic": critic_loss, "loss/actor": actor_loss, "loss/alpha": alpha_loss,
+                            "train/alpha": alpha})
 
     def train_until(self, until_step: int) -> None:
         run_step_loop(self, until_step)

@@ -45,6 +45,7 @@ from rlsuite import schedules
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.constraints import Range, domain, finite, non_negative, one_of, positive, probability
 from rlsuite.offpolicy import Transition, run_step_loop
+from rlsuite.update import UpdateStats
 
 
 @dataclass
@@ -142,7 +143,7 @@ class TabularAgent(Agent[TabularConfig]):
         alpha = self.step_sizes(states, actions)
         # np.add.at: parallel envs may update the same (s, a) in one step.
         np.add.at(self.q_table, (states, actions), alpha * (targets - self.q_table[states, actions]))
-        self.logger.record({"train/epsilon": self.epsilon, "train/lr": float(alpha.mean())})
+        self.finish_update(UpdateStats({"train/epsilon": self.epsilon, "train/lr": float(alpha.mean())}))
 
     def train_until(self, until_step: int) -> None:
         run_step_loop(self, until_step)

@@ -13,25 +13,29 @@ appendix C), with a separately fitted value function and GAE (Schulman et al. 20
             θ = θ_old + shrink^j · β s
             accept if KL̄(θ_old, θ) ≤ δ and L(θ) > L(θ_old)
         if nothing is accepted, θ = θ_old                              (rlsuite.trust_region)
-        fit V by n_critic_updates epochs of Adam minibatches on (V(s) − R̂)²
+        fit V by critic_epochs epochs of Adam minibatches on (V(s) − R̂)²
 
 Following sb3-contrib (whose rl-zoo3 hyperparameters the benchmark uses): advantages are
 normalized per batch, the improvement test is ``L(θ) > L(θ_old)`` (not the paper's comparison
 with the linearly expected improvement), and the critic uses Adam at ``critic_lr`` with
-minibatches of ``batch_size``, no gradient clipping. The policy and value function never share
+minibatches of ``critic_batch_size``, no gradient clipping. The policy and value function never share
 parameters (``shared`` must stay false). ``max_kl`` is δ.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
+from rlsuite.config import FEEDFORWARD_NET_KEYS
 from rlsuite.constraints import Range, at_least_one, domain, non_negative, positive, probability
 from rlsuite.errors import ConfigError
+from rlsuite.losses import normalize_advantages, value_loss
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
 from rlsuite.trust_region import trust_region_step
+from rlsuite.update import UpdateStats
 
 
 @dataclass
@@ -44,8 +48,11 @@ class TRPOConfig(OnPolicyConfig):
     line_search_steps: int = field(default=10, metadata=at_least_one)
     line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
     critic_lr: float = field(default=1e-3, metadata=positive)
-    n_critic_updates: int = field(default=10, metadata=at_least_one)
-    batch_size: int = field(default=128, metadata=at_least_one)  # critic minibatch size
+    critic_epochs: int = field(default=10, metadata=at_least_one)  # passes of the critic over the batch per update
+    critic_batch_size: int = field(default=128, metadata=at_least_one)
+
+    renamed_keys: ClassVar[dict[str, str]] = {"batch_size": "critic_batch_size"}  # it always meant this
+    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS  # no recurrent policy (its update is not sequence-aware)
 
 
 class TRPO(OnPolicyAgent[TRPOConfig]):
@@ -59,14 +66,15 @@ class TRPO(OnPolicyAgent[TRPOConfig]):
     def setup_optimizers(self) -> None:
         cfg = self.config
         if self.policy.critic_trunk is None:
-            raise ConfigError("trpo needs separate policy and value networks (agent.shared=false)")
+            raise ConfigError("trpo needs separate policy and value networks (agent.net.shared=false)")
         self.actor_params = list(self.policy.actor_trunk.parameters()) + list(self.policy.actor_head.parameters())
         if self.policy.log_std is not None:
             self.actor_params.append(self.policy.log_std)
         self.critic_params = list(self.policy.critic_trunk.parameters()) + list(self.policy.critic_head.parameters())
-        self.critic_optimizer = self.adam(self.critic_params, cfg.critic_lr)
+        self.critic_optimizer = self.optimizers.adam(self.critic_params, cfg.critic_lr, eps=cfg.optimizer_eps)
 
-    def policy_step(self, obs: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor) -> dict[str, float]:
+    def policy_step(self, obs: torch.Tensor, actions: torch.Tensor, advantages: torch.Tensor
+                    ) -> dict[str, float | torch.Tensor]:
         """One trust-region step on the actor parameters; returns what happened (KL, improvement)."""
         cfg = self.config
         params = self.actor_params
@@ -86,28 +94,27 @@ class TRPO(OnPolicyAgent[TRPOConfig]):
 
         return trust_region_step(params, objective, max_kl=cfg.max_kl, cg_iters=cfg.cg_iters,
                                  cg_damping=cfg.cg_damping, line_search_steps=cfg.line_search_steps,
-                                 line_search_shrink=cfg.line_search_shrink, nonfinite=self.nonfinite)
+                                 line_search_shrink=cfg.line_search_shrink)
 
-    def fit_value(self, obs: torch.Tensor, returns: torch.Tensor) -> float:
+    def fit_value(self, obs: torch.Tensor, returns: torch.Tensor, stats: UpdateStats) -> None:
         cfg = self.config
-        for _ in range(cfg.n_critic_updates):
-            for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.batch_size):
-                loss = (self.policy.value(mb_obs) - mb_returns).pow(2).mean()
-                self.gradient_step(self.critic_optimizer, loss)
-                self.nonfinite.add("loss/value", loss)
-        return loss.item()
+        for _ in range(cfg.critic_epochs):
+            for mb_obs, mb_returns in self.minibatches((obs, returns), cfg.critic_batch_size):
+                loss = value_loss(self.policy.value(mb_obs), mb_returns)
+                self.step(self.critic_optimizer, loss)
+                stats.add({"loss/value": loss})
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
         cfg = self.config
         self.scheduled_lr(cfg.critic_lr, self.critic_optimizer)
         data = self.rollout_batch()
         obs, actions = self.tensor(data.obs), self.tensor(data.actions)
         advantages = self.tensor(data.advantages)
-        if cfg.normalize_advantage and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if cfg.normalize_advantage:
+            advantages = normalize_advantages(advantages)
         info = self.policy_step(obs, actions, advantages)
-        value_loss = self.fit_value(obs, self.tensor(data.returns))
-        self.nonfinite.check(self.steps, self.updates)
-        self.logger.record({"train/kl": info["kl"], "train/improvement": info["improvement"],
-                            "train/step_fraction": info["step_fraction"], "train/accepted": info["accepted"],
-                            "loss/value": value_loss})
+        stats = UpdateStats({"loss/surrogate": info["surrogate"], "Fisher quadratic form sᵀFs": info["quadratic form"],
+                             "train/kl": info["kl"], "train/improvement": info["improvement"],
+                             "train/step_fraction": info["step_fraction"], "train/accepted": info["accepted"]})
+        self.fit_value(obs, self.tensor(data.returns), stats)
+        return stats

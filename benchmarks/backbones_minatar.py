@@ -7,7 +7,7 @@ own end-to-end CNN (MinAtarCNN), over several seeds at a small budget.
 1. ``--frames`` observations from a uniformly random policy (sticky actions as in the env config);
 2. ``rlsuite fit model=vae`` on them (Bernoulli likelihood: the frames are 0/1 grids);
 3. ``rlsuite train agent=dqn env=MinAtar-<game>`` with the env config's tuned DQN hyperparameters,
-   once as is and once with ``agent.encoder=<vae run>`` (frozen; fc 128 on the VAE's posterior mean,
+   once as is and once with ``agent.net.encoder=<vae run>`` (frozen; fc 128 on the VAE's posterior mean,
    so the Q head has the same width as the end-to-end network's);
 4. a learning-curve plot (mean and bootstrap band over seeds) and a JSON last line with the final
    evaluation returns.
@@ -125,7 +125,7 @@ def main() -> None:
     out: dict[str, object] = {"game": args.game, "steps": args.steps, "seeds": args.seeds, "frames": args.frames,
                               "vae": {k: vae_metrics[k] for k in ("test_elbo", "recon_mse", "pca_recon_mse")},
                               "vae_s": round(time.perf_counter() - t0, 1)}
-    variants = {"end-to-end CNN": [], "frozen VAE encoder": [f"agent.encoder={vae_dir}", "agent.net_arch=[128]"]}
+    variants = {"end-to-end CNN": [], "frozen VAE encoder": [f"agent.net.encoder={vae_dir}", "agent.net.widths=[128]"]}
     dirs: dict[str, list[Path]] = {name: [] for name in variants}
     finals: dict[str, list[float]] = {name: [] for name in variants}
     for seed in args.seeds:

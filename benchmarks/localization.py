@@ -5,6 +5,8 @@
     python benchmarks/localization.py --ablation no_guided,no_history
     python benchmarks/localization.py --run runs/<dqn-localization-...>   # evaluate a trained run
     python benchmarks/localization.py --run runs/<...> --scene-seed 7     # ... on fresh scenes, same CNN
+    python benchmarks/localization.py --run runs/<...> --baselines random  # only the random baseline beside it
+    python benchmarks/localization.py --run runs/<...> --fresh-scenes 1 2 --out docs/results/data/<name>.json
 
 Per seed: DQN (the env config's paper hyperparameters) is trained on the training images, then the
 test protocol (<= 200 steps per image, corner restarts after 40 steps without a trigger, inhibition
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from typing import Any
@@ -64,10 +67,31 @@ def run_seed(dataset: str, data: dict[str, Any], seed: int, steps: int, agent_kw
             "eval_cpu_s": round(time.process_time() - start, 1)}
 
 
-def evaluate_run(run: str, scene_seed: int | None = None, test_images: int | None = None) -> dict[str, Any]:
+def standard_errors(results: list[Any], resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Bootstrap standard errors over test images (images resampled with replacement) of recall,
+    AP and median steps: the image is the unit the test set samples."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {"recall_iou50": [], "ap50": [], "median_steps": []}
+    for _ in range(resamples):
+        sample = [results[i] for i in rng.integers(0, len(results), len(results))]
+        summary = summarize(sample)
+        for key, values in draws.items():
+            if summary[key] == summary[key]:  # a resample with no detection has no median (nan)
+                values.append(summary[key])
+    return {f"{key}_se": round(float(np.std(values, ddof=1)), 4) for key, values in draws.items()}
+
+
+BASELINES = ("random", "center_box", "sliding_window")
+
+
+def evaluate_run(run: str, scene_seed: int | None = None, test_images: int | None = None,
+                 baselines: tuple[str, ...] = BASELINES) -> dict[str, Any]:
     """An existing ``rlsuite train`` run: its agent through the test protocol on its own test images
-    (or, with ``scene_seed``, on fresh generated scenes with the same feature CNN), beside the random,
-    centred-box and sliding-window baselines on the same images and CNN."""
+    (or, with ``scene_seed``, on fresh generated scenes with the same feature CNN), with bootstrap
+    standard errors over images, beside the random, centred-box and sliding-window baselines (those
+    in ``baselines``) on the same images and CNN."""
     import dataclasses
 
     agent = rlsuite.load(run)
@@ -80,15 +104,57 @@ def evaluate_run(run: str, scene_seed: int | None = None, test_images: int | Non
     assert isinstance(env, LocalizationEnv)
     env.task.features.cache.clear()  # CNN evaluations counted from a cold cache
     start = time.process_time()
-    agent_summary = summarize(run_protocol(env, agent_policy(agent), test_images))
+    agent_results = run_protocol(env, agent_policy(agent), test_images)
     eval_cpu = round(time.process_time() - start, 1)
-    baselines = {
-        "random": summarize(run_protocol(env, random_policy(0), test_images)),
-        "center_box": summarize(center_box(env.task)),
-        "sliding_window": summarize(sliding_window(env.task)),
+    runners = {
+        "random": lambda: summarize(run_protocol(env, random_policy(0), test_images)),
+        "center_box": lambda: summarize(center_box(env.task)),
+        "sliding_window": lambda: summarize(sliding_window(env.task)),
     }
     return {"run": str(run), "env": spec.label, "kwargs": spec.kwargs, "train_steps": agent.steps,
-            "scene_seed": scene_seed, **agent_summary, "eval_cpu_s": eval_cpu, "baselines": baselines}
+            "scene_seed": scene_seed, **summarize(agent_results), **standard_errors(agent_results),
+            "eval_cpu_s": eval_cpu, "baselines": {name: runners[name]() for name in baselines}}
+
+
+def fresh_scenes_result(run: str, scene_seeds: list[int], test_images: int | None,
+                        baselines: tuple[str, ...]) -> dict[str, Any]:
+    """The docs' results file (docs/results/data/) of one run evaluated on its own test scenes and on
+    the scenes of each of ``scene_seeds`` (same agent, same feature CNN)."""
+    import platform
+    from datetime import date
+
+    evaluations = [evaluate_run(run, None, test_images, baselines)]
+    evaluations += [evaluate_run(run, seed, test_images, baselines) for seed in scene_seeds]
+    first = evaluations[0]
+    data_seed = first["kwargs"].get("data_seed", 0)
+    rows = []
+    for e in evaluations:
+        seed = e["scene_seed"]
+        scenes = f"own test scenes (seed {data_seed})" if seed is None else f"new scenes, seed {seed}"
+        row = [scenes, str(e["images"]), f"{e['recall_iou50']:.3f} ± {e['recall_iou50_se']:.3f}",
+               f"{e['ap50']:.3f} ± {e['ap50_se']:.3f}", f"{e['median_steps']:g} ± {e['median_steps_se']:.1f}",
+               f"{e['cnn_evals_per_image']:.0f}"]
+        row += [f"{e['baselines'][b]['recall_iou50']:.3f}" for b in baselines]
+        rows.append(row)
+    command = (f"python benchmarks/localization.py --run <run dir> --fresh-scenes {' '.join(map(str, scene_seeds))}"
+               f" --baselines {','.join(baselines)}" + (f" --test-images {test_images}" if test_images else ""))
+    return {
+        "title": "Localization on fresh scenes: one trained agent on its own test scenes and on scenes of new seeds",
+        "agents": ["dqn"], "tasks": ["localization"],
+        "command": command,
+        "date": date.today().isoformat(),
+        "hardware": f"{os.cpu_count()}-core {platform.machine()} CPU shared with other jobs, torch on one thread",
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "columns": ["test scenes", "images", "recall IoU≥0.5 ± s.e.", "AP50 ± s.e.", "median steps ± s.e.",
+                    "CNN evals / image", *[f"{b.replace('_', ' ')}: recall" for b in baselines]],
+        "rows": rows,
+        "notes": f"The run: `rlsuite train agent=dqn env=localization-shapes seed=0` ({first['train_steps']:,} steps, "
+                 "the env config's recipe; the default scene set: 400 training / 100 test images). Each row runs the "
+                 "test protocol on the test split of the scenes named (env.kwargs.scene_seed replaces the scenes, "
+                 "never the agent or its feature CNN). Standard errors: bootstrap over test images (1,000 "
+                 "resamples).",
+        "evaluations": evaluations,
+    }
 
 
 def figure(result: dict[str, Any], path: str) -> None:
@@ -150,10 +216,26 @@ def main() -> None:
     parser.add_argument("--run", default=None, help="evaluate this `rlsuite train` run directory (trains nothing)")
     parser.add_argument("--scene-seed", type=int, default=None,
                         help="with --run: fresh generated scenes of this seed, the run's own feature CNN")
+    parser.add_argument("--fresh-scenes", type=int, nargs="+", default=None, metavar="SEED",
+                        help="with --run: its own test scenes and those of these scene seeds, as a docs results "
+                             "file (--out docs/results/data/<name>.json)")
+    parser.add_argument("--baselines", default=",".join(BASELINES),
+                        help="with --run: comma-separated baselines to run beside the agent (empty: none)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.run:
-        print(json.dumps(evaluate_run(args.run, args.scene_seed, args.test_images)))
+        chosen = tuple(b for b in args.baselines.split(",") if b)
+        unknown = [b for b in chosen if b not in BASELINES]
+        if unknown:
+            parser.error(f"unknown baseline {unknown[0]!r}; accepted: {', '.join(BASELINES)}")
+        if args.fresh_scenes:
+            result = fresh_scenes_result(args.run, args.fresh_scenes, args.test_images, chosen)
+            if args.out:
+                with open(args.out, "w") as f:
+                    f.write(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+            print(json.dumps(result))
+            return
+        print(json.dumps(evaluate_run(args.run, args.scene_seed, args.test_images, chosen)))
         return
     if args.from_json:
         with open(args.from_json) as f:

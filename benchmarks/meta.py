@@ -104,7 +104,7 @@ def maml_table(env: str, iterations: int, seed: int, hidden: list[int], activati
         curve, t0, cpu0 = [], time.perf_counter(), time.process_time()
         for _ in range(iterations):
             info = agent.meta_iteration()
-            curve.append([round(info["return_before"], 2), round(info["return_after"], 2)])
+            curve.append([round(info["meta/return_before"], 2), round(info["meta/return_after"], 2)])
         seconds = (time.perf_counter() - t0) / iterations
         cpu_seconds = (time.process_time() - cpu0) / iterations
         by_trajectories = {n: agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=n)["returns"]

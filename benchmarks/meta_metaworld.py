@@ -53,7 +53,7 @@ def main() -> None:
     curve = []
     for i in range(args.iterations):
         info = agent.meta_iteration()
-        curve.append([round(info["return_before"], 1), round(info["return_after"], 1)])
+        curve.append([round(info["meta/return_before"], 1), round(info["meta/return_after"], 1)])
         print(f"meta-iteration {i + 1}: train return before/after the inner step {curve[-1]}", flush=True)
     after = meta_test(agent, args.test_tasks, args.trajectories, eval_seed)
     print("after meta-training", after, flush=True)

@@ -54,7 +54,8 @@ def direct_ppo_cost(agent: rlsuite.Agent, calls: int = 20_000) -> float:
         check_env_step(obs, rewards, 0)
     env_check = (time.process_time() - start) / calls / cfg.n_envs
     rollout = cfg.n_steps * cfg.n_envs
-    values_per_update = 3 * cfg.n_epochs * -(-rollout // agent.batch_size)  # policy, value loss; grad norm
+    # per minibatch: policy, value and entropy losses, grad norm, approximate KL, clip fraction
+    values_per_update = 6 * cfg.n_epochs * -(-rollout // agent.batch_size)
     watch, scalar = NonFiniteWatch(), torch.tensor(0.5)
     updates = max(calls // 100, 10)
     start = time.process_time()

@@ -1,4 +1,4 @@
-"""On-policy agents vs Stable-Baselines3 / sb3-contrib, side by side in one process.
+"""On-policy agents vs Stable-Baselines3 / sb3-contrib and the other peers, side by side in one process.
 
 Each row trains rlsuite's agent and SB3's with identical (rl-baselines3-zoo) hyperparameters on the
 same seeds, alternating ours / SB3 per seed so both see the same machine load, single-threaded
@@ -8,6 +8,12 @@ torch on CPU. Reported per row: greedy evaluation mean ± std over seeds (20 epi
     python benchmarks/onpolicy.py --quick          # PPO, A2C, TRPO on CartPole, 2 seeds (< 10 min)
     python benchmarks/onpolicy.py                  # + PPO LunarLander-v3 and Pendulum-v1, 5 seeds
     python benchmarks/onpolicy.py --rows ppo_pendulum --seeds 0 1 2
+
+The PPO rows also run the peers of ``peers.py`` (``--peers``, default SBX, Tianshou, TorchRL, CleanRL)
+after SB3 on every seed, from the same recipe; a peer not installed (``pip install .[peers]``), unable
+to run here, or without the row's action space is recorded as ``<row>_<peer>_skipped``. Reported per
+peer: ``<row>_<peer>_sps``, ``<row>_<peer>_mean``, ``<row>_sps_vs_<peer>``, and the fastest peer
+(SB3 included) as ``<row>_best_peer`` with ``<row>_sps_vs_best_peer``.
 
 SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides run it without
 (``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.
@@ -35,8 +41,10 @@ import torch
 import rlsuite
 
 try:
+    from . import peers
     from .common import CLOCKS, evaluate_greedy, sb3_greedy
 except ImportError:  # run as a script: python benchmarks/<name>.py
+    import peers  # type: ignore[no-redef]
     from common import CLOCKS, evaluate_greedy, sb3_greedy
 
 
@@ -55,8 +63,8 @@ ROWS: dict[str, tuple[str, int, str, dict[str, Any], str, dict[str, Any], int]] 
     "a2c_cartpole": ("CartPole-v1", 500_000, "a2c", dict(n_envs=8, ent_coef=0.0),
                      "stable_baselines3:A2C", dict(ent_coef=0.0), 8),
     "trpo_cartpole": ("CartPole-v1", 100_000, "trpo",
-                      dict(n_envs=2, n_steps=512, batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
-                           critic_lr=1e-3, n_critic_updates=20),
+                      dict(n_envs=2, n_steps=512, critic_batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
+                           critic_lr=1e-3, critic_epochs=20),
                       "sb3_contrib:TRPO",
                       dict(n_steps=512, batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
                            learning_rate=1e-3, n_critic_updates=20), 2),
@@ -113,6 +121,25 @@ def run_sb3(row: str, seed: int) -> tuple[float, float]:
     return mean, sps
 
 
+# Peers beside SB3 on the PPO rows (benchmarks/peers.py), same recipe in rlsuite's key names; each
+# skipped with its reason when not installed, unable to run here, or without the row's action space.
+PEERS = "sbx,tianshou,torchrl,cleanrl"
+
+
+def run_peer(peer: str, row: str, seed: int) -> tuple[float, float] | str:
+    """(greedy mean, learn steps/s) of ``peer`` on ``row``, or the reason it is skipped."""
+    env_id, steps, agent_name, hparams, *_ = ROWS[row]
+    reason = peers.PEERS[peer].skip_reason(agent_name)
+    if reason:
+        return reason
+    try:
+        trained = peers.train(peer, agent_name, env_id, hparams, seed, steps)
+    except LookupError as err:  # the adapter does not cover this row (e.g. continuous actions)
+        return str(err).split(": ", 1)[-1]
+    mean = float(np.mean(evaluate_greedy(trained.act, env_id)))
+    return mean, steps / trained.learn_s
+
+
 def summarize(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
@@ -144,12 +171,30 @@ def run_switches(rows: list[str], seeds: list[int], clock_name: str, switches: l
     return result
 
 
+def record_peers(result: dict[str, Any], row: str, ours_sps: list[float],
+                 runs: dict[str, list[tuple[float, float]]]) -> None:
+    """Per peer: mean return, median steps/s and ours ÷ theirs (per seed, then the median); then the
+    fastest peer by median steps/s and ``<row>_sps_vs_best_peer`` against it."""
+    for peer, pairs in runs.items():
+        if not pairs or peer == "sb3":  # SB3's keys are written below, as before
+            continue
+        result[f"{row}_{peer}_mean"] = float(np.mean([m for m, _ in pairs]))
+        result[f"{row}_{peer}_sps"] = statistics.median(s for _, s in pairs)
+        result[f"{row}_sps_vs_{peer}"] = statistics.median(o / s for o, (_, s) in zip(ours_sps, pairs))
+    ran = {peer: statistics.median(s for _, s in pairs) for peer, pairs in runs.items() if pairs}
+    if ran:
+        best = max(ran, key=ran.__getitem__)
+        result[f"{row}_best_peer"] = best
+        result[f"{row}_sps_vs_best_peer"] = statistics.median(o / s for o, (_, s) in zip(ours_sps, runs[best]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CartPole rows, 2 seeds")
     parser.add_argument("--rows", nargs="*", default=None, choices=sorted(ROWS))
     parser.add_argument("--seeds", nargs="*", type=int, default=None)
     parser.add_argument("--no-sb3", action="store_true", help="only rlsuite (no ratios)")
+    parser.add_argument("--peers", default=PEERS, help="peers beside SB3 on the PPO rows (comma-separated; '' none)")
     parser.add_argument("--switches", nargs="*", choices=SWITCHES, default=None,
                         help="each speed switch (default: all) off vs on (rlsuite only)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
@@ -167,8 +212,12 @@ def main() -> None:
     result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": args.clock}
     print(f"{'row':16s} {'steps':>8s} {'ours mean±std':>16s} {'sb3 mean±std':>16s} {'ours sps':>9s} "
           f"{'sb3 sps':>9s} {'ratio':>6s}", flush=True)
+    peer_names = [p for p in args.peers.split(",") if p]
+    named = (["sb3"] if not args.no_sb3 else []) + peer_names
+    result["versions"] = {"torch": torch.__version__, **peers.versions(named)}
     for row in rows:
         ours_means, ours_sps, sb3_means, sb3_sps = [], [], [], []
+        peer_runs: dict[str, list[tuple[float, float]]] = {}
         for seed in seeds:
             m, s = run_ours(row, seed)
             ours_means.append(m)
@@ -179,7 +228,15 @@ def main() -> None:
                 sb3_means.append(m)
                 sb3_sps.append(s)
                 line += f" | sb3 {m:.1f} @ {s:.0f} sps"
+            for peer in peer_names if ROWS[row][2] == "ppo" else []:
+                outcome = run_peer(peer, row, seed)
+                if isinstance(outcome, str):
+                    result[f"{row}_{peer}_skipped"] = outcome
+                    continue
+                peer_runs.setdefault(peer, []).append(outcome)
+                line += f" | {peer} {outcome[0]:.1f} @ {outcome[1]:.0f} sps"
             print(line, flush=True)
+        record_peers(result, row, ours_sps, {"sb3": list(zip(sb3_means, sb3_sps)), **peer_runs})
         mean, std = summarize(ours_means)
         result[f"{row}_mean"], result[f"{row}_std"] = mean, std
         result[f"{row}_sps"] = statistics.median(ours_sps)

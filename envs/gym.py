@@ -1,13 +1,17 @@
-"""Any registered Gymnasium id, as is (``env=CartPole-v1``, ``env=HalfCheetah-v5``)."""
+"""Any registered Gymnasium id, as is (``env=CartPole-v1``, ``env=HalfCheetah-v5``), and the partially
+observed variants of :mod:`rlsuite.envs.pomdp` (``env=CartPoleNoVel-v1``), registered on import."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import gymnasium as gym
+from rlsuite.envs.pomdp import register as register_pomdp_ids
 
 from rlsuite.env_plugin import EnvPlugin
 from rlsuite.errors import ConfigError, unknown
+
+register_pomdp_ids()
 
 
 class GymPlugin(EnvPlugin):

@@ -3,9 +3,11 @@
 A subclass declares its hyperparameters as a dataclass (``Config``), which spaces it handles,
 and which attributes make up its state (``persistent``); it implements :meth:`setup` (build
 networks, optimizers, buffers), :meth:`act`, and :meth:`train_until` (usually by using one of the
-two loop families: :mod:`rlsuite.offpolicy` or :mod:`rlsuite.onpolicy`). The base class does the
-rest the same way for all: seeding, devices, env construction, budgets and schedules, logging,
-resume points and checkpoints.
+two loop families: :mod:`rlsuite.offpolicy` or :mod:`rlsuite.onpolicy`). Its learning step builds
+optimizers with ``self.optimizers``, minimizes losses with :meth:`step` and returns an
+:class:`rlsuite.update.UpdateStats`, which :meth:`finish_update` checks and logs. The base class does
+the rest the same way for all: seeding, devices, env construction, budgets and schedules, logging,
+the non-finite guard, resume points and checkpoints.
 
 The core imports one way (a test checks it): errors, constraints, env_plugin → registry (plugins)
 → envspec (what ``env=`` means) → config (composition, validation) → agent → run → cli.
@@ -24,13 +26,14 @@ import numpy as np
 import torch
 
 from rlsuite import checkpoint, registry, seeding
-from rlsuite.config import build_config, config_error, default_total_steps, env_defaults
+from rlsuite.config import build_config, build_configs, config_error, default_total_steps, env_defaults
 from rlsuite.constraints import Range, at_least_one, check_value, probability
 from rlsuite.envspec import EnvSpec, env_spec_from
 from rlsuite.errors import CheckpointError, ConfigError, IncompatibleEnvError, RLSuiteError
 from rlsuite.loggers import NullLogger
 from rlsuite.nonfinite import NonFiniteWatch
 from rlsuite.spaces import describe, space_from_json, space_to_json
+from rlsuite.update import Optimizers, UpdateStats
 
 __all__ = ["Agent", "AgentConfig", "build_config", "config_error", "load", "make_agent", "resolve_device"]
 
@@ -42,6 +45,7 @@ class AgentConfig:
 
     gamma: float = field(default=0.99, metadata=probability)
     n_envs: int = field(default=1, metadata=at_least_one)
+    log_interval: int = field(default=1, metadata=at_least_one)  # updates between loss records (averaged over them)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -80,6 +84,9 @@ class Agent(Generic[ConfigT]):
     # Attributes the final model needs for acting (weights, normalizers); the rest (optimizers,
     # replay buffers) only matters to continue training.
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = None
+    # The runtime.* switches (rlsuite.config.RuntimeConfig) this agent reads; it refuses the others
+    # set away from their defaults.
+    runtime_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -90,12 +97,15 @@ class Agent(Generic[ConfigT]):
         device: str | torch.device = "auto",
         spaces: tuple[gym.Space, gym.Space] | None = None,
         check_finite: bool = True,
+        runtime: Any = None,
         **hparams: Any,
     ):
         check_value("seed", seed, Range(ge=0))
         self.env_spec: EnvSpec = env_spec_from(env)
         self.env_spec.check_backend()
-        self.config: ConfigT = build_config(type(self), config, hparams)
+        # runtime: the run's runtime.* switches (a RuntimeConfig or a dict of its keys); old agent-level
+        # names of them in config/hparams land there too
+        self.config, self.runtime = build_configs(type(self), config, hparams, runtime)
         self.seed = int(seed)
         # The budget learn() uses when given none: the env config's, else train.yaml's (make_agent sets it).
         self.default_total_steps: int | None = None
@@ -121,6 +131,11 @@ class Agent(Generic[ConfigT]):
         # The non-finite guard (rlsuite.nonfinite): env values and update losses; .enabled switches it.
         self.nonfinite = NonFiniteWatch(check_finite)
         self.logger: Any = NullLogger()
+        self.unlogged = UpdateStats()  # the update statistics since the last loss record
+        # The optimizer factory and step (rlsuite.update): the runtime switches of the agents that have them.
+        reads = type(self).runtime_keys
+        self.optimizers = Optimizers(fused="fused_optimizer" in reads and self.runtime.fused_optimizer,
+                                     flat_parameters="flat_parameters" in reads and self.runtime.flat_parameters)
         seeding.seed_everything(self.seed)
         try:
             self.setup()
@@ -141,6 +156,30 @@ class Agent(Generic[ConfigT]):
     def train_until(self, until_step: int) -> None:
         """Collect experience and update until ``self.steps >= until_step``."""
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- learning steps
+    def step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+             max_grad_norm: float | None = None) -> torch.Tensor | None:
+        """Minimize ``loss`` by one step of ``optimizer`` (built by ``self.optimizers``): fresh gradients
+        of its parameters, global norm clipped to ``max_grad_norm`` (``None`` or ≤ 0: not clipped),
+        then the update. Returns the gradient norm before clipping (``None`` without clipping)."""
+        return self.optimizers.step(optimizer, loss, max_grad_norm)
+
+    def finish_update(self, stats: UpdateStats) -> None:
+        """What follows every update, for every agent: the non-finite guard over all the update's
+        tensors (one host sync), and every ``log_interval`` updates the mean of each metric since the
+        last record handed to the logger."""
+        if self.nonfinite.enabled:
+            for name, value in stats:
+                if isinstance(value, torch.Tensor):
+                    self.nonfinite.add(name, value)
+            self.nonfinite.check(self.steps, self.updates)
+        self.unlogged.entries.extend(stats.entries)
+        if self.updates % int(getattr(self.config, "log_interval", 1)) == 0:
+            metrics = self.unlogged.metrics()
+            if metrics:
+                self.logger.record({name: float(value) for name, value in metrics.items()})
+            self.unlogged = UpdateStats()
 
     # ----------------------------------------------------------------- what a run costs (rlsuite.cost)
     @property
@@ -276,6 +315,7 @@ class Agent(Generic[ConfigT]):
         state = {
             "agent": self.name,
             "config": dataclasses.asdict(self.config),
+            "runtime": dataclasses.asdict(self.runtime),
             "env": self.env_spec.to_dict(),
             "spaces": {
                 "observation": space_to_json(self.observation_space),
@@ -342,21 +382,23 @@ def load(path: str | Path, env: Any = None, device: str = "auto") -> Agent:
     cls = registry.get_agent(state["agent"])
     spaces = (space_from_json(state["spaces"]["observation"]), space_from_json(state["spaces"]["action"]))
     env_arg = env if env is not None else state["env"]
-    agent = cls(env_arg, state["config"], seed=state["seed"], device=device, spaces=spaces)
+    agent = cls(env_arg, state["config"], seed=state["seed"], device=device, spaces=spaces,
+                runtime=state.get("runtime"))
     agent.load_state_dict(state)
     return agent
 
 
 def make_agent(
-    name: str, env: Any, seed: int = 0, device: str | torch.device = "auto", tuned: bool = True, **hparams: Any
+    name: str, env: Any, seed: int = 0, device: str | torch.device = "auto", tuned: bool = True, runtime: Any = None,
+    **hparams: Any,
 ) -> Agent:
     """Build the agent registered as ``name`` for ``env`` (a config name, a Gymnasium id, an env
     instance or a zero-argument factory). When ``env`` names an env config, its tuned values for
     this agent apply and its budget becomes the default of :meth:`Agent.learn`, exactly as in
     ``rlsuite train``; ``hparams`` (keys of the agent's Config) win over both. ``tuned=False``:
-    the agent's own defaults only."""
+    the agent's own defaults only. ``runtime``: the ``runtime.*`` switches (a dict or RuntimeConfig)."""
     cls = registry.get_agent(name)
     tuned_values, budget = env_defaults(cls, env) if tuned else ({}, None)
-    agent = cls(env, tuned_values, seed=seed, device=device, **hparams)
+    agent = cls(env, tuned_values, seed=seed, device=device, runtime=runtime, **hparams)
     agent.default_total_steps = budget
     return agent

@@ -25,7 +25,23 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from rlsuite import registry
-from rlsuite.constraints import Each, OneOf, at_least_one, domain, non_negative, positive, validate
+from rlsuite.constraints import (
+    Each,
+    OneOf,
+    Range,
+    activation_name,
+    at_least_one,
+    checked_when_built,
+    domain,
+    encoder_run,
+    finite,
+    non_negative,
+    one_of,
+    positive,
+    section,
+    validate,
+)
+from rlsuite.constraints import widths as layer_widths
 from rlsuite.envspec import configs_dir, read_yaml, resolve_env_node
 from rlsuite.errors import ConfigError, suggest
 from rlsuite.eval.protocols import PROTOCOLS
@@ -39,30 +55,120 @@ if TYPE_CHECKING:
 GROUPS = ("agent", "env")
 
 # Deprecated agent keys -> their one name across agents (they meant the same thing under several
-# names). Old names still work, with a FutureWarning; saved models and checkpoints carry on loading.
+# names, or moved into ``agent.net.*`` / the top-level ``runtime.*``). Old names still work, with a
+# FutureWarning, in overrides, YAML recipes, saved run configs and checkpoints. A Config may add
+# renames that hold for it alone (``renamed_keys``: TRPO's ``batch_size`` is its critic minibatch).
 RENAMED_KEYS = {
     "adam_eps": "optimizer_eps",  # dqn
     "rms_eps": "optimizer_eps",  # a2c
     "eps": "optimizer_eps",  # a3c
-    "shared_trunk": "shared",  # a3c (on-policy agents: shared)
     "epsilon": "exploration_initial_eps",  # tabular (dqn: exploration_initial_eps)
     "epsilon_final": "exploration_final_eps",  # tabular (dqn: exploration_final_eps)
     "report_every": "log_interval",  # a3c (ddpg: log_interval)
+    "n_value_epochs": "critic_epochs",  # reinforce
+    "n_critic_updates": "critic_epochs",  # trpo
+    # the network: agent.net.*
+    "net_arch": "net.widths",  # dqn, ddpg, sac, a3c, on-policy
+    "hidden_sizes": "net.widths",  # maml
+    "vf_net_arch": "net.critic_widths",  # on-policy
+    "shared": "net.shared",  # a3c, on-policy
+    "shared_trunk": "net.shared",  # a3c
+    "activation": "net.activation",
+    "ortho_init": "net.ortho_init",  # on-policy
+    "log_std_init": "net.log_std_init",  # on-policy
+    "init_log_std": "net.log_std_init",  # maml
+    "encoder": "net.encoder",  # dqn, on-policy
+    "freeze_encoder": "net.freeze_encoder",  # dqn, on-policy
+    "dropout": "net.dropout",  # dqn
+    "recurrent": "net.recurrent",  # reinforce, a2c, ppo
+    "recurrent_hidden": "net.recurrent_hidden",  # reinforce, a2c, ppo
+    "embed_dim": "net.embed_dim",  # reinforce, a2c, ppo
+    "recurrent_kind": "net.recurrent_kind",  # reinforce, a2c, ppo
+    # runtime switches: top-level runtime.*
+    "precision": "runtime.precision",  # ddpg, on-policy
+    "channels_last": "runtime.channels_last",  # dqn, on-policy
+    "numba_acting": "runtime.numba_acting",  # on-policy
+    "fused_optimizer": "runtime.fused_optimizer",  # dqn, ddpg, sac, on-policy
+    "flat_parameters": "runtime.flat_parameters",  # on-policy
+    "workers": "runtime.workers",  # on-policy
 }
 
 
-# Other names for agent keys on the command line (the issue's ``distributed.rollout_workers=N``); the
-# run config keeps only the agent key, so a saved or resumed run reads the same either way.
-KEY_ALIASES = {"distributed.rollout_workers": "agent.workers"}
+# Other names for keys on the command line (the issue's ``distributed.rollout_workers=N``); the run
+# config keeps only the one key, so a saved or resumed run reads the same either way.
+KEY_ALIASES = {"distributed.rollout_workers": "runtime.workers"}
+
+PRECISION_NAMES = ("float32", "bfloat16")  # the keys of rlsuite.nets.PRECISIONS
+
+
+@dataclass
+class NetConfig:
+    """``agent.net.*``: the networks, one vocabulary for every agent. Each agent's Config sets its
+    own defaults and lists the keys its networks read in ``net_keys``; it refuses the others (set
+    away from its defaults) when its config is built."""
+
+    # hidden layer sizes; None: the agent's default
+    widths: list[int] | None = field(default=None, metadata=layer_widths)
+    critic_widths: list[int] | None = field(default=None, metadata=layer_widths)  # the critic's; None: widths
+    shared: bool | None = None  # one trunk for actor and critic; None: shared CNN for images, separate MLPs else
+    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
+    ortho_init: bool = True  # orthogonal initialisation (gains sqrt(2), 0.01 policy, 1 value)
+    log_std_init: float = field(default=0.0, metadata=finite)  # Gaussian policies' initial log σ
+    # dropout after every hidden fully connected layer while training (acting and targets run without it)
+    dropout: float = field(default=0.0, metadata=domain(Range(ge=0, lt=1)))
+    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default image encoder
+    encoder: str | None = field(default=None, metadata=encoder_run)
+    freeze_encoder: bool = True
+    # a recurrent core (lstm | gru): RL²'s core; for the on-policy agents a recurrent policy
+    # (rlsuite.recurrent_policy) of the layout recurrent_kind: "memory" (a core over observations in
+    # actor and critic, widths after it: sb3-contrib's RecurrentPPO, for partially observed tasks) or
+    # "controller" (the NAS controller: an autoregressive actor over embed_dim token embeddings, an MLP critic)
+    recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
+    recurrent_kind: str = field(default="controller", metadata=one_of("controller", "memory"))
+    recurrent_hidden: int = field(default=64, metadata=at_least_one)
+    embed_dim: int = field(default=32, metadata=at_least_one)  # the recurrent controller's action embedding
+
+
+# net_keys groups for the Configs that read them
+FEEDFORWARD_NET_KEYS = ("widths", "critic_widths", "shared", "activation", "ortho_init", "log_std_init", "encoder",
+                        "freeze_encoder")
+RECURRENT_NET_KEYS = ("recurrent", "recurrent_kind", "recurrent_hidden", "embed_dim")
+
+
+@dataclass
+class RuntimeConfig:
+    """``runtime.*``: how a run computes, not what it learns. Same maths either way (bfloat16 aside);
+    what each switch buys is in docs/benchmarks.md. An agent reads the ones in its ``runtime_keys``
+    and refuses the others set away from these defaults."""
+
+    # bfloat16 (opt-in): the trunks run under bf16 autocast; heads, losses and optimizer state stay float32
+    precision: str = field(default="float32", metadata=one_of(*PRECISION_NAMES))
+    # image observations: conv weights and batches in NHWC layout (oneDNN's faster CPU convolutions)
+    channels_last: bool = True
+    # on-policy rollouts through the compiled forward pass of rlsuite.acting (CPU MLPs on vector obs)
+    numba_acting: bool = True
+    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's per-tensor loop
+    fused_optimizer: bool = True
+    # each optimizer steps one contiguous tensor holding its parameters (rlsuite.flat_params)
+    flat_parameters: bool = True
+    # off-policy updates (DQN, DDPG/TD3) as one torch.compile'd functional step each (loss, backward,
+    # clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
+    compiled_update: bool = False
+    # on-policy rollouts in this many Ray actors (rlsuite.distributed.rollout), n_envs split between them;
+    # 0: the local vector env
+    workers: int = field(default=0, metadata=non_negative)
+
+
+a_path = checked_when_built("a directory path (created when the run starts)")
 
 
 @dataclass
 class RayConfig:
     """``ray.*``: where Ray runs (rlsuite.distributed). ``address`` None: RAY_ADDRESS, else a local Ray."""
 
-    address: str | None = None
+    address: str | None = field(default=None, metadata=checked_when_built("host:port of a running Ray cluster"))
     num_cpus: int | None = field(default=None, metadata=non_negative)  # a local Ray's CPUs (default: every core)
-    num_gpus: float | None = None
+    num_gpus: float | None = field(default=None, metadata=non_negative)
     timeout: float = field(default=30.0, metadata=positive)  # seconds to wait for a cluster at an address
 
 
@@ -73,10 +179,10 @@ class TrainConfig:
     seed: int = field(default=0, metadata=non_negative)
     total_steps: int = field(default=100_000, metadata=at_least_one)
     threads: int = field(default=1, metadata=non_negative)  # torch CPU threads (0: torch's default)
-    device: str = "auto"  # checked by rlsuite.agent.resolve_device
-    run_dir: str | None = None
-    runs_root: str = "runs"
-    resume: str | None = None
+    device: str = field(default="auto", metadata=checked_when_built("auto, cpu, cuda or cuda:N"))  # resolve_device
+    run_dir: str | None = field(default=None, metadata=a_path)
+    runs_root: str = field(default="runs", metadata=a_path)
+    resume: str | None = field(default=None, metadata=checked_when_built("the directory of a run to continue"))
     checkpoint_every: int = field(default=0, metadata=non_negative)
     logger: list[str] = field(default_factory=lambda: ["console", "jsonl"], metadata=domain(Each(OneOf(LOGGER_NAMES))))
     log_every: int = field(default=1000, metadata=at_least_one)
@@ -84,11 +190,12 @@ class TrainConfig:
     eval_seed: int = field(default=100_000, metadata=non_negative)
     eval_every: int = field(default=0, metadata=non_negative)
     protocol: str = field(default="gymnasium", metadata=domain(OneOf(tuple(PROTOCOLS))))
-    leaderboard: str | None = None
+    leaderboard: str | None = field(default=None, metadata=checked_when_built("a SQLite file path"))
     submit: bool = True
     check_finite: bool = True  # stop at the first NaN/±inf observation, reward, loss or gradient norm
     launcher: str = field(default="local", metadata=domain(OneOf(("local", "ray"))))  # how -m runs its jobs
-    ray: RayConfig = field(default_factory=RayConfig)
+    ray: RayConfig = field(default_factory=RayConfig, metadata=section(RayConfig))
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig, metadata=section(RuntimeConfig))
 
 
 def train_defaults() -> dict[str, Any]:
@@ -102,18 +209,46 @@ def default_total_steps() -> int:
 
 
 # ------------------------------------------------------------------------ agent configs
+def renames(cls: type[Agent]) -> dict[str, str]:
+    """Deprecated key -> current key (``net.<key>`` / ``runtime.<key>`` for the moved ones) for ``cls``."""
+    return {**RENAMED_KEYS, **getattr(cls.Config, "renamed_keys", {})}
+
+
+def _has_key(cls: type[Agent], key: str) -> bool:
+    """Whether ``key`` (``lr``, ``net.widths``, ``runtime.precision``) is a key of ``cls``'s config."""
+    head, _, rest = key.partition(".")
+    if head == "runtime":
+        return rest in {f.name for f in dataclasses.fields(RuntimeConfig)}
+    fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+    if not rest:
+        return head in fields
+    return head == "net" and "net" in fields and rest in {f.name for f in dataclasses.fields(NetConfig)}
+
+
 def rename_deprecated(cls: type[Agent], hparams: dict[str, Any]) -> dict[str, Any]:
-    """Map deprecated keys of ``hparams`` to their current names (see :data:`RENAMED_KEYS`)."""
+    """Map deprecated keys of ``hparams`` to their current names (see :data:`RENAMED_KEYS`): moved
+    network keys go into the ``net`` dict, runtime switches into a ``runtime`` dict of the result."""
     fields = {f.name for f in dataclasses.fields(cls.Config)}
-    out = {}
+    table = renames(cls)
+    out: dict[str, Any] = {}
+    moved: list[tuple[str, str, Any]] = []
     for key, value in hparams.items():
-        new = RENAMED_KEYS.get(key)
-        if new is not None and key not in fields and new in fields:
-            warnings.warn(f"agent key '{key}' is deprecated; use '{new}'", FutureWarning, stacklevel=3)
-            if new in hparams:
-                raise ConfigError(f"agent keys '{key}' (deprecated) and '{new}' are both given; keep '{new}'")
-            key = new
-        out[key] = value
+        new = table.get(key)
+        if new is not None and key not in fields and _has_key(cls, new):
+            moved.append((key, new, value))
+        else:
+            out[key] = dict(value) if key in ("net", "runtime") and isinstance(value, dict) else value
+    for key, new, value in moved:
+        where = " (a top-level key)" if new.startswith("runtime.") else ""
+        warnings.warn(f"agent key '{key}' is deprecated; use '{new}'{where}", FutureWarning, stacklevel=3)
+        head, _, rest = new.partition(".")
+        node = out.setdefault(head, {}) if rest else out
+        if not isinstance(node, dict):
+            raise ConfigError(f"agent key '{head}' holds keys ({head}.<key>), got {node!r}")
+        name = rest or new
+        if name in node:
+            raise ConfigError(f"agent keys '{key}' (deprecated) and '{new}' are both given; keep '{new}'")
+        node[name] = value
     return out
 
 
@@ -137,25 +272,70 @@ def env_defaults(cls: type[Agent], env: Any) -> tuple[dict[str, Any], int | None
     return tuned_hparams(cls, resolve_env_node(env))
 
 
-def build_config(cls: type[Agent[ConfigT]], config: Any = None, overrides: dict[str, Any] | None = None) -> ConfigT:
-    """Defaults ← the class preset ← ``config`` ← ``overrides``: typed by OmegaConf, then every
-    field checked against its declared domain. Returns an instance of ``cls.Config``."""
+def _plain(config: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    if isinstance(config, DictConfig):
+        node = OmegaConf.to_container(config, resolve=True)
+        assert isinstance(node, dict)
+        return {str(k): v for k, v in node.items()}
+    return dict(config)
+
+
+def build_configs(cls: type[Agent[ConfigT]], config: Any = None, overrides: dict[str, Any] | None = None,
+                  runtime: Any = None) -> tuple[ConfigT, RuntimeConfig]:
+    """The agent's config (defaults ← the class preset ← ``config`` ← ``overrides``) and the runtime
+    switches (defaults ← ``runtime``, where old agent configs' runtime keys also land), typed by
+    OmegaConf, every field checked against its declared domain, and every ``agent.net.*`` /
+    ``runtime.*`` key the agent does not use left at its default."""
     layers: list[Any] = [OmegaConf.structured(cls.Config), dict(cls.preset)]
-    if config is not None:
-        if dataclasses.is_dataclass(config) and not isinstance(config, type):
-            config = dataclasses.asdict(config)
-        elif isinstance(config, DictConfig):
-            config = OmegaConf.to_container(config, resolve=True)
-        layers.append(rename_deprecated(cls, {k: v for k, v in dict(config).items() if k != "name"}))
-    if overrides:
-        layers.append(rename_deprecated(cls, overrides))
+    moved: dict[str, Any] = {}  # runtime keys found under their old agent names, in config / overrides
+    for which, given in (("config", config), ("overrides", overrides)):
+        if given:
+            plain = rename_deprecated(cls, {k: v for k, v in _plain(given).items() if k != "name"})
+            if "runtime" in plain:
+                moved[which] = plain.pop("runtime")
+            layers.append(plain)
+    # an explicit runtime wins over old keys in a saved config; old keyword arguments win over both
+    runtime_layers = [OmegaConf.structured(RuntimeConfig), moved.get("config", {}),
+                      _plain(runtime) if runtime is not None else {}, moved.get("overrides", {})]
     try:
         merged = OmegaConf.merge(*layers)
     except OmegaConfBaseException as err:
         raise config_error(err, cls) from err
+    try:
+        merged_runtime = OmegaConf.merge(*runtime_layers)
+    except OmegaConfBaseException as err:
+        raise config_error(err, prefix="runtime.") from err
     built = OmegaConf.to_object(merged)
+    built_runtime = OmegaConf.to_object(merged_runtime)
+    assert isinstance(built_runtime, RuntimeConfig)
     validate(built, where=f" for agent '{cls.name}'")
-    return cast("ConfigT", built)  # an instance of cls.Config, the class's ConfigT
+    validate(built_runtime, prefix="runtime.")
+    refuse_unused(cls, built, built_runtime)
+    return cast("ConfigT", built), built_runtime  # an instance of cls.Config, the class's ConfigT
+
+
+def build_config(cls: type[Agent[ConfigT]], config: Any = None, overrides: dict[str, Any] | None = None
+                 ) -> ConfigT:
+    """The agent's config alone (see :func:`build_configs`). Returns an instance of ``cls.Config``."""
+    return build_configs(cls, config, overrides)[0]
+
+
+def refuse_unused(cls: type[Agent], config: Any, runtime: RuntimeConfig) -> None:
+    """One line for an ``agent.net.*`` or ``runtime.*`` key set away from its default by an agent
+    that never reads it (``net_keys`` of its Config, ``runtime_keys`` of the class)."""
+    checks: list[tuple[str, Any, Any, tuple[str, ...]]] = [
+        ("runtime", runtime, RuntimeConfig(), tuple(getattr(cls, "runtime_keys", ())))]
+    if isinstance(getattr(config, "net", None), NetConfig):
+        default_net = getattr(cls.Config(), "net")  # noqa: B009  (Config subclasses declare net; AgentConfig does not)
+        checks.append(("agent.net", config.net, default_net, tuple(getattr(cls.Config, "net_keys", ()))))
+    for where, given, default, used in checks:
+        for f in dataclasses.fields(given):
+            value = getattr(given, f.name)
+            if f.name not in used and value != getattr(default, f.name):
+                reads = f"it reads {', '.join(f'{where}.{k}' for k in used)}" if used else f"it reads no {where}.* key"
+                raise ConfigError(f"agent '{cls.name}' does not use {where}.{f.name} (got {value!r}); {reads}")
 
 
 def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "") -> ConfigError:
@@ -165,7 +345,9 @@ def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "
     full = full if full.startswith(prefix) else prefix + full
     where = f" for agent '{cls.name}'" if cls is not None else ""
     if isinstance(err, (ConfigKeyError, ConfigAttributeError)) or "not in" in str(err).split("\n")[0]:
-        choices = [f.name for f in dataclasses.fields(cls.Config)] if cls is not None else []
+        section = {"agent.net.": NetConfig, "runtime.": RuntimeConfig}.get(full.rpartition(".")[0] + ".")
+        owner = section or (cls.Config if cls is not None else None)
+        choices = [f.name for f in dataclasses.fields(owner)] if owner is not None else []
         shown = f" Accepted keys: {', '.join(sorted(choices))}" if choices else ""
         return ConfigError(f"unknown key '{full}'{where}.{suggest(str(key), choices)}{shown}")
     if isinstance(err, ValidationError):
@@ -206,15 +388,22 @@ def _top_level_keys() -> list[str]:
 
 
 def _renamed_override_key(cls: type[Agent], key: str) -> str:
-    """``agent.adam_eps`` → ``agent.optimizer_eps`` (with the deprecation warning)."""
+    """``agent.adam_eps`` → ``agent.optimizer_eps``, ``agent.net_arch`` → ``agent.net.widths``,
+    ``agent.precision`` → ``runtime.precision`` (with the deprecation warning)."""
     head, _, rest = key.partition(".")
     if head != "agent" or not rest or "." in rest:
         return key
-    return "agent." + next(iter(rename_deprecated(cls, {rest: None})))
+    renamed = rename_deprecated(cls, {rest: None})
+    name = next(iter(renamed))
+    if name == "runtime":
+        return "runtime." + next(iter(renamed["runtime"]))
+    if isinstance(renamed[name], dict):
+        return f"agent.{name}.{next(iter(renamed[name]))}"
+    return "agent." + name
 
 
 def resolve_aliases(cls: type[Agent], overrides: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """``distributed.rollout_workers=N`` → ``agent.workers=N`` (see :data:`KEY_ALIASES`); both given,
+    """``distributed.rollout_workers=N`` → ``runtime.workers=N`` (see :data:`KEY_ALIASES`); both given,
     they must agree."""
     given = dict(overrides)
     out = []
@@ -224,9 +413,9 @@ def resolve_aliases(cls: type[Agent], overrides: list[tuple[str, Any]]) -> list[
             raise ConfigError(f"unknown key '{key}'.{suggest(key, KEY_ALIASES)} Accepted: "
                               + ", ".join(f"{alias} (= {name})" for alias, name in KEY_ALIASES.items()))
         if target is not None:
-            if target.split(".", 1)[1] not in {f.name for f in dataclasses.fields(cls.Config)}:
+            if target.split(".", 1)[1] not in getattr(cls, "runtime_keys", ()):
                 raise ConfigError(f"{key} (= {target}) is for the on-policy agents' rollout workers; agent "
-                                  f"'{cls.name}' has no such key")
+                                  f"'{cls.name}' does not use it")
             if target in given and given[target] != value:
                 raise ConfigError(f"{key}={value} and {target}={given[target]} disagree: they are one setting, "
                                   "give one of them")
@@ -256,6 +445,8 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     cls = registry.get_agent(choice["agent"])
     env_node = resolve_env_node(choice["env"])
     agent_hparams, budget = tuned_hparams(cls, env_node)
+    if "runtime" in agent_hparams:  # a recipe's runtime keys under their old agent names
+        base["runtime"] = {**(base.get("runtime") or {}), **agent_hparams.pop("runtime")}
     env_node.pop("hparams", None)
     if budget is not None:  # the env config's budget, unless total_steps= is given below
         base["total_steps"] = budget
@@ -282,29 +473,37 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
         if isinstance(child, DictConfig) and OmegaConf.get_type(child) is dict:
             OmegaConf.set_struct(child, False)
 
-    for key, value in resolve_aliases(cls, rest):
+    apply_overrides(root, cls, rest)
+    check_train_config(root)
+    build_configs(cls, root.agent, runtime=root.runtime)  # every agent and runtime field within its domain
+    return root
+
+
+def apply_overrides(root: DictConfig, cls: type[Agent], overrides: list[tuple[str, Any]]) -> None:
+    """Set each ``key=value`` override (old names renamed, aliases resolved) on the run config."""
+    renamed = [(_renamed_override_key(cls, key), value) for key, value in overrides]
+    for key, value in resolve_aliases(cls, renamed):
         head = key.split(".", 1)[0]
         if head not in _top_level_keys():
             raise ConfigError(f"unknown key '{key}'.{suggest(head, _top_level_keys())} "
                               f"Accepted: {', '.join(_top_level_keys())} (and agent.<key>, env.kwargs.<key>)")
         if key == "agent.name":
             raise ConfigError("choose the agent with agent=<name>, not agent.name")
-        key = _renamed_override_key(cls, key)
         try:
             OmegaConf.update(root, key, value, merge=True)
         except OmegaConfBaseException as err:
             if head == "agent":
                 raise config_error(err, cls, prefix="agent.") from err
             raise config_error(err) from err
-    check_train_config(root)
-    build_config(cls, root.agent)  # every agent field within its domain
-    return root
 
 
 def check_train_config(cfg: DictConfig) -> None:
     """Every top-level key of ``cfg`` within its declared domain (TrainConfig's metadata)."""
     top = {f.name: cfg[f.name] for f in dataclasses.fields(TrainConfig) if f.name in cfg}
     top["logger"] = list(top.get("logger") or [])
+    for name, section_cls in (("ray", RayConfig), ("runtime", RuntimeConfig)):
+        if top.get(name) is not None:
+            top[name] = section_cls(**_plain(top[name]))
     validate(TrainConfig(**top))
 
 

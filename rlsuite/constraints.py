@@ -118,6 +118,20 @@ class Either(Constraint):
 
 
 @dataclass(frozen=True)
+class Section(Constraint):
+    """A nested config dataclass (``agent.net``, ``runtime``): its own fields declare their domains,
+    and :func:`validate` walks into it."""
+
+    config: type
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, self.config)
+
+    def describe(self) -> str:
+        return f"the keys of {self.config.__name__}"
+
+
+@dataclass(frozen=True)
 class CheckedWhenBuilt(Constraint):
     """A domain the config cannot enumerate (an activation name, an encoder run, free keyword
     arguments): declared here in words, checked by the code that uses the value, which turns a bad
@@ -162,6 +176,11 @@ activation_name = domain(CheckedWhenBuilt(
     "an activation name of rlsuite.nets (relu, tanh, elu, gelu, silu, leaky_relu)"))
 # checked when the encoder loads (rlsuite.backbones)
 encoder_run = domain(CheckedWhenBuilt("the run directory of a `rlsuite fit` run (vae or cnn)"))
+
+
+def section(config: type) -> dict[str, Constraint]:
+    """Metadata of a field holding the nested config dataclass ``config``."""
+    return domain(Section(config))
 
 
 def checked_when_built(what: str) -> dict[str, Constraint]:
@@ -211,11 +230,22 @@ def check_value(key: str, value: Any, constraint: Constraint | None, where: str 
     raise ConfigError(message + ("." + hint if hint else ""))
 
 
+def _dotted(config: Any, key: str) -> Any:
+    """``config.net.recurrent`` for the key ``net.recurrent``."""
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
 def validate(config: Any, prefix: str = "", where: str = "") -> None:
     """Check every field of the dataclass instance ``config`` against its declared domain."""
     for field in dataclasses.fields(config):
-        check_value(prefix + field.name, getattr(config, field.name), constraint_of(field), where)
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            validate(value, f"{prefix}{field.name}.", where)
+            continue
+        check_value(prefix + field.name, value, constraint_of(field), where)
     for relation in getattr(config, "relations", ()):
         if not relation.holds(config):
-            got = ", ".join(f"{prefix}{key}={getattr(config, key)!r}" for key in relation.keys)
+            got = ", ".join(f"{prefix}{key}={_dotted(config, key)!r}" for key in relation.keys)
             raise ConfigError(f"invalid config{where}: needs {relation.rule}; got {got}")

@@ -7,7 +7,7 @@ than the arithmetic. :class:`FlatParameters` moves the given parameters into one
 each module parameter a *view* of its slice, and likewise for the gradients; the optimizer is then
 built over :attr:`FlatParameters.flat`, one tensor. The modules, their ``state_dict`` and their
 forward passes are unchanged; what the trick buys is measured in dev-notes/benchmarks-lab-notes.md
-("flat_parameters") and its off switch is ``agent.flat_parameters=false``.
+("flat_parameters") and its off switch is ``runtime.flat_parameters=false``.
 
 Only public tensor APIs are used (``Tensor.data`` and ``Tensor.grad`` assignment). Two things could
 undo the aliasing from outside, and :meth:`FlatParameters.prepare_grads` repairs both before each

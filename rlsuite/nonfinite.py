@@ -6,12 +6,12 @@ On by default (SB3 has the same checks as an opt-in wrapper, ``VecCheckNan``). T
   ``envs.step`` and on reset observations): observations with a floating dtype and rewards (as the
   float32 values the agent learns from, so a reward that overflows float32 counts too). One
   compiled pass over each array per step; the env index is looked up only on failure.
-* **What an update computes** (:class:`NonFiniteWatch`): agents hand their losses and gradient
-  norms to ``agent.nonfinite.add(name, tensor)`` during an update and call
-  ``agent.nonfinite.check(step)`` once at its end, next to the update's logging, so every value of
-  the update is checked with one host sync (free on CPU; on a GPU it lands where the update's
-  ``.item()`` logging syncs anyway for most agents). A non-finite loss almost always shows up in
-  the gradient norm as well; the first value in update order is the one reported.
+* **What an update computes** (:class:`NonFiniteWatch`): the base class
+  (:meth:`rlsuite.agent.Agent.finish_update`) adds every tensor of the ``UpdateStats`` an update
+  returns (losses, gradient norms) to ``agent.nonfinite`` and checks them once, next to the
+  update's logging, so every value of the update is checked with one host sync (free on CPU; on a
+  GPU it lands where the logging syncs anyway). A non-finite loss almost always shows up in the
+  gradient norm as well; the first value in update order is the one reported.
 
 Either raises :class:`rlsuite.errors.NonFiniteError` naming the step, the source and (for env
 values) the env index. The update that saw it does not reach a checkpoint: checkpoints are written

@@ -41,27 +41,18 @@ import torch
 from rlsuite.acting import NumbaActor
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import RolloutBatch, RolloutBuffer
-from rlsuite.constraints import (
-    activation_name,
-    at_least_one,
-    encoder_run,
-    finite,
-    non_negative,
-    one_of,
-    positive,
-    probability,
-    widths,
-)
+from rlsuite.config import FEEDFORWARD_NET_KEYS, RECURRENT_NET_KEYS, NetConfig
+from rlsuite.constraints import at_least_one, positive, probability, section
 from rlsuite.errors import ConfigError
-from rlsuite.flat_params import FlatParameters
-from rlsuite.nets import PRECISIONS
 from rlsuite.nonfinite import check_env_step
 from rlsuite.offpolicy import EpisodeTracker
-from rlsuite.policies import ActorCritic, Distribution, RecurrentActorCritic
+from rlsuite.policies import ActorCritic, PolicyState
+from rlsuite.recurrent_policy import RecurrentActorCritic, state_rows
 from rlsuite.running_stats import RunningMeanStd
+from rlsuite.update import UpdateStats
 
 __all__ = ["ObsNormalizer", "OnPolicyAgent", "OnPolicyConfig", "RewardNormalizer", "RolloutLoop", "RunningMeanStd",
-           "collect_rollout", "flatten_rollout", "local_rollout_loop", "rollout_distribution"]
+           "collect_rollout", "flatten_rollout", "local_rollout_loop", "recurrent_settings"]
 
 
 # ---------------------------------------------------------------------------- normalization
@@ -125,7 +116,7 @@ class RewardNormalizer:
 # ---------------------------------------------------------------------------- the agent base
 @dataclass
 class OnPolicyConfig(AgentConfig):
-    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net_arch``/``shared`` ``None``:
+    """Keys shared by the on-policy agents (SB3 / rl-zoo3 names). ``net.widths``/``net.shared`` ``None``:
     [64, 64] separate trunks for vector observations, one shared Nature CNN for images."""
 
     n_envs: int = field(default=1, metadata=at_least_one)
@@ -133,46 +124,33 @@ class OnPolicyConfig(AgentConfig):
     anneal_lr: bool = False  # learning rate decays linearly to 0 over the budget (rl-zoo3's lin_<lr>)
     gae_lambda: float = field(default=0.95, metadata=probability)
     normalize_advantage: bool = True
-    max_grad_norm: float = field(default=0.5, metadata=positive)
+    max_grad_norm: float | None = field(default=0.5, metadata=positive)  # None: no clipping
     optimizer_eps: float = field(default=1e-5, metadata=positive)  # Adam's ε (baselines/SB3: 1e-5)
-    net_arch: list[int] | None = field(default=None, metadata=widths)
-    vf_net_arch: list[int] | None = field(default=None, metadata=widths)
-    shared: bool | None = None  # one trunk for actor and critic
-    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
-    ortho_init: bool = True
-    log_std_init: float = field(default=0.0, metadata=finite)
     squash: bool = False  # Box actions: tanh-squash into the bounds instead of clipping
     normalize_obs: bool = False
     normalize_reward: bool = False
     clip_obs: float = field(default=10.0, metadata=positive)
     clip_reward: float = field(default=10.0, metadata=positive)
-    # a `rlsuite fit` run (vae/cnn) whose encoder replaces the image encoder
-    encoder: str | None = field(default=None, metadata=encoder_run)
-    freeze_encoder: bool = True
-    # Collect rollouts with the compiled forward pass of rlsuite.acting where the policy is of a kind
-    # it covers (CPU MLPs on vector observations); false: torch for acting too.
-    numba_acting: bool = True
-    # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's defaults (a loop over
-    # the parameter tensors on the CPU). Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    fused_optimizer: bool = True
-    # Each optimizer steps one contiguous tensor holding its parameters, which stay views of it
-    # (rlsuite.flat_params; not for recurrent policies); false: the parameter tensors one by one.
-    # Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    flat_parameters: bool = True
-    # Image observations: conv weights and batches in NHWC layout (oneDNN's faster CPU convolutions);
-    # false: torch's default NCHW. Same math; what it buys is in dev-notes/benchmarks-lab-notes.md.
-    channels_last: bool = True
-    # bfloat16 (opt-in): the trunks (CNN/MLP) run under bf16 autocast, heads, losses and optimizer
-    # state stay float32; much faster convolutions on CPUs with AVX512-BF16 and on GPUs.
-    precision: str = field(default="float32", metadata=one_of(*PRECISIONS))
-    # Collect rollouts in this many Ray actors (rlsuite.distributed.rollout; pip install "rlsuite[ray]"),
-    # the n_envs split between them; 0: the local vector env.
-    workers: int = field(default=0, metadata=non_negative)
-    # An autoregressive recurrent actor (lstm | gru; rlsuite.policies.RecurrentActorCritic) instead of
-    # the MLP/CNN one: the NAS controller. Agents with supports_recurrent (reinforce, ppo) accept it.
-    recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
-    recurrent_hidden: int = field(default=64, metadata=at_least_one)
-    embed_dim: int = field(default=32, metadata=at_least_one)
+    net: NetConfig = field(default_factory=NetConfig, metadata=section(NetConfig))
+
+    # The recurrent policy (net.recurrent: lstm | gru, of layout net.recurrent_kind; rlsuite.recurrent_policy)
+    # is read by the agents with supports_recurrent (reinforce, a2c, ppo), through recurrent_settings().
+    net_keys: ClassVar[tuple[str, ...]] = FEEDFORWARD_NET_KEYS + RECURRENT_NET_KEYS
+
+
+def recurrent_settings(cfg: OnPolicyConfig) -> dict[str, Any] | None:
+    """The keyword arguments of :class:`rlsuite.recurrent_policy.RecurrentActorCritic` that the config
+    asks for, or None for a feed-forward policy: the one place that reads the recurrence fields."""
+    net = cfg.net
+    if net.recurrent is None:
+        return None
+    common = {"core": net.recurrent, "hidden": net.recurrent_hidden, "activation": net.activation,
+              "ortho_init": net.ortho_init, "log_std_init": net.log_std_init}
+    if net.recurrent_kind == "controller":
+        return {**common, "embed_dim": net.embed_dim, "vf_net_arch": net.critic_widths or net.widths}
+    widths = net.widths if net.widths is not None else [64, 64]
+    return {**common, "embed_dim": None, "net_arch": widths, "vf_net_arch": net.critic_widths, "critic_core": True,
+            "squash": cfg.squash}
 
 
 OnPolicyConfigT = TypeVar("OnPolicyConfigT", bound=OnPolicyConfig)
@@ -188,31 +166,30 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
     space_hint = "Dict/Tuple observations: wrap the env with gymnasium.wrappers.FlattenObservation."
     persistent: ClassVar[tuple[str, ...]] = ("policy", "optimizer", "obs_normalizer", "reward_normalizer")
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
-    supports_recurrent: ClassVar[bool] = False  # its update goes through rollout_distribution
+    supports_recurrent: ClassVar[bool] = False  # its update scores rollouts through policy.sequence
+    runtime_keys: ClassVar[tuple[str, ...]] = ("precision", "channels_last", "numba_acting", "fused_optimizer",
+                                               "flat_parameters", "workers")
     # the collect/update loop to run instead of the one chosen from the config (see rollout_loop)
     collector: RolloutLoop | None = None
 
     def setup(self) -> None:
-        cfg = self.config
+        cfg, net, runtime = self.config, self.config.net, self.runtime
         self.policy: ActorCritic
-        if cfg.recurrent is not None:
+        recurrent = recurrent_settings(cfg)
+        if recurrent is not None:
             if not self.supports_recurrent:
-                raise ConfigError(f"{self.name} cannot train a recurrent policy (recurrent={cfg.recurrent}); "
-                                  "accepted by: reinforce, ppo")
-            if cfg.precision != "float32":
-                raise ConfigError(f"precision={cfg.precision} is not supported with a recurrent policy "
+                raise ConfigError(f"{self.name} cannot train a recurrent policy (net.recurrent={net.recurrent}); "
+                                  "accepted by: reinforce, a2c, ppo")
+            if runtime.precision != "float32":
+                raise ConfigError(f"runtime.precision={runtime.precision} is not supported with a recurrent policy "
                                   "(accepted: float32)")
-            self.policy = RecurrentActorCritic(
-                self.observation_space, self.action_space, hidden=cfg.recurrent_hidden, embed_dim=cfg.embed_dim,
-                core=cfg.recurrent, vf_net_arch=cfg.vf_net_arch or cfg.net_arch, activation=cfg.activation,
-                ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init,
-            ).to(self.device)
+            self.policy = RecurrentActorCritic(self.observation_space, self.action_space, **recurrent).to(self.device)
         else:
             self.policy = ActorCritic(
-                self.observation_space, self.action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-                shared=cfg.shared, ortho_init=cfg.ortho_init, log_std_init=cfg.log_std_init, squash=cfg.squash,
-                vf_net_arch=cfg.vf_net_arch, encoder=cfg.encoder, freeze_encoder=cfg.freeze_encoder,
-                channels_last=cfg.channels_last, precision=cfg.precision,
+                self.observation_space, self.action_space, net_arch=net.widths, activation=net.activation,
+                shared=net.shared, ortho_init=net.ortho_init, log_std_init=net.log_std_init, squash=cfg.squash,
+                vf_net_arch=net.critic_widths, encoder=net.encoder, freeze_encoder=net.freeze_encoder,
+                channels_last=runtime.channels_last, precision=runtime.precision,
             ).to(self.device)
         self.obs_normalizer = ObsNormalizer(self.observation_space, cfg.normalize_obs, cfg.clip_obs)
         self.reward_normalizer = RewardNormalizer(cfg.n_envs, cfg.gamma, cfg.normalize_reward, cfg.clip_reward)
@@ -224,21 +201,25 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
             self.policy.action_shape, self.policy.action_dtype,
         )
         self.tracker = EpisodeTracker(cfg.n_envs)
-        recurrent = isinstance(self.policy, RecurrentActorCritic)
-        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if cfg.numba_acting and not recurrent \
-            else None
+        self.numba_actor = NumbaActor.for_policy(self.policy, self.device) if runtime.numba_acting else None
+        # The policy's state between steps (None for feed-forward policies): the rollout's, carried from
+        # one rollout to the next, and the one act() keeps (reset by begin_episode), apart from it.
+        self.rollout_state: PolicyState = None
+        self.episode_starts = np.ones(cfg.n_envs, np.bool_)  # which envs begin an episode at the next step
+        self.act_state: PolicyState = None
         # a batch gathered from rollout workers whose lengths differ (REINFORCE's whole episodes)
         self.gathered_batch: RolloutBatch | None = None
-        self.packings: dict[int, FlatParameters] = {}  # id of a packed tensor -> its FlatParameters
+        if self.policy.recurrent:  # flat_parameters packs feed-forward policies only
+            self.optimizers.flat_parameters = False
         self.setup_optimizers()
-        if cfg.workers and type(self).train_until is not OnPolicyAgent.train_until:
-            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; agent.workers is not "
+        if runtime.workers and type(self).train_until is not OnPolicyAgent.train_until:
+            raise ConfigError(f"agent '{self.name}' collects with a loop of its own; runtime.workers is not "
                               "supported for it (accepted: 0)")
-        if cfg.workers and recurrent:  # the update re-runs the core over the local buffer's sequences
-            raise ConfigError("agent.workers is not supported with a recurrent policy (accepted: workers=0)")
-        if cfg.workers > cfg.n_envs:
-            raise ConfigError(f"agent.workers={cfg.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout worker "
-                              "steps at least one env (accepted: 0 to n_envs)")
+        if runtime.workers and self.policy.recurrent:  # the update re-runs the cores over the local buffer's sequences
+            raise ConfigError("runtime.workers is not supported with a recurrent policy (accepted: workers=0)")
+        if runtime.workers > cfg.n_envs:
+            raise ConfigError(f"runtime.workers={runtime.workers} exceeds agent.n_envs={cfg.n_envs}: each rollout "
+                              "worker steps at least one env (accepted: 0 to n_envs)")
 
     def rollout_capacity(self) -> int:
         return int(self.config.n_steps)
@@ -246,7 +227,8 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
     def setup_optimizers(self) -> None:
         raise NotImplementedError
 
-    def update(self) -> None:
+    def update(self) -> UpdateStats:
+        """One learning step on :meth:`rollout_batch`; returns what it computed (losses, gradient norms)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers for subclasses
@@ -269,52 +251,6 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
         for start in range(0, total, batch_size):
             yield tuple(column[start:start + batch_size] for column in shuffled)
 
-    def adam(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        """Adam with eps ``optimizer_eps`` (1e-5: baselines/SB3); fused into one kernel per step unless
-        ``fused_optimizer=false`` (same math, far fewer small ops). Step it with :meth:`gradient_step`."""
-        return torch.optim.Adam(self.optimized(params), lr=lr, eps=self.config.optimizer_eps,
-                                fused=self.config.fused_optimizer or None)
-
-    def rmsprop(self, params: Any, lr: float, alpha: float, eps: float) -> torch.optim.Optimizer:
-        """PyTorch's RMSprop; multi-tensor (foreach) unless ``fused_optimizer=false``. Step it with
-        :meth:`gradient_step`."""
-        return torch.optim.RMSprop(self.optimized(params), lr=lr, alpha=alpha, eps=eps,
-                                   foreach=self.config.fused_optimizer or None)
-
-    def optimized(self, params: Any) -> list[torch.nn.Parameter]:
-        """What an optimizer of ``params`` holds: with ``flat_parameters`` one tensor packing them
-        (:class:`rlsuite.flat_params.FlatParameters`), else the parameters themselves."""
-        params = list(params)
-        if not self.config.flat_parameters or isinstance(self.policy, RecurrentActorCritic):
-            return params
-        packed = FlatParameters(p for p in params if p.requires_grad)
-        self.packings[id(packed.flat)] = packed
-        return [packed.flat]
-
-    def gradient_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-                      max_grad_norm: float | None = None) -> torch.Tensor | None:
-        """Minimize ``loss`` by one step of ``optimizer``: fresh gradients of its parameters, their
-        global norm clipped to ``max_grad_norm`` (when given), then the update. Returns the gradient norm
-        before clipping (None without clipping), for the non-finite guard."""
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        packed = self.packings.get(id(params[0])) if len(params) == 1 else None
-        if packed is not None:
-            packed.prepare_grads()  # backward accumulates into the packed gradient's views
-        else:
-            for p in params:  # optimizer.zero_grad(set_to_none=True) without its profiler scope, which costs more
-                p.grad = None
-        loss.backward()
-        grad_norm = None
-        if max_grad_norm is not None and packed is not None:  # clip_grad_norm_'s formula on the one tensor,
-            grad = params[0].grad  # without its handling of tensor lists (≈ 15 of its ≈ 25 µs here)
-            assert grad is not None
-            grad_norm = torch.linalg.vector_norm(grad)
-            grad.mul_((max_grad_norm / (grad_norm + 1e-6)).clamp_(max=1.0))
-        elif max_grad_norm is not None:  # multi-tensor kernels wherever torch has them
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        optimizer.step()
-        return grad_norm
-
     def scheduled_lr(self, lr: float, optimizer: torch.optim.Optimizer | None = None) -> float:
         """``lr`` after annealing (when ``anneal_lr``), also set on ``optimizer`` when given."""
         lr = lr * (1.0 - self.progress) if self.config.anneal_lr else lr
@@ -329,16 +265,12 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
         single_shape = self.observation_space.shape or ()
         single = obs.ndim == len(single_shape)
         batch = obs[None] if single else obs
-        policy = self.policy
-        with torch.inference_mode():
-            if isinstance(policy, RecurrentActorCritic):  # its own state stream: rollouts in flight stay intact
-                policy.stream = "eval"
-                try:
-                    actions, _, _ = policy.act(self.tensor(self.obs_normalizer(batch)), deterministic)
-                finally:
-                    policy.stream = "rollout"
-            else:
-                actions, _, _ = policy.act(self.tensor(self.obs_normalizer(batch)), deterministic)
+        policy, state = self.policy, self.act_state
+        if state is None or state[0].shape[1] != len(batch):  # a new episode (begin_episode), or a new batch
+            state = policy.initial_state(len(batch))
+        with torch.inference_mode():  # act_state is apart from the rollout's: rollouts in flight stay intact
+            actions, _, _, self.act_state = policy.step(self.tensor(self.obs_normalizer(batch)), state, None,
+                                                        deterministic)
         env_actions = self.policy.env_actions(actions.cpu().numpy())
         return env_actions[0] if single else env_actions
 
@@ -347,7 +279,7 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
         module (for ``rlsuite export``); recurrent policies carry state and are refused."""
         from rlsuite.export import DistributionMode, ExportError
 
-        if isinstance(self.policy, RecurrentActorCritic):
+        if self.policy.recurrent:
             raise ExportError(f"agent '{self.name}' cannot be exported: its recurrent policy carries a hidden "
                               "state between steps (exportable: feed-forward policies)")
         norm = self.obs_normalizer
@@ -356,13 +288,14 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
                                 float_obs=norm.float_obs)
 
     def begin_episode(self) -> None:
-        if isinstance(self.policy, RecurrentActorCritic):
-            self.policy.reset_state(1, "eval")
+        self.act_state = None
 
     # ------------------------------------------------------------------ the training loop
     def on_segment_start(self) -> None:
-        if isinstance(self.policy, RecurrentActorCritic):
-            self.policy.reset_state(self.config.n_envs, "rollout")  # the envs were just reset
+        # The envs were just reset: every episode starts (resume points come here too, so a resumed run
+        # starts from the same zero state as the run that never stopped).
+        self.rollout_state = self.policy.initial_state(self.config.n_envs)
+        self.episode_starts = np.ones(self.config.n_envs, np.bool_)
         self.tracker.reset()
         self.reward_normalizer.reset()
         assert self.obs is not None  # the segment starts after the envs are reset
@@ -376,8 +309,37 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
         """The batch :meth:`update` learns from: the buffer, flat (or what rollout workers gathered)."""
         return self.gathered_batch if self.gathered_batch is not None else flatten_rollout(self.buffer)
 
+    def rollout_sequences(self) -> tuple[PolicyState, torch.Tensor | None]:
+        """``(state0, episode_starts)`` of the rollout in :attr:`buffer` for ``policy.sequence``: the
+        state it started from and its ``(T, n_envs)`` episode starts; ``(None, None)`` for a
+        feed-forward policy, whose rows are scored one by one."""
+        state0 = self.buffer.start_state
+        return (None, None) if state0 is None else (state0, self.tensor(self.buffer.episode_starts()))
+
+    def sequence_minibatches(self, columns: tuple[torch.Tensor, ...], batch_size: int
+                             ) -> Iterator[tuple[tuple[torch.Tensor, ...], tuple[PolicyState, torch.Tensor | None]]]:
+        """One epoch of ``(columns, (state0, episode_starts))`` minibatches of the rollout's flat
+        columns, ready for ``policy.sequence``. Feed-forward: :meth:`minibatches` (shuffled steps).
+        Recurrent: whole sequences, one per env (its ``n_steps`` steps, from the state the rollout
+        started in; RecurrentPPO's split), ``batch_size // n_steps`` envs per minibatch, time-major."""
+        state0, starts = self.rollout_sequences()
+        if state0 is None or starts is None:
+            for minibatch in self.minibatches(columns, batch_size):
+                yield minibatch, (None, None)
+            return
+        T, n_envs = starts.shape
+        per_minibatch = max(1, batch_size // T)
+        if per_minibatch >= n_envs:
+            yield columns, (state0, starts)
+            return
+        perm = torch.from_numpy(self.rng.permutation(n_envs)).to(self.device)
+        for first in range(0, n_envs, per_minibatch):
+            envs = perm[first:first + per_minibatch]
+            yield (tuple(column.view(T, n_envs, *column.shape[1:])[:, envs].flatten(0, 1) for column in columns),
+                   (state_rows(state0, envs), starts[:, envs]))
+
     def start_segment(self) -> None:
-        if self.config.workers:  # the rollout workers own the envs
+        if self.runtime.workers:  # the rollout workers own the envs
             return
         super().start_segment()
 
@@ -390,7 +352,7 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
         else the local vector env, or Ray rollout workers when ``workers > 0``."""
         if self.collector is not None:
             return self.collector
-        if self.config.workers:
+        if self.runtime.workers:
             # Imported here: the Ray back-end is optional, and it knows this class only as a protocol.
             from rlsuite.distributed.rollout import train_with_rollout_workers
 
@@ -410,7 +372,7 @@ def local_rollout_loop(agent: OnPolicyAgent, until_step: int) -> None:
     while agent.steps < until_step:
         rollout_start = agent.steps
         cut = collect_rollout(agent)
-        agent.update()
+        agent.finish_update(agent.update())
         agent.updates += 1
         agent.after_step(rollout_start)
         if cut:
@@ -427,18 +389,6 @@ def flatten_rollout(buffer: RolloutBuffer) -> RolloutBatch:
                         buffer.advantages[:T].reshape(total), buffer.returns[:T].reshape(total))
 
 
-def rollout_distribution(agent: OnPolicyAgent) -> Distribution:
-    """The current policy at every step of the rollout, flat in :meth:`OnPolicyAgent.rollout_batch`'s order.
-    A recurrent policy re-runs its core over each env's steps, zeroing the state at episode starts."""
-    buffer, policy = agent.buffer, agent.policy
-    if not isinstance(policy, RecurrentActorCritic):
-        return policy.distribution(agent.tensor(agent.rollout_batch().obs))
-    T = buffer.pos
-    starts = np.zeros((T, buffer.n_envs), np.bool_)
-    starts[1:] = buffer.terminated[:T - 1] | buffer.truncated[:T - 1]
-    return policy.sequence_distribution(agent.tensor(buffer.obs[:T]), agent.tensor(starts))
-
-
 def collect_rollout(agent: OnPolicyAgent) -> bool:
     """Fill ``agent.buffer`` with the current policy and compute advantages. Returns whether a
     resume point fell inside the rollout (the caller then restarts the segment after the update)."""
@@ -447,7 +397,7 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
     # Python overhead is comparable to the policy's forward pass.
     policy, buffer, cfg, envs = agent.policy, agent.buffer, agent.config, agent.envs
     normalize_obs, normalize_reward, tracker = agent.obs_normalizer, agent.reward_normalizer, agent.tracker
-    act, env_actions, to_tensor = policy.act, policy.env_actions, agent.tensor
+    act, value, env_actions, to_tensor = policy.step, policy.value, policy.env_actions, agent.tensor
     to_numpy = torch.Tensor.numpy if agent.device.type == "cpu" else _cpu_numpy
     n_envs = envs.num_envs
     rollout_start = agent.steps
@@ -461,23 +411,23 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
         check_env_step(agent.obs, None, agent.steps)
     if numba_actor is not None:
         numba_actor.refresh()  # the weights are fixed while collecting
-    recurrent = policy if isinstance(policy, RecurrentActorCritic) else None
-    if recurrent is not None:
-        recurrent.begin_rollout(n_envs)
+    # The policy's state (None: feed-forward) and which envs begin an episode at this step; the update
+    # re-runs a recurrent policy from the state the rollout starts in (a copy outside inference mode).
+    state, starts = agent.rollout_state, agent.episode_starts
+    buffer.begin(None if state is None else tuple(part.clone() for part in state), starts)
+    starts_t = None if state is None else to_tensor(starts)
     while True:
         if numba_actor is not None:
             actions, log_probs, values = numba_actor.act(obs, agent.rng)
         else:
             with torch.inference_mode():
-                actions_t, log_probs_t, values_t = act(to_tensor(obs))
+                actions_t, log_probs_t, values_t, state = act(to_tensor(obs), state, starts_t)
             actions, log_probs, values = to_numpy(actions_t), to_numpy(log_probs_t), to_numpy(values_t)
         next_obs, rewards, terminated, truncated, infos = envs.step(env_actions(actions))
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool) & ~terminated
         ended = terminated | truncated
         rewards = np.asarray(rewards, dtype=np.float32)
-        if recurrent is not None and ended.any():
-            recurrent.end_episodes(ended)
         if check_finite:  # before the values reach the normalizers, the buffer or the policy
             check_env_step(next_obs, rewards, agent.steps + n_envs)
         agent.steps += n_envs
@@ -491,8 +441,8 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
                 check_env_step(final, None, agent.steps, "final observation")
             bootstrap_values = np.zeros(n_envs, np.float32)
             idx = np.flatnonzero(truncated)
-            with torch.inference_mode():
-                v = policy.value(to_tensor(normalize_obs(final[idx])))
+            with torch.inference_mode():  # from the state after the step: the final obs continues the episode
+                v = value(to_tensor(normalize_obs(final[idx])), state_rows(state, to_tensor(idx)))
             bootstrap_values[idx] = to_numpy(v)
         buffer.add(obs, actions, normalize_reward(rewards, ended), terminated, truncated,
                    values, log_probs, bootstrap_values)
@@ -505,11 +455,15 @@ def collect_rollout(agent: OnPolicyAgent) -> bool:
             tracker.lengths += 1
         agent.obs = next_obs
         obs = normalize_obs(next_obs)
+        if state is not None:
+            starts = ended
+            starts_t = to_tensor(starts)
         if agent.rollout_done(step, episodes_finished) or step + 1 >= buffer.n_steps:
             break
         step += 1
+    agent.rollout_state, agent.episode_starts = state, ended
     with torch.inference_mode():
-        last_values = to_numpy(policy.value(to_tensor(obs)))
+        last_values = to_numpy(value(to_tensor(obs), state, starts_t))
     buffer.compute_advantages(last_values, cfg.gamma, cfg.gae_lambda)
     return agent.hooks is not None and agent.hooks.resume_point_due(rollout_start, agent.steps)
 

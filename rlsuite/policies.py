@@ -11,8 +11,7 @@ scale). Each has ``sample()``, ``mode()``, ``log_prob(actions)``, ``entropy()`` 
 
 * ``features(obs) -> (actor_features, critic_features)`` — one trunk for both (``shared=True``) or
   two separate ones; a trunk is an encoder from :func:`rlsuite.nets.build_encoder` (flatten /
-  one-hot / Nature CNN / MinAtar CNN) followed by an :class:`~rlsuite.nets.MLP`. Recurrent
-  policies (RL²) override :meth:`ActorCritic.features` with a GRU core and reuse everything else.
+  one-hot / Nature CNN / MinAtar CNN) followed by an :class:`~rlsuite.nets.MLP`.
 * ``heads(actor_features, critic_features) -> (dist_params, value)``;
   ``forward(obs) = heads(*features(obs))``. ``dist_params`` are the logits (discrete actions) or
   ``(mean, log_std)`` (Box); :meth:`ActorCritic.make_distribution` turns them into a distribution.
@@ -21,6 +20,13 @@ scale). Each has ``sample()``, ``mode()``, ``log_prob(actions)``, ``entropy()`` 
 
       params, value = torch.func.functional_call(policy, theta, (obs,))
       log_prob = policy.make_distribution(params).log_prob(actions)   # differentiable in theta
+
+**The policy protocol** (what collection and the updates call, for feed-forward and recurrent
+policies alike): ``initial_state(n_envs)`` (None for feed-forward policies), ``step(obs, state,
+episode_start) -> (actions, log_probs, values, new_state)`` for acting, ``value(obs, state,
+episode_start)`` for bootstrapping, and ``sequence(obs, actions, state0, episode_starts) ->
+(log_probs, entropy, values)`` to score a stored rollout (B sequences of T steps) in an update. The
+recurrent policies (:mod:`rlsuite.recurrent_policy`) implement the same four methods.
 
 Box actions are either sampled from a Gaussian and clipped to the bounds by
 :meth:`ActorCritic.env_actions` (``squash=False``; the unclipped sample is what is stored and
@@ -41,10 +47,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from rlsuite.nets import PRECISIONS, build_encoder, get_activation, layer_init
-from rlsuite.nets.recurrent import RecurrentCore
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 DistParams = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+# A policy's state between steps: None for feed-forward policies, a tuple of (layers, n_envs, hidden)
+# tensors for recurrent ones (rlsuite.recurrent_policy).
+PolicyState = Union[tuple[torch.Tensor, ...], None]
 
 
 # ---------------------------------------------------------------------------- distributions
@@ -340,6 +348,34 @@ class ActorCritic(nn.Module):
         params = list(self.actor_trunk.parameters()) + list(self.actor_head.parameters())
         return params + ([self.log_std] if self.log_std is not None else [])
 
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The value function's own parameters (separate trunks), for agents that fit V apart."""
+        trunk = self.critic_trunk if self.critic_trunk is not None else self.actor_trunk
+        return list(trunk.parameters()) + list(self.critic_head.parameters())
+
+    # ------------------------------------------------------------------ the policy protocol
+    # What collection and the updates call, for feed-forward and recurrent policies alike: the state is
+    # None here; :class:`rlsuite.recurrent_policy.RecurrentActorCritic` carries a hidden state instead.
+    recurrent = False
+
+    def initial_state(self, n_envs: int) -> PolicyState:
+        """The state before the first step of ``n_envs`` episodes: None (nothing to carry)."""
+        return None
+
+    def step(self, obs: torch.Tensor, state: PolicyState = None, episode_start: torch.Tensor | None = None,
+             deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, PolicyState]:
+        """``(actions, log_probs, values, new_state)`` for one step of a batch of envs; ``episode_start``
+        (bool, per env) marks envs whose episode begins at ``obs`` (a recurrent policy zeroes their state)."""
+        actions, log_probs, values = self.act(obs, deterministic)
+        return actions, log_probs, values, None
+
+    def sequence(self, obs: torch.Tensor, actions: torch.Tensor, state0: PolicyState = None,
+                 episode_starts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log_probs, entropy, values)`` of stored ``actions`` under the current parameters, for
+        rows ``obs`` that are B sequences of T steps, time-major and flat ``(T·B, ...)``, started from
+        ``state0`` with ``episode_starts (T, B)``; a feed-forward policy scores every row on its own."""
+        return self.evaluate_actions(obs, actions)
+
     # ------------------------------------------------------------------ what agents call
     def distribution(self, obs: torch.Tensor) -> Distribution:
         """The policy alone (skips the critic trunk when the trunks are separate)."""
@@ -348,7 +384,9 @@ class ActorCritic(nn.Module):
             return self.make_distribution((out, self.log_std.expand_as(out)))
         return self.make_distribution(out)
 
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
+    def value(self, obs: torch.Tensor, state: PolicyState = None, episode_start: torch.Tensor | None = None
+              ) -> torch.Tensor:
+        """V(obs) for one step (``state``/``episode_start`` as in :meth:`step`; unused here)."""
         if self.critic_trunk is None:
             return self.critic_head(self.actor_trunk(obs)).squeeze(-1)
         return self.critic_head(self.critic_trunk(obs)).squeeze(-1)
@@ -388,96 +426,3 @@ class ActorCritic(nn.Module):
     @property
     def action_dtype(self) -> Any:
         return np.float32 if self.log_std is not None else np.int64
-
-
-# ---------------------------------------------------------------------------- recurrent actor
-class RecurrentActorCritic(ActorCritic):
-    """An autoregressive recurrent actor (Zoph & Le's controller) with a feed-forward value baseline.
-
-    actor:  x_t = E·obs_t  (a learned embedding: for one-hot tokens, such as the NAS env's previous
-            decision and position, E·obs is the sum of their embedding vectors)
-            h_t = LSTM/GRU(x_t, h_{t-1}),  logits_t = W·h_t
-    critic: an MLP on obs_t (``vf_net_arch``; separate, so a value baseline never moves the actor)
-
-    The hidden state runs along each episode and is zeroed at episode starts. Acting keeps one state
-    per *stream* (``rollout`` for collection, ``eval`` for :meth:`rlsuite.agent.Agent.act`), so an
-    evaluation between rollouts does not disturb the rollout's episodes in flight. Training re-runs
-    the core over the stored rollout (:meth:`sequence_distribution`) from the state the rollout
-    started with, with the same per-step calls as acting, so the log-probabilities it recomputes are
-    the ones acting sampled with (tests/test_nas.py checks them against a brute-force recomputation).
-    """
-
-    recurrent = True
-
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden: int = 64, embed_dim: int = 32,
-                 core: str = "lstm", vf_net_arch: Sequence[int] | None = None, activation: str = "tanh",
-                 ortho_init: bool = True, log_std_init: float = 0.0):
-        super().__init__(observation_space, action_space, net_arch=[], activation=activation, shared=False,
-                         ortho_init=ortho_init, log_std_init=log_std_init,
-                         vf_net_arch=list(vf_net_arch) if vf_net_arch is not None else [64, 64])
-        self.embed = nn.Linear(self.actor_trunk.out_features, int(embed_dim))
-        self.core = RecurrentCore(int(embed_dim), int(hidden), core)
-        self.actor_head = nn.Linear(int(hidden), self.actor_head.out_features)
-        if ortho_init:
-            layer_init(self.actor_head, 0.01)
-        self.states: dict[str, Any] = {}
-        self.stream = "rollout"
-        self.rollout_start_state: Any = None
-
-    def actor_parameters(self) -> list[nn.Parameter]:
-        return super().actor_parameters() + list(self.embed.parameters()) + list(self.core.parameters())
-
-    # ------------------------------------------------------------------ state
-    def reset_state(self, batch: int, stream: str | None = None) -> None:
-        device = self.actor_head.weight.device
-        self.states[stream or self.stream] = self.core.initial_state(batch, device)
-
-    def end_episodes(self, ended: np.ndarray) -> None:
-        """Zero the acting state of the envs whose episode just ended (their next step starts one)."""
-        rows = torch.as_tensor(np.asarray(ended, dtype=bool), device=self.actor_head.weight.device)
-        self.states[self.stream] = self.core.reset(self.states[self.stream], rows)
-
-    def begin_rollout(self, batch: int) -> None:
-        """Remember the state the rollout starts from: training re-runs the core from it."""
-        if self.states.get("rollout") is None:
-            self.reset_state(batch, "rollout")
-        state = self.states["rollout"]
-        self.rollout_start_state = tuple(s.clone() for s in state) if isinstance(state, tuple) else state.clone()
-
-    def _step(self, obs: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
-        return self.core.step(self.embed(self.actor_trunk(obs)), state)
-
-    # ------------------------------------------------------------------ acting (one step, advances the stream)
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        state = self.states.get(self.stream)
-        if state is None or (state[0] if isinstance(state, tuple) else state).shape[1] != obs.shape[0]:
-            self.reset_state(obs.shape[0])
-        features, self.states[self.stream] = self._step(obs, self.states[self.stream])
-        params, values = self.heads(features, self.critic_trunk(obs))  # type: ignore[misc]
-        dist = self.make_distribution(params)
-        actions = dist.mode() if deterministic else dist.sample()
-        return actions, dist.log_prob(actions), values
-
-    # ------------------------------------------------------------------ training (whole rollouts)
-    def sequence_distribution(self, obs: torch.Tensor, starts: torch.Tensor, state: Any = None) -> Distribution:
-        """The policy at every step of a rollout ``obs (T, N, ...)``, flattened to ``(T·N, ...)`` in
-        :func:`rlsuite.onpolicy.flatten_rollout`'s order; ``starts (T, N)`` marks steps that begin an
-        episode (the state is zeroed before them). ``state``: the rollout's start state (default:
-        the one :meth:`begin_rollout` kept)."""
-        state = self.rollout_start_state if state is None else state
-        if state is None:
-            state = self.core.initial_state(obs.shape[1], obs.device)
-        features = []
-        for t in range(obs.shape[0]):
-            if t > 0 and bool(starts[t].any()):
-                state = self.core.reset(state, starts[t])
-            out, state = self._step(obs[t], state)
-            features.append(out)
-        logits = self.actor_head(torch.stack(features).flatten(0, 1))
-        if self.log_std is not None:
-            return self.make_distribution((logits, self.log_std.expand_as(logits)))
-        return self.make_distribution(logits)
-
-    def distribution(self, obs: torch.Tensor) -> Distribution:
-        raise TypeError("a recurrent policy's distribution depends on the episode so far: "
-                        "use sequence_distribution (rlsuite.onpolicy.rollout_distribution)")

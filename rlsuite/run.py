@@ -264,11 +264,12 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
     assert isinstance(env_kwargs, dict)
     env_spec = EnvSpec(plugin=cfg.env.plugin, id=cfg.env.id, kwargs={str(k): v for k, v in env_kwargs.items()},
                        name=cfg.env.name, backend=cfg.env.get("backend"))
-    agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device))
+    agent = cls(env_spec, agent_overrides(cfg), seed=int(cfg.seed), device=str(cfg.device), runtime=cfg.get("runtime"))
     if uses_ray(agent):  # the run's ray.* settings decide where Ray runs (rlsuite.distributed)
         from rlsuite import distributed
 
-        distributed.init(cfg, require=distributed.agent_requirement(agent.config))  # no actor waiting forever
+        # no actor waiting forever
+        distributed.init(cfg, require=distributed.agent_requirement(agent.config, agent.runtime))
     run_dir = Path(cfg.resume) if resume_state else default_run_dir(cfg)
     if not resume_state:
         create_run_dir(run_dir, OmegaConf.to_yaml(cfg))
@@ -312,8 +313,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
 
 
 def uses_ray(agent: Agent) -> bool:
-    """Whether the agent trains on Ray: rollout workers (``workers``) or A3C's ``backend=ray``."""
-    return bool(getattr(agent.config, "workers", 0)) or getattr(agent.config, "backend", None) == "ray"
+    """Whether the agent trains on Ray: rollout workers (``runtime.workers``) or A3C's ``backend=ray``."""
+    return bool(agent.runtime.workers) or getattr(agent.config, "backend", None) == "ray"
 
 
 def agent_config_hash(agent: Agent) -> str:

@@ -16,8 +16,6 @@ from typing import Any
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from rlsuite.nonfinite import NonFiniteWatch
-
 # objective(differentiable) -> (surrogate to maximize, mean KL(old || new)); differentiable=False
 # is how the line search calls it (values only, no second-order graph needed).
 Objective = Callable[[bool], tuple[torch.Tensor, torch.Tensor]]
@@ -60,12 +58,11 @@ def trust_region_step(
     cg_damping: float = 1e-5,
     line_search_steps: int = 15,
     line_search_shrink: float = 0.8,
-    nonfinite: NonFiniteWatch | None = None,
     metric_kl: Callable[[], torch.Tensor] | None = None,
     metric_product: MetricProduct | None = None,
-) -> dict[str, float]:
-    """Update ``params`` in place; returns the accepted step's KL, improvement and fraction.
-    ``nonfinite``: the agent's guard, handed the surrogate and the quadratic form sᵀHs.
+) -> dict[str, float | torch.Tensor]:
+    """Update ``params`` in place; returns the accepted step's KL, improvement and fraction, and as
+    tensors (for the agent's non-finite guard) the surrogate at θ_old and the quadratic form sᵀHs.
     ``metric_kl``: a cheaper KL whose Hessian at θ_old stands in for the objective's own as the
     metric of the step (the line search still checks the objective's KL).
     ``metric_product``: v ↦ H v given directly (then neither KL is differentiated for the metric)."""
@@ -84,9 +81,7 @@ def trust_region_step(
 
     direction = conjugate_gradient(hessian_vector_product, g, cg_iters)
     shs = direction @ hessian_vector_product(direction)
-    if nonfinite is not None:
-        nonfinite.add("loss/surrogate", surrogate)
-        nonfinite.add("Fisher quadratic form sᵀFs", shs)
+    checked = {"surrogate": surrogate.detach(), "quadratic form": shs.detach()}
     full_step = torch.sqrt(2 * max_kl / shs.clamp(min=1e-12)) * direction
     old_params = parameters_to_vector(params).detach()
     old_surrogate = surrogate.item()
@@ -97,7 +92,8 @@ def trust_region_step(
         new_surrogate, new_kl = objective(False)
         if new_kl.item() <= max_kl and new_surrogate.item() > old_surrogate:
             return {"kl": new_kl.item(), "improvement": new_surrogate.item() - old_surrogate,
-                    "step_fraction": fraction, "accepted": 1.0, "grad_norm": g.norm().item()}
+                    "step_fraction": fraction, "accepted": 1.0, "grad_norm": g.norm().item(), **checked}
     with torch.no_grad():
         vector_to_parameters(old_params, params)  # nothing acceptable: keep the old parameters
-    return {"kl": 0.0, "improvement": 0.0, "step_fraction": 0.0, "accepted": 0.0, "grad_norm": g.norm().item()}
+    return {"kl": 0.0, "improvement": 0.0, "step_fraction": 0.0, "accepted": 0.0, "grad_norm": g.norm().item(),
+            **checked}

@@ -10,7 +10,9 @@ Markers in a page are replaced when the page is built:
 - ``<!-- module-doc: NAME -->``: the docstring of the module that defines agent NAME (the paper's
   algorithm as implemented, and where the implementation departs from it).
 - ``<!-- results: NAME -->``: every results file under docs/results/data/ whose ``agents`` lists NAME
-  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date and hardware.
+  or whose ``tasks`` lists NAME (``all`` for every file), rendered as tables with their command, date, hardware
+  and the library versions (``versions``: name -> version, or why a peer was skipped), and the file's
+  learning-curve ``figure`` (a PNG under docs/results/ drawn by scripts/make_figures.py).
 - ``<!-- agents-index -->``: one line per registered agent with a link to its page.
 
 Every registered agent that no page under docs/agents/ covers (with an ``hparams`` marker) gets a
@@ -50,7 +52,9 @@ COMMON_MEANINGS = {
     "exploration_final_eps": "epsilon-greedy: final epsilon",
     "exploration_fraction": "fraction of the budget over which epsilon decays",
     "log_interval": "updates between loss records",
-    "net_arch": "hidden layer widths",
+    "widths": "hidden layer widths",
+    "critic_epochs": "passes of the critic (value baseline) over each batch per update",
+    "critic_batch_size": "minibatch size of the critic's gradient steps",
     "seed": "random seed",
     "n_steps": "env steps per env in one rollout",
     "n_epochs": "passes over each rollout",
@@ -70,11 +74,12 @@ COMMON_MEANINGS = {
     "clip_reward": "clip normalised rewards to +-this",
     "critic_lr": "learning rate of the critic",
     "tau": "Polyak averaging coefficient of the target networks",
-    "vf_net_arch": "hidden layer widths of the value network (default: net_arch)",
+    "critic_widths": "hidden layer widths of the value network (default: widths)",
     "activation": "hidden-layer activation",
     "optimizer": "optimizer",
     "batch_episodes": "whole episodes per update",
     "recurrent": "recurrent policy core (lstm or gru) instead of a feed-forward trunk",
+    "recurrent_kind": "recurrent layout: memory (cores over observations) or controller (NAS actor)",
     "recurrent_hidden": "hidden size of the recurrent core",
     "embed_dim": "token embedding size of the recurrent policy",
     "precision": "matmul precision of the update (bfloat16 runs it under autocast)",
@@ -141,17 +146,35 @@ def hparam_rows(name: str) -> list[tuple[str, str, str, str]]:
     config_cls = cls.Config
     defaults = config_cls()
     preset = dict(getattr(cls, "preset", {}) or {})
+    from rlsuite.config import NetConfig, RuntimeConfig
+
     rows = []
     for f in dataclasses.fields(config_cls):
         value = preset.get(f.name, getattr(defaults, f.name))
         constraint = constraint_of(f)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):  # agent.net: one row per key it reads
+            rows.append((f.name, type(value).__name__, "the keys below", "the networks (agent.net.<key>)"))
+            used = getattr(config_cls, "net_keys", ())
+            for g in dataclasses.fields(value):
+                if g.name in used:
+                    rule = constraint_of(g)
+                    rows.append((f"{f.name}.{g.name}", repr(getattr(value, g.name)),
+                                 rule.describe() if rule is not None else "", field_meaning(NetConfig, g.name)))
+            continue
         domain = constraint.describe() if constraint is not None else ""
         rows.append((f.name, repr(value), domain, field_meaning(config_cls, f.name)))
+    runtime = RuntimeConfig()
+    for g in dataclasses.fields(RuntimeConfig):  # the top-level runtime.* switches it reads
+        if g.name in getattr(cls, "runtime_keys", ()):
+            rule = constraint_of(g)
+            rows.append((f"runtime.{g.name}", repr(getattr(runtime, g.name)), rule.describe() if rule else "",
+                         field_meaning(RuntimeConfig, g.name) + " (a top-level key: runtime.<key>)"))
     return rows
 
 
 def hparam_table(name: str) -> str:
-    head = f"Hyperparameters of `agent={name}` (set with `agent.<name>=<value>`; generated from the code):\n\n"
+    head = (f"Hyperparameters of `agent={name}` (set with `agent.<name>=<value>`, the network with "
+            "`agent.net.<name>=<value>`, runtime switches with `runtime.<name>=<value>`; generated from the code):\n\n")
     lines = ["| name | default | domain | meaning |", "|---|---|---|---|"]
     for field_name, default, domain, meaning in hparam_rows(name):
         lines.append(f"| `{field_name}` | `{_cell(default)}` | {_cell(domain)} | {_cell(meaning)} |")
@@ -190,7 +213,9 @@ def results_tables(name: str, page_path: str) -> str:
     depth = page_path.count("/")
     link_root = "../" * depth + "results/data/"
     blocks = []
-    for filename, data in result_files():
+    # on an agent's or a task's page its learning curves come first; the results page keeps file order
+    files = result_files() if name == "all" else sorted(result_files(), key=lambda item: "figure" not in item[1])
+    for filename, data in files:
         if name != "all" and name not in data.get("agents", []) + data.get("tasks", []):
             continue
         lines = [f"#### {data['title']}", ""]
@@ -201,9 +226,18 @@ def results_tables(name: str, page_path: str) -> str:
         lines.append("")
         lines.append(f"Command: `{data['command']}` · date: {data['date']} · hardware: {data['hardware']} · "
                      f"data: [{filename}]({link_root}{filename})")
+        if data.get("versions"):
+            lines.append("")
+            lines.append("Versions: " + " · ".join(f"{_cell(k)} {_cell(v)}" for k, v in data["versions"].items()))
         if data.get("notes"):
             lines.append("")
             lines.append(_cell(data["notes"]))
+        if data.get("figure"):
+            if not (DOCS / "results" / data["figure"]).is_file():
+                raise FileNotFoundError(f"{filename} names the figure docs/results/{data['figure']}, which does not "
+                                        "exist: run python scripts/make_figures.py")
+            lines += ["", f"![{_cell(data['title'])}]({'../' * depth}results/{data['figure']})", "",
+                      "Figure: `python scripts/make_figures.py` (drawn from the JSON's `curves`)."]
         blocks.append("\n".join(lines))
     if not blocks:
         return "No stored benchmark results for this agent yet.\n"

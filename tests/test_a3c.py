@@ -3,7 +3,6 @@ crash and Ctrl-C shutdown without orphans, checkpoints/resume, and CartPole solv
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import time
@@ -18,7 +17,6 @@ from rlsuite.agents.a3c import (
     A3C,
     SharedParameters,
     WorkerError,
-    a3c_loss,
     n_step_targets,
     share_optimizer_state,
 )
@@ -90,22 +88,6 @@ def test_n_step_targets_match_brute_force_over_envs():
                 R = final_values[t, n]
             R = rewards[t, n] + gamma * R
             assert ret[t, n] == pytest.approx(R, rel=1e-5, abs=1e-5)
-
-
-def test_a3c_loss_hand_computed_and_constant_targets():
-    log_probs = torch.tensor([math.log(0.5), math.log(0.25)], requires_grad=True)
-    entropy = torch.tensor([1.0, 2.0])
-    values = torch.tensor([1.0, 2.0], requires_grad=True)
-    loss, stats = a3c_loss(log_probs, entropy, values, torch.tensor([2.0, -1.0]), torch.tensor([3.0, 0.0]),
-                           ent_coef=0.1, vf_coef=0.5)
-    policy = -(math.log(0.5) * 2 - math.log(0.25)) / 2
-    assert stats["loss/policy"] == pytest.approx(policy)
-    assert stats["loss/value"] == pytest.approx(4.0)
-    assert stats["loss/entropy"] == pytest.approx(1.5)
-    assert loss.item() == pytest.approx(policy - 0.1 * 1.5 + 0.5 * 4.0)
-    loss.backward()
-    np.testing.assert_allclose(log_probs.grad.numpy(), [-1.0, 0.5])  # −A_i / T
-    np.testing.assert_allclose(values.grad.numpy(), [-1.0, 1.0])  # c_v · 2 (V − R) / T
 
 
 @pytest.mark.parametrize("name", ["adam", "rmsprop"])

@@ -44,7 +44,7 @@ def test_api_and_cli_build_identical_agent_configs(name, env, hparams):
 
 def test_tuned_values_differ_from_the_defaults_where_the_env_config_says_so():
     agent = rlsuite.make_agent("dqn", env="CartPole-v1")
-    assert agent.config.train_freq == 256 and agent.config.net_arch == [256, 256]  # configs/env/CartPole-v1.yaml
+    assert agent.config.train_freq == 256 and agent.config.net.widths == [256, 256]  # configs/env/CartPole-v1.yaml
     assert rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False).config.train_freq == 4
 
 
@@ -89,49 +89,115 @@ def test_a_bad_budget_in_an_env_config_is_one_line(tiny_configs):
 
 # ---------------------------------------------------------------- one vocabulary
 def test_every_renamed_key_exists_under_its_new_name_and_never_twice():
-    fields = {name: {f.name for f in dataclasses.fields(registry.get_agent(name).Config)}
-              for name in registry.agent_names()}
+    agents = [registry.get_agent(name) for name in registry.agent_names()]
+    fields = {cls.name: {f.name for f in dataclasses.fields(cls.Config)} for cls in agents}
     for old, new in RENAMED_KEYS.items():
-        assert any(new in keys for keys in fields.values()), new
-        assert not any(old in keys for name, keys in fields.items() if name in
-                       ("dqn", "ddpg", "a2c", "a3c", "ppo", "trpo", "reinforce", "q_learning")), old
+        assert any(config_module._has_key(cls, new) for cls in agents), new
+        assert not any(old in keys for keys in fields.values()), old
+    for cls in agents:  # a Config's own renames
+        for old, new in getattr(cls.Config, "renamed_keys", {}).items():
+            assert config_module._has_key(cls, new) and old not in fields[cls.name], (cls.name, old)
+
+
+def _get(node, dotted):
+    """``node.net.widths`` for ``net.widths`` (a dataclass or an OmegaConf node)."""
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
 
 
 @pytest.mark.parametrize("name, env, old, new, value", [
     ("dqn", "CartPole-v1", "adam_eps", "optimizer_eps", 1.5e-4),
     ("a2c", "CartPole-v1", "rms_eps", "optimizer_eps", 1e-4),
     ("a3c", "CartPole-v1", "eps", "optimizer_eps", 1e-3),
-    ("a3c", "CartPole-v1", "shared_trunk", "shared", True),
+    ("a3c", "CartPole-v1", "shared_trunk", "net.shared", True),
     ("q_learning", "FrozenLake-v1", "epsilon_final", "exploration_final_eps", 0.2),
+    ("dqn", "CartPole-v1", "net_arch", "net.widths", [32, 16]),
+    ("dqn", "CartPole-v1", "dropout", "net.dropout", 0.25),
+    ("ppo", "CartPole-v1", "log_std_init", "net.log_std_init", -1.5),
+    ("ppo", "CartPole-v1", "vf_net_arch", "net.critic_widths", [8]),
+    ("maml", "navigation2d", "hidden_sizes", "net.widths", [16]),
+    ("maml", "navigation2d", "init_log_std", "net.log_std_init", -0.5),
+    ("rl2", "bandits", "hidden_size", "net.recurrent_hidden", 16),
+    ("rl2", "bandits", "core", "net.recurrent", "lstm"),
+    ("reinforce", "CartPole-v1", "n_value_epochs", "critic_epochs", 3),
+    ("trpo", "CartPole-v1", "n_critic_updates", "critic_epochs", 3),
+    ("trpo", "CartPole-v1", "batch_size", "critic_batch_size", 32),
 ])
 def test_deprecated_names_still_work_with_a_warning(name, env, old, new, value):
     with pytest.warns(FutureWarning, match=f"'{old}' is deprecated; use '{new}'"):
         config = build_config(registry.get_agent(name), None, {old: value})
-    assert getattr(config, new) == value
+    assert _get(config, new) == value
     with pytest.warns(FutureWarning):
-        cfg = compose([f"agent={name}", f"env={env}", f"agent.{old}={str(value).lower()}"])
-    assert cfg.agent[new] == value
+        cfg = compose([f"agent={name}", f"env={env}", f"agent.{old}={str(value).lower().replace(' ', '')}"])
+    assert _get(cfg.agent, new) == value
     with pytest.raises(ConfigError, match=f"'{old}' .deprecated. and '{new}' are both given"), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        build_config(registry.get_agent(name), None, {old: value, new: value})
+        head, _, rest = new.partition(".")  # net.widths is given as {"net": {"widths": ...}}
+        build_config(registry.get_agent(name), None, {old: value, head: {rest: value} if rest else value})
 
 
-def test_distributed_rollout_workers_is_another_name_for_agent_workers():
+@pytest.mark.parametrize("old, new, value", [
+    ("precision", "precision", "bfloat16"), ("numba_acting", "numba_acting", False),
+    ("fused_optimizer", "fused_optimizer", False), ("flat_parameters", "flat_parameters", False),
+    ("channels_last", "channels_last", False),
+])
+def test_old_agent_runtime_keys_move_to_runtime_with_a_warning(old, new, value):
+    with pytest.warns(FutureWarning, match=f"'{old}' is deprecated; use 'runtime.{new}'"):
+        cfg = compose(["agent=ppo", "env=CartPole-v1", f"agent.{old}={str(value).lower()}"])
+    assert cfg.runtime[new] == value and old not in cfg.agent
+    with pytest.warns(FutureWarning):
+        agent = rlsuite.make_agent("ppo", env="CartPole-v1", **{old: value})
+    assert getattr(agent.runtime, new) == value
+    assert getattr(rlsuite.make_agent("ppo", env="CartPole-v1", runtime={new: value}).runtime, new) == value
+
+
+def test_the_three_parts_of_an_agent_config():
+    cfg = compose(["agent=ppo", "env=CartPole-v1", "agent.net.widths=[32,32]", "runtime.numba_acting=false"])
+    assert cfg.agent.net.widths == [32, 32] and cfg.runtime.numba_acting is False and "numba_acting" not in cfg.agent
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", net={"widths": [32, 32]}, runtime={"numba_acting": False})
+    assert agent.config.net.widths == [32, 32] and agent.numba_actor is None
+    assert rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False).config.net.widths == [64, 64]  # its own default
+
+
+@pytest.mark.parametrize("name, env, override, expected", [
+    ("dqn", "CartPole-v1", "agent.net.recurrent=lstm", "agent 'dqn' does not use agent.net.recurrent (got 'lstm')"),
+    ("trpo", "CartPole-v1", "agent.net.recurrent=gru", "agent 'trpo' does not use agent.net.recurrent"),
+    ("trpo", "CartPole-v1", "agent.net.embed_dim=8", "agent 'trpo' does not use agent.net.embed_dim"),
+    ("ddpg", "Pendulum-v1", "agent.net.dropout=0.1", "agent 'ddpg' does not use agent.net.dropout"),
+    ("dqn", "CartPole-v1", "runtime.precision=bfloat16", "agent 'dqn' does not use runtime.precision"),
+    ("sac", "Pendulum-v1", "runtime.workers=2", "agent 'sac' does not use runtime.workers"),
+    ("rl2", "bandits", "agent.net.recurrent=null", "needs a recurrent core"),
+])
+def test_a_net_or_runtime_key_the_agent_cannot_use_is_refused_at_config_time(name, env, override, expected):
+    with pytest.raises(ConfigError) as info:
+        compose([f"agent={name}", f"env={env}", override])
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_max_grad_norm_none_means_no_clipping_for_every_agent_that_clips():
+    for name in ("dqn", "ppo", "a2c", "reinforce", "a3c", "rl2"):
+        assert build_config(registry.get_agent(name), None, {"max_grad_norm": None}).max_grad_norm is None
+        with pytest.raises(ConfigError, match="'max_grad_norm'"):
+            build_config(registry.get_agent(name), None, {"max_grad_norm": 0.0})
+
+
+def test_distributed_rollout_workers_is_another_name_for_runtime_workers():
     base = ["agent=ppo", "env=CartPole-v1"]
-    assert compose([*base, "distributed.rollout_workers=2"]).agent.workers == 2
-    assert "distributed" not in compose([*base, "distributed.rollout_workers=2"])  # the run config: agent.workers
-    assert compose([*base, "distributed.rollout_workers=2", "agent.workers=2"]).agent.workers == 2  # agreeing
-    with pytest.raises(ConfigError, match="distributed.rollout_workers=2 and agent.workers=3 disagree"):
-        compose([*base, "agent.workers=3", "distributed.rollout_workers=2"])
-    with pytest.raises(ConfigError, match="agent 'dqn' has no such key"):
+    assert compose([*base, "distributed.rollout_workers=2"]).runtime.workers == 2
+    assert "distributed" not in compose([*base, "distributed.rollout_workers=2"])  # the run config: runtime.workers
+    assert compose([*base, "distributed.rollout_workers=2", "runtime.workers=2"]).runtime.workers == 2  # agreeing
+    with pytest.raises(ConfigError, match="distributed.rollout_workers=2 and runtime.workers=3 disagree"):
+        compose([*base, "runtime.workers=3", "distributed.rollout_workers=2"])
+    with pytest.raises(ConfigError, match="agent 'dqn' does not use it"):
         compose(["agent=dqn", "env=CartPole-v1", "distributed.rollout_workers=2"])
 
 
 def test_train_freq_counts_env_steps_summed_over_envs_in_ddpg_as_in_dqn():
     """With 2 envs and train_freq=4, a training phase comes every 2 vector steps (4 env steps)."""
     agent = rlsuite.make_agent("ddpg", env="Pendulum-v1", tuned=False, n_envs=2, train_freq=4, gradient_steps=1,
-                               learning_starts=0, batch_size=4, net_arch=[8], buffer_size=100)
+                               learning_starts=0, batch_size=4, net={"widths": [8]}, buffer_size=100)
     agent.learn(total_steps=20)
     assert agent.steps == 20
     assert agent.updates == 20 // 4  # the old meaning (vector steps) would have given 20 // 8

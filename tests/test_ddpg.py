@@ -165,9 +165,7 @@ def test_update_uses_clipped_double_q_target():
     expected = ((0.5 - y) ** 2).mean() + ((2.0 - y) ** 2).mean()
     records = []
     agent.logger = type("L", (), {"record": lambda self, m: records.append(m)})()
-    agent._loss_sums.zero_()
-    agent._loss_counts = [0, 0]
-    agent.update(batch)
+    agent.finish_update(agent.update(batch))
     assert records and records[0]["loss/critic"] == pytest.approx(expected.item(), rel=1e-5)
     torch.testing.assert_close(batch.discounts, torch.full((8,), 0.9))  # Pendulum never terminates: γ everywhere
 
@@ -180,7 +178,7 @@ def test_presets_and_zoo_config():
     from rlsuite.config import compose
 
     cfg = compose(["agent=td3", "env=Pendulum-v1"])
-    assert cfg.agent.learning_starts == 10_000 and list(cfg.agent.net_arch) == [400, 300]
+    assert cfg.agent.learning_starts == 10_000 and list(cfg.agent.net.widths) == [400, 300]
     assert cfg.agent.gamma == 0.98 and cfg.agent.twin_critics and cfg.agent.policy_delay == 2
 
 

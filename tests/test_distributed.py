@@ -73,12 +73,12 @@ def test_a_ray_sweep_of_four_seeds_gives_four_run_dirs_and_four_leaderboard_rows
 # ------------------------------------------------------------------------- no hangs
 @pytest.mark.usefixtures("ray_local")
 @pytest.mark.parametrize("overrides, expected", [
-    (["agent=ppo", "agent.workers=3"], "agent.workers=3 (one Ray actor per rollout worker) needs 3 CPUs but a "
+    (["agent=ppo", "runtime.workers=3"], "runtime.workers=3 (one Ray actor per rollout worker) needs 3 CPUs but a "
                                        "local Ray with ray.num_cpus=2 has 2"),
     (["agent=a3c", "agent.backend=ray", "agent.n_workers=3"], "agent.n_workers=3 (A3C's Ray gradient workers) "
                                                               "needs 3 CPUs"),
-    (["-m", "agent=ppo", "agent.workers=2", "seed=0,1", "launcher=ray"],
-     "a sweep job (1 CPU, plus 2 for agent.workers=2 (one Ray actor per rollout worker)) needs 3 CPUs"),
+    (["-m", "agent=ppo", "runtime.workers=2", "seed=0,1", "launcher=ray"],
+     "a sweep job (1 CPU, plus 2 for runtime.workers=2 (one Ray actor per rollout worker)) needs 3 CPUs"),
 ])
 def test_more_ray_actors_than_the_cluster_has_cpus_is_one_line_and_nothing_written(overrides, expected, tmp_path,
                                                                                      capsys):
@@ -95,9 +95,9 @@ def test_more_ray_actors_than_the_cluster_has_cpus_is_one_line_and_nothing_writt
 
 
 @pytest.mark.parametrize("command, expected", [
-    (["train", "agent=ppo", "env=CartPole-v1", "agent.workers=1", "ray.num_cpus=0"],
+    (["train", "agent=ppo", "env=CartPole-v1", "runtime.workers=1", "ray.num_cpus=0"],
      "needs 1 CPU but a local Ray with ray.num_cpus=0 has 0"),
-    (["train", "agent=ppo", "env=CartPole-v1", "agent.workers=1", "ray.address=127.0.0.1:1"],
+    (["train", "agent=ppo", "env=CartPole-v1", "runtime.workers=1", "ray.address=127.0.0.1:1"],
      "cannot reach a Ray cluster at 127.0.0.1:1: connection refused"),
     (["train", "-m", "agent=a2c", "env=CartPole-v1", "seed=0,1", "launcher=ray", "ray.address=127.0.0.1:1"],
      "cannot reach a Ray cluster at 127.0.0.1:1"),
@@ -390,7 +390,7 @@ def test_a_killed_driver_with_rollout_workers_resumes_from_its_checkpoint_and_le
             return subprocess.Popen([sys.executable, "-m", "rlsuite.cli", "train", *overrides], cwd=tmp_path,
                                     env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    # 64 steps per iteration, a checkpoint every 4 iterations; the alias of agent.workers on purpose
+    # 64 steps per iteration, a checkpoint every 4 iterations; the alias of runtime.workers on purpose
     first = driver("agent=ppo", "env=CartPole-v1", "distributed.rollout_workers=2", "agent.n_envs=2",
                    "agent.n_steps=32", "agent.batch_size=64", "agent.n_epochs=2", "total_steps=2048",
                    "checkpoint_every=256", "log_every=64", "ray.num_cpus=2", "logger=[jsonl]", "eval_episodes=2",
@@ -494,8 +494,10 @@ def test_the_parameter_server_applies_fresh_gradients_and_refuses_stale_ones():
     from rlsuite.agents.a3c import A3CConfig, build_policy
     from rlsuite.agents.a3c.ray_backend import ParameterServer
 
+    from rlsuite.config import NetConfig
+
     spaces = (gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
-    cfg = A3CConfig(optimizer="adam", lr=0.1, net_arch=[4])
+    cfg = A3CConfig(optimizer="adam", lr=0.1, net=NetConfig(widths=[4]))
     torch.manual_seed(0)
     server = ParameterServer(spaces, cfg, build_policy(*spaces, cfg).state_dict(), None)
     before = server.weights()

@@ -56,14 +56,18 @@ def page_markdown(agent: str) -> tuple[str, str]:
 def test_agent_page_lists_every_config_field(agent: str) -> None:
     rel, markdown = page_markdown(agent)
     rendered = docs_site.render(markdown, rel)
-    for field in dataclasses.fields(registry.get_agent(agent).Config):
+    config_cls = registry.get_agent(agent).Config
+    for field in dataclasses.fields(config_cls):
         assert f"| `{field.name}` |" in rendered, f"{rel} does not list {agent}'s config field {field.name}"
+    for key in getattr(config_cls, "net_keys", ()):  # the nested agent.net.* keys it reads
+        assert f"| `net.{key}` |" in rendered, f"{rel} does not list {agent}'s network key net.{key}"
 
 
 def test_hparam_meaning_comes_from_the_source_comment() -> None:
-    # agents/dqn.py: `encoder: str | None = None  # a `rlsuite fit` run (vae/cnn) ...`
+    # rlsuite/config.py NetConfig: `# a `rlsuite fit` run (vae/cnn) whose encoder ...` above `encoder`
     rows = {name: meaning for name, _, _, meaning in docs_site.hparam_rows("dqn")}
-    assert "rlsuite fit" in rows["encoder"]
+    assert "rlsuite fit" in rows["net.encoder"]
+    assert "runtime.fused_optimizer" in rows and "runtime.numba_acting" not in rows  # the switches DQN reads
     defaults = {name: default for name, default, _, _ in docs_site.hparam_rows("rainbow")}
     assert defaults["double"] == "True"  # rainbow's preset applied over DQN's defaults
 
@@ -116,7 +120,40 @@ def test_results_tables_are_generated_from_the_json() -> None:
     for filename, data in files:
         assert f"({'results/data/'}{filename})" in rendered
         for row in data["rows"]:
-            assert "| " + " | ".join(str(v) for v in row) + " |" in rendered
+            assert "| " + " | ".join(docs_site._cell(v) for v in row) + " |" in rendered
+
+
+_figures_spec = importlib.util.spec_from_file_location("make_figures", ROOT / "scripts" / "make_figures.py")
+assert _figures_spec is not None and _figures_spec.loader is not None
+make_figures = importlib.util.module_from_spec(_figures_spec)
+_figures_spec.loader.exec_module(make_figures)
+
+
+CURVE_PAGES = ["tabular", "dqn", "ddpg", "reinforce", "a2c", "ppo", "trpo"]
+
+
+@pytest.mark.parametrize("page", CURVE_PAGES)
+def test_family_page_shows_a_learning_curve(page: str) -> None:
+    # benchmarks/curves.py -> docs/results/data/curves_<family>.json -> scripts/make_figures.py -> the PNG
+    rendered = docs_site.render((DOCS / "agents" / f"{page}.md").read_text(), f"agents/{page}.md")
+    assert f"](../results/figures/curves_{page}.png)" in rendered
+
+
+def test_each_figure_is_on_the_page_of_each_agent_it_lists() -> None:
+    for _, data in make_figures.figure_sources():
+        for agent in data["agents"]:
+            rel, markdown = page_markdown(agent)
+            assert f"results/{data['figure']})" in docs_site.render(markdown, rel), (agent, data["figure"])
+
+
+@pytest.mark.parametrize("source", [p.name for p, _ in make_figures.figure_sources()])
+def test_figure_is_drawn_from_its_json(source: str) -> None:
+    data = dict(make_figures.figure_sources())[make_figures.DATA / source]
+    committed = make_figures.RESULTS / data["figure"]
+    assert committed.is_file(), f"{committed} missing: run python scripts/make_figures.py"
+    assert committed.stat().st_size < 200_000
+    assert make_figures.draw(data) == committed.read_bytes(), (
+        f"{committed} differs from what {source} draws: run python scripts/make_figures.py")
 
 
 def test_user_pages_cite_nothing_outside_the_repository() -> None:

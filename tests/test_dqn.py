@@ -16,13 +16,14 @@ from rlsuite.agents.dqn import (
     Rainbow,
     bootstrap_q,
     c51_target_distribution,
-    elementwise_loss,
     td_targets,
 )
 from torch.nn import functional as F
 
 import rlsuite
 from rlsuite.buffers import ReplayBuffer
+from rlsuite.config import NetConfig
+from rlsuite.losses import elementwise_td_loss
 from rlsuite.nets import NoisyLinear
 from tests.learning import assert_quorum, seed_sets
 
@@ -51,8 +52,8 @@ def test_terminal_transitions_do_not_bootstrap():
 
 def test_huber_and_mse_losses():
     td = torch.tensor([0.5, -2.0, 3.0])
-    torch.testing.assert_close(elementwise_loss(td, "huber"), torch.tensor([0.125, 1.5, 2.5]))
-    torch.testing.assert_close(elementwise_loss(td, "mse"), torch.tensor([0.25, 4.0, 9.0]))
+    torch.testing.assert_close(elementwise_td_loss(td, "huber"), torch.tensor([0.125, 1.5, 2.5]))
+    torch.testing.assert_close(elementwise_td_loss(td, "mse"), torch.tensor([0.25, 4.0, 9.0]))
 
 
 def brute_force_projection(probs, reward, discount, support):
@@ -121,7 +122,7 @@ def test_n_step_returns_and_discounts_from_the_replay():
 # ----------------------------------------------------------------------------- network
 def test_dueling_network_mean_over_actions_is_the_value():
     space = gym.spaces.Box(-1, 1, (4,), np.float32)
-    net = QNetwork(space, 3, DQNConfig(dueling=True, net_arch=[8, 8]))
+    net = QNetwork(space, 3, DQNConfig(dueling=True, net=NetConfig(widths=[8, 8])))
     x = torch.randn(5, 4)
     q = net(x)
     value = net.head.value(net.body(x)).squeeze(-1)

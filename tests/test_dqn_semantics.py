@@ -26,8 +26,8 @@ def rlsuite_events(total: int, **hp) -> list[tuple]:
     """('target', step) and ('train', step, n_updates) in the order rlsuite's DQN does them."""
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", net_arch=[8], **hp)
     events: list[tuple] = []
-    train, update_target = agent.train, agent.update_target
-    agent.train = lambda n: (events.append(("train", agent.steps, n)), train(n))[1]
+    update, update_target = agent.update, agent.update_target
+    agent.update = lambda n: (events.append(("train", agent.steps, n)), update(n))[1]
     agent.update_target = lambda tau: (events.append(("target", agent.steps)), update_target(tau))[1]
     agent.learn(total)
     return events
@@ -141,7 +141,7 @@ def test_updates_move_the_weights_exactly_like_sb3():
     assert torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])) > 2 * agent.config.max_grad_norm
 
     before = [p.detach().clone() for p in agent.q_net.parameters()]
-    agent.train(10)
+    agent.update(10)
     model.train(gradient_steps=10, batch_size=32)
     theirs = [p for m in model.q_net.modules() if isinstance(m, torch.nn.Linear) for p in (m.weight, m.bias)]
     for mine, ref, old in zip(agent.q_net.parameters(), theirs, before):

@@ -79,8 +79,8 @@ def test_packed_clipping_equals_clip_grad_norm():
     agent = rlsuite.make_agent("a2c", env="CartPole-v1", seed=0, n_envs=2, n_steps=4, device="cpu")
     w = nn.Parameter(torch.tensor([3.0, 4.0]))
     packed = FlatParameters([w])
-    agent.packings[id(packed.flat)] = packed
-    agent.gradient_step(torch.optim.SGD([packed.flat], lr=1.0), 0.5 * w.square().sum(), max_grad_norm=1.0)
+    agent.optimizers.packings[id(packed.flat)] = packed
+    agent.step(torch.optim.SGD([packed.flat], lr=1.0), 0.5 * w.square().sum(), max_grad_norm=1.0)
     torch.testing.assert_close(w.detach(), torch.tensor([2.4, 3.2]), atol=1e-6, rtol=0)  # as in test_optim
     agent.close()
 
@@ -96,7 +96,7 @@ def test_flat_parameters_switch_changes_the_layout_not_the_training(name, kwargs
     for flat in (True, False):
         agent = rlsuite.make_agent(name, env="CartPole-v1", seed=3, n_envs=2, n_steps=16, device="cpu",
                                    flat_parameters=flat, **kwargs)
-        assert bool(agent.packings) is flat  # the switch takes effect
+        assert bool(agent.optimizers.packings) is flat  # the switch takes effect
         agent.learn(128)
         assert agent.updates >= 4
         params[flat] = [p.detach().clone() for p in agent.policy.parameters()]
@@ -110,9 +110,9 @@ def test_a_packed_agent_saves_and_loads_with_its_optimizer_state(tmp_path):
     agent.learn(64)
     path = agent.save(tmp_path / "ppo", include_training_state=True)  # safetensors refuses shared storage
     loaded = rlsuite.load(path, device="cpu")
-    assert loaded.packings  # packed again after loading
+    assert loaded.optimizers.packings  # packed again after loading
     for a, b in zip(agent.policy.parameters(), loaded.policy.parameters()):
         assert torch.equal(a, b)
     saved_moments = agent.optimizer.state_dict()["state"][0]["exp_avg"]
     assert torch.equal(loaded.optimizer.state_dict()["state"][0]["exp_avg"], saved_moments)
-    assert loaded.optimizer.param_groups[0]["params"][0] is next(iter(loaded.packings.values())).flat
+    assert loaded.optimizer.param_groups[0]["params"][0] is next(iter(loaded.optimizers.packings.values())).flat

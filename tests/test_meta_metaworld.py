@@ -152,11 +152,12 @@ def test_tiny_maml_and_rl2_run_on_metaworld():
     from rlsuite.agents.maml import MAML
     from rlsuite.agents.rl2 import RL2
 
-    maml = MAML("metaworld_ml1/h10", seed=0, device="cpu", hidden_sizes=[8], meta_batch_size=2,
+    maml = MAML("metaworld_ml1/h10", seed=0, device="cpu", net={"widths": [8]}, meta_batch_size=2,
                 trajectories_per_task=2)
     before = [p.detach().clone() for p in maml.policy.parameters()]
     info = maml.meta_iteration()
-    assert maml.steps == 2 * 2 * 2 * 10 and np.isfinite([info["return_before"], info["return_after"]]).all()
+    assert maml.steps == 2 * 2 * 2 * 10 and np.isfinite([float(info["meta/return_before"]),
+                                                         float(info["meta/return_after"])]).all()
     assert any(not torch.equal(a, b) for a, b in zip(before, maml.policy.parameters()))
     assert not maml.split.is_held_out(maml.last_task_seeds).any()
     test = maml.meta_test(n_tasks=2, steps=1, n_traj=2)
@@ -164,7 +165,7 @@ def test_tiny_maml_and_rl2_run_on_metaworld():
     evaluation = maml.meta_evaluate(n_tasks=2, seed=5, adapt_steps=1)  # what rlsuite eval / the leaderboard show
     assert len(evaluation.details["success_after_steps"]) == 2 and "success" in evaluation.summary
 
-    rl2 = RL2("metaworld_ml1/h10", seed=0, device="cpu", hidden_size=8, episodes_per_trial=2,
+    rl2 = RL2("metaworld_ml1/h10", seed=0, device="cpu", net={"recurrent_hidden": 8}, episodes_per_trial=2,
               trials_per_iteration=2, n_minibatches=2, n_epochs=1)
     before = [p.detach().clone() for p in rl2.net.parameters()]
     rl2.learn(2 * 2 * 10)

@@ -18,11 +18,11 @@ from rlsuite.envs.nas import NASEnv, NASPlugin, SearchSpace
 from rlsuite.envs.nas.cache import ChildCache
 from rlsuite.envs.nas.env import DecisionCoder, NASVectorEnv
 from rlsuite.envs.nas.evaluate import LiveEvaluator, TableEvaluator, load_table
-from rlsuite.envs.nas.search import random_search, regularized_evolution
+from rlsuite.envs.nas.search import controller_search, random_search, regularized_evolution, surrogate_search
 
 import rlsuite
 from rlsuite.backbones.spec import SpecError
-from rlsuite.policies import RecurrentActorCritic
+from rlsuite.recurrent_policy import RecurrentActorCritic
 from tests.learning import assert_quorum, seed_sets
 
 TINY_SPACE = """
@@ -131,13 +131,13 @@ def test_controller_log_probs_match_brute_force(core: str) -> None:
     space = SearchSpace.load("mnist1d-table")
     policy, coder = make_policy(space, core=core)
     batch = 3
-    policy.reset_state(batch)
+    state = policy.initial_state(batch)
     previous = np.full(batch, coder.start_token)
     observations, actions, log_probs = [], [], []
     with torch.no_grad():
         for t in range(coder.length):  # sample, as acting does: one step at a time, state carried
             obs = torch.from_numpy(coder.observe(previous, t))
-            a, logp, _ = policy.act(obs)
+            a, logp, _, state = policy.step(obs, state)
             observations.append(obs)
             actions.append(a)
             log_probs.append(logp)
@@ -152,8 +152,7 @@ def test_controller_log_probs_match_brute_force(core: str) -> None:
             brute[t] = torch.log_softmax(policy.actor_head(out[-1]), -1).gather(-1, actions[t][:, None])[:, 0]
         # what training recomputes over the stored rollout
         starts = torch.zeros(coder.length, batch, dtype=torch.bool)
-        replay = policy.sequence_distribution(seq, starts, policy.core.initial_state(batch))
-        replayed = replay.log_prob(torch.stack(actions).flatten()).view(coder.length, batch)
+        replayed = policy.sequence(seq, torch.stack(actions), None, starts)[0].view(coder.length, batch)
     torch.testing.assert_close(sampled, brute, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(replayed, sampled, atol=1e-6, rtol=1e-6)
 
@@ -166,9 +165,9 @@ def test_controller_sequence_probabilities_sum_to_one() -> None:
         for seq in itertools.product(range(2), repeat=coder.length):
             previous = [coder.start_token, *seq[:-1]]
             obs = torch.stack([torch.from_numpy(coder.observe(np.array([p]), t))[0] for t, p in enumerate(previous)])
-            dist = policy.sequence_distribution(obs[:, None], torch.zeros(coder.length, 1, dtype=torch.bool),
-                                                policy.core.initial_state(1))
-            total += float(dist.log_prob(torch.tensor(seq)).sum().exp())
+            log_probs, _, _ = policy.sequence(obs, torch.tensor(seq), None,
+                                              torch.zeros(coder.length, 1, dtype=torch.bool))
+            total += float(log_probs.sum().exp())
     assert total == pytest.approx(1.0, abs=1e-5)
 
 
@@ -188,8 +187,9 @@ def test_reinforce_with_ema_baseline_finds_the_best_sequence(seeds: tuple[int, .
 
     def score(seed: int) -> float:
         agent = rlsuite.make_agent(
-            "reinforce", env=lambda: NASEnv(space, TableEvaluator(space, table)), seed=seed, recurrent="lstm",
-            recurrent_hidden=32, embed_dim=16, baseline="ema", baseline_decay=0.95, gamma=1.0, lr=2e-2,
+            "reinforce", env=lambda: NASEnv(space, TableEvaluator(space, table)), seed=seed,
+            net={"recurrent": "lstm", "recurrent_hidden": 32, "embed_dim": 16}, baseline="ema", baseline_decay=0.95,
+            gamma=1.0, lr=2e-2,
             ent_coef=1e-3, batch_episodes=4)
         agent.learn(total_steps=9 * 4 * 150)  # 150 batches: seeds 0-7 find it 7/8 (75 batches: 6/8)
         agent.begin_episode()
@@ -232,13 +232,44 @@ def test_baselines_on_the_table() -> None:
 
 
 def test_recurrent_policy_is_refused_by_agents_without_support() -> None:
-    with pytest.raises(rlsuite.errors.ConfigError, match="a2c cannot train a recurrent policy"):
-        rlsuite.make_agent("a2c", env="CartPole-v1", recurrent="lstm")
-    with pytest.raises(rlsuite.errors.ConfigError, match="one minibatch per rollout"):
-        rlsuite.make_agent("ppo", env="CartPole-v1", recurrent="lstm", n_steps=64, batch_size=32)
+    with pytest.raises(rlsuite.errors.ConfigError, match="does not use agent.net.recurrent"):
+        rlsuite.make_agent("trpo", env="CartPole-v1", net={"recurrent": "lstm"})
+    with pytest.raises(rlsuite.errors.ConfigError, match="whole env sequences"):
+        rlsuite.make_agent("ppo", env="CartPole-v1", net={"recurrent": "lstm"}, n_steps=64, batch_size=96)
 
 
 def test_ppo_trains_the_recurrent_controller_on_the_table() -> None:
     agent = rlsuite.make_agent("ppo", env="nas/mnist1d-table", seed=0)
     agent.learn(total_steps=9 * 10)
     assert agent.updates >= 2
+
+
+TRIALS_PER_SEED = 5
+
+
+@pytest.mark.parametrize("seeds", seed_sets())
+def test_tuned_controller_beats_random_search_on_the_table(seeds: tuple[int, ...]) -> None:
+    """The env config's PPO controller (benchmarks/nas.py's) against random search at the benchmark's
+    budget (51 queries): per quorum seed, the mean best accuracy of 5 trials each, paired by trial seed.
+    Over 200 trials the gap is about +0.03 (docs/tasks/nas.md); a 5-trial mean difference has a
+    standard deviation of about 0.012, so the threshold 0 sits some 2.5 of them below the gap."""
+    space = SearchSpace.load("mnist1d-table")
+    table = load_table(space)
+
+    def score(seed: int) -> float:
+        trials = range(2000 + 10 * seed, 2000 + 10 * seed + TRIALS_PER_SEED)  # not the tuning seeds 100-119
+        rl = [controller_search("nas/mnist1d-table", 51, t, "ppo").best for t in trials]
+        rand = [random_search(TableEvaluator(space, table), 51, t).best for t in trials]
+        return float(np.mean(rl) - np.mean(rand))
+
+    assert_quorum("tuned NAS controller - random search, best accuracy at 51 queries", score, seeds, threshold=0.0)
+
+
+def test_surrogate_search_finds_good_architectures_within_the_budget() -> None:
+    space = SearchSpace.load("mnist1d-table")
+    table = load_table(space)
+    evaluator = TableEvaluator(space, table)
+    result = surrogate_search(evaluator, budget=30, seed=0)
+    assert len(result.children) == 30 == evaluator.trained  # every query a distinct architecture
+    values = sorted((r["val_acc"] for r in table.values()), reverse=True)
+    assert result.best >= values[9]  # within the table's top 10 after 30 of 512 queries

@@ -91,15 +91,20 @@ def test_normalizer_statistics_saved_with_model_and_used_when_acting(tmp_path):
     assert {"optimizer", "reward_normalizer", "obs_normalizer"} <= set(full["parts"])
 
 
-@pytest.mark.parametrize("agent_name", ["ppo", "a2c", "trpo", "reinforce"])
+@pytest.mark.parametrize("agent_name", ["ppo", "a2c", "trpo", "reinforce", "ppo_lstm"])
 def test_crash_then_resume_is_bit_identical(tmp_path, monkeypatch, agent_name):
     """A run that dies right after its checkpoint at a resume point and is resumed ends with exactly
     the weights of one that never stopped (resume points cut the rollout in flight)."""
     from rlsuite.run import TrainHooks
 
-    common = ["env=CartPole-v1", "seed=3", "logger=[jsonl]", "submit=false", "eval_episodes=1",
-              "checkpoint_every=1000", "total_steps=3000", "agent.n_envs=2", f"agent={agent_name}"]
+    # ppo_lstm: recurrent PPO on CartPoleNoVel-v1 (the recipe's LSTM policy, smaller), two env sequences
+    # per rollout in two minibatches; the rollout state restarts at resume points with the envs
+    env = "CartPoleNoVel-v1" if agent_name == "ppo_lstm" else "CartPole-v1"
+    common = [f"env={env}", "seed=3", "logger=[jsonl]", "submit=false", "eval_episodes=1",
+              "checkpoint_every=1000", "total_steps=3000", "agent.n_envs=2", f"agent={agent_name.split('_')[0]}"]
     common += {"ppo": ["agent.n_steps=128", "agent.batch_size=64", "agent.n_epochs=2"],
+               "ppo_lstm": ["agent.n_steps=64", "agent.batch_size=64", "agent.n_epochs=2",
+                            "agent.recurrent_hidden=16", "agent.net_arch=[16]"],
                "a2c": ["agent.n_steps=5"], "trpo": ["agent.n_steps=128", "agent.batch_size=64"],
                "reinforce": ["agent.batch_episodes=2"]}[agent_name]
     straight = rlsuite.train([*common, f"run_dir={tmp_path / 's'}"])

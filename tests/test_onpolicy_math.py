@@ -9,8 +9,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from rlsuite.agents.a2c import a2c_loss
-from rlsuite.agents.ppo import clipped_surrogate, value_loss
 from rlsuite.agents.reinforce import reward_to_go
 
 import rlsuite
@@ -80,43 +78,6 @@ def test_gae_lambda_one_is_reward_to_go_minus_baseline():
     G = reward_to_go(torch.from_numpy(rewards), 0.97).numpy()
     np.testing.assert_allclose(buf.returns[:, 0], G, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(buf.advantages[:, 0], G - values, rtol=1e-5, atol=1e-5)
-
-
-# ---------------------------------------------------------------------------- PPO
-@pytest.mark.parametrize("ratio, adv, expected", [
-    (1.5, -1.0, -1.5),  # unclipped product is the min: the pessimistic bound keeps the full penalty
-    (0.5, -1.0, -0.8),  # clip(0.5) = 0.8, 0.8·(−1) = −0.8 < −0.5
-    (1.5, 1.0, 1.2),  # clip(1.5) = 1.2 caps the gain
-    (0.5, 1.0, 0.5),
-    (1.1, 2.0, 2.2),  # inside the clip range: plain r·A
-])
-def test_ppo_clipped_objective_sign_cases(ratio, adv, expected):
-    out = clipped_surrogate(torch.tensor([ratio]), torch.tensor([adv]), 0.2)
-    assert out.item() == pytest.approx(expected)
-
-
-def test_ppo_clipped_objective_gradient_vanishes_outside_trust_region():
-    ratio = torch.tensor([1.5, 0.5, 1.1], requires_grad=True)
-    clipped_surrogate(ratio, torch.tensor([1.0, -1.0, 1.0]), 0.2).sum().backward()
-    np.testing.assert_allclose(ratio.grad.numpy(), [0.0, 0.0, 1.0])
-
-
-def test_value_clipping_takes_max_of_errors():
-    values, old, returns = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])
-    assert value_loss(values, old, returns, None).item() == pytest.approx((1.0 + 1.0) / 2)
-    # clip 0.5: first V clipped to 0.5 → error 0.25 < 1 (max keeps 1); second: 0 both → 1
-    assert value_loss(values, old, returns, 0.5).item() == pytest.approx(1.0)
-    values = torch.tensor([0.2, 3.0])  # 0.2: clipped same (0.64); 3.0 → 0.5: max(4, 0.25) = 4
-    assert value_loss(values, old, returns, 0.5).item() == pytest.approx((0.64 + 4.0) / 2)
-
-
-def test_a2c_loss_by_hand():
-    lp, ent = torch.tensor([-1.0, -2.0]), torch.tensor([0.5, 0.7])
-    v, adv, ret = torch.tensor([1.0, 0.0]), torch.tensor([2.0, -1.0]), torch.tensor([3.0, 1.0])
-    total, pl, vl = a2c_loss(lp, ent, v, adv, ret, ent_coef=0.1, vf_coef=0.5)
-    assert pl.item() == pytest.approx(-(-2.0 + 2.0) / 2)
-    assert vl.item() == pytest.approx((4.0 + 1.0) / 2)
-    assert total.item() == pytest.approx(pl.item() + 0.5 * 2.5 - 0.1 * 0.6)
 
 
 # ---------------------------------------------------------------------------- TRPO

@@ -1,4 +1,4 @@
-"""The on-policy optimizer step (OnPolicyAgent.gradient_step) and its speed switch: torch.optim's
+"""The on-policy optimizer step (Agent.step) and its speed switch: torch.optim's
 fused Adam / foreach RMSprop (``fused_optimizer=true``) against torch's defaults."""
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ torch.set_num_threads(1)
 SMALL = dict(n_envs=2, n_steps=16, device="cpu")
 
 
-def test_gradient_step_clips_the_global_norm_then_steps():
+def test_step_clips_the_global_norm_then_steps():
     agent = rlsuite.make_agent("a2c", env="CartPole-v1", seed=0, **SMALL)
     w = torch.tensor([3.0, 4.0], requires_grad=True)
     w.grad = torch.full((2,), 7.0)  # stale gradients are discarded, not accumulated
     # loss ½|w|² has gradient w = (3, 4), norm 5; clipped to norm 1: (0.6, 0.8); SGD with lr 1.
-    agent.gradient_step(torch.optim.SGD([w], lr=1.0), 0.5 * w.square().sum(), max_grad_norm=1.0)
+    agent.step(torch.optim.SGD([w], lr=1.0), 0.5 * w.square().sum(), max_grad_norm=1.0)
     torch.testing.assert_close(w.detach(), torch.tensor([2.4, 3.2]), atol=1e-6, rtol=0)
     w.grad = None
-    agent.gradient_step(torch.optim.SGD([w], lr=1.0), 0.5 * w.square().sum())  # no clipping: w − w = 0
+    agent.step(torch.optim.SGD([w], lr=1.0), 0.5 * w.square().sum())  # no clipping: w − w = 0
     torch.testing.assert_close(w.detach(), torch.zeros(2))
     agent.close()
 

@@ -15,11 +15,11 @@ from rlsuite.agents.sac import (
     log_one_minus_tanh_squared,
     soft_q_target,
     squashed_gaussian_log_prob,
-    temperature_loss,
 )
 
 import rlsuite
 from rlsuite.errors import ConfigError
+from rlsuite.losses import temperature_loss
 from tests.learning import assert_quorum, seed_sets
 
 # ---------------------------------------------------------------- maths

@@ -15,8 +15,8 @@ import pytest
 
 import rlsuite
 from rlsuite import registry
-from rlsuite.config import compose
-from rlsuite.constraints import Each, OneOf, Range, check_value, constraint_of
+from rlsuite.config import NetConfig, RuntimeConfig, TrainConfig, compose
+from rlsuite.constraints import Each, OneOf, Range, Section, check_value, constraint_of
 from rlsuite.errors import ConfigError
 
 
@@ -55,7 +55,7 @@ BAD_VALUES = [
     ("dqn", "CartPole-v1", {"lr": float("inf")}, "'lr' for agent 'dqn': inf"),
     ("dqn", "CartPole-v1", {"gamma": 2.0}, "'gamma' for agent 'dqn': 2.0; accepted: a number in [0, 1]"),
     ("dqn", "CartPole-v1", {"buffer_size": -5}, "'buffer_size' for agent 'dqn': -5; accepted: a finite number >= 1"),
-    ("dqn", "CartPole-v1", {"net_arch": [64, 0]}, "'net_arch[1]' for agent 'dqn': 0"),
+    ("dqn", "CartPole-v1", {"net": {"widths": [64, 0]}}, "'net.widths[1]' for agent 'dqn': 0"),
     ("dqn", "CartPole-v1", {"exploration_fraction": 1.5}, "'exploration_fraction' for agent 'dqn': 1.5"),
     ("dqn", "CartPole-v1", {"v_min": float("nan")}, "'v_min' for agent 'dqn': nan"),
     ("dqn", "CartPole-v1", {"loss": "hubber"},
@@ -107,7 +107,7 @@ def test_api_refuses_a_negative_seed():
 def test_value_errors_of_the_networks_become_config_errors():
     """An activation the nets do not know is refused by rlsuite.nets with a ValueError at construction."""
     with pytest.raises(ConfigError, match="agent 'ppo' cannot be built with this config: unknown activation"):
-        rlsuite.make_agent("ppo", env="CartPole-v1", activation="sigmoidx")
+        rlsuite.make_agent("ppo", env="CartPole-v1", net={"activation": "sigmoidx"})
 
 
 AGENTS = registry.agent_names()  # every registered agent, maml and rl2 included: no hand-kept list
@@ -115,8 +115,13 @@ AGENTS = registry.agent_names()  # every registered agent, maml and rl2 included
 
 def missing_domains(config_cls: type) -> list[str]:
     """Fields of ``config_cls`` without a domain, and fields whose domain a subclass dropped by
-    redeclaring them (``gamma: float = 0.99`` over the base's ``probability``)."""
+    redeclaring them (``gamma: float = 0.99`` over the base's ``probability``); nested sections
+    (``agent.net``, ``runtime``) are walked too."""
     problems = [f"{f.name}: no domain" for f in dataclasses.fields(config_cls) if constraint_of(f) is None]
+    for f in dataclasses.fields(config_cls):
+        rule = constraint_of(f)
+        if isinstance(rule, Section):
+            problems += [f"{f.name}.{problem}" for problem in missing_domains(rule.config)]
     own = {f.name: f for f in dataclasses.fields(config_cls)}
     for base in config_cls.__mro__[1:]:
         if not dataclasses.is_dataclass(base):
@@ -147,6 +152,21 @@ def test_every_field_of_every_registered_agent_declares_its_domain(name):
     assert missing_domains(registry.get_agent(name).Config) == []
 
 
+def test_the_walk_covers_the_network_and_runtime_sections():
+    assert missing_domains(TrainConfig) == [] and missing_domains(NetConfig) == [] == missing_domains(RuntimeConfig)
+    assert isinstance(constraint_of(next(f for f in dataclasses.fields(TrainConfig) if f.name == "runtime")), Section)
+
+    @dataclasses.dataclass
+    class SloppyNet:
+        widths: list[int] | None = None
+
+    @dataclasses.dataclass
+    class WithNet:
+        net: SloppyNet = dataclasses.field(default_factory=SloppyNet, metadata={"domain": Section(SloppyNet)})
+
+    assert missing_domains(WithNet) == ["net.widths: no domain"]
+
+
 def test_the_walk_covers_the_meta_agents():
     assert {"maml", "rl2", "a3c", "dqn", "ppo", "sb3"} <= set(AGENTS)
 
@@ -159,8 +179,15 @@ def test_every_declared_range_refuses_a_value_just_outside_it(name):
 
     cls = registry.get_agent(name)
     checked = 0
-    for field in dataclasses.fields(cls.Config):
+    fields = [(field, "") for field in dataclasses.fields(cls.Config)]
+    fields += [(field, "net.") for field in dataclasses.fields(NetConfig)
+               if field.name in getattr(cls.Config, "net_keys", ())]  # the net keys it reads
+    for field, prefix in fields:
         rule = constraint_of(field)
+
+        def given(value, field=field, prefix=prefix):
+            return {"net": {field.name: value}} if prefix else {field.name: value}
+
         ranges = [rule] if isinstance(rule, Range) else []
         for r in ranges:
             is_int = field.type in ("int", "int | None")
@@ -168,12 +195,12 @@ def test_every_declared_range_refuses_a_value_just_outside_it(name):
             outside = [b - step for b in (r.ge,) if b is not None] + [b for b in (r.gt,) if b is not None]
             outside += [b + step for b in (r.le,) if b is not None] + [b for b in (r.lt,) if b is not None]
             for value in outside:
-                with pytest.raises(ConfigError, match=f"'{field.name}'"):
-                    build_config(cls, None, {field.name: int(value) if is_int else float(value)})
+                with pytest.raises(ConfigError, match=f"'{prefix}{field.name}'"):
+                    build_config(cls, None, given(int(value) if is_int else float(value)))
                 checked += 1
         if field.type in ("float", "float | None"):
-            with pytest.raises(ConfigError, match=f"'{field.name}' for agent '{name}': nan"):
-                build_config(cls, None, {field.name: float("nan")})
+            with pytest.raises(ConfigError, match=f"'{prefix}{field.name}' for agent '{name}': nan"):
+                build_config(cls, None, given(float("nan")))
             checked += 1
     assert checked >= 3
     build_config(cls)  # the defaults themselves are within their domains

@@ -93,14 +93,13 @@ from .learner import (
     A3CConfig,
     SegmentLearner,
     WorkerError,
-    a3c_loss,
     build_policy,
     make_optimizer,
     n_step_targets,
 )
 
 __all__ = ["A3C", "A3CConfig", "A3CWorker", "SegmentLearner", "SharedCounters", "SharedParameters", "WorkerError",
-           "a3c_loss", "build_policy", "make_optimizer", "n_step_targets", "share_optimizer_state"]
+           "build_policy", "make_optimizer", "n_step_targets", "share_optimizer_state"]
 
 
 # ---------------------------------------------------------------------------- the agent

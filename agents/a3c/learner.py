@@ -6,8 +6,10 @@ parameter server (:mod:`.ray_backend`) differ only in where θ comes from and wh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -16,17 +18,10 @@ from torch import nn
 
 from rlsuite.agent import AgentConfig
 from rlsuite.buffers import gae
-from rlsuite.constraints import (
-    activation_name,
-    at_least_one,
-    finite,
-    non_negative,
-    one_of,
-    positive,
-    probability,
-    widths,
-)
+from rlsuite.config import NetConfig
+from rlsuite.constraints import at_least_one, finite, non_negative, one_of, positive, probability, section
 from rlsuite.errors import RLSuiteError
+from rlsuite.losses import actor_critic_loss
 from rlsuite.nonfinite import NonFiniteWatch, check_env_step
 from rlsuite.offpolicy import EpisodeTracker, true_next_obs
 from rlsuite.policies import ActorCritic
@@ -43,18 +38,13 @@ class A3CConfig(AgentConfig):
     t_max: int = field(default=5, metadata=at_least_one)  # steps per worker between updates (Atari: 20)
     ent_coef: float = field(default=0.01, metadata=finite)
     vf_coef: float = field(default=0.5, metadata=non_negative)
-    max_grad_norm: float = field(default=40.0, metadata=positive)
+    max_grad_norm: float | None = field(default=40.0, metadata=positive)  # None: no clipping
     gae_lambda: float = field(default=1.0, metadata=probability)  # 1.0: the paper's n-step returns
     # rmsprop: shared statistics; adam: shared moments
     optimizer: str = field(default="rmsprop", metadata=one_of("rmsprop", "adam"))
     rms_alpha: float = field(default=0.99, metadata=probability)  # RMSProp's smoothing constant
     optimizer_eps: float = field(default=1e-5, metadata=positive)  # RMSProp's / Adam's ε
     anneal_lr: bool = True  # linear to 0 over the budget, as in the paper
-    # None: ActorCritic's default ([64, 64] for vectors, [] on a CNN)
-    net_arch: list[int] | None = field(default=None, metadata=widths)
-    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
-    # one trunk for actor and critic; None: shared CNN for images (as the paper), separate MLPs for vectors
-    shared: bool | None = None
     # auto: fork where available, else spawn
     start_method: str = field(default="auto", metadata=one_of("auto", "fork", "spawn", "forkserver"))
     # updates between a worker's loss reports (averaged over them)
@@ -64,6 +54,11 @@ class A3CConfig(AgentConfig):
     backend: str = field(default="hogwild", metadata=one_of("hogwild", "ray"))
     # ray backend: the oldest weights an applied gradient may come from, in updates (0: n_workers)
     max_staleness: int = field(default=0, metadata=non_negative)
+    # net.widths None: ActorCritic's default ([64, 64] for vectors, [] on a CNN); net.shared None: a
+    # shared CNN for images (as the paper), separate MLPs for vectors
+    net: NetConfig = field(default_factory=NetConfig, metadata=section(NetConfig))
+
+    net_keys: ClassVar[tuple[str, ...]] = ("widths", "activation", "shared")
 
 
 # ---------------------------------------------------------------------------- the mathematics
@@ -91,20 +86,10 @@ def n_step_targets(rewards: np.ndarray, values: np.ndarray, last_values: np.ndar
     return gae(rewards, values, next_values, terminated, terminated | truncated, gamma, lam)
 
 
-def a3c_loss(log_probs: torch.Tensor, entropy: torch.Tensor, values: torch.Tensor, advantages: torch.Tensor,
-             returns: torch.Tensor, ent_coef: float, vf_coef: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """``−mean(log π · A) − β·mean(H) + c_v·mean((R − V)²)``; A and R are constants."""
-    policy_loss = -(log_probs * advantages).mean()
-    entropy_mean = entropy.mean()
-    value_loss = (returns - values).pow(2).mean()
-    loss = policy_loss - ent_coef * entropy_mean + vf_coef * value_loss
-    stats = {"loss/policy": policy_loss.item(), "loss/value": value_loss.item(), "loss/entropy": entropy_mean.item()}
-    return loss, stats
-
-
 def build_policy(observation_space: gym.Space, action_space: gym.Space, cfg: A3CConfig) -> ActorCritic:
-    return ActorCritic(observation_space, action_space, net_arch=cfg.net_arch, activation=cfg.activation,
-                       shared=cfg.shared)
+    net = cfg.net
+    return ActorCritic(observation_space, action_space, net_arch=net.widths, activation=net.activation,
+                       shared=net.shared)
 
 
 # ---------------------------------------------------------------------------- one actor-learner step
@@ -166,14 +151,14 @@ class SegmentLearner:
         log_probs, entropy, v = local.evaluate_actions(
             torch.as_tensor(self.obs_buf[:t].reshape(t * N, *obs.shape[1:])),
             torch.as_tensor(self.action_buf[:t].reshape(t * N, *local.action_shape)))
-        loss, stats = a3c_loss(log_probs, entropy, v, torch.as_tensor(advantages.reshape(-1)),
-                               torch.as_tensor(returns.reshape(-1)), cfg.ent_coef, cfg.vf_coef)
+        loss = actor_critic_loss(log_probs, entropy, v, torch.as_tensor(advantages.reshape(-1)),
+                                 torch.as_tensor(returns.reshape(-1)), cfg.ent_coef, cfg.vf_coef)
         for p in self.params:
             p.grad = None
-        loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        loss.total.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.params, math.inf if cfg.max_grad_norm is None else cfg.max_grad_norm)
         if self.check_finite:  # a bad gradient never leaves the worker
-            self.watch.add("loss", loss)
+            self.watch.add("loss", loss.total)
             self.watch.add("grad norm", grad_norm)
             self.watch.check(global_steps())
-        return stats
+        return {"loss/policy": loss.policy.item(), "loss/value": loss.value.item(), "loss/entropy": loss.entropy.item()}

@@ -5,6 +5,11 @@
 * :func:`regularized_evolution` — Real et al. 2019, Algorithm 1: a population of the ``population``
   most recent children; each cycle samples ``sample_size`` of them, mutates the best (one decision
   changed), evaluates the child and removes the *oldest* member (aging).
+* :func:`surrogate_search` — a model-based bar in the spirit of BANANAS (White et al. 2021), reduced
+  to what a small space needs: a bootstrap ensemble of ridge regressions on the decisions' one-hots
+  and their pairwise products predicts accuracy; each step scores the not-yet-evaluated mutations
+  (one and two decisions changed) of the best children so far plus random architectures by
+  independent Thompson sampling (ensemble mean + std · N(0, 1)) and evaluates the top one.
 * :func:`controller_search` — any rlsuite agent (by default REINFORCE with the recurrent controller
   and the EMA baseline, the env config's ``hparams``) trained on ``env=nas/<space>`` until the budget
   of distinct children is spent.
@@ -19,12 +24,13 @@ budget) and every sample's accuracy.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from rlsuite.envs.nas.evaluate import Evaluator
-from rlsuite.envs.nas.space import Architecture
+from rlsuite.envs.nas.space import Architecture, SearchSpace
 
 
 @dataclass
@@ -92,6 +98,79 @@ def regularized_evolution(evaluator: Evaluator, budget: int, seed: int, populati
         members.popleft()  # aging: the oldest dies, not the worst
         draws += 1
     return _result("evolution", evaluator, budget)
+
+
+def arch_features(space: SearchSpace, archs: Sequence[Architecture]) -> np.ndarray:
+    """One-hot of every decision and the products of every pair of decisions' one-hots (the
+    interactions a layer's choices have with another's), plus a constant column."""
+    offsets = np.concatenate([[0], np.cumsum(space.sizes)])
+    onehot = np.zeros((len(archs), int(offsets[-1])))
+    for row, arch in enumerate(archs):
+        onehot[row, offsets[:-1] + np.asarray(arch)] = 1.0
+    blocks = [onehot[:, offsets[i]:offsets[i + 1]] for i in range(space.n_decisions)]
+    pairs = [(blocks[i][:, :, None] * blocks[j][:, None, :]).reshape(len(archs), -1)
+             for i in range(space.n_decisions) for j in range(i + 1, space.n_decisions)]
+    return np.concatenate([np.ones((len(archs), 1)), onehot, *pairs], axis=1)
+
+
+def ridge_ensemble(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, members: int,
+                   alpha: float) -> np.ndarray:
+    """``members`` ridge weight vectors (columns), each fitted on a bootstrap resample of ``(x, y)``."""
+    weights = []
+    for _ in range(members):
+        rows = rng.integers(0, len(x), len(x))
+        xs, ys = x[rows], y[rows]
+        # the dual form: n × n instead of features × features (n is at most the budget)
+        weights.append(xs.T @ np.linalg.solve(xs @ xs.T + alpha * np.eye(len(xs)), ys - ys.mean()))
+    return np.stack(weights, 1)
+
+
+def surrogate_search(evaluator: Evaluator, budget: int, seed: int, initial: int = 10, members: int = 5,
+                     alpha: float = 1.0, parents: int = 5, random_candidates: int = 20) -> SearchResult:
+    _announce_budget(evaluator, budget)
+    rng = np.random.default_rng(seed)
+    space = evaluator.space
+    archs: list[Architecture] = []
+    accs: list[float] = []
+    seen: set[Architecture] = set()
+
+    def evaluate(arch: Architecture) -> None:
+        archs.append(arch)
+        accs.append(float(evaluator.evaluate([arch])[0]["val_acc"]))
+        seen.add(arch)
+
+    draws = 0
+    while len(archs) < min(initial, budget, space.size) and draws < 10 * initial:  # distinct random starts
+        arch = space.random(rng)
+        draws += 1
+        if arch not in seen:
+            evaluate(arch)
+    while evaluator.trained < budget and len(seen) < space.size:
+        y = np.asarray(accs)
+        weights = ridge_ensemble(arch_features(space, archs), y, rng, members, alpha)
+        best_first = [archs[int(i)] for i in np.argsort(-y)[:parents]]
+        pool = {space.mutate(space.mutate(a, rng), rng) for a in best_first for _ in range(space.n_decisions)}
+        pool |= {neighbour for a in best_first for neighbour in neighbours(space, a)}
+        pool |= {space.random(rng) for _ in range(random_candidates)}
+        candidates = [a for a in pool if a not in seen]
+        if not candidates:
+            candidates = [a for a in (space.random(rng) for _ in range(100 * random_candidates)) if a not in seen][:1]
+            if not candidates:
+                break
+        predicted = arch_features(space, candidates) @ weights + y.mean()
+        score = predicted.mean(1) + predicted.std(1) * rng.standard_normal(len(candidates))
+        evaluate(candidates[int(np.argmax(score))])
+    return _result("surrogate", evaluator, budget)
+
+
+def neighbours(space: SearchSpace, arch: Architecture) -> list[Architecture]:
+    """Every architecture one decision away from ``arch``."""
+    out = []
+    for i, n in enumerate(space.sizes):
+        for value in range(n):
+            if value != arch[i]:
+                out.append((*tuple(arch[:i]), value, *tuple(arch[i + 1:])))
+    return out
 
 
 def controller_search(env_name: str, budget: int, seed: int, agent: str = "reinforce",

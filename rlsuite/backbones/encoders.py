@@ -1,4 +1,4 @@
-"""Pretrained backbone encoders for agents' image networks (``agent.encoder=<fit run dir>``).
+"""Pretrained backbone encoders for agents' image networks (``agent.net.encoder=<fit run dir>``).
 
 * a VAE run gives its inference network; the features are the posterior mean μ(x)
   (``latent_dim`` numbers) — the representation the VAE was trained to make informative;
@@ -43,7 +43,7 @@ class PretrainedEncoder(nn.Module):
             self.features_dim = backbone.feature_dim
             del self.backbone
         else:
-            raise ConfigError(f"agent.encoder needs a vae or cnn fit run, got a {type(backbone).__name__}")
+            raise ConfigError(f"agent.net.encoder needs a vae or cnn fit run, got a {type(backbone).__name__}")
         self.is_vae = isinstance(backbone, VAE)
         if frozen:
             for p in self.body.parameters():

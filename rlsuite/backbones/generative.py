@@ -57,7 +57,7 @@ def _widths(stages: int, width: int) -> list[int]:
 
 class ConvEncoder(nn.Module):
     """Image -> flat features: a stem conv (3x3, stride 1) then the stride-2 stages, flattened.
-    The VAE's inference network, and what ``agent.encoder=<run dir>`` loads into an agent."""
+    The VAE's inference network, and what ``agent.net.encoder=<run dir>`` loads into an agent."""
 
     def __init__(self, input_shape: tuple[int, ...], width: int = 32):
         super().__init__()

@@ -83,9 +83,27 @@ class RolloutBuffer:
         self.advantages = np.zeros((T, N), np.float32)
         self.returns = np.zeros((T, N), np.float32)
         self.pos = 0
+        # A recurrent policy's state when the rollout began (None: feed-forward) and which envs began an
+        # episode at its first step: with the stored ends, what re-running the policy over it needs.
+        self.start_state: Any = None
+        self.first_starts = np.ones(N, np.bool_)
 
     def reset(self) -> None:
         self.pos = 0
+
+    def begin(self, start_state: Any, first_starts: np.ndarray) -> None:
+        """Record what a rollout starts from: the policy's state and the envs starting an episode."""
+        self.start_state = start_state
+        self.first_starts = np.array(first_starts, np.bool_)
+
+    def episode_starts(self) -> np.ndarray:
+        """``(T, n_envs)``: whether each stored step begins an episode (the first step's from
+        :meth:`begin`, the others' from the previous step's end)."""
+        T = self.pos
+        starts = np.empty((T, self.n_envs), np.bool_)
+        starts[0] = self.first_starts
+        starts[1:] = self.terminated[:T - 1] | self.truncated[:T - 1]
+        return starts
 
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
             truncated: np.ndarray, values: np.ndarray, log_probs: np.ndarray,

@@ -9,7 +9,7 @@ What runs on Ray (each module imports Ray; this one only when :func:`init` is ca
 
 * :mod:`.executor` — :class:`~rlsuite.distributed.executor.RayExecutor`, the ``ray`` backend of
   :mod:`rlsuite.executors` (NAS children, sweep members): an actor pool, a dead worker's job resubmitted;
-* :mod:`.rollout` — rollout workers for the on-policy agents (``agent.workers=N``);
+* :mod:`.rollout` — rollout workers for the on-policy agents (``runtime.workers=N``);
 * A3C's parameter-server backend (``agent.backend=ray``) lives beside A3C, in
   :mod:`rlsuite.agents.a3c.ray_backend`: the framework knows nothing of A3C;
 * :mod:`.sweep` — ``rlsuite train -m ... launcher=ray``; :mod:`.tune` — ``rlsuite tune`` (ASHA, PBT).
@@ -231,25 +231,26 @@ def _check(require: Requirement, total: Any, label: str) -> None:
                               f"{float(have or 0.0):g}; {fix}")
 
 
-def agent_requirement(config: Any) -> Requirement | None:
-    """What an agent config asks Ray for: one CPU per rollout worker (``workers=N``) or per A3C gradient
-    worker (``backend=ray``; its parameter server asks for none). None when it starts no actors."""
-    def get(key: str, default: Any = None) -> Any:
-        return config.get(key, default) if hasattr(config, "get") else getattr(config, key, default)
+def agent_requirement(config: Any, runtime: Any = None) -> Requirement | None:
+    """What an agent config and its run's runtime switches ask Ray for: one CPU per rollout worker
+    (``runtime.workers=N``) or per A3C gradient worker (``backend=ray``; its parameter server asks for
+    none). None when it starts no actors."""
+    def get(key: str, default: Any = None, node: Any = config) -> Any:
+        return node.get(key, default) if hasattr(node, "get") else getattr(node, key, default)
 
     if get("backend") == "ray":
         cpus, what = int(get("n_workers", 0) or 0), f"agent.n_workers={get('n_workers')} (A3C's Ray gradient workers)"
     else:
-        cpus = int(get("workers", 0) or 0)
-        what = f"agent.workers={cpus} (one Ray actor per rollout worker)"
+        cpus = int(get("workers", 0, runtime) or 0) if runtime is not None else 0
+        what = f"runtime.workers={cpus} (one Ray actor per rollout worker)"
     if not cpus:
         return None
     return (cpus, what, "use fewer workers, or more CPUs (ray.num_cpus=N for a Ray started here)", 0.0)
 
 
-def require_agent_cpus(config: Any) -> None:
+def require_agent_cpus(config: Any, runtime: Any = None) -> None:
     """:func:`require_resources` for an agent's own Ray actors (see :func:`agent_requirement`)."""
-    requirement = agent_requirement(config)
+    requirement = agent_requirement(config, runtime)
     if requirement is not None:
         require_resources(*requirement)
 

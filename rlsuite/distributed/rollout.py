@@ -1,4 +1,4 @@
-"""Rollout workers for the on-policy agents (PPO, A2C, TRPO, REINFORCE): ``agent.workers=N``.
+"""Rollout workers for the on-policy agents (PPO, A2C, TRPO, REINFORCE): ``runtime.workers=N``.
 
 The agent's ``n_envs`` are split between ``N`` Ray actors. Each actor holds a copy of the agent built
 from the same config (its share of the envs, ``workers=0``) and collects rollouts with the *same* code
@@ -88,13 +88,14 @@ class RolloutWorker:
     """A Ray actor collecting rollouts for env columns ``[first_env, first_env + n_envs)`` of an agent."""
 
     def __init__(self, agent_name: str, env_spec: Any, config: dict[str, Any], agent_seed: int, worker_seed: int,
-                 first_env: int, n_envs: int, spaces: tuple[Any, Any], check_finite: bool, threads: int = 1):
+                 first_env: int, n_envs: int, spaces: tuple[Any, Any], check_finite: bool, threads: int = 1,
+                 runtime: dict[str, Any] | None = None):
         from rlsuite import registry
 
         torch.set_num_threads(threads)  # Ray's OMP_NUM_THREADS is per task; torch must be told
         cls = collector_class(registry.get_agent(agent_name))  # type: ignore[arg-type]
-        agent: Any = cls(env_spec, {**config, "workers": 0}, seed=worker_seed, device="cpu", spaces=spaces,
-                                   check_finite=check_finite)
+        agent: Any = cls(env_spec, config, seed=worker_seed, device="cpu", spaces=spaces,
+                         check_finite=check_finite, runtime={**(runtime or {}), "workers": 0})
         # Built with the whole n_envs (validated as the driver's), then set up again for this worker's
         # share from the same seed: relations over n_envs (PPO's minibatch size) are the driver's business.
         agent.config.n_envs = n_envs
@@ -146,7 +147,7 @@ class RolloutWorkers:
     def __init__(self, agent: OnPolicyAgent, threads: int = 1):
         cfg = agent.config
         self.agent, self.threads = agent, threads
-        n, w = int(cfg.n_envs), int(cfg.workers)
+        n, w = int(cfg.n_envs), int(agent.runtime.workers)
         sizes = [n // w + (1 if i < n % w else 0) for i in range(w)]
         self.columns = [(sum(sizes[:i]), sizes[i]) for i in range(w)]
         self.restarts = [0] * w
@@ -163,7 +164,8 @@ class RolloutWorkers:
         config = dataclasses.asdict(agent.config)
         actor = ray.remote(RolloutWorker).options(num_cpus=1, max_restarts=0)
         return actor.remote(agent.name, agent.env_spec, config, agent.seed, seed, first, count,
-                            (agent.observation_space, agent.action_space), agent.nonfinite.enabled, self.threads)
+                            (agent.observation_space, agent.action_space), agent.nonfinite.enabled, self.threads,
+                            dataclasses.asdict(agent.runtime))
 
     def collect(self) -> list[dict[str, Any]]:
         """One batch per worker, all with the current weights (a dead worker is replaced and asked again)."""
@@ -223,9 +225,9 @@ class RolloutWorkers:
 
 
 def train_with_rollout_workers(agent: OnPolicyAgent, until_step: int) -> None:
-    """:meth:`OnPolicyAgent.train_until` with rollouts collected by ``agent.config.workers`` Ray actors."""
+    """:meth:`OnPolicyAgent.train_until` with rollouts collected by ``agent.runtime.workers`` Ray actors."""
     distributed.init()
-    distributed.require_agent_cpus(agent.config)
+    distributed.require_agent_cpus(agent.config, agent.runtime)
     pool = RolloutWorkers(agent)
     agent.rollout_workers = pool  # type: ignore[attr-defined]  # for inspection (tests, benchmarks)
     try:
@@ -241,7 +243,7 @@ def train_with_rollout_workers(agent: OnPolicyAgent, until_step: int) -> None:
                     agent.log_episode(episode_return, length)
             if agent.obs_normalizer.enabled:
                 agent.obs_normalizer.load_state_dict(merge_running_stats(prior, [r["obs_rms"] for r in results]))
-            agent.update()
+            agent.finish_update(agent.update())
             agent.updates += 1
             agent.after_step(rollout_start)
     finally:

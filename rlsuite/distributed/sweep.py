@@ -11,7 +11,7 @@ one run per job, never the killed attempt. A job given ``resume=`` or its own ``
 and nothing is removed.
 
 The CPUs are checked first (:func:`rlsuite.distributed.require_resources`): each job holds one CPU,
-plus one per rollout worker it starts (``agent.workers``); as many jobs run at once as fit.
+plus one per rollout worker it starts (``runtime.workers``); as many jobs run at once as fit.
 
 Paths are made absolute on the driver (``runs_root``, ``run_dir``, ``leaderboard``, also the
 ``RLSUITE_LEADERBOARD`` default) so every job writes where a local sweep would, whatever the worker's
@@ -80,7 +80,7 @@ def run_sweep(jobs: list[list[str]], cfg: Any, on_result: Callable[[int, dict[st
     """Run ``jobs`` (override lists, as ``-m`` expands them) on Ray; ``cfg`` is the first job's composed
     config (its ``ray`` block, ``threads`` and agent apply). Returns the summaries in job order.
     ``job_fn`` runs one job in a worker (:func:`train_job`)."""
-    agent_needs = distributed.agent_requirement(cfg.agent)
+    agent_needs = distributed.agent_requirement(cfg.agent, cfg.get("runtime"))
     per_job = 1 + int(agent_needs[0] if agent_needs else 0)
     distributed.init(cfg, require=(per_job, "a sweep job" + (f" (1 CPU, plus {per_job - 1} for {agent_needs[1]})"
                                                              if agent_needs else ""),

@@ -1,0 +1,139 @@
+"""Learning curves of each agent family, stored for the documentation (issue 30).
+
+Each family trains its env config's recipe the way ``rlsuite train`` does (``rlsuite.train([...])``
+with ``eval_every``) and records the greedy evaluation every ``eval_every`` steps: the mean return
+of ``--eval-episodes`` held-out episodes (reset with seeds 100000.., train.yaml's ``eval_seed``).
+The training-time evaluations do not change the training. The result goes to
+``docs/results/data/curves_<family>.json`` (a results table plus the ``curves`` points), from which
+``scripts/make_figures.py`` draws ``docs/results/figures/curves_<family>.png``.
+
+    python benchmarks/curves.py --family ppo                 # one family, seeds 0 1
+    python benchmarks/curves.py --family ddpg --seeds 0      # the Pendulum family is the slowest
+    python benchmarks/curves.py --list                       # families, agents, envs and budgets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "docs" / "results" / "data"
+
+# family (the docs page) -> [(agent, env config, total steps, eval_every)]; budgets are the env
+# configs' recipes (configs/env/<env>.yaml, hparams.<agent>.total_steps).
+FAMILIES: dict[str, list[tuple[str, str, int, int]]] = {
+    "tabular": [("q_learning", "Taxi-v3", 100_000, 10_000), ("expected_sarsa", "Taxi-v3", 100_000, 10_000)],
+    "dqn": [("dqn", "CartPole-v1", 50_000, 5_000)],
+    "ddpg": [("ddpg", "Pendulum-v1", 20_000, 2_000), ("td3", "Pendulum-v1", 20_000, 2_000)],
+    "reinforce": [("reinforce", "CartPole-v1", 50_000, 5_000)],
+    "a2c": [("a2c", "CartPole-v1", 500_000, 50_000)],
+    "ppo": [("ppo", "CartPole-v1", 100_000, 10_000)],
+    "trpo": [("trpo", "CartPole-v1", 100_000, 10_000)],
+}
+
+
+def run_seed(agent: str, env: str, steps: int, eval_every: int, seed: int, eval_episodes: int) -> dict[str, Any]:
+    """One ``rlsuite train`` run: its evaluations during training (step, mean return) and at the end."""
+    import rlsuite
+
+    with tempfile.TemporaryDirectory(prefix="curves-") as tmp:
+        start = time.perf_counter()
+        run = rlsuite.train([
+            f"agent={agent}", f"env={env}", f"seed={seed}", f"total_steps={steps}", "device=cpu", "threads=1",
+            "logger=[jsonl]", f"runs_root={tmp}", "submit=false", f"eval_episodes={eval_episodes}",
+            f"eval_every={eval_every}",
+        ])
+        wall = time.perf_counter() - start
+        points = []
+        for line in (run.dir / "metrics.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            if "eval/mean_return" in row and row.get("step") is not None:
+                points.append([int(row["step"]), round(float(row["eval/mean_return"]), 2)])
+    # the final evaluation is logged at the last step too: keep one point per step
+    curve = list({step: [step, value] for step, value in points}.values())
+    return {"final": round(float(run.eval.mean), 2), "steps": int(run.agent.steps), "wall_s": round(wall, 1),
+            "curve": curve}
+
+
+def versions() -> dict[str, str]:
+    import gymnasium
+    import numpy
+    import torch
+
+    import rlsuite
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "gymnasium": gymnasium.__version__, "rlsuite": getattr(rlsuite, "__version__", "not recorded")}
+
+
+def family_result(family: str, seeds: list[int], eval_episodes: int, command: str) -> dict[str, Any]:
+    rows, curves = [], {}
+    for agent, env, steps, eval_every in FAMILIES[family]:
+        runs = {}
+        for seed in seeds:
+            runs[seed] = run_seed(agent, env, steps, eval_every, seed, eval_episodes)
+            print(f"  {env}/{agent} seed {seed}: final {runs[seed]['final']} ({runs[seed]['wall_s']} s)", flush=True)
+        finals = [r["final"] for r in runs.values()]
+        spread = f" ± {statistics.stdev(finals):.1f}" if len(finals) > 1 else ""
+        rows.append([agent, env, f"{steps:,}", f"{eval_every:,}", " / ".join(f"{f:.1f}" for f in finals),
+                     f"{statistics.mean(finals):.1f}{spread}", " / ".join(f"{r['wall_s']:.0f}" for r in runs.values())])
+        curves[f"{env}/{agent}"] = {"env": env, "agent": agent, "steps": steps,
+                                    "seeds": {str(s): r["curve"] for s, r in runs.items()}}
+    agents = sorted({agent for agent, *_ in FAMILIES[family]})
+    return {
+        "title": f"Learning curves: {', '.join(agents)} (greedy evaluation during training)",
+        "agents": agents,
+        "tasks": [],
+        "command": command,
+        "date": date.today().isoformat(),
+        "hardware": f"{os.cpu_count()}-core {platform.machine()} CPU shared with other jobs, torch on one thread "
+                    "(wall times not comparable)",
+        "versions": versions(),
+        "columns": ["agent", "env config", "steps", "eval every", "final return per seed", "mean ± std",
+                    "wall s per seed"],
+        "rows": rows,
+        "notes": f"Each point: the mean undiscounted return of {eval_episodes} greedy episodes reset with seeds "
+                 "100000.. (held out from training), evaluated during the run without changing it; "
+                 f"seeds {', '.join(map(str, seeds))}; hyperparameters from the env config's recipe.",
+        "figure": f"figures/curves_{family}.png",
+        "curves": curves,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--family", action="append", default=[], choices=list(FAMILIES))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--out-dir", type=Path, default=DATA)
+    p.add_argument("--list", action="store_true")
+    args = p.parse_args()
+    if args.list:
+        for family, rows in FAMILIES.items():
+            print(family + ": " + "; ".join(f"{a} on {e}, {s:,} steps, eval every {k:,}" for a, e, s, k in rows))
+        return
+    if not args.family:
+        sys.exit("give --family (repeatable) or --list")
+    for family in args.family:
+        command = f"python benchmarks/curves.py --family {family} --seeds {' '.join(map(str, args.seeds))}"
+        if args.eval_episodes != 10:
+            command += f" --eval-episodes {args.eval_episodes}"
+        result = family_result(family, args.seeds, args.eval_episodes, command)
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        path = args.out_dir / f"curves_{family}.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {path}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

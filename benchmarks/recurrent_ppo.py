@@ -1,0 +1,95 @@
+"""Recurrent PPO side by side with sb3-contrib's RecurrentPPO on CartPoleNoVel-v1 (CartPole without
+velocities), one process, the libraries alternating per seed, the same recipe: rl-zoo3's RecurrentPPO
+settings (configs/env/CartPoleNoVel-v1.yaml). Reports the greedy return after training (stateful
+evaluation: each episode starts from the zero state) and steps/s. The last line is JSON.
+
+    python benchmarks/recurrent_ppo.py                 # 3 seeds, the recipe's 100k steps
+    python benchmarks/recurrent_ppo.py --quick         # 3 seeds, 10k steps (a smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+try:
+    from common import CLOCKS, evaluate_greedy  # type: ignore[import-not-found]
+except ImportError:  # imported as a package module
+    from .common import CLOCKS, evaluate_greedy
+
+ENV = "CartPoleNoVel-v1"
+
+
+def ours(seed: int, steps: int, clock: Callable[[], float]) -> dict[str, Any]:
+    import rlsuite
+
+    agent = rlsuite.make_agent("ppo", env=ENV, seed=seed, device="cpu")
+    start = clock()
+    agent.learn(steps)
+    seconds = clock() - start
+    returns = rlsuite.evaluate(agent, env=ENV, episodes=10, seed=1000).returns
+    return {"return": float(np.mean(returns)), "sps": steps / seconds, "seconds": seconds}
+
+
+def sb3_contrib(seed: int, steps: int, clock: Callable[[], float]) -> dict[str, Any]:
+    import rlsuite.envs.gym  # noqa: F401  (registers CartPoleNoVel-v1)
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from torch import nn
+
+    envs = make_vec_env(ENV, n_envs=8, seed=seed)
+    model = RecurrentPPO(
+        "MlpLstmPolicy", envs, n_steps=32, batch_size=256, gae_lambda=0.98, gamma=0.999, n_epochs=20, ent_coef=0.0,
+        learning_rate=lambda p: 1e-3 * p, clip_range=lambda p: 0.2 * p, seed=seed, device="cpu",
+        policy_kwargs=dict(ortho_init=False, activation_fn=nn.ReLU, lstm_hidden_size=64, enable_critic_lstm=True,
+                           net_arch=dict(pi=[64], vf=[64])))
+    start = clock()
+    model.learn(steps)
+    seconds = clock() - start
+    state: Any = None
+    first = [True]
+
+    def predict(obs: np.ndarray) -> Any:
+        nonlocal state
+        action, state = model.predict(obs, state=state, episode_start=np.array(first), deterministic=True)
+        first[0] = False
+        return action
+
+    returns = []
+    for i in range(10):  # evaluate_greedy resets each episode; the state restarts with it
+        state, first[0] = None, True
+        returns.append(float(evaluate_greedy(predict, ENV, episodes=1, seed=1000 + i)[0]))
+    return {"return": float(np.mean(returns)), "sps": steps / seconds, "seconds": seconds}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="10k steps per run")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
+    args = parser.parse_args(argv)
+    steps = 10_000 if args.quick else args.steps
+    clock = CLOCKS[args.clock]
+    rows: dict[str, list[dict[str, Any]]] = {"rlsuite": [], "sb3_contrib": []}
+    for seed in args.seeds:
+        for name, run in (("rlsuite", ours), ("sb3_contrib", sb3_contrib)):
+            row = {"seed": seed, **run(seed, steps, clock)}
+            rows[name].append(row)
+            print(f"{name:12s} seed {seed}: return {row['return']:7.1f}  {row['sps']:8.1f} steps/s", flush=True)
+    summary = {name: {"return_mean": float(np.mean([r["return"] for r in runs])),
+                      "sps_mean": float(np.mean([r["sps"] for r in runs])), "runs": runs}
+               for name, runs in rows.items()}
+    result = {"benchmark": "recurrent_ppo", "env": ENV, "steps": steps, "clock": args.clock, **summary,
+              "sps_ratio": summary["rlsuite"]["sps_mean"] / summary["sb3_contrib"]["sps_mean"]}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

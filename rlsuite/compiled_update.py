@@ -1,0 +1,209 @@
+"""One gradient step — loss, backward, gradient-norm clipping, Adam, Polyak target update — as one
+compiled function (the ``compiled_update`` switch of DQN and DDPG/TD3).
+
+An eager update of a small network is mostly Python and dispatch: the module calls, autograd's
+graph, ``clip_grad_norm_`` and the optimizer each launch a handful of tiny kernels. Here the agent's
+loss stays a plain function of a batch that calls its ``nn.Module``\\s as usual; the step around it
+is a pure function of the networks' tensors, written with public APIs only:
+
+    grads, (loss, aux) = torch.func.grad_and_value(loss over functional_call(networks, θ))(θ)
+    g ← g · min(1, c / (‖g‖ + 1e-6))                         (torch's clip_grad_norm_, c = max_grad_norm)
+    m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + ε)   (Adam)
+    θ⁻ ← θ⁻ + τ(θ − θ⁻)                                       (the targets, when given)
+
+and ``torch.compile`` turns it into one generated kernel program. The tensors it updates in place
+are the modules' own parameters and the ``torch.optim.Adam``'s own state (``exp_avg``,
+``exp_avg_sq``, ``step``), fetched at every call: ``act()``, evaluation, checkpoints and a resumed
+optimizer see exactly what the eager path would have left there, and the two paths can be mixed.
+
+Randomness the loss needs (noisy-net noise, TD3's target smoothing noise) is drawn by the caller
+before the call, in eager torch from the same generator, so the compiled step consumes the same random
+numbers as the eager one; ``tests/test_compiled_update.py`` checks that both end at the same weights.
+
+Compilation takes seconds (counted in the wall time of the run that pays it); inductor's FX graph
+cache (on by default, under ``torch._inductor``'s cache directory) makes later runs of the same
+network shapes cheaper. Without a C++ compiler, with an optimizer other than plain Adam, or where the
+caller names a reason, :func:`compiled_update` logs one line and returns ``None``: the agent then
+runs its eager step.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+# the loss: a plain function of the call's arguments, returning (scalar loss, anything else to hand back)
+LossFn = Callable[..., tuple[torch.Tensor, Any]]
+
+
+class _Networks(nn.Module):
+    """Every network the loss reads, under one root, so ``functional_call`` can substitute the
+    step's tensors for theirs while the loss calls the modules themselves."""
+
+    def __init__(self, loss: LossFn, networks: dict[str, nn.Module]):
+        super().__init__()
+        self.networks = nn.ModuleDict(networks)
+        self.loss = loss
+
+    def forward(self, *args: Any) -> tuple[torch.Tensor, Any]:
+        return self.loss(*args)
+
+
+def unsupported_optimizer(optimizer: torch.optim.Optimizer) -> str | None:
+    """Why the written-out Adam would not reproduce ``optimizer`` (None: it does)."""
+    if type(optimizer) is not torch.optim.Adam:
+        return f"{type(optimizer).__name__} is not plain torch.optim.Adam"
+    if len(optimizer.param_groups) != 1:
+        return "several parameter groups"
+    group = optimizer.param_groups[0]
+    for key, plain in (("weight_decay", 0), ("amsgrad", False), ("maximize", False), ("decoupled_weight_decay", False)):
+        if group.get(key, plain) != plain:
+            return f"Adam with {key}={group[key]}"
+    if isinstance(group["lr"], torch.Tensor) or any(isinstance(b, torch.Tensor) for b in group["betas"]):
+        return "tensor-valued lr or betas"
+    return None
+
+
+def compiler_missing(device: torch.device) -> str | None:
+    """torch.compile's CPU code generator needs a C++ compiler on the PATH."""
+    if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "clang++", "c++")):
+        return "no C++ compiler (g++/clang++) for torch.compile's CPU backend"
+    return None
+
+
+class CompiledUpdate:
+    """``step(*args) -> (loss, aux, grad_norm)``: one Adam step of ``optimizer``'s parameters on
+    ``loss(*args)``, with optional gradient-norm clipping and Polyak updates ``target ← lerp(target,
+    online, tau)`` for each ``(online, target)`` pair, compiled once per instance.
+
+    ``networks`` are every module the loss reads (parameters and buffers); the parameters that train
+    are those of ``optimizer``, in its order. ``loss`` must return ``(scalar, aux)``; ``aux`` (tensors,
+    e.g. PER priorities) comes back detached. ``grad_norm`` is the norm before clipping (None without
+    clipping)."""
+
+    def __init__(self, loss: LossFn, networks: dict[str, nn.Module], optimizer: torch.optim.Optimizer, *,
+                 max_grad_norm: float = 0.0, targets: Sequence[tuple[nn.Module, nn.Module]] = (),
+                 tau: float = 1.0, compile: bool = True, name: str = "update"):
+        reason = unsupported_optimizer(optimizer)
+        if reason:
+            raise ValueError(f"compiled update: {reason}")
+        self.root = _Networks(loss, networks)
+        self.optimizer = optimizer
+        self.max_grad_norm, self.tau, self.name = float(max_grad_norm), float(tau), name
+        group = optimizer.param_groups[0]
+        self.beta1, self.beta2 = (float(b) for b in group["betas"])
+        self.eps = float(group["eps"])
+        self.params: list[nn.Parameter] = list(group["params"])
+        # every distinct tensor the step reads or writes, each passed once (no aliased inputs)
+        named: dict[str, torch.Tensor] = dict(self.root.named_parameters(remove_duplicate=True))
+        named.update(self.root.named_buffers(remove_duplicate=True))
+        self.names = list(named)
+        position = {id(t): i for i, t in enumerate(named.values())}
+        self.tensors: list[torch.Tensor] = list(named.values())
+        for online, target in targets:
+            for t in (*online.parameters(), *target.parameters()):
+                if id(t) not in position:
+                    position[id(t)] = len(self.tensors)
+                    self.tensors.append(t)
+        missing = [p for p in self.params if id(p) not in position]
+        if missing:
+            raise ValueError("compiled update: the optimizer holds parameters of no network given")
+        self.trainable = [position[id(p)] for p in self.params]
+        self.pairs = [(position[id(o)], position[id(t)])
+                      for online, target in targets for o, t in zip(online.parameters(), target.parameters())]
+        # buffers (e.g. noise samples) are copied outright, as rlsuite.targets.polyak_update does
+        self.buffer_pairs = [(position[id(o)], position[id(t)]) for online, target in targets
+                             for o, t in zip(online.buffers(), target.buffers())
+                             if id(o) in position and id(t) in position]
+        self.lr = torch.zeros(())
+        self._step = torch.compile(self._functional_step) if compile else self._functional_step
+        self.compiled = compile
+
+    def _functional_step(self, tensors: list[torch.Tensor], exp_avgs: list[torch.Tensor],
+                         exp_avg_sqs: list[torch.Tensor], steps: list[torch.Tensor], lr: torch.Tensor,
+                         args: tuple[Any, ...]) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+        n_named = len(self.names)
+
+        def loss_of(trainable: list[torch.Tensor]) -> tuple[torch.Tensor, Any]:
+            current = list(tensors[:n_named])
+            for i, t in zip(self.trainable, trainable):
+                current[i] = t
+            loss, aux = torch.func.functional_call(self.root, dict(zip(self.names, current)), args)
+            return loss, ({} if aux is None else {"aux": aux})  # grad_and_value's aux must hold only tensors
+
+        params = [tensors[i] for i in self.trainable]
+        grads, (loss, aux) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
+        with torch.no_grad():
+            norm = None
+            if self.max_grad_norm > 0:  # torch.nn.utils.clip_grad_norm_
+                norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+                coef = (self.max_grad_norm / (norm + 1e-6)).clamp(max=1.0)
+                grads = [g * coef for g in grads]
+            for p, g, m, v, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):  # torch.optim.Adam
+                step.add_(1)
+                m.lerp_(g, 1 - self.beta1)
+                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+                denom = (v.sqrt() / (1 - self.beta2 ** step).sqrt()).add_(self.eps)
+                p.sub_(m / denom * (lr / (1 - self.beta1 ** step)))
+            for src, dst in self.pairs:
+                tensors[dst].lerp_(tensors[src], self.tau)
+            for src, dst in self.buffer_pairs:
+                tensors[dst].copy_(tensors[src])
+        return loss.detach(), aux.get("aux"), norm
+
+    def _optimizer_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """The Adam's own state tensors (created as torch.optim.Adam creates them on its first step;
+        looked up at every call, since ``load_state_dict`` replaces them)."""
+        state = self.optimizer.state
+        for p in self.params:
+            if not state[p]:
+                fused = bool(self.optimizer.param_groups[0].get("fused"))
+                state[p]["step"] = torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu")
+                state[p]["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state[p]["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return ([state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params],
+                [state[p]["step"] for p in self.params])
+
+    def __call__(self, *args: Any) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        if float(self.lr) != lr:  # a tensor input, so a schedule changing lr does not recompile
+            self.lr.fill_(lr)
+        exp_avgs, exp_avg_sqs, steps = self._optimizer_state()
+        tensors = [t.detach() for t in self.tensors]  # same storage: updates land in the modules
+        try:
+            return self._step(tensors, exp_avgs, exp_avg_sqs, steps, self.lr, args)
+        except Exception as err:  # noqa: BLE001  torch.compile's failures have no common public type
+            if not self.compiled:
+                raise
+            logger.warning("compiled_update: %s failed to compile (%s); running it uncompiled",
+                           self.name, str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
+            self._step, self.compiled = self._functional_step, False
+            return self._step(tensors, exp_avgs, exp_avg_sqs, steps, self.lr, args)
+
+
+def compiled_update(enabled: bool, loss: LossFn, networks: dict[str, nn.Module], optimizer: torch.optim.Optimizer,
+                    *, unsupported: str | None = None, device: torch.device | None = None,
+                    **kwargs: Any) -> CompiledUpdate | None:
+    """A :class:`CompiledUpdate`, or None when ``enabled`` is off or it cannot apply here (then one
+    line says why — ``unsupported`` is the caller's reason, if any — and the caller runs eager)."""
+    if not enabled:
+        return None
+    first = next(iter(optimizer.param_groups[0]["params"]))
+    reason = unsupported or unsupported_optimizer(optimizer) or compiler_missing(device or first.device)
+    if reason:
+        logger.warning("compiled_update: %s; the %s runs eager", reason, kwargs.get("name", "update"))
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CompiledUpdate(loss, networks, optimizer, **kwargs)
+
+
+__all__ = ["CompiledUpdate", "LossFn", "compiled_update", "compiler_missing", "unsupported_optimizer"]

@@ -1,0 +1,52 @@
+"""The peer layer of the side-by-side benchmarks (benchmarks/peers.py): a peer that is not installed
+is recorded as skipped with its reason, in the adapters and in both benchmark scripts, without
+training anything and without any peer installed."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import offpolicy, onpolicy, peers
+
+GHOST = peers.Peer("ghost", "Ghost", "rlsuite_no_such_peer_module", "rlsuite-no-such-peer-dist")
+
+
+@pytest.fixture
+def ghost_peer(monkeypatch: pytest.MonkeyPatch) -> peers.Peer:
+    monkeypatch.setitem(peers.PEERS, "ghost", GHOST)
+    monkeypatch.setitem(peers.ALGORITHMS, "ghost", ("ppo", "dqn"))
+    return GHOST
+
+
+def test_a_missing_peer_reports_not_installed(ghost_peer: peers.Peer) -> None:
+    assert not ghost_peer.installed()
+    assert ghost_peer.version() is None
+    assert ghost_peer.skip_reason("dqn") == "not installed"
+    assert peers.versions(["ghost"]) == {"ghost": "not installed"}
+    with pytest.raises(LookupError, match="ghost: not installed"):
+        peers.train("ghost", "dqn", "CartPole-v1", offpolicy.zoo_hparams("dqn", "CartPole-v1"), seed=0, steps=100)
+
+
+def test_offpolicy_records_a_missing_peer_as_a_skipped_row(ghost_peer: peers.Peer) -> None:
+    row = offpolicy.run_one("ghost", "dqn", seed=0, eval_episodes=1)
+    assert row["skipped"] == "not installed" and "wall_s" not in row
+    summary = offpolicy.summarize([row])
+    assert summary == [{"agent": "dqn", "lib": "ghost", "env": "CartPole-v1", "steps": 50_000,
+                        "skipped": "not installed"}]
+    assert "| dqn | ghost | CartPole-v1, 50k | skipped: not installed |" in offpolicy.markdown(summary)
+    assert offpolicy.ratios(summary) == {}
+
+
+def test_onpolicy_records_a_missing_peer_as_skipped(ghost_peer: peers.Peer) -> None:
+    assert onpolicy.run_peer("ghost", "ppo_cartpole", seed=0) == "not installed"
+    result: dict = {}
+    onpolicy.record_peers(result, "ppo_cartpole", [1000.0], {"sb3": [(500.0, 800.0)], "ghost": []})
+    assert result == {"ppo_cartpole_best_peer": "sb3", "ppo_cartpole_sps_vs_best_peer": 1.25}
+
+
+def test_a_peer_without_the_algorithm_is_skipped_with_that_reason() -> None:
+    sb3 = peers.PEERS["sb3"]
+    if sb3.installed():  # SB3 is in the bench extra; it has no discrete SAC
+        assert sb3.skip_reason("sac_discrete") == "SB3 has no sac_discrete"
+    cleanrl = peers.PEERS["cleanrl"]  # the registry's release cannot run beside gymnasium 1.x, installed or not
+    assert cleanrl.unusable and cleanrl.skip_reason("dqn") == cleanrl.unusable

@@ -1,0 +1,89 @@
+"""The compiled update (``runtime.compiled_update=true``, rlsuite/compiled_update.py) ends at the same weights
+as the eager update, to float rounding (the written-out Adam and clipping reorder float work).
+
+DQN is compared over whole ``learn`` runs (ε-greedy argmax actions do not feel rounding, so the two
+runs see the same transitions, PER priorities included); DDPG/TD3 over the same fixed minibatches,
+since continuous actions would carry rounding into the env and the data. Each compiled case costs a
+torch.compile (seconds, more on a loaded machine): one case runs by default, the rest are ``slow``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import rlsuite
+from rlsuite.buffers import to_torch
+from rlsuite.compiled_update import compiler_missing
+
+pytestmark = pytest.mark.skipif(compiler_missing(torch.device("cpu")) is not None, reason="no C++ compiler")
+
+
+def _weights(agent, *modules: str) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for m in modules for p in getattr(agent, m).parameters()])
+
+
+def _dqn_weights(compiled: bool, flags: dict) -> tuple[torch.Tensor, torch.Tensor, object]:
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=3, device="cpu", learning_starts=100,
+                               train_freq=4, batch_size=32, net={"widths": [32, 32]},
+                               runtime={"compiled_update": compiled}, **flags)
+    assert (agent.compiled_step is not None) == compiled  # the switch takes effect
+    before = _weights(agent, "q_net").clone()
+    agent.learn(300)  # 50 updates
+    return before, _weights(agent, "q_net", "target_net"), agent
+
+
+DQN_FLAGS = [
+    pytest.param(dict(), id="plain"),
+    pytest.param(dict(double=True, dueling=True, prioritized=True, tau=0.5), id="double-dueling-per-polyak",
+                 marks=pytest.mark.slow),
+    pytest.param(dict(noisy=True, distributional=True, n_step=3, double=True), id="noisy-c51-nstep",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("flags", DQN_FLAGS)
+def test_dqn_compiled_update_gives_the_eager_weights(flags):
+    start_eager, eager, _ = _dqn_weights(False, flags)
+    start_compiled, compiled, agent = _dqn_weights(True, flags)
+    assert torch.equal(start_eager, start_compiled)
+    assert not torch.equal(compiled[: len(start_compiled)], start_compiled)  # it trained
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+    # the torch.optim.Adam holds the compiled step's state: a checkpoint continues from it
+    assert all(float(s["step"]) == agent.updates for s in agent.optimizer.state.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["td3", "ddpg"])
+def test_ddpg_compiled_update_gives_the_eager_weights_on_the_same_batches(name):
+    agent = rlsuite.make_agent(name, env="Pendulum-v1", tuned=False, seed=3, device="cpu", learning_starts=100,
+                               batch_size=32, net={"widths": [32, 32]},
+                               runtime={"compiled_update": True})
+    agent.learn(150)  # 50 compiled updates fill the Adam state
+    modules = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
+    snapshot = copy.deepcopy({m: getattr(agent, m).state_dict() for m in modules})
+    batches = [to_torch(agent.buffer.sample(32)) for _ in range(40)]
+    steps = (agent.compiled_critic_step, agent.compiled_actor_step)
+    trained = []
+    for compiled in (False, True):
+        for m, state in snapshot.items():
+            getattr(agent, m).load_state_dict(copy.deepcopy(state))
+        agent.compiled_critic_step, agent.compiled_actor_step = steps if compiled else (None, None)
+        torch.manual_seed(0)  # the same target-smoothing noise
+        for batch in batches:
+            agent.update(batch)
+        trained.append(_weights(agent, "actor", "critic", "actor_target", "critic_target"))
+    eager, compiled_weights = trained
+    torch.testing.assert_close(compiled_weights, eager, rtol=1e-4, atol=1e-5)
+    start = torch.cat([v.reshape(-1) for m in modules[:4] for v in snapshot[m].values()])
+    assert not torch.equal(compiled_weights, start)  # it trained
+
+
+def test_compiled_update_falls_back_where_it_cannot_apply(caplog):
+    with caplog.at_level("WARNING", logger="rlsuite.compiled_update"):
+        agent = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", net={"widths": [8]},
+                                   runtime={"precision": "bfloat16", "compiled_update": True})
+    assert agent.compiled_critic_step is None and agent.compiled_actor_step is None
+    assert "precision=bfloat16" in caplog.text
