@@ -40,23 +40,26 @@ def sb3_contrib(seed: int, steps: int, clock: Callable[[], float]) -> dict[str, 
     import rlsuite.envs.gym  # noqa: F401  (registers CartPoleNoVel-v1)
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
     from torch import nn
 
-    envs = make_vec_env(ENV, n_envs=8, seed=seed)
+    envs = VecNormalize(make_vec_env(ENV, n_envs=8, seed=seed), norm_obs=True, norm_reward=False, gamma=0.98)
     model = RecurrentPPO(
-        "MlpLstmPolicy", envs, n_steps=32, batch_size=256, gae_lambda=0.98, gamma=0.999, n_epochs=20, ent_coef=0.0,
+        "MlpLstmPolicy", envs, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
         learning_rate=lambda p: 1e-3 * p, clip_range=lambda p: 0.2 * p, seed=seed, device="cpu",
         policy_kwargs=dict(ortho_init=False, activation_fn=nn.ReLU, lstm_hidden_size=64, enable_critic_lstm=True,
                            net_arch=dict(pi=[64], vf=[64])))
     start = clock()
     model.learn(steps)
     seconds = clock() - start
+    envs.training = False  # evaluation reads the running statistics without updating them
     state: Any = None
     first = [True]
 
     def predict(obs: np.ndarray) -> Any:
         nonlocal state
-        action, state = model.predict(obs, state=state, episode_start=np.array(first), deterministic=True)
+        action, state = model.predict(envs.normalize_obs(obs), state=state, episode_start=np.array(first),
+                                      deterministic=True)
         first[0] = False
         return action
 
