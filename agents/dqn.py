@@ -40,9 +40,11 @@ SB3's own code):
 * The last hidden layer belongs to the head (``QHead(hidden=...)``): with ``dueling`` the value and
   advantage streams each get their own hidden layer (Wang et al.), with ``noisy`` it is noisy too
   (Rainbow: all fully connected layers noisy); the conv/MLP body below it stays plain.
-* ``net.dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) and
-  ``guided_exploration`` (ε-random actions drawn among the env's ``info["exploration_hint"]``,
-  see :mod:`rlsuite.offpolicy`) are off by default; with both off the agent is unchanged.
+* ``net.dropout`` (after every hidden fully connected layer, Caicedo & Lazebnik's Q-network) is off
+  by default. Where the env publishes ``info["exploration_hint"]`` (the localization env's guided
+  exploration, its ``guided_exploration`` kwarg), the ε-random and ``learning_starts`` actions are
+  drawn among the hinted actions (:func:`rlsuite.offpolicy.random_actions`); an env without hints
+  leaves them uniform, as in the papers.
 * C51 priorities use the KL divergence (the paper's choice) computed exactly; Dopamine uses the
   cross-entropy, which differs by the target's entropy.
 """
@@ -79,7 +81,7 @@ from rlsuite.constraints import (
 )
 from rlsuite.losses import c51_cross_entropy, elementwise_td_loss
 from rlsuite.nets import MLP, NoisyLinear, QHead, build_encoder, categorical_projection, expected_q
-from rlsuite.offpolicy import Transition, exploration_hint, run_step_loop, sample_from_masks
+from rlsuite.offpolicy import Transition, random_actions, run_step_loop
 from rlsuite.targets import polyak_update
 from rlsuite.update import Optimizers, UpdateStats
 
@@ -103,8 +105,6 @@ class DQNConfig(AgentConfig):
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     max_grad_norm: float | None = field(default=10.0, metadata=positive)  # None: no clipping
     loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
-    # ε-exploration picks among the env's hinted actions (info["exploration_hint"]) where it gives some
-    guided_exploration: bool = False
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
     n_envs: int = field(default=1, metadata=at_least_one)
     # Rainbow ingredients
@@ -282,19 +282,12 @@ class DQN(Agent[DQNConfig]):
         q = expected_q(out, self.support) if self.config.distributional else out
         return q.argmax(dim=1).cpu().numpy()
 
-    def random_actions(self, n: int, guided: bool = False) -> np.ndarray:
-        """Uniform random actions; ``guided`` (training with ``guided_exploration``): uniform among
-        the env's hinted actions (:func:`rlsuite.offpolicy.exploration_hint`) for envs that hint any."""
-        actions = self.rng.integers(0, self.n_actions, size=n)
-        hint = exploration_hint(self.last_infos, n, self.n_actions) if guided else None
-        if hint is not None:
-            actions = np.where(hint.any(axis=1), sample_from_masks(hint, self.rng), actions)
-        return actions
-
-    def epsilon_greedy(self, obs: np.ndarray, epsilon: float, guided: bool = False) -> np.ndarray:
+    def epsilon_greedy(self, obs: np.ndarray, epsilon: float, infos: dict[str, Any] | None = None) -> np.ndarray:
+        """ε-greedy actions; the random ones among the hinted actions where ``infos`` (the vector
+        infos that came with ``obs``) carry the env's exploration hints."""
         n = len(obs)
         random_mask = self.rng.random(n) < epsilon
-        actions = self.random_actions(n, guided)
+        actions = random_actions(self.rng, self.n_actions, n, infos)
         if not random_mask.all():  # skip the forward pass when every env explores anyway
             self.q_net.reset_noise()
             actions = np.where(random_mask, actions, self.greedy(obs, noise=self.config.noisy))
@@ -317,10 +310,10 @@ class DQN(Agent[DQNConfig]):
         return ArgmaxQ(self.q_net, self.support if self.config.distributional else None)
 
     def explore(self, obs: np.ndarray) -> np.ndarray:
-        guided = self.config.guided_exploration  # the hints in last_infos belong to these observations
+        infos = self.last_infos  # they came with obs: any exploration hints in them are about these states
         if self.steps < self.config.learning_starts:
-            return self.random_actions(len(obs), guided)
-        return self.epsilon_greedy(obs, self.epsilon, guided)
+            return random_actions(self.rng, self.n_actions, len(obs), infos)
+        return self.epsilon_greedy(obs, self.epsilon, infos)
 
     # ------------------------------------------------------------------ learning
     def observe(self, t: Transition) -> None:

@@ -43,7 +43,7 @@ from rlsuite.registry import get_agent
 
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (agent overrides, env overrides)
     "paper": ({}, {}),
-    "no_guided": ({"guided_exploration": False}, {}),
+    "no_guided": ({}, {"guided_exploration": False}),  # the env publishes no hint: uniform exploration
     "no_history": ({}, {"history": 0}),
 }
 

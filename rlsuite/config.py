@@ -93,6 +93,14 @@ RENAMED_KEYS = {
     "workers": "runtime.workers",  # on-policy
 }
 
+# Agent keys that became env features (task hooks belong to the env, not to an agent's config; the
+# env publishes them, e.g. info["exploration_hint"], and the shared machinery reads them). A saved
+# config (a run's config.yaml, a checkpoint, an env recipe's hparams) that still has one loads with a
+# FutureWarning and the key dropped, so old runs stay loadable; given explicitly (a command-line
+# override, a keyword argument) it is a ConfigError naming the env key to set instead.
+MOVED_TO_ENV = {
+    "guided_exploration": "env.kwargs.guided_exploration",  # dqn; the localization env's hints
+}
 
 # Other names for keys on the command line (the issue's ``distributed.rollout_workers=N``); the run
 # config keeps only the one key, so a saved or resumed run reads the same either way.
@@ -225,14 +233,23 @@ def _has_key(cls: type[Agent], key: str) -> bool:
     return head == "net" and "net" in fields and rest in {f.name for f in dataclasses.fields(NetConfig)}
 
 
-def rename_deprecated(cls: type[Agent], hparams: dict[str, Any]) -> dict[str, Any]:
+def rename_deprecated(cls: type[Agent], hparams: dict[str, Any], explicit: bool = False) -> dict[str, Any]:
     """Map deprecated keys of ``hparams`` to their current names (see :data:`RENAMED_KEYS`): moved
-    network keys go into the ``net`` dict, runtime switches into a ``runtime`` dict of the result."""
+    network keys go into the ``net`` dict, runtime switches into a ``runtime`` dict of the result.
+    Keys that moved to the env (:data:`MOVED_TO_ENV`) are dropped with a warning, or refused where
+    the user gives them ``explicit``-ly."""
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     table = renames(cls)
     out: dict[str, Any] = {}
     moved: list[tuple[str, str, Any]] = []
     for key, value in hparams.items():
+        env_key = MOVED_TO_ENV.get(key)
+        if env_key is not None and key not in fields:
+            message = f"agent key '{key}' moved to the env: set {env_key} instead"
+            if explicit:
+                raise ConfigError(f"{message} (agent '{cls.name}' has no {key})")
+            warnings.warn(f"{message}; ignored here", FutureWarning, stacklevel=3)
+            continue
         new = table.get(key)
         if new is not None and key not in fields and _has_key(cls, new):
             moved.append((key, new, value))
@@ -292,7 +309,8 @@ def build_configs(cls: type[Agent[ConfigT]], config: Any = None, overrides: dict
     moved: dict[str, Any] = {}  # runtime keys found under their old agent names, in config / overrides
     for which, given in (("config", config), ("overrides", overrides)):
         if given:
-            plain = rename_deprecated(cls, {k: v for k, v in _plain(given).items() if k != "name"})
+            plain = rename_deprecated(cls, {k: v for k, v in _plain(given).items() if k != "name"},
+                                      explicit=which == "overrides")
             if "runtime" in plain:
                 moved[which] = plain.pop("runtime")
             layers.append(plain)
@@ -393,7 +411,7 @@ def _renamed_override_key(cls: type[Agent], key: str) -> str:
     head, _, rest = key.partition(".")
     if head != "agent" or not rest or "." in rest:
         return key
-    renamed = rename_deprecated(cls, {rest: None})
+    renamed = rename_deprecated(cls, {rest: None}, explicit=True)
     name = next(iter(renamed))
     if name == "runtime":
         return "runtime." + next(iter(renamed["runtime"]))

@@ -6,11 +6,13 @@ when it is due, and keep the books (episode returns, resume points, checkpoints,
 Agents only provide ``explore(obs)`` and ``observe(transition)``; :class:`StepAgent` spells out
 everything the loop uses (the rest comes from :class:`rlsuite.agent.Agent`).
 
-Exploration hints: an env may put ``info["exploration_hint"]`` (a bool mask over its discrete
-actions: the actions an expert rule deems good from this state, e.g. those with positive reward)
-into its reset and step infos. The loop keeps the infos that came with the current observations in
-``agent.last_infos``; :func:`exploration_hint` reads the masks from them, and an agent may draw its
-exploratory actions among the hinted ones (DQN's ``guided_exploration``, Caicedo & Lazebnik 2015).
+Exploration hints are an env feature, not an agent setting: an env may put ``info["exploration_hint"]``
+(a bool mask over its discrete actions: the actions an expert rule deems good from this state, e.g.
+those with positive reward) into its reset and step infos, as the localization env does for Caicedo &
+Lazebnik's (2015) guided exploration (its ``guided_exploration`` kwarg). The loop keeps the infos that
+came with the current observations in ``agent.last_infos``; :func:`random_actions` draws an agent's
+exploratory actions among the hinted ones wherever the env hints some, and uniformly elsewhere (DQN
+and its variants explore through it; an env that publishes no hint leaves exploration uniform).
 """
 
 from __future__ import annotations
@@ -64,6 +66,18 @@ def sample_from_masks(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray
     pick = np.floor(rng.random(len(masks)) * np.maximum(counts, 1)).astype(np.int64)
     # index of the pick-th True entry of each row
     return (masks.cumsum(axis=1) <= pick[:, None]).sum(axis=1).clip(max=masks.shape[1] - 1) * (counts > 0)
+
+
+def random_actions(rng: np.random.Generator, n_actions: int, n_envs: int, infos: dict[str, Any] | None = None
+                   ) -> np.ndarray:
+    """One uniformly random action per env; for the envs whose ``infos`` (the vector infos that came
+    with the current observations) hint some actions, uniform among the hinted ones instead. Without
+    hints it draws exactly ``rng.integers(0, n_actions, n_envs)``."""
+    actions = rng.integers(0, n_actions, size=n_envs)
+    hint = exploration_hint(infos, n_envs, n_actions) if infos else None
+    if hint is not None:
+        actions = np.where(hint.any(axis=1), sample_from_masks(hint, rng), actions)
+    return actions
 
 
 def true_next_obs(next_obs: np.ndarray, infos: dict[str, Any]) -> np.ndarray:

@@ -153,6 +153,45 @@ def test_old_agent_runtime_keys_move_to_runtime_with_a_warning(old, new, value):
     assert getattr(rlsuite.make_agent("ppo", env="CartPole-v1", runtime={new: value}).runtime, new) == value
 
 
+def test_guided_exploration_moved_from_the_dqn_config_to_the_env(tiny_configs):
+    """Task hooks are env features: ``agent.guided_exploration`` became ``env.kwargs.guided_exploration``."""
+    dqn = registry.get_agent("dqn")
+    assert "guided_exploration" not in {f.name for f in dataclasses.fields(dqn.Config)}
+    moved = r"agent key 'guided_exploration' moved to the env: set env.kwargs.guided_exploration instead"
+    # a saved config (an old run's config.yaml, a checkpoint) still loads: a warning, the key dropped
+    with pytest.warns(FutureWarning, match=moved + "; ignored here"):
+        config = build_config(dqn, {"guided_exploration": True, "lr": 1e-3})
+    assert config.lr == 1e-3
+    # so does an old env recipe that sets it under hparams.dqn
+    (tiny_configs / "env" / "Hinted.yaml").write_text(
+        "id: CartPole-v1\nhparams:\n  dqn: {guided_exploration: true, gamma: 0.9}\n")
+    with pytest.warns(FutureWarning, match=moved):
+        cfg = compose(["agent=dqn", "env=Hinted"])
+    assert cfg.agent.gamma == 0.9 and "guided_exploration" not in cfg.agent
+    # given explicitly (the command line, a keyword): one line naming the env key
+    with pytest.raises(ConfigError, match=moved + r" \(agent 'dqn' has no guided_exploration\)"):
+        compose(["agent=dqn", "env=CartPole-v1", "agent.guided_exploration=false"])
+    with pytest.raises(ConfigError, match=moved):
+        rlsuite.make_agent("dqn", env="CartPole-v1", guided_exploration=False)
+
+
+def test_the_cli_refuses_agent_guided_exploration_in_one_line(capsys):
+    from rlsuite.cli import main
+
+    assert main(["config", "agent=dqn", "env=localization-shapes", "agent.guided_exploration=false"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("rlsuite: error: agent key 'guided_exploration' moved to the env: set "
+                   "env.kwargs.guided_exploration instead (agent 'dqn' has no guided_exploration)\n")
+
+
+def test_the_localization_env_configs_set_guided_exploration_as_an_env_kwarg():
+    for name in ("localization-shapes", "localization-shapes-multi", "localization-voc"):
+        cfg = compose(["agent=dqn", f"env={name}"])
+        assert cfg.env.kwargs.guided_exploration is True and "guided_exploration" not in cfg.agent
+    cfg = compose(["agent=dqn", "env=localization-shapes", "env.kwargs.guided_exploration=false"])
+    assert cfg.env.kwargs.guided_exploration is False
+
+
 def test_the_three_parts_of_an_agent_config():
     cfg = compose(["agent=ppo", "env=CartPole-v1", "agent.net.widths=[32,32]", "runtime.numba_acting=false"])
     assert cfg.agent.net.widths == [32, 32] and cfg.runtime.numba_acting is False and "numba_acting" not in cfg.agent

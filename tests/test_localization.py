@@ -258,30 +258,93 @@ def test_sliding_window_counts_its_cnn_evaluations(task):
 
 # ----------------------------------------------------------------------------- guided exploration
 class HintedBandit(gym.Env):
-    """One state, three actions; the info hints action 2 (a general env, not localization)."""
+    """One state, three actions; with ``hints`` the info hints action 2 (a general env, not localization)."""
 
     observation_space = gym.spaces.Box(0, 1, (2,), np.float32)
     action_space = gym.spaces.Discrete(3)
 
+    def __init__(self, hints: bool = True):
+        self.hints = hints
+
+    def info(self) -> dict:
+        return {"exploration_hint": np.array([False, False, True])} if self.hints else {}
+
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
-        return np.zeros(2, np.float32), {"exploration_hint": np.array([False, False, True])}
+        return np.zeros(2, np.float32), self.info()
 
     def step(self, action):
-        return np.zeros(2, np.float32), float(action == 2), False, True, {"exploration_hint": np.array([0, 0, 1], bool)}
+        return np.zeros(2, np.float32), float(action == 2), False, True, self.info()
+
+
+def explored_actions(agent, steps: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The actions ``agent`` takes while learning for ``steps`` steps, and the hint masks (None: no
+    hint) that came with the observations it took them in."""
+    from rlsuite.offpolicy import exploration_hint
+
+    actions, hints = [], []
+
+    def explore(obs):
+        hints.append(exploration_hint(agent.last_infos, len(obs), agent.n_actions))
+        actions.append(type(agent).explore(agent, obs))
+        return actions[-1]
+
+    agent.explore = explore
+    agent.learn(steps)
+    return np.concatenate(actions), hints
+
+
+ALWAYS_RANDOM = dict(learning_starts=0, exploration_fraction=1.0, exploration_initial_eps=1.0,
+                     exploration_final_eps=1.0)
+
+
+@pytest.mark.parametrize("hints", [True, False])
+def test_random_actions_are_drawn_among_the_hinted_ones_where_the_env_hints(hints):
+    from rlsuite.agents.dqn import DQN
+
+    # the first 100 steps before learning_starts, the next 100 ε-greedy with ε = 1 (and dropout on)
+    agent = DQN(lambda: HintedBandit(hints), seed=0, buffer_size=100, net={"dropout": 0.5},
+                **{**ALWAYS_RANDOM, "learning_starts": 100})
+    taken, _ = explored_actions(agent, 200)
+    assert (taken == 2).all() if hints else set(taken.tolist()) == {0, 1, 2}
+
+
+def test_random_actions_without_hints_draw_what_uniform_exploration_draws():
+    from rlsuite.offpolicy import random_actions
+
+    hinted = {"exploration_hint": np.array([[0, 0, 1], [0, 0, 0]], bool), "_exploration_hint": np.array([True, True])}
+    rngs = [np.random.default_rng(3) for _ in range(3)]
+    assert (random_actions(rngs[0], 3, 2, {}) == rngs[1].integers(0, 3, size=2)).all()  # no hint: the old stream
+    draws = np.stack([random_actions(rngs[2], 3, 2, hinted) for _ in range(100)])
+    assert (draws[:, 0] == 2).all() and set(draws[:, 1].tolist()) == {0, 1, 2}  # an empty hint: uniform
 
 
 @pytest.mark.parametrize("guided", [True, False])
-def test_guided_exploration_draws_random_actions_among_hinted_ones(guided):
-    from rlsuite.agents.dqn import DQN
+def test_dqn_on_the_localization_env_explores_among_the_hinted_actions(task, guided):
+    """The env's ``guided_exploration`` kwarg decides whether it publishes hints; DQN draws its random
+    actions among them when it does (Caicedo & Lazebnik's guided exploration), uniformly when not."""
+    import rlsuite
 
-    agent = DQN(HintedBandit, seed=0, guided_exploration=guided, learning_starts=0, exploration_fraction=1.0,
-                exploration_initial_eps=1.0, exploration_final_eps=1.0, buffer_size=100, dropout=0.5)
-    actions = []
-    agent.explore = lambda obs: (actions.append(DQN.explore(agent, obs)) or actions[-1])  # type: ignore[method-assign]
-    agent.learn(200)
-    taken = np.concatenate(actions)
-    assert (taken == 2).all() if guided else set(taken.tolist()) == {0, 1, 2}
+    env = make_env(task, guided_exploration=guided)
+    assert ("exploration_hint" in env.reset(seed=0)[1]) == guided
+    assert ("exploration_hint" in env.step(0)[4]) == guided
+    agent = rlsuite.make_agent("dqn", env=lambda: make_env(task, guided_exploration=guided), seed=0, tuned=False,
+                               net={"widths": [16]}, buffer_size=100, **ALWAYS_RANDOM)
+    taken, hints = explored_actions(agent, 150)
+    if guided:
+        assert all(hint is not None for hint in hints)
+        masks = np.concatenate([hint for hint in hints if hint is not None])
+        hinted = masks.any(axis=1)
+        assert hinted.sum() > 50 and masks[hinted, taken[hinted]].all()
+        assert len(set(taken[hinted].tolist())) > 2  # several hinted actions, not one fixed choice
+    else:
+        assert all(hint is None for hint in hints)
+        assert set(taken.tolist()) == set(range(env.action_space.n))  # uniform over all nine
+
+
+def test_guided_exploration_takes_a_boolean(task):
+    with pytest.raises(ConfigError, match="env.kwargs.guided_exploration must be true or false, got 'no'"):
+        make_env(task, guided_exploration="no")
 
 
 def test_dropout_q_network_acts_deterministically():
@@ -320,7 +383,7 @@ def train_and_score(task, seed: int, steps: int = 8000, searches: int = 60) -> d
 
     hparams = dict(net_arch=[256, 256], dropout=0.2, gamma=0.9, lr=1e-4, batch_size=100, buffer_size=5000,
                    learning_starts=500, train_freq=4, target_update_interval=1000, exploration_fraction=0.3333,
-                   exploration_final_eps=0.1, guided_exploration=True)
+                   exploration_final_eps=0.1)  # the env's guided exploration is on by default
     agent = rlsuite.make_agent("dqn", env=lambda: make_env(task), seed=seed, tuned=False, **hparams)
     agent.learn(steps)
     held_out = make_env(task, split="test")

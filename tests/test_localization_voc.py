@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from rlsuite.errors import ConfigError
 
@@ -104,8 +105,10 @@ def test_voc_from_the_cli_trains_evaluates_in_task_terms_and_resumes(voc, cache,
     assert "recall@0.5" in done.stdout and "AP@0.5" in done.stdout and "median steps" in done.stdout, done.stdout
     assert "training the feature CNN" in done.stderr  # the wait is announced
     run_dir = next((tmp_path / "runs").iterdir())
-    config = (run_dir / "config.yaml").read_text()
-    assert "gamma: 0.9" in config and "guided_exploration: true" in config  # the env config's paper settings
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    # the env config's paper settings: guided exploration is the env's (its hints), not the agent's
+    assert config["agent"]["gamma"] == 0.9 and config["env"]["kwargs"]["guided_exploration"] is True
+    assert "guided_exploration" not in config["agent"]
     summary = json.loads((run_dir / "eval.json").read_text())
     task = summary["extra"]["task"]
     assert task["primary"] == "recall@0.5" and task["metrics"]["test_images"] == 3

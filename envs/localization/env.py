@@ -16,9 +16,12 @@ Two episode kinds:
   return) and restarts the search from the whole image; after ``restart_after`` (40) steps without
   a trigger the search restarts at the next of the four corner boxes (75 % of the image).
 
-Every reset and step puts ``info["exploration_hint"]`` (the actions with positive reward from the
-current box: moves that raise the IoU, the trigger when IoU >= tau) into the info, the general
-hook DQN's ``guided_exploration`` reads (:mod:`rlsuite.offpolicy`), and ``info["iou"]``.
+Every reset and step puts ``info["iou"]`` into the info and, with ``guided_exploration`` (the
+paper's guided exploration; on by default), ``info["exploration_hint"]``: the actions with positive
+reward from the current box (moves that raise the IoU, the trigger when IoU >= tau). The hint is a
+general hook of the off-policy machinery (:mod:`rlsuite.offpolicy`): every value-based agent that
+explores through it (DQN and its variants) draws its random actions among the hinted ones.
+``guided_exploration=False`` publishes no hint, so exploration is uniform.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from rlsuite.envs.localization.boxes import (
 from rlsuite.envs.localization.features import image_tensor
 from rlsuite.envs.localization.task import Task, load_task
 
+from rlsuite.errors import ConfigError
+
 
 class LocalizationEnv(gym.Env):
     """Move a box over an image until it triggers on a target object (see the module docstring)."""
@@ -48,13 +53,17 @@ class LocalizationEnv(gym.Env):
     def __init__(self, dataset: str = "shapes", *, training: bool = True, render_mode: str | None = None,
                  alpha: float = 0.2, tau: float = 0.6, eta: float = 3.0, history: int = 10,
                  max_steps: int = 40, protocol_steps: int = 200, restart_after: int = 40,
-                 min_side: float = 2.0, split: str | None = None, task: Task | None = None, **task_kwargs: Any):
+                 min_side: float = 2.0, split: str | None = None, guided_exploration: bool = True,
+                 task: Task | None = None, **task_kwargs: Any):
+        if not isinstance(guided_exploration, bool):  # before the task loads (it may train a CNN)
+            raise ConfigError(f"env.kwargs.guided_exploration must be true or false, got {guided_exploration!r}")
         self.task = task if task is not None else load_task(dataset, **task_kwargs)
         self.training, self.render_mode = training, render_mode
         self.alpha, self.tau, self.eta = alpha, tau, eta
         self.history_len, self.max_steps = history, max_steps
         self.protocol_steps, self.restart_after, self.min_side = protocol_steps, restart_after, min_side
         self.split = split or ("train" if training else "test")  # e.g. training episodes on test images
+        self.guided_exploration = guided_exploration  # publish info["exploration_hint"]
         self.scenes = self.task.split(self.split)
         dim = self.task.features.dim + history * N_ACTIONS
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
@@ -154,7 +163,10 @@ class LocalizationEnv(gym.Env):
         return hint
 
     def info(self) -> dict[str, Any]:
-        return {"exploration_hint": self.exploration_hint(), "iou": best_iou(self.box, self.targets)}
+        info: dict[str, Any] = {"iou": best_iou(self.box, self.targets)}
+        if self.guided_exploration:
+            info["exploration_hint"] = self.exploration_hint()
+        return info
 
     @property
     def cnn_evaluations(self) -> int:
