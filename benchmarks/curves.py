@@ -70,8 +70,9 @@ EVALUATIONS: dict[str, Evaluation] = {
     "rl2": Evaluation(
         1000, "trial return, held-out bandits", "meta-test on held-out bandits during meta-training",
         "Each point: the meta-trial protocol, the mean total reward of one trial (10 pulls of 5 arms, actions "
-        "sampled, hidden state carried through the trial) on each of {episodes} held-out bandits (the MetaSplit "
-        "test pool), evaluated during the run without changing it"),
+        "sampled, hidden state carried through the trial) on each of {episodes:,} held-out bandits (the MetaSplit "
+        "test pool; on its first 1,000 a random policy scores 4.97 and the Gittins index 6.58 in "
+        "meta_bandit_baselines.json), evaluated during the run without changing it"),
     "maml": Evaluation(
         40, "return after 3 adaptation steps", "meta-test on held-out tasks during meta-training",
         "Each point: the meta-adaptation protocol on {episodes} held-out goals (the MetaSplit test pool): 20 "
