@@ -1,14 +1,16 @@
 """Learning curves of each agent family, stored for the documentation (issue 30).
 
 Each family trains its env config's recipe the way ``rlsuite train`` does (``rlsuite.train([...])``
-with ``eval_every``) and records the greedy evaluation every ``eval_every`` steps: the mean return
-of ``--eval-episodes`` held-out episodes (reset with seeds 100000.., train.yaml's ``eval_seed``).
-The training-time evaluations do not change the training. The result goes to
+with ``eval_every``) and records the evaluation every ``eval_every`` steps: the mean return of
+``--eval-episodes`` held-out episodes (reset with seeds 100000.., train.yaml's ``eval_seed``), or
+for the meta-learners (rl2, maml) their meta-test on that many held-out tasks (``rlsuite.evaluate``
+selects it). The training-time evaluations do not change the training. The result goes to
 ``docs/results/data/curves_<family>.json`` (a results table plus the ``curves`` points), from which
 ``scripts/make_figures.py`` draws ``docs/results/figures/curves_<family>.png``.
 
     python benchmarks/curves.py --family ppo                 # one family, seeds 0 1
     python benchmarks/curves.py --family ddpg --seeds 0      # the Pendulum family is the slowest
+    python benchmarks/curves.py --family rl2 --family maml   # meta-test return vs meta-training steps
     python benchmarks/curves.py --list                       # families, agents, envs and budgets
 """
 
@@ -22,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,43 @@ FAMILIES: dict[str, list[tuple[str, str, int, int]]] = {
     "a2c": [("a2c", "CartPole-v1", 500_000, 50_000)],
     "ppo": [("ppo", "CartPole-v1", 100_000, 10_000)],
     "trpo": [("trpo", "CartPole-v1", 100_000, 10_000)],
+    # meta-training steps: rl2 on bandits is 2,560 env steps per update (256 trials of 10 pulls), 400
+    # updates as bandits.yaml's recipe; maml on navigation2d is 160,000 per meta-iteration (40 tasks x
+    # 20 trajectories x 100 steps, before and after the inner step), 30 meta-iterations
+    "rl2": [("rl2", "bandits", 1_024_000, 102_400)],
+    "maml": [("maml", "navigation2d", 4_800_000, 480_000)],
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one point of a family's curves is: its figure's y label and title, the results notes'
+    sentence describing it, and the default number of evaluation episodes (held-out tasks)."""
+
+    episodes: int
+    ylabel: str
+    title: str
+    point: str  # formatted with {episodes}
+
+
+GREEDY = Evaluation(10, "greedy evaluation return", "greedy evaluation during training",
+                    "Each point: the mean undiscounted return of {episodes} greedy episodes reset with seeds 100000.. "
+                    "(held out from training), evaluated during the run without changing it")
+# meta-learners are evaluated by their meta-test protocol (rlsuite.evaluate selects it); a trial
+# return's std across bandits is about 2, so 1,000 bandits give a standard error under 0.1
+EVALUATIONS: dict[str, Evaluation] = {
+    "rl2": Evaluation(
+        1000, "trial return, held-out bandits", "meta-test on held-out bandits during meta-training",
+        "Each point: the meta-trial protocol, the mean total reward of one trial (10 pulls of 5 arms, actions "
+        "sampled, hidden state carried through the trial) on each of {episodes:,} held-out bandits (the MetaSplit "
+        "test pool; on its first 1,000 a random policy scores 4.97 and the Gittins index 6.58 in "
+        "meta_bandit_baselines.json), evaluated during the run without changing it"),
+    "maml": Evaluation(
+        40, "return after 3 adaptation steps", "meta-test on held-out tasks during meta-training",
+        "Each point: the meta-adaptation protocol on {episodes} held-out goals (the MetaSplit test pool): 20 "
+        "trajectories per goal with the meta-learned policy, then 3 policy-gradient steps (step sizes 0.1, then "
+        "0.05), each followed by 20 new trajectories; the point is the mean return of the last ones, evaluated "
+        "during the run without changing it"),
 }
 
 
@@ -77,6 +117,7 @@ def versions() -> dict[str, str]:
 
 
 def family_result(family: str, seeds: list[int], eval_episodes: int, command: str) -> dict[str, Any]:
+    evaluation = EVALUATIONS.get(family, GREEDY)
     rows, curves = [], {}
     for agent, env, steps, eval_every in FAMILIES[family]:
         runs = {}
@@ -91,7 +132,7 @@ def family_result(family: str, seeds: list[int], eval_episodes: int, command: st
                                     "seeds": {str(s): r["curve"] for s, r in runs.items()}}
     agents = sorted({agent for agent, *_ in FAMILIES[family]})
     return {
-        "title": f"Learning curves: {', '.join(agents)} (greedy evaluation during training)",
+        "title": f"Learning curves: {', '.join(agents)} ({evaluation.title})",
         "agents": agents,
         "tasks": [],
         "command": command,
@@ -102,10 +143,10 @@ def family_result(family: str, seeds: list[int], eval_episodes: int, command: st
         "columns": ["agent", "env config", "steps", "eval every", "final return per seed", "mean ± std",
                     "wall s per seed"],
         "rows": rows,
-        "notes": f"Each point: the mean undiscounted return of {eval_episodes} greedy episodes reset with seeds "
-                 "100000.. (held out from training), evaluated during the run without changing it; "
-                 f"seeds {', '.join(map(str, seeds))}; hyperparameters from the env config's recipe.",
+        "notes": f"{evaluation.point.format(episodes=eval_episodes)}; seeds {', '.join(map(str, seeds))}; "
+                 "hyperparameters from the env config's recipe.",
         "figure": f"figures/curves_{family}.png",
+        "ylabel": evaluation.ylabel,
         "curves": curves,
     }
 
@@ -114,7 +155,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--family", action="append", default=[], choices=list(FAMILIES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--eval-episodes", type=int, default=None,
+                   help="episodes (meta-learners: held-out tasks) per evaluation; default 10, rl2 1000, maml 40")
     p.add_argument("--out-dir", type=Path, default=DATA)
     p.add_argument("--list", action="store_true")
     args = p.parse_args()
@@ -126,9 +168,11 @@ def main() -> None:
         sys.exit("give --family (repeatable) or --list")
     for family in args.family:
         command = f"python benchmarks/curves.py --family {family} --seeds {' '.join(map(str, args.seeds))}"
-        if args.eval_episodes != 10:
-            command += f" --eval-episodes {args.eval_episodes}"
-        result = family_result(family, args.seeds, args.eval_episodes, command)
+        eval_episodes = EVALUATIONS.get(family, GREEDY).episodes
+        if args.eval_episodes is not None and args.eval_episodes != eval_episodes:
+            eval_episodes = args.eval_episodes
+            command += f" --eval-episodes {eval_episodes}"
+        result = family_result(family, args.seeds, eval_episodes, command)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         path = args.out_dir / f"curves_{family}.json"
         path.write_text(json.dumps(result, indent=1) + "\n")

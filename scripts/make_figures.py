@@ -1,8 +1,9 @@
 """Draw the documentation's learning-curve figures from the stored results.
 
 Every results file under docs/results/data/ with a ``curves`` key and a ``figure`` path (relative to
-docs/results/) becomes that PNG: one panel per (env, agent) with each seed's greedy evaluation
-returns against training steps and their mean. The drawing is deterministic (no timestamps in the
+docs/results/) becomes that PNG: one panel per (env, agent) with each seed's evaluation returns
+against training steps and their mean; the y axis says what a point is (the optional ``ylabel``, by
+default the greedy evaluation return). The drawing is deterministic (no timestamps in the
 PNG), so a figure can be checked against its data:
 
     python scripts/make_figures.py            # (re)draw every figure
@@ -63,7 +64,7 @@ def draw(data: dict[str, Any]) -> bytes:
             ax.plot(grid, means, color="C0", lw=2, label=f"mean of {len(curves)} seeds")
         ax.set_title(f"{panel['agent']} on {panel['env']}", fontsize=10)
         ax.set_xlabel("environment steps", fontsize=9)
-        ax.set_ylabel("greedy evaluation return", fontsize=9)
+        ax.set_ylabel(data.get("ylabel", "greedy evaluation return"), fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")

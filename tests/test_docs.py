@@ -129,7 +129,7 @@ make_figures = importlib.util.module_from_spec(_figures_spec)
 _figures_spec.loader.exec_module(make_figures)
 
 
-CURVE_PAGES = ["tabular", "dqn", "ddpg", "reinforce", "a2c", "ppo", "trpo"]
+CURVE_PAGES = ["tabular", "dqn", "ddpg", "reinforce", "a2c", "ppo", "trpo", "rl2", "maml"]
 
 
 @pytest.mark.parametrize("page", CURVE_PAGES)

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from rlsuite.agents.maml import MAML
 from rlsuite.agents.rl2 import RL2
 
@@ -119,3 +120,38 @@ def test_meta_results_readable_task_count_standard_errors_protocol_column(tmp_pa
     render_table(rows, console=console)
     text = console.export_text()
     assert "meta-adaptation/k2" in text and "meta-adaptation/k3" in text
+
+
+def _same_state(a: object, b: object) -> bool:
+    """Nested state dicts (tensors, arrays, generator states) hold equal values."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.mark.parametrize(("agent", "env", "tiny", "every"), [
+    ("maml", "navigation2d/h10", MAML_TINY, 120),  # 2 tasks x 3 trajectories x 10 steps, twice per iteration
+    ("rl2", "bandits/k3-n6", RL2_TINY, 48),  # 4 trials x 2 episodes x 6 pulls per update
+])
+def test_eval_every_logs_the_meta_test_during_training_without_changing_it(tmp_path, agent, env, tiny, every):
+    # benchmarks/curves.py draws the meta-learners' learning curves from these eval/mean_return rows
+    common = [f"agent={agent}", f"env={env}", f"total_steps={3 * every}", *tiny, "eval_episodes=3",
+              "submit=false", "logger=[jsonl]", "device=cpu"]
+    plain = rlsuite.train([*common, f"runs_root={tmp_path / 'plain'}"])
+    evaluated = rlsuite.train([*common, f"runs_root={tmp_path / 'evaluated'}", f"eval_every={every}"])
+    rows = [json.loads(line) for line in (evaluated.dir / "metrics.jsonl").read_text().splitlines()]
+    points = [(row["step"], row["eval/mean_return"]) for row in rows if "eval/mean_return" in row]
+    # one meta-test per eval_every steps, then the final one (the same meta-test at the same step)
+    assert [step for step, _ in points] == [every, 2 * every, 3 * every, 3 * every]
+    assert evaluated.eval is not None and points[-2][1] == points[-1][1] == evaluated.eval.mean
+    assert evaluated.eval.protocol.startswith("meta-")
+    plain_rows = [json.loads(line) for line in (plain.dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in plain_rows if "eval/mean_return" in row] == [3 * every]  # eval_every=0: the end
+    # evaluating never moved training: same parameters, optimizer and random streams
+    assert _same_state(plain.agent.state_dict(), evaluated.agent.state_dict())
