@@ -1,5 +1,5 @@
 """One gradient step — loss, backward, gradient-norm clipping, Adam, Polyak target update — as one
-compiled function (the ``compiled_update`` switch of DQN and DDPG/TD3).
+compiled function (the ``runtime.compiled_update`` switch of DQN and DDPG/TD3).
 
 An eager update of a small network is mostly Python and dispatch: the module calls, autograd's
 graph, ``clip_grad_norm_`` and the optimizer each launch a handful of tiny kernels. Here the agent's
