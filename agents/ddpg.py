@@ -25,7 +25,7 @@ Deviations from the papers, following common practice (SB3, CleanRL, the TD3 aut
   (``lr``, or ``actor_lr`` / ``critic_lr``), 256-sample batches, [400, 300] ReLU nets.
 * The first ``learning_starts`` steps use uniform random actions (TD3 paper: 25k/10k steps).
 * Time-limit truncations bootstrap from the final observation; only true terminations stop it.
-* ``precision=bfloat16`` (opt-in) runs the update's matmuls under bf16 autocast (fp32 master
+* ``runtime.precision=bfloat16`` (opt-in) runs the update's matmuls under bf16 autocast (fp32 master
   weights and optimizer): about 2x faster on CPUs with AVX512-BF16 and on GPUs.
 """
 

@@ -27,7 +27,7 @@ buffers, heads, the categorical projection and schedules are shared from ``rlsui
 Deviations from the papers (all common practice, mostly Stable-Baselines3's; with the flags off the
 schedule and the update are SB3's DQN exactly, which ``tests/test_dqn_semantics.py`` checks against
 SB3's own code):
-* Adam instead of RMSProp for DQN, with SB3's eps 1e-8 (Rainbow uses Adam with ``adam_eps`` 1.5e-4).
+* Adam instead of RMSProp for DQN, with SB3's eps 1e-8 (Rainbow uses Adam with ε 1.5e-4: ``optimizer_eps``).
 * ``learning_starts`` steps of uniformly random actions (SB3), also with noisy nets.
 * The hard target copy counts env steps (SB3's ``target_update_interval``), not updates; with
   ``tau < 1`` the target moves by Polyak averaging after every gradient step instead.

@@ -22,8 +22,8 @@ As in common practice (OpenAI baselines, SB3, CleanRL) and not in the paper's ps
 * the value loss is the plain MSE weighted by ``vf_coef`` (SB3's scale, so zoo values carry over).
 
 Atari: ``rlsuite train agent=ppo env=Pong`` uses ``configs/env/Pong.yaml`` (CleanRL's ppo_atari
-settings, one shared Nature CNN trunk), with NHWC convolutions (``channels_last``) by default;
-``precision=bfloat16`` (opt-in, not in the paper) runs the CNN under bf16 autocast.
+settings, one shared Nature CNN trunk), with NHWC convolutions (``runtime.channels_last``) by default;
+``runtime.precision=bfloat16`` (opt-in, not in the paper) runs the CNN under bf16 autocast.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Following sb3-contrib (whose rl-zoo3 hyperparameters the benchmark uses): advant
 normalized per batch, the improvement test is ``L(θ) > L(θ_old)`` (not the paper's comparison
 with the linearly expected improvement), and the critic uses Adam at ``critic_lr`` with
 minibatches of ``critic_batch_size``, no gradient clipping. The policy and value function never share
-parameters (``shared`` must stay false). ``max_kl`` is δ.
+parameters (``net.shared`` must stay false). ``max_kl`` is δ.
 """
 
 from __future__ import annotations

@@ -18,12 +18,12 @@ torch, ours first then SB3 for each row, so both see the same machine load.
 * **PPO on Pong with 8 envs** (CleanRL's Atari settings: 128 steps x 8 envs, 4 epochs of 4 minibatches):
   steps/s over ``--ppo-steps`` steps, SB3 with its ``DummyVecEnv`` over the same 8 envs, ours with
   EnvPool (``env.backend=envpool``) when it is installed, else the same ale-py envs; and ours once more
-  with the opt-in ``precision=bfloat16`` (bf16 autocast trunk), reported as its own ratio.
+  with the opt-in ``runtime.precision=bfloat16`` (bf16 autocast trunk), reported as its own ratio.
 
     python benchmarks/atari.py --quick        # < 10 minutes on a busy 2-core machine
     python benchmarks/atari.py --profile      # cProfile of our DQN learning phase (where the time goes)
-    python benchmarks/atari.py --switches     # our DQN/PPO with each speed setting on vs off (channels_last,
-                                              # PPO's opt-in precision=bfloat16)
+    python benchmarks/atari.py --switches     # our DQN/PPO with each speed setting on vs off
+                                              # (runtime.channels_last, PPO's opt-in runtime.precision=bfloat16)
     python benchmarks/atari.py --quick --clock cpu   # steps per CPU-second: for a machine others load
     python benchmarks/atari.py --env-only --quick    # 8 Pong envs alone: ale-py backend vs EnvPool
 
@@ -192,7 +192,7 @@ def env_only(steps: int) -> None:
     print(json.dumps({"ale_env_sps": ale, "envpool_env_sps": pool, "envpool_vs_ale": pool / ale, "steps": steps}))
 
 
-# --switches: (agent, setting, value with the trick on, value with it off)
+# --switches: (agent, runtime.<setting>, value with the trick on, value with it off)
 SWITCH_ROWS = {
     "dqn_channels_last": ("dqn", "channels_last", True, False),
     "ppo_channels_last": ("ppo", "channels_last", True, False),
@@ -228,10 +228,10 @@ def run_switches(rows: list[str], warmup: int, dqn_steps: int, ppo_steps: int, b
         for r in range(rounds):
             for flag in ((True, False) if r % 2 == 0 else (False, True)):
                 value = on_value if flag else off_value
-                sps = (dqn_ours(warmup, dqn_steps, **{setting: value})["sps"] if agent == "dqn"
-                       else ppo_ours(ppo_steps, backend, **{setting: value}))
+                sps = (dqn_ours(warmup, dqn_steps, runtime={setting: value})["sps"] if agent == "dqn"
+                       else ppo_ours(ppo_steps, backend, runtime={setting: value}))
                 (on if flag else off).append(sps)
-                print(f"  {row} round {r} {setting}={value}: {sps:.1f} steps/s", flush=True)
+                print(f"  {row} round {r} runtime.{setting}={value}: {sps:.1f} steps/s", flush=True)
         result[f"{row}_on_sps"], result[f"{row}_off_sps"] = float(np.median(on)), float(np.median(off))
         result[f"{row}_speedup"] = float(np.median([a / b for a, b in zip(on, off)]))
     print(json.dumps(result))
@@ -282,9 +282,9 @@ def main() -> None:
           f"{ours['buffer_bytes'] / 1e6:7.1f} MB | sb3 {sb3['sps']:7.1f} steps/s  rss +{sb3['rss_growth'] / 1e6:7.1f} "
           f"MB  buffer {sb3['buffer_bytes'] / 1e6:7.1f} MB", flush=True)
     ppo, ppo_ref = ppo_ours(ppo_steps, backend), ppo_sb3(ppo_steps)
-    ppo_bf16 = ppo_ours(ppo_steps, backend, precision="bfloat16")  # opt-in; after SB3, as a separate row
-    print(f"ppo pong  ours ({backend or 'ale-py'}) {ppo:7.1f} steps/s, with precision=bfloat16 {ppo_bf16:7.1f} | "
-          f"sb3 (DummyVecEnv) {ppo_ref:7.1f} steps/s", flush=True)
+    ppo_bf16 = ppo_ours(ppo_steps, backend, runtime={"precision": "bfloat16"})  # opt-in; after SB3, its own row
+    print(f"ppo pong  ours ({backend or 'ale-py'}) {ppo:7.1f} steps/s, with runtime.precision=bfloat16 "
+          f"{ppo_bf16:7.1f} | sb3 (DummyVecEnv) {ppo_ref:7.1f} steps/s", flush=True)
     result = {
         "warmup": warmup, "dqn_steps": dqn_steps, "ppo_steps": ppo_steps, "ppo_backend": backend or "ale",
         "torch_threads": torch.get_num_threads(), "clock": args.clock,

@@ -88,7 +88,7 @@ def ppo_rate(workers: int, iterations: int) -> tuple[float, float]:
     from rlsuite import make_agent
 
     agent = make_agent("ppo", "CartPole-v1", seed=0, tuned=False, n_envs=8, n_steps=512, batch_size=1024,
-                       n_epochs=4, workers=workers)
+                       n_epochs=4, runtime={"workers": workers})
     clock = IterationClock()
     agent.hooks = clock
     agent.learn(iterations * 8 * 512)

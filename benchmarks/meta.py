@@ -91,7 +91,7 @@ def maml_table(env: str, iterations: int, seed: int, hidden: list[int], activati
     from rlsuite.agents.maml import MAML
 
     torch.set_num_threads(1)
-    common = dict(seed=seed, device="cpu", hidden_sizes=hidden, activation=activation,
+    common = dict(seed=seed, device="cpu", net={"widths": hidden, "activation": activation},
                   meta_batch_size=meta_batch, trajectories_per_task=trajectories, **maml_kwargs)
     runs = {"maml": (env, 1), "pretrained": (env, 0),
             "oracle": ({"plugin": env, "kwargs": {"oracle": True}}, 0)}
@@ -134,7 +134,7 @@ def metric_switch_timing(iterations: int = 4, rounds: int = 2, seed: int = 0) ->
     cpu: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(rounds):
         for switch in (True, False):
-            agent = MAML("navigation2d", seed=seed, device="cpu", hidden_sizes=[64, 64], activation="tanh",
+            agent = MAML("navigation2d", seed=seed, device="cpu", net={"widths": [64, 64], "activation": "tanh"},
                          gauss_newton_metric=switch)
             agent.meta_iteration()
             start = time.process_time()
@@ -289,8 +289,8 @@ def main() -> None:
     args = parser.parse_args()
     summary: dict[str, Any] = {}
     rl2_settings = {"critic": args.rl2_critic, "gae_lambda": args.rl2_gae_lambda, "gamma": args.rl2_gamma,
-                    "hidden_size": args.rl2_hidden, "ent_coef": args.rl2_ent_coef, "time_input": args.rl2_time_input,
-                    "eval_streams": args.rl2_eval_streams}
+                    "net": {"recurrent_hidden": args.rl2_hidden}, "ent_coef": args.rl2_ent_coef,
+                    "time_input": args.rl2_time_input, "eval_streams": args.rl2_eval_streams}
     maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
                      "test_step_sizes": args.test_step_sizes}
     t0 = time.perf_counter()

@@ -43,7 +43,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     env = {"plugin": "metaworld_ml1", "kwargs": {"env_name": args.env_name, "horizon": args.horizon}}
-    agent = MAML(env, seed=args.seed, device="cpu", hidden_sizes=args.hidden, activation=args.activation,
+    agent = MAML(env, seed=args.seed, device="cpu", net={"widths": args.hidden, "activation": args.activation},
                  meta_batch_size=args.meta_batch, trajectories_per_task=args.trajectories, inner_lr=args.inner_lr,
                  inner_steps=args.inner_steps, test_step_sizes=[args.inner_lr])
     eval_seed = 100_000 + args.seed

@@ -61,7 +61,7 @@ COMPILED_AGENTS = ("dqn", "td3", "ddpg")  # the agents with runtime.compiled_upd
 # returns, which SB3 lacks, and 64 updates per round), so the like-for-like comparison pins it here.
 ZOO_DQN_CARTPOLE = dict(lr=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
                         target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
-                        exploration_final_eps=0.04, net_arch=[256, 256])
+                        exploration_final_eps=0.04, net={"widths": [256, 256]})
 
 
 def zoo_hparams(agent: str, env_id: str) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
     return TD3("MlpPolicy", env, learning_rate=hp["lr"], buffer_size=hp["buffer_size"],
                learning_starts=hp["learning_starts"], batch_size=hp["batch_size"], gamma=hp["gamma"],
                train_freq=hp["train_freq"], gradient_steps=hp["gradient_steps"], tau=hp.get("tau", 0.005),
-               policy_kwargs=dict(net_arch=list(hp["net_arch"])), seed=seed, device="cpu", verbose=0,
+               policy_kwargs=dict(net_arch=peers.widths(hp)), seed=seed, device="cpu", verbose=0,
                action_noise=NormalActionNoise(np.zeros(n_actions), hp["noise_std"] * np.ones(n_actions)))
 
 

@@ -19,9 +19,9 @@ SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides 
 (``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.
 
 ``--switches`` measures what each speed switch of the on-policy agents buys instead: rlsuite alone,
-per seed the defaults and then each switch off in turn (``numba_acting=false``,
-``fused_optimizer=false``, ``flat_parameters=false``), back to back; reported is the median over
-seeds of steps/s(on) ÷ steps/s(off).
+per seed the defaults and then each switch off in turn (``runtime.numba_acting=false``,
+``runtime.fused_optimizer=false``, ``runtime.flat_parameters=false``), back to back; reported is the
+median over seeds of steps/s(on) ÷ steps/s(off).
 
     python benchmarks/onpolicy.py --switches --rows ppo_cartpole a2c_cartpole trpo_cartpole
     python benchmarks/onpolicy.py --switches flat_parameters --rows ppo_cartpole --seeds 0 1 2
@@ -155,7 +155,7 @@ def run_switches(rows: list[str], seeds: list[int], clock_name: str, switches: l
                 m, s = run_ours(row, seed)
                 on_means.append(m)
                 on_sps.append(s)
-                m, s = run_ours(row, seed, **{switch: False})
+                m, s = run_ours(row, seed, runtime={switch: False})
                 off_means.append(m)
                 off_sps.append(s)
                 print(f"  {row} {switch}=false seed {seed}: on {on_means[-1]:.1f} @ {on_sps[-1]:.0f} sps | "

@@ -118,6 +118,14 @@ class Trained:
     learn_s: float  # the training call(s) for the whole budget
 
 
+def widths(hp: dict[str, Any], default: list[int] | None = None) -> list[int]:
+    """The recipe's hidden layer sizes (``net.widths``); ``default`` where it gives none."""
+    given = (hp.get("net") or {}).get("widths", default)
+    if given is None:
+        raise KeyError(f"the recipe gives no net.widths: {hp}")
+    return list(given)
+
+
 def train(peer: str, algo: str, env_id: str, hp: dict[str, Any], seed: int, steps: int) -> Trained:
     """Train ``peer``'s ``algo`` on ``env_id`` for ``steps`` env steps with the recipe ``hp`` (rlsuite's
     key names). Raises ``LookupError`` with the reason when the peer is skipped."""
@@ -166,7 +174,7 @@ def _sb3_family(peer: str, algo: str, env_id: str, hp: dict[str, Any], seed: int
         env = gym.make(env_id)
         common = dict(learning_rate=hp["lr"], buffer_size=hp["buffer_size"], learning_starts=hp["learning_starts"],
                       batch_size=hp["batch_size"], gamma=hp["gamma"], train_freq=hp["train_freq"],
-                      gradient_steps=hp["gradient_steps"], policy_kwargs=dict(net_arch=list(hp["net_arch"])),
+                      gradient_steps=hp["gradient_steps"], policy_kwargs=dict(net_arch=widths(hp)),
                       seed=seed, device="cpu", verbose=0)
         if algo == "dqn":
             return lib.DQN("MlpPolicy", env, target_update_interval=hp["target_update_interval"],
@@ -253,7 +261,7 @@ def _ts_ppo(probe: gym.Env, hp: dict[str, Any], steps: int) -> Any:
 
     if not isinstance(probe.action_space, gym.spaces.Discrete):
         raise LookupError("tianshou: the PPO adapter covers discrete actions only")
-    hidden = hp.get("net_arch", [64, 64])  # SB3's MlpPolicy: separate [64, 64] tanh trunks
+    hidden = widths(hp, [64, 64])  # SB3's MlpPolicy: separate [64, 64] tanh trunks
     actor = DiscreteActor(preprocess_net=_ts_net(probe.observation_space, hidden, activation=torch.nn.Tanh),
                           action_shape=probe.action_space.n, softmax_output=False)
     critic = DiscreteCritic(preprocess_net=_ts_net(probe.observation_space, hidden, activation=torch.nn.Tanh))
@@ -272,7 +280,7 @@ def _ts_dqn(probe: gym.Env, hp: dict[str, Any], steps: int) -> Any:
     from tianshou.algorithm.modelfree.dqn import DQN, DiscreteQLearningPolicy
     from tianshou.algorithm.optim import AdamOptimizerFactory
 
-    net = _ts_net(probe.observation_space, hp["net_arch"], action_shape=probe.action_space.n)
+    net = _ts_net(probe.observation_space, widths(hp), action_shape=probe.action_space.n)
     policy = DiscreteQLearningPolicy(model=net, action_space=probe.action_space, eps_training=1.0)
     # SB3 syncs the target every target_update_interval env steps; with train_freq >= that interval
     # this is once per round of gradient steps, which Tianshou counts in updates
@@ -292,7 +300,7 @@ def _ts_critics(probe: gym.Env, hp: dict[str, Any], make: Callable[[], Any]) -> 
 def _ts_continuous_critic(probe: gym.Env, hp: dict[str, Any]) -> Any:
     from tianshou.utils.net.continuous import ContinuousCritic
 
-    return ContinuousCritic(preprocess_net=_ts_net(probe.observation_space, hp["net_arch"],
+    return ContinuousCritic(preprocess_net=_ts_net(probe.observation_space, widths(hp),
                                                    action_shape=probe.action_space.shape, concat=True))
 
 
@@ -303,7 +311,7 @@ def _ts_td3(probe: gym.Env, hp: dict[str, Any], steps: int) -> Any:
     from tianshou.utils.net.continuous import ContinuousActorDeterministic
 
     # the actor acts in [-1, 1] and the policy scales to the bounds, so the noises are in SB3's normalised units
-    actor = ContinuousActorDeterministic(preprocess_net=_ts_net(probe.observation_space, hp["net_arch"]),
+    actor = ContinuousActorDeterministic(preprocess_net=_ts_net(probe.observation_space, widths(hp)),
                                          action_shape=probe.action_space.shape, max_action=1.0)
     policy = ContinuousDeterministicPolicy(actor=actor, exploration_noise=GaussianNoise(sigma=hp["noise_std"]),
                                            action_space=probe.action_space)
@@ -316,7 +324,7 @@ def _ts_sac(probe: gym.Env, hp: dict[str, Any], steps: int) -> Any:
     from tianshou.algorithm.optim import AdamOptimizerFactory
     from tianshou.utils.net.continuous import ContinuousActorProbabilistic
 
-    actor = ContinuousActorProbabilistic(preprocess_net=_ts_net(probe.observation_space, hp["net_arch"]),
+    actor = ContinuousActorProbabilistic(preprocess_net=_ts_net(probe.observation_space, widths(hp)),
                                          action_shape=probe.action_space.shape, unbounded=True, conditioned_sigma=True)
     alpha = AutoAlpha(target_entropy=-float(np.prod(probe.action_space.shape)), log_alpha=0.0,
                       optim=AdamOptimizerFactory(lr=hp["lr"]))
@@ -331,13 +339,13 @@ def _ts_sac_discrete(probe: gym.Env, hp: dict[str, Any], steps: int) -> Any:
     from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 
     n = probe.action_space.n
-    actor = DiscreteActor(preprocess_net=_ts_net(probe.observation_space, hp["net_arch"]), action_shape=n,
+    actor = DiscreteActor(preprocess_net=_ts_net(probe.observation_space, widths(hp)), action_shape=n,
                           softmax_output=False)
     alpha = AutoAlpha(target_entropy=hp.get("target_entropy_scale", 0.98) * math.log(n),
                       log_alpha=math.log(hp.get("init_alpha", 1.0)), optim=AdamOptimizerFactory(lr=hp["lr"]))
 
     def critic() -> Any:
-        return DiscreteCritic(preprocess_net=_ts_net(probe.observation_space, hp["net_arch"]), last_size=n)
+        return DiscreteCritic(preprocess_net=_ts_net(probe.observation_space, widths(hp)), last_size=n)
 
     return DiscreteSAC(policy=DiscreteSACPolicy(actor=actor, action_space=probe.action_space), alpha=alpha,
                        **_ts_critics(probe, hp, critic))
@@ -376,7 +384,7 @@ def _torchrl_ppo(env_id: str, hp: dict[str, Any], seed: int, steps: int) -> Trai
     probe = gym.make(env_id)
     n_obs, n_act = probe.observation_space.shape[0], int(probe.action_space.n)
     rollout = hp["n_envs"] * hp["n_steps"]
-    hidden = hp.get("net_arch", [64, 64])
+    hidden = widths(hp, [64, 64])
     parts: dict[str, Any] = {}
 
     def build() -> Any:
@@ -440,7 +448,7 @@ def _torchrl_dqn(env_id: str, hp: dict[str, Any], seed: int, steps: int) -> Trai
     def build() -> Any:
         env = GymEnv(env_id, categorical_action_encoding=True)
         env.set_seed(seed)
-        q_net = MLP(in_features=n_obs, out_features=n_act, num_cells=list(hp["net_arch"]))
+        q_net = MLP(in_features=n_obs, out_features=n_act, num_cells=widths(hp))
         actor = QValueActor(q_net, in_keys=["observation"], spec=env.action_spec)
         egreedy = EGreedyModule(env.action_spec, eps_init=1.0, eps_end=hp["exploration_final_eps"],
                                 annealing_num_steps=int(hp["exploration_fraction"] * steps))

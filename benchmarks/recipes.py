@@ -111,7 +111,7 @@ def worker_main(args: argparse.Namespace) -> None:
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs, values read as YAML (``double=true``, ``lr=1e-3``, ``net_arch=[64,64]``)."""
+    """``key=value`` pairs, values read as YAML (``double=true``, ``lr=1e-3``, ``net.widths=[64,64]``)."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")

@@ -4,7 +4,7 @@ At CartPole scale a rollout step's torch forward pass (two small trunks, two hea
 log-probability and the tensor↔numpy conversions) costs about as much as stepping the envs.
 :class:`NumbaActor` runs the same computation in one compiled call on the numpy observations,
 reading the policy's weights packed once per rollout (they do not change while collecting).
-What it buys is measured in dev-notes/benchmarks-lab-notes.md; ``numba_acting=false`` switches it off.
+What it buys is measured in dev-notes/benchmarks-lab-notes.md; ``runtime.numba_acting=false`` switches it off.
 
 There is one definition of the network, the torch :class:`~rlsuite.policies.ActorCritic`.
 :meth:`NumbaActor.for_policy` translates it: each trunk's :meth:`~rlsuite.policies.Trunk.sequence`

@@ -1,5 +1,5 @@
 """One gradient step — loss, backward, gradient-norm clipping, Adam, Polyak target update — as one
-compiled function (the ``compiled_update`` switch of DQN and DDPG/TD3).
+compiled function (the ``runtime.compiled_update`` switch of DQN and DDPG/TD3).
 
 An eager update of a small network is mostly Python and dispatch: the module calls, autograd's
 graph, ``clip_grad_norm_`` and the optimizer each launch a handful of tiny kernels. Here the agent's
@@ -183,7 +183,7 @@ class CompiledUpdate:
         except Exception as err:  # noqa: BLE001  torch.compile's failures have no common public type
             if not self.compiled:
                 raise
-            logger.warning("compiled_update: %s failed to compile (%s); running it uncompiled",
+            logger.warning("runtime.compiled_update: %s failed to compile (%s); running it uncompiled",
                            self.name, str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
             self._step, self.compiled = self._functional_step, False
             return self._step(tensors, exp_avgs, exp_avg_sqs, steps, self.lr, args)
@@ -199,7 +199,7 @@ def compiled_update(enabled: bool, loss: LossFn, networks: dict[str, nn.Module],
     first = next(iter(optimizer.param_groups[0]["params"]))
     reason = unsupported or unsupported_optimizer(optimizer) or compiler_missing(device or first.device)
     if reason:
-        logger.warning("compiled_update: %s; the %s runs eager", reason, kwargs.get("name", "update"))
+        logger.warning("runtime.compiled_update: %s; the %s runs eager", reason, kwargs.get("name", "update"))
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -113,27 +113,31 @@ PRECISION_NAMES = ("float32", "bfloat16")  # the keys of rlsuite.nets.PRECISIONS
 class NetConfig:
     """``agent.net.*``: the networks, one vocabulary for every agent. Each agent's Config sets its
     own defaults and lists the keys its networks read in ``net_keys``; it refuses the others (set
-    away from its defaults) when its config is built."""
+    away from its defaults) when its config is built.
+
+    ``recurrent`` is RL²'s core; for the on-policy agents it makes a recurrent policy
+    (rlsuite.recurrent_policy) of the layout ``recurrent_kind``: "memory" (a core over observations in
+    actor and critic, ``widths`` after it: sb3-contrib's RecurrentPPO, for partially observed tasks) or
+    "controller" (the NAS controller: an autoregressive actor over ``embed_dim`` token embeddings, an
+    MLP critic). The comment on each field is its meaning in the docs' hyperparameter tables."""
 
     # hidden layer sizes; None: the agent's default
     widths: list[int] | None = field(default=None, metadata=layer_widths)
-    critic_widths: list[int] | None = field(default=None, metadata=layer_widths)  # the critic's; None: widths
+    critic_widths: list[int] | None = field(default=None, metadata=layer_widths)  # the critic's widths; None: widths
     shared: bool | None = None  # one trunk for actor and critic; None: shared CNN for images, separate MLPs else
-    activation: str = field(default="tanh", metadata=activation_name)  # checked when the networks are built
+    activation: str = field(default="tanh", metadata=activation_name)  # hidden-layer activation
     ortho_init: bool = True  # orthogonal initialisation (gains sqrt(2), 0.01 policy, 1 value)
     log_std_init: float = field(default=0.0, metadata=finite)  # Gaussian policies' initial log σ
     # dropout after every hidden fully connected layer while training (acting and targets run without it)
     dropout: float = field(default=0.0, metadata=domain(Range(ge=0, lt=1)))
     # a `rlsuite fit` run (vae/cnn) whose encoder replaces the default image encoder
     encoder: str | None = field(default=None, metadata=encoder_run)
-    freeze_encoder: bool = True
-    # a recurrent core (lstm | gru): RL²'s core; for the on-policy agents a recurrent policy
-    # (rlsuite.recurrent_policy) of the layout recurrent_kind: "memory" (a core over observations in
-    # actor and critic, widths after it: sb3-contrib's RecurrentPPO, for partially observed tasks) or
-    # "controller" (the NAS controller: an autoregressive actor over embed_dim token embeddings, an MLP critic)
+    freeze_encoder: bool = True  # keep the loaded encoder's weights fixed (false: fine-tune them)
+    # a recurrent core (lstm | gru) in the policy; None: feed-forward networks
     recurrent: str | None = field(default=None, metadata=one_of(None, "lstm", "gru"))
+    # the recurrent policy's layout: memory (a core over observations) or controller (NAS actor)
     recurrent_kind: str = field(default="controller", metadata=one_of("controller", "memory"))
-    recurrent_hidden: int = field(default=64, metadata=at_least_one)
+    recurrent_hidden: int = field(default=64, metadata=at_least_one)  # hidden size of the recurrent core
     embed_dim: int = field(default=32, metadata=at_least_one)  # the recurrent controller's action embedding
 
 

@@ -4,7 +4,7 @@
     class DQNConfig(AgentConfig):
         lr: float = field(default=1e-4, metadata=positive)
         loss: str = field(default="huber", metadata=one_of("huber", "mse"))
-        net_arch: list[int] = field(default_factory=lambda: [64, 64], metadata=widths)
+        n_step: int = field(default=1, metadata=at_least_one)
         # a rule across fields is declared on the class, next to them
         relations: ClassVar[tuple[Relation, ...]] = (
             Relation("v_max > v_min", ("v_min", "v_max"), lambda c: c.v_max > c.v_min),
@@ -93,7 +93,7 @@ class OneOf(Constraint):
 
 @dataclass(frozen=True)
 class Each(Constraint):
-    """Every element of a list is accepted by ``inner`` (e.g. each width of ``net_arch`` >= 1)."""
+    """Every element of a list is accepted by ``inner`` (e.g. each width of ``net.widths`` >= 1)."""
 
     inner: Constraint
 

@@ -22,7 +22,7 @@ Details that every agent gets right the same way here:
   anyway), the update runs, ``after_step(rollout_start)`` writes the checkpoint after the update,
   and ``start_segment()`` reseeds the envs: a resumed run replays the uninterrupted one bit for bit.
 * **Collectors.** :meth:`OnPolicyAgent.train_until` runs a pluggable :data:`RolloutLoop`:
-  :func:`local_rollout_loop` (the agent's vector env), or with ``workers=N`` N Ray actors that run
+  :func:`local_rollout_loop` (the agent's vector env), or with ``runtime.workers=N`` N Ray actors that run
   this same :func:`collect_rollout` (:mod:`rlsuite.distributed.rollout`, which sees the agent only
   through its methods and never imports this module); ``agent.collector`` overrides the choice. The
   update reads :meth:`OnPolicyAgent.rollout_batch` either way.

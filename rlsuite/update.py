@@ -12,9 +12,9 @@ nor the logger themselves.
 gradients of the optimizer's parameters only, clips their global norm and steps. How is a runtime
 choice with an off switch each, never the agent's business:
 
-* ``fused_optimizer``: torch.optim's fused Adam / multi-tensor (foreach) RMSprop, one kernel for
+* ``runtime.fused_optimizer``: torch.optim's fused Adam / multi-tensor (foreach) RMSprop, one kernel for
   all tensors instead of a Python loop over them (same per-element arithmetic);
-* ``flat_parameters``: each optimizer holds one contiguous tensor packing its parameters, which
+* ``runtime.flat_parameters``: each optimizer holds one contiguous tensor packing its parameters, which
   stay views of it (:mod:`rlsuite.flat_params`); clipping then takes the norm of one tensor.
 
 tests/test_speed_switches.py, tests/test_optim.py and tests/test_flat_params.py train with each
@@ -94,7 +94,7 @@ class Optimizers:
 
     def held(self, params: Iterable[nn.Parameter], pack: bool = True) -> list[nn.Parameter]:
         """What an optimizer of ``params`` holds: one tensor packing the trainable ones when
-        ``flat_parameters`` (and ``pack``), else the parameters themselves."""
+        ``runtime.flat_parameters`` (and ``pack``), else the parameters themselves."""
         params = list(params)
         if not (self.flat_parameters and pack):
             return params

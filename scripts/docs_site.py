@@ -33,9 +33,11 @@ from typing import Any
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RESULTS = DOCS / "results" / "data"
-MARKER = re.compile(r"<!--\s*(hparams|agent-doc|module-doc|results|agents-index)\s*:?\s*([\w-]*)\s*-->")
+MARKER = re.compile(r"<!--\s*(hparams|config-keys|agent-doc|module-doc|results|agents-index)\s*:?\s*([\w-]*)\s*-->")
 
-# Keys that mean the same in every agent (README "Config keys mean the same in every agent").
+# Keys that mean the same in every agent (README "Config keys mean the same in every agent"): the
+# meaning of an agent's field without a comment of its own. agent.net.* and runtime.* keys take theirs
+# from the comments of NetConfig and RuntimeConfig (rlsuite/config.py).
 COMMON_MEANINGS = {
     "gamma": "discount factor",
     "n_envs": "parallel envs (steps are summed over them, like total_steps)",
@@ -47,12 +49,10 @@ COMMON_MEANINGS = {
     "target_update_interval": "env steps between target-network updates",
     "gradient_steps": "gradient steps per update",
     "optimizer_eps": "the optimizer's epsilon",
-    "shared": "one trunk for actor and critic",
     "exploration_initial_eps": "epsilon-greedy: initial epsilon",
     "exploration_final_eps": "epsilon-greedy: final epsilon",
     "exploration_fraction": "fraction of the budget over which epsilon decays",
     "log_interval": "updates between loss records",
-    "widths": "hidden layer widths",
     "critic_epochs": "passes of the critic (value baseline) over each batch per update",
     "critic_batch_size": "minibatch size of the critic's gradient steps",
     "seed": "random seed",
@@ -66,24 +66,14 @@ COMMON_MEANINGS = {
     "ent_coef": "entropy bonus coefficient",
     "vf_coef": "value-loss coefficient",
     "target_kl": "stop an update's epochs once the approximate KL exceeds 1.5x this",
-    "ortho_init": "orthogonal initialisation of the layers",
-    "log_std_init": "initial log standard deviation of Gaussian policies",
     "normalize_obs": "running mean/std normalisation of observations",
     "normalize_reward": "running normalisation of rewards by the return's std",
     "clip_obs": "clip normalised observations to +-this",
     "clip_reward": "clip normalised rewards to +-this",
     "critic_lr": "learning rate of the critic",
     "tau": "Polyak averaging coefficient of the target networks",
-    "critic_widths": "hidden layer widths of the value network (default: widths)",
-    "activation": "hidden-layer activation",
     "optimizer": "optimizer",
     "batch_episodes": "whole episodes per update",
-    "recurrent": "recurrent policy core (lstm or gru) instead of a feed-forward trunk",
-    "recurrent_kind": "recurrent layout: memory (cores over observations) or controller (NAS actor)",
-    "recurrent_hidden": "hidden size of the recurrent core",
-    "embed_dim": "token embedding size of the recurrent policy",
-    "precision": "matmul precision of the update (bfloat16 runs it under autocast)",
-    "workers": "Ray rollout workers (0: collect in the learner process)",
 }
 
 
@@ -170,6 +160,33 @@ def hparam_rows(name: str) -> list[tuple[str, str, str, str]]:
             rows.append((f"runtime.{g.name}", repr(getattr(runtime, g.name)), rule.describe() if rule else "",
                          field_meaning(RuntimeConfig, g.name) + " (a top-level key: runtime.<key>)"))
     return rows
+
+
+def section_rows(section: str) -> list[tuple[str, str, str, str, str]]:
+    """(key, default, domain, meaning, agents that read it) for every key of ``agent.net.*``
+    (``section`` "net") or of the top-level ``runtime.*`` ("runtime")."""
+    from rlsuite.config import NetConfig, RuntimeConfig
+    from rlsuite.constraints import constraint_of
+
+    config_cls: type = {"net": NetConfig, "runtime": RuntimeConfig}[section]
+    defaults = config_cls()
+    rows = []
+    for f in dataclasses.fields(config_cls):
+        readers = [name for name in agent_names()
+                   if f.name in (getattr(agent_class(name).Config, "net_keys", ()) if section == "net"
+                                 else getattr(agent_class(name), "runtime_keys", ()))]
+        rule = constraint_of(f)
+        prefix = "agent.net" if section == "net" else "runtime"
+        rows.append((f"{prefix}.{f.name}", repr(getattr(defaults, f.name)), rule.describe() if rule else "",
+                     field_meaning(config_cls, f.name), ", ".join(readers) or "none"))
+    return rows
+
+
+def config_keys_table(section: str) -> str:
+    lines = ["| key | default | domain | meaning | read by |", "|---|---|---|---|---|"]
+    for key, default, domain, meaning, readers in section_rows(section):
+        lines.append(f"| `{key}` | `{_cell(default)}` | {_cell(domain)} | {_cell(meaning)} | {_cell(readers)} |")
+    return "\n".join(lines) + "\n"
 
 
 def hparam_table(name: str) -> str:
@@ -288,6 +305,8 @@ def render(markdown: str, page_path: str) -> str:
         kind, arg = match.group(1), match.group(2)
         if kind == "hparams":
             return hparam_table(arg)
+        if kind == "config-keys":
+            return config_keys_table(arg)
         if kind == "agent-doc":
             return agent_doc(arg)
         if kind == "module-doc":

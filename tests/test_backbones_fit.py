@@ -161,7 +161,7 @@ def test_pretrained_vae_encoder_in_dqn_and_ppo(tmp_path):
     np.savez(tmp_path / "frames.npz", x=frames, y=np.zeros(200, np.int64))
     vae = fit(["model=vae", f"data={tmp_path / 'frames.npz'}", "epochs=1", "latent_dim=6", "width=4",
                "iw_samples=2", "logger=[jsonl]", _runs(tmp_path)])
-    agent = rlsuite.make_agent("dqn", env="MinAtar/Breakout-v1", encoder=str(vae.dir), net_arch=[32],
+    agent = rlsuite.make_agent("dqn", env="MinAtar/Breakout-v1", net={"encoder": str(vae.dir), "widths": [32]},
                                learning_starts=50, buffer_size=500, device="cpu")
     body = agent.q_net.body
     frozen = {k: v.clone() for k, v in body.state_dict().items()}
@@ -170,19 +170,20 @@ def test_pretrained_vae_encoder_in_dqn_and_ppo(tmp_path):
     agent.learn(120)
     assert all(torch.equal(frozen[k], v) for k, v in body.state_dict().items())  # frozen: untouched
     assert any(p.requires_grad for p in agent.q_net.head.parameters())
-    tuned = rlsuite.make_agent("dqn", env="MinAtar/Breakout-v1", encoder=str(vae.dir), freeze_encoder=False,
-                               net_arch=[32], learning_starts=50, buffer_size=500, device="cpu")
+    tuned = rlsuite.make_agent("dqn", env="MinAtar/Breakout-v1",
+                               net={"encoder": str(vae.dir), "freeze_encoder": False, "widths": [32]},
+                               learning_starts=50, buffer_size=500, device="cpu")
     before = {k: v.clone() for k, v in tuned.q_net.body.state_dict().items()}
     tuned.learn(120)
     assert any(not torch.equal(before[k], v) for k, v in tuned.q_net.body.state_dict().items())
-    ppo = rlsuite.make_agent("ppo", env="MinAtar/Breakout-v1", encoder=str(vae.dir), n_steps=32, n_envs=2,
+    ppo = rlsuite.make_agent("ppo", env="MinAtar/Breakout-v1", net={"encoder": str(vae.dir)}, n_steps=32, n_envs=2,
                              batch_size=32, device="cpu")
     trunk = ppo.policy.actor_trunk.encoder  # ortho init must not overwrite the pretrained convolutions
     assert all(torch.equal(trunk.state_dict()[f"body.0.{k}"], v) for k, v in vae_weights.items())
     ppo.learn(128)
     assert all(torch.equal(trunk.state_dict()[f"body.0.{k}"], v) for k, v in vae_weights.items())
     with pytest.raises(IncompatibleEnvError, match=r"trained on inputs shaped \(4, 10, 10\).*shaped \(10, 10, 10\)"):
-        rlsuite.make_agent("dqn", env="MinAtar/Seaquest-v1", encoder=str(vae.dir), device="cpu")
+        rlsuite.make_agent("dqn", env="MinAtar/Seaquest-v1", net={"encoder": str(vae.dir)}, device="cpu")
 
 
 def test_fit_api_takes_a_config_plus_keywords(tmp_path):

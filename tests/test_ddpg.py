@@ -30,7 +30,7 @@ from tests.learning import assert_quorum, seed_sets
 
 torch.set_num_threads(1)
 
-TINY = dict(net_arch=[16, 16], batch_size=8, learning_starts=10, buffer_size=1000)
+TINY = dict(net={"widths": [16, 16]}, batch_size=8, learning_starts=10, buffer_size=1000)
 
 
 # --------------------------------------------------------------------------- pure mathematics
@@ -198,7 +198,7 @@ def test_save_load_acts_identically(tmp_path):
 
 def test_resume_is_bit_identical(tmp_path):
     common = ["agent=td3", "env=Pendulum-v1", "device=cpu", "seed=3", "checkpoint_every=150", "logger=[]",
-              "eval_episodes=1", "submit=false", "agent.net_arch=[16,16]", "agent.batch_size=16",
+              "eval_episodes=1", "submit=false", "agent.net.widths=[16,16]", "agent.batch_size=16",
               "agent.learning_starts=100", "agent.action_noise=ornstein_uhlenbeck"]
     full = rlsuite.train([*common, "total_steps=300", f"run_dir={tmp_path / 'full'}"])
     half = rlsuite.train([*common, "total_steps=150", f"run_dir={tmp_path / 'half'}"])
@@ -210,7 +210,7 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_bfloat16_precision_updates():
-    agent = _filled_agent(TD3, precision="bfloat16")
+    agent = _filled_agent(TD3, runtime={"precision": "bfloat16"})
     before = copy.deepcopy(agent.critic.state_dict())
     agent.update(to_torch(agent.buffer.sample(8)))
     assert agent.critic.qs[0].net[0].weight.dtype == torch.float32  # fp32 master weights
@@ -229,7 +229,7 @@ def test_cuda_update_runs_on_device():
 
 # Small nets and an early start keep these at a few seconds of updates each; the zoo budget
 # (20k steps, [400, 300], start 10k) is in benchmarks/offpolicy.py.
-FAST = dict(net_arch=[64, 64], gamma=0.98, learning_starts=1000, batch_size=128, buffer_size=20_000)
+FAST = dict(net={"widths": [64, 64]}, gamma=0.98, learning_starts=1000, batch_size=128, buffer_size=20_000)
 
 
 def pendulum_return(name: str, steps: int, seed: int) -> float:

@@ -443,7 +443,7 @@ def test_two_simulated_nodes_run_the_executor_and_rollout_workers_through_an_add
         distributed.init({"address": cluster.address})
         with make_executor("ray", workers=2) as executor:
             nodes = sorted(set(dict(executor.map_unordered(node_of, [0, 1])).values()))
-        agent = make_agent("a2c", "CartPole-v1", seed=0, tuned=False, workers=2, n_envs=2, n_steps=8)
+        agent = make_agent("a2c", "CartPole-v1", seed=0, tuned=False, runtime={"workers": 2}, n_envs=2, n_steps=8)
         agent.learn(32)
         pids = [p.pid for p in psutil.Process().children(recursive=True)]
         distributed.shutdown()

@@ -18,7 +18,7 @@ from rlsuite.onpolicy import RunningMeanStd, collect_rollout
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_local")]
 
-SMALL = {"n_steps": 16, "n_envs": 4, "net_arch": [16]}
+SMALL = {"n_steps": 16, "n_envs": 4, "net": {"widths": [16]}}
 
 
 def local_batches(name: str, iterations: int, **hparams) -> list[np.ndarray]:
@@ -54,11 +54,11 @@ class BatchSpy:
 
 @pytest.mark.parametrize("name", ["a2c", pytest.param("ppo", marks=pytest.mark.slow)])
 def test_one_rollout_worker_collects_the_local_vector_envs_batches(name):
-    """workers=1 at a fixed seed: every batch (observations, actions, advantages) and the final weights
+    """runtime.workers=1 at a fixed seed: every batch (observations, actions, advantages) and the final weights
     equal the local path's, bit for bit (A2C: no shuffling; PPO: one minibatch of everything)."""
     extra = {"batch_size": 64, "n_epochs": 2} if name == "ppo" else {}
     expected = local_batches(name, 3, **extra)
-    agent = make_agent(name, "CartPole-v1", seed=3, tuned=False, workers=1, **SMALL, **extra)
+    agent = make_agent(name, "CartPole-v1", seed=3, tuned=False, runtime={"workers": 1}, **SMALL, **extra)
     spy = BatchSpy()
     agent.hooks = spy
     agent.learn(3 * 16 * 4)
@@ -74,7 +74,7 @@ def test_two_workers_split_the_envs_tag_batches_with_versions_and_a_killed_worke
     Worker 1, SIGKILLed after the second update, is replaced and training finishes its budget."""
     import ray
 
-    agent = make_agent("a2c", "CartPole-v1", seed=3, tuned=False, workers=2, **SMALL)
+    agent = make_agent("a2c", "CartPole-v1", seed=3, tuned=False, runtime={"workers": 2}, **SMALL)
     versions, first = [], {}
 
     def on_iteration(a):
@@ -100,8 +100,8 @@ def test_two_workers_split_the_envs_tag_batches_with_versions_and_a_killed_worke
 
 @pytest.mark.slow
 def test_reinforce_batches_of_different_lengths_are_gathered():
-    agent = make_agent("reinforce", "CartPole-v1", seed=0, tuned=False, workers=2, n_envs=2, n_steps=200,
-                       batch_episodes=1, net_arch=[16])
+    agent = make_agent("reinforce", "CartPole-v1", seed=0, tuned=False, runtime={"workers": 2}, n_envs=2, n_steps=200,
+                       batch_episodes=1, net={"widths": [16]})
     agent.learn(200)
     assert agent.steps >= 200 and agent.updates >= 1 and agent.episodes >= 2
 
@@ -132,4 +132,4 @@ def test_workers_beyond_n_envs_are_refused_in_one_line():
     from rlsuite.errors import ConfigError
 
     with pytest.raises(ConfigError, match="exceeds agent.n_envs"):
-        make_agent("ppo", "CartPole-v1", tuned=False, workers=3, n_envs=2)
+        make_agent("ppo", "CartPole-v1", tuned=False, runtime={"workers": 3}, n_envs=2)

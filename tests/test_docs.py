@@ -15,7 +15,7 @@ import pytest
 
 from rlsuite import registry
 from rlsuite.cli import main
-from rlsuite.config import compose
+from rlsuite.config import NetConfig, RuntimeConfig, compose
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -70,6 +70,17 @@ def test_hparam_meaning_comes_from_the_source_comment() -> None:
     assert "runtime.fused_optimizer" in rows and "runtime.numba_acting" not in rows  # the switches DQN reads
     defaults = {name: default for name, default, _, _ in docs_site.hparam_rows("rainbow")}
     assert defaults["double"] == "True"  # rainbow's preset applied over DQN's defaults
+
+
+def test_concepts_page_lists_every_network_and_runtime_key_with_its_meaning() -> None:
+    rendered = docs_site.render((DOCS / "concepts.md").read_text(), "concepts.md")
+    for section, config_cls in (("agent.net", NetConfig), ("runtime", RuntimeConfig)):
+        for field in dataclasses.fields(config_cls):
+            assert f"| `{section}.{field.name}` |" in rendered, f"concepts.md does not list {section}.{field.name}"
+    for key, _, _, meaning, readers in docs_site.section_rows("net") + docs_site.section_rows("runtime"):
+        assert meaning, f"{key} has no meaning: give its field in rlsuite/config.py a comment"
+        assert readers != "none", f"no agent reads {key}"
+    assert "dqn" in dict((row[0], row[4]) for row in docs_site.section_rows("runtime"))["runtime.compiled_update"]
 
 
 def shown_commands() -> list[tuple[str, str]]:

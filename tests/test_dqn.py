@@ -27,7 +27,7 @@ from rlsuite.losses import elementwise_td_loss
 from rlsuite.nets import NoisyLinear
 from tests.learning import assert_quorum, seed_sets
 
-TINY = dict(net_arch=[16], batch_size=16, learning_starts=50, buffer_size=2000, train_freq=8,
+TINY = dict(net={"widths": [16]}, batch_size=16, learning_starts=50, buffer_size=2000, train_freq=8,
             target_update_interval=50, n_atoms=11, lr=1e-3)
 
 
@@ -130,7 +130,7 @@ def test_dueling_network_mean_over_actions_is_the_value():
 
 
 def test_noisy_network_is_plain_linear_without_noise_and_acts_on_mean_weights():
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", noisy=True, net_arch=[8])
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", noisy=True, net={"widths": [8]})
     layers = [m for m in agent.q_net.modules() if isinstance(m, NoisyLinear)]
     assert len(layers) == 2  # both fully connected layers of the head
     x = torch.randn(6, 4)
@@ -148,7 +148,7 @@ def test_noisy_network_is_plain_linear_without_noise_and_acts_on_mean_weights():
 
 
 def test_plain_dqn_network_is_an_mlp_and_atari_gets_nature_cnn():
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", net_arch=[32, 16])
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", net={"widths": [32, 16]})
     linears = [m for m in agent.q_net.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(4, 32), (32, 16), (16, 2)]
     assert agent.frames_per_step == 1
@@ -225,7 +225,7 @@ def test_save_load_and_bit_identical_resume(tmp_path, monkeypatch):
     from rlsuite.run import TrainHooks
 
     common = ["agent=rainbow", "env=CartPole-v1", "device=cpu", "logger=[]", "eval_episodes=1", "submit=false",
-              "agent.learning_starts=50", "agent.net_arch=[16]", "agent.n_atoms=11", "agent.batch_size=16",
+              "agent.learning_starts=50", "agent.net.widths=[16]", "agent.n_atoms=11", "agent.batch_size=16",
               "agent.buffer_size=2000", "agent.train_freq=4", "agent.gradient_steps=1", "total_steps=400",
               "checkpoint_every=200"]
     full = rlsuite.train([*common, f"run_dir={tmp_path / 'a'}"])
@@ -257,7 +257,7 @@ def test_save_load_and_bit_identical_resume(tmp_path, monkeypatch):
 # docs/tests.md). DQN on CartPole forgets: at a fixed budget some seeds sit between 200 and 475, so
 # the threshold is "learned to balance", 200 (ten times a random policy's 22), not "solved" (475).
 DQN_CARTPOLE = dict(lr=1e-3, tau=0.01, batch_size=64, learning_starts=1000, train_freq=64, gradient_steps=32,
-                    exploration_fraction=0.16, exploration_final_eps=0.04, net_arch=[128, 128], double=True)
+                    exploration_fraction=0.16, exploration_final_eps=0.04, net={"widths": [128, 128]}, double=True)
 
 
 def dqn_cartpole_return(seed: int) -> float:

@@ -24,7 +24,7 @@ SCHEDULE = dict(learning_starts=40, train_freq=16, gradient_steps=3, target_upda
 
 def rlsuite_events(total: int, **hp) -> list[tuple]:
     """('target', step) and ('train', step, n_updates) in the order rlsuite's DQN does them."""
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", net_arch=[8], **hp)
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", net={"widths": [8]}, **hp)
     events: list[tuple] = []
     update, update_target = agent.update, agent.update_target
     agent.update = lambda n: (events.append(("train", agent.steps, n)), update(n))[1]
@@ -78,7 +78,8 @@ def test_epsilon_schedule_matches_sb3_and_warmup_actions_are_uniform(monkeypatch
     from stable_baselines3.common.utils import LinearSchedule
 
     total = 400
-    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", net_arch=[8], **SCHEDULE)
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", net={"widths": [8]},
+                               **SCHEDULE)
     sb3_eps = LinearSchedule(1.0, SCHEDULE["exploration_final_eps"], SCHEDULE["exploration_fraction"])
     seen: list[tuple[int, float]] = []
     greedy_calls: list[int] = []
@@ -102,7 +103,7 @@ def test_updates_move_the_weights_exactly_like_sb3():
     from rlsuite.buffers.replay import ReplayBatch
 
     torch.manual_seed(0)
-    hp = dict(lr=1e-2, gamma=0.9, batch_size=32, net_arch=[16, 16], learning_starts=0)
+    hp = dict(lr=1e-2, gamma=0.9, batch_size=32, net={"widths": [16, 16]}, learning_starts=0)
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu", **hp)
     model = sb3.DQN("MlpPolicy", "CartPole-v1", learning_rate=hp["lr"], gamma=hp["gamma"], seed=0, device="cpu",
                     policy_kwargs=dict(net_arch=[16, 16]))

@@ -38,7 +38,7 @@ CASES = [
     ("dqn", "CartPole-v1", {"learning_starts": 100, "dueling": True, "distributional": True, "noisy": True}),
     ("ppo", "CartPole-v1", {"n_steps": 64, "batch_size": 32}),
     ("ppo", "Pendulum-v1", {"n_steps": 64, "batch_size": 32, "normalize_obs": True}),
-    ("td3", "Pendulum-v1", {"learning_starts": 100, "batch_size": 32, "net_arch": [32, 32]}),
+    ("td3", "Pendulum-v1", {"learning_starts": 100, "batch_size": 32, "net": {"widths": [32, 32]}}),
 ]
 
 

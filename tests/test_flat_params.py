@@ -1,4 +1,4 @@
-"""rlsuite.flat_params: parameters packed into one tensor as views, and the ``flat_parameters``
+"""rlsuite.flat_params: parameters packed into one tensor as views, and the ``runtime.flat_parameters``
 speed switch of the on-policy agents (same training with it off)."""
 
 from __future__ import annotations
@@ -88,14 +88,14 @@ def test_packed_clipping_equals_clip_grad_norm():
 @pytest.mark.parametrize("name, kwargs", [
     ("ppo", dict(batch_size=16, n_epochs=3)),
     ("a2c", dict()),  # RMSprop
-    ("trpo", dict(n_critic_updates=3)),  # the critic's Adam; the actor moves by vector_to_parameters
+    ("trpo", dict(critic_epochs=3)),  # the critic's Adam; the actor moves by vector_to_parameters
     ("reinforce", dict()),  # two packed optimizers, actor and baseline
 ])
 def test_flat_parameters_switch_changes_the_layout_not_the_training(name, kwargs):
     params = {}
     for flat in (True, False):
         agent = rlsuite.make_agent(name, env="CartPole-v1", seed=3, n_envs=2, n_steps=16, device="cpu",
-                                   flat_parameters=flat, **kwargs)
+                                   runtime={"flat_parameters": flat}, **kwargs)
         assert bool(agent.optimizers.packings) is flat  # the switch takes effect
         agent.learn(128)
         assert agent.updates >= 4

@@ -147,7 +147,7 @@ def test_no_import_cycle_anywhere_even_inside_functions():
 
 def test_the_on_policy_loop_runs_the_collector_it_is_given():
     """The loop does not know its back-ends: ``agent.collector`` replaces the local vector env (the
-    runner's choice), and ``workers=0`` picks the local loop without importing Ray's module."""
+    runner's choice), and ``runtime.workers=0`` picks the local loop without importing Ray's module."""
     import rlsuite
     from rlsuite.onpolicy import OnPolicyAgent, local_rollout_loop
 

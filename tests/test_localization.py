@@ -350,7 +350,7 @@ def test_guided_exploration_takes_a_boolean(task):
 def test_dropout_q_network_acts_deterministically():
     from rlsuite.agents.dqn import DQN
 
-    agent = DQN("CartPole-v1", seed=0, net_arch=[32, 32], dropout=0.5)
+    agent = DQN("CartPole-v1", seed=0, net={"widths": [32, 32], "dropout": 0.5})
     assert sum(isinstance(m, torch.nn.Dropout) for m in agent.q_net.modules()) == 2
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     assert (agent.act(obs) == agent.act(obs)).all()
@@ -368,7 +368,7 @@ def test_eval_record_writes_a_gif_of_the_box(task, tmp_path):
     assert (frame == [40, 255, 40]).all(axis=-1).any()  # the box is drawn
     # the env as `rlsuite eval ... record=true` rebuilds it: plugin, id and kwargs
     spec = {"plugin": "localization", "id": "localization/shapes", "kwargs": {**TINY, "protocol_steps": 12}}
-    agent = rlsuite.make_agent("dqn", env=spec, seed=0, tuned=False, net_arch=[16])
+    agent = rlsuite.make_agent("dqn", env=spec, seed=0, tuned=False, net={"widths": [16]})
     res = rlsuite.evaluate(agent, episodes=1, record=tmp_path / "box.gif")
     assert res.video is not None and Path(res.video).stat().st_size > 1000
 
@@ -381,7 +381,7 @@ def train_and_score(task, seed: int, steps: int = 8000, searches: int = 60) -> d
 
     import rlsuite
 
-    hparams = dict(net_arch=[256, 256], dropout=0.2, gamma=0.9, lr=1e-4, batch_size=100, buffer_size=5000,
+    hparams = dict(net={"widths": [256, 256], "dropout": 0.2}, gamma=0.9, lr=1e-4, batch_size=100, buffer_size=5000,
                    learning_starts=500, train_freq=4, target_update_interval=1000, exploration_fraction=0.3333,
                    exploration_final_eps=0.1)  # the env's guided exploration is on by default
     agent = rlsuite.make_agent("dqn", env=lambda: make_env(task), seed=seed, tuned=False, **hparams)

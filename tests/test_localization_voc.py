@@ -91,7 +91,7 @@ def cli(*args: str, cache: Path, cwd: Path) -> subprocess.CompletedProcess:
                           env=env, cwd=cwd, timeout=600)
 
 
-TINY_DQN = ["agent.learning_starts=40", "agent.net_arch=[32]", "agent.batch_size=16", "agent.train_freq=4",
+TINY_DQN = ["agent.learning_starts=40", "agent.net.widths=[32]", "agent.batch_size=16", "agent.train_freq=4",
             "env.kwargs.cnn_epochs=1", "env.kwargs.protocol_steps=30", "eval_episodes=1", "logger=[jsonl]"]
 
 

@@ -17,14 +17,14 @@ from rlsuite.cli import main
 from rlsuite.errors import ConfigError
 from rlsuite.eval.leaderboard import Leaderboard
 
-MAML_TINY = ["agent.meta_batch_size=2", "agent.trajectories_per_task=3", "agent.hidden_sizes=[8]"]
-RL2_TINY = ["agent.hidden_size=8", "agent.episodes_per_trial=2", "agent.trials_per_iteration=4",
+MAML_TINY = ["agent.meta_batch_size=2", "agent.trajectories_per_task=3", "agent.net.widths=[8]"]
+RL2_TINY = ["agent.net.recurrent_hidden=8", "agent.episodes_per_trial=2", "agent.trials_per_iteration=4",
             "agent.n_minibatches=2", "agent.n_epochs=1"]
 
 
 def test_maml_evaluate_reports_returns_after_each_step_on_held_out_tasks():
     agent = MAML("navigation2d/h10", seed=0, device="cpu", meta_batch_size=2, trajectories_per_task=3,
-                 hidden_sizes=[8])
+                 net={"widths": [8]})
     result = rlsuite.evaluate(agent, episodes=4, seed=5, adapt_steps=2)
     meta = result.extra["meta"]
     assert result.protocol == "meta-adaptation/k2" and result.episodes == 4 and not result.deterministic
@@ -39,8 +39,8 @@ def test_maml_evaluate_reports_returns_after_each_step_on_held_out_tasks():
 
 
 def test_rl2_evaluate_reports_trial_totals_and_episode_returns():
-    agent = RL2("bandits/k3-n6", seed=0, device="cpu", hidden_size=8, episodes_per_trial=2, trials_per_iteration=4,
-                n_minibatches=2)
+    agent = RL2("bandits/k3-n6", seed=0, device="cpu", net={"recurrent_hidden": 8}, episodes_per_trial=2,
+                trials_per_iteration=4, n_minibatches=2)
     result = rlsuite.evaluate(agent, episodes=10, seed=3, protocol="meta-trial")
     meta = result.extra["meta"]
     assert result.protocol == "meta-trial/e2" and result.returns.shape == (10,)
@@ -53,7 +53,7 @@ def test_rl2_evaluate_reports_trial_totals_and_episode_returns():
 
 def test_protocol_mismatches_are_one_clear_error():
     maml = MAML("navigation2d/h10", seed=0, device="cpu", meta_batch_size=2, trajectories_per_task=3,
-                hidden_sizes=[8])
+                net={"widths": [8]})
     with pytest.raises(ConfigError, match="meta-test protocol 'meta-adaptation'"):
         rlsuite.evaluate(maml, episodes=2, protocol="meta-trial")
     with pytest.raises(ConfigError, match="env= and video"):

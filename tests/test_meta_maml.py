@@ -13,7 +13,7 @@ import rlsuite
 from rlsuite.errors import ConfigError
 from rlsuite.meta.sampling import Episodes
 
-TINY = dict(hidden_sizes=[3], meta_batch_size=2, trajectories_per_task=3, activation="tanh")
+TINY = dict(net={"widths": [3], "activation": "tanh"}, meta_batch_size=2, trajectories_per_task=3)
 
 
 def test_discounted_returns_by_hand():
@@ -158,7 +158,7 @@ def test_bad_config_is_one_clear_error():
 
 def test_cli_train_and_evaluate(tmp_path):
     run = rlsuite.train(["agent=maml", "env=navigation2d/h10", "total_steps=240", "agent.meta_batch_size=2",
-                         "agent.trajectories_per_task=3", "agent.hidden_sizes=[8]", "eval_episodes=2",
+                         "agent.trajectories_per_task=3", "agent.net.widths=[8]", "eval_episodes=2",
                          f"runs_root={tmp_path}", "submit=false", "logger=[jsonl]"])
     assert run.agent.steps == 240 and (run.dir / "model.safetensors").is_file()
     assert run.eval is not None and run.eval.episodes == 2

@@ -185,7 +185,7 @@ def test_maml_learns_to_adapt_on_metaworld_reach():
     from tests.learning import DEFAULT_SEEDS, assert_quorum
 
     def score(seed: int) -> float:
-        agent = MAML("metaworld_ml1/h100", seed=seed, device="cpu", hidden_sizes=[128, 128], activation="tanh",
+        agent = MAML("metaworld_ml1/h100", seed=seed, device="cpu", net={"widths": [128, 128], "activation": "tanh"},
                      meta_batch_size=6, trajectories_per_task=6, test_step_sizes=[0.1])
         for _ in range(10):
             agent.meta_iteration()

@@ -12,7 +12,7 @@ from rlsuite.errors import ConfigError
 from rlsuite.nets.recurrent import RecurrentCore
 from tests.learning import assert_quorum
 
-SMALL = dict(hidden_size=8, episodes_per_trial=3, trials_per_iteration=4, n_minibatches=2, n_epochs=2)
+SMALL = dict(net={"recurrent_hidden": 8}, episodes_per_trial=3, trials_per_iteration=4, n_minibatches=2, n_epochs=2)
 
 
 def test_hidden_state_resets_only_between_trials():

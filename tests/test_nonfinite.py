@@ -65,12 +65,12 @@ class Factory:
 
 
 SMALL = {
-    "dqn": dict(learning_starts=40, train_freq=4, batch_size=16, buffer_size=2000, net_arch=[16]),
-    "ppo": dict(n_steps=64, batch_size=64, n_epochs=2, net_arch=[16]),
-    "a2c": dict(n_steps=16, net_arch=[16]),
-    "reinforce": dict(batch_episodes=1, net_arch=[16]),
-    "trpo": dict(n_steps=64, batch_size=64, net_arch=[16]),
-    "ddpg": dict(learning_starts=50, batch_size=16, buffer_size=2000, net_arch=[16]),
+    "dqn": dict(learning_starts=40, train_freq=4, batch_size=16, buffer_size=2000, net={"widths": [16]}),
+    "ppo": dict(n_steps=64, batch_size=64, n_epochs=2, net={"widths": [16]}),
+    "a2c": dict(n_steps=16, net={"widths": [16]}),
+    "reinforce": dict(batch_episodes=1, net={"widths": [16]}),
+    "trpo": dict(n_steps=64, critic_batch_size=64, net={"widths": [16]}),
+    "ddpg": dict(learning_starts=50, batch_size=16, buffer_size=2000, net={"widths": [16]}),
     "a3c": dict(n_workers=2, n_envs=1, t_max=5),
 }
 
@@ -174,7 +174,7 @@ def test_guard_off_trains_through_nan_rewards():
 def test_cli_reports_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "run"
     args = ["train", "agent=dqn", "env=rlsuite_test/NonFiniteCartPole-v0", "env.kwargs.at=700", "total_steps=1500",
-            "checkpoint_every=500", "agent.learning_starts=100", "agent.net_arch=[16]", "logger=[jsonl]",
+            "checkpoint_every=500", "agent.learning_starts=100", "agent.net.widths=[16]", "logger=[jsonl]",
             "submit=false", f"run_dir={run_dir}", "device=cpu"]
     assert main(args) == 1
     err = capsys.readouterr().err.strip()

@@ -19,8 +19,8 @@ torch.set_num_threads(1)
 # rl-baselines3-zoo hyperparams (ppo.yml / trpo.yml CartPole-v1); also in configs/env/CartPole-v1.yaml.
 PPO_CARTPOLE = dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
                     lr=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True)
-TRPO_CARTPOLE = dict(n_envs=2, n_steps=512, batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
-                     critic_lr=1e-3, n_critic_updates=20)
+TRPO_CARTPOLE = dict(n_envs=2, n_steps=512, critic_batch_size=512, cg_damping=1e-3, gae_lambda=0.98, gamma=0.99,
+                     critic_lr=1e-3, critic_epochs=20)
 
 
 def _greedy_mean(agent, episodes=10):
@@ -104,8 +104,8 @@ def test_crash_then_resume_is_bit_identical(tmp_path, monkeypatch, agent_name):
               "checkpoint_every=1000", "total_steps=3000", "agent.n_envs=2", f"agent={agent_name.split('_')[0]}"]
     common += {"ppo": ["agent.n_steps=128", "agent.batch_size=64", "agent.n_epochs=2"],
                "ppo_lstm": ["agent.n_steps=64", "agent.batch_size=64", "agent.n_epochs=2",
-                            "agent.recurrent_hidden=16", "agent.net_arch=[16]"],
-               "a2c": ["agent.n_steps=5"], "trpo": ["agent.n_steps=128", "agent.batch_size=64"],
+                            "agent.net.recurrent_hidden=16", "agent.net.widths=[16]"],
+               "a2c": ["agent.n_steps=5"], "trpo": ["agent.n_steps=128", "agent.critic_batch_size=64"],
                "reinforce": ["agent.batch_episodes=2"]}[agent_name]
     straight = rlsuite.train([*common, f"run_dir={tmp_path / 's'}"])
 

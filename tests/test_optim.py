@@ -1,5 +1,5 @@
 """The on-policy optimizer step (Agent.step) and its speed switch: torch.optim's
-fused Adam / foreach RMSprop (``fused_optimizer=true``) against torch's defaults."""
+fused Adam / foreach RMSprop (``runtime.fused_optimizer=true``) against torch's defaults."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def test_step_clips_the_global_norm_then_steps():
 def test_fused_optimizer_switch_changes_the_kernels_not_the_training(name, kwargs, option):
     params = {}
     for fused in (True, False):
-        agent = rlsuite.make_agent(name, env="CartPole-v1", seed=3, fused_optimizer=fused, **SMALL, **kwargs)
+        agent = rlsuite.make_agent(name, env="CartPole-v1", seed=3, runtime={"fused_optimizer": fused}, **SMALL,
+                                   **kwargs)
         assert bool(agent.optimizer.param_groups[0][option]) is fused
         agent.learn(128)
         assert agent.updates >= 4

@@ -120,7 +120,7 @@ def test_cli_refuses_a_bad_target_entropy_in_one_line_and_writes_nothing(tmp_pat
 
 def _short(env: str, **kw):
     return rlsuite.make_agent("sac", env=env, seed=3, device="cpu", tuned=False, buffer_size=2000,
-                              learning_starts=50, batch_size=16, net_arch=[16], **kw)
+                              learning_starts=50, batch_size=16, net={"widths": [16]}, **kw)
 
 
 @pytest.mark.parametrize("env", ["Pendulum-v1", "CartPole-v1"])
@@ -161,7 +161,7 @@ def test_discrete_sac_balances_cartpole(seeds):
 
 
 # Small test budgets (tuned=False: the recipe spelt out here, not the env config's full budget).
-PENDULUM = dict(tuned=False, lr=1e-3, gamma=0.98, net_arch=[64, 64], batch_size=128, learning_starts=500)
+PENDULUM = dict(tuned=False, lr=1e-3, gamma=0.98, net={"widths": [64, 64]}, batch_size=128, learning_starts=500)
 # Christodoulou's 0.98 · log 2 sits next to the uniform policy's entropy, so α keeps growing on CartPole.
-CARTPOLE = dict(tuned=False, lr=1e-3, net_arch=[64, 64], batch_size=128, learning_starts=500, train_freq=4,
+CARTPOLE = dict(tuned=False, lr=1e-3, net={"widths": [64, 64]}, batch_size=128, learning_starts=500, train_freq=4,
                 target_entropy_scale=0.5)

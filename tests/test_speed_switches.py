@@ -19,18 +19,21 @@ def _weights(agent, module: str) -> torch.Tensor:
 
 @pytest.mark.parametrize(("name", "env", "module", "optimizer", "steps", "hparams"), [
     ("ppo", "CartPole-v1", "policy", "optimizer",
-     512, dict(n_envs=4, n_steps=64, batch_size=64, n_epochs=2, numba_acting=False)),
+     512, dict(n_envs=4, n_steps=64, batch_size=64, n_epochs=2, runtime={"numba_acting": False})),
     ("a2c", "CartPole-v1", "policy", "optimizer",
-     200, dict(n_envs=4, n_steps=5, optimizer="rmsprop", numba_acting=False)),
+     200, dict(n_envs=4, n_steps=5, optimizer="rmsprop", runtime={"numba_acting": False})),
     ("dqn", "CartPole-v1", "q_net", "optimizer",
-     300, dict(learning_starts=100, train_freq=4, batch_size=32, net_arch=[32, 32])),
+     300, dict(learning_starts=100, train_freq=4, batch_size=32, net={"widths": [32, 32]})),
     ("ddpg", "Pendulum-v1", "actor", "actor_optimizer",
-     300, dict(learning_starts=100, batch_size=32, net_arch=[32, 32])),
+     300, dict(learning_starts=100, batch_size=32, net={"widths": [32, 32]})),
 ])
 def test_fused_optimizer_switch_gives_the_same_weights(name, env, module, optimizer, steps, hparams):
+    hparams = dict(hparams)
+    runtime = hparams.pop("runtime", {})
     trained = []
     for fused in (True, False):
-        agent = rlsuite.make_agent(name, env=env, tuned=False, seed=3, device="cpu", fused_optimizer=fused, **hparams)
+        agent = rlsuite.make_agent(name, env=env, tuned=False, seed=3, device="cpu",
+                                   runtime={**runtime, "fused_optimizer": fused}, **hparams)
         multi_tensor = getattr(agent, optimizer).defaults
         assert bool(multi_tensor.get("fused") or multi_tensor.get("foreach")) == fused  # the switch takes effect
         before = _weights(agent, module).clone()
@@ -43,14 +46,14 @@ def test_fused_optimizer_switch_gives_the_same_weights(name, env, module, optimi
 
 
 def test_channels_last_switch_gives_the_same_q_values_and_weights():
-    """DQN's ``channels_last`` (NHWC convolutions) against torch's default layout on Pong frames: the
+    """DQN's ``runtime.channels_last`` (NHWC convolutions) against torch's default layout on Pong frames: the
     same network values to rounding, and the same weights after training with the same random actions."""
     pytest.importorskip("ale_py")
     trained = []
     for channels_last in (True, False):
         agent = rlsuite.make_agent("dqn", env="Pong", seed=5, device="cpu", buffer_size=2_000, learning_starts=64,
                                    exploration_initial_eps=1.0, exploration_final_eps=1.0,
-                                   channels_last=channels_last)
+                                   runtime={"channels_last": channels_last})
         conv = agent.q_net.body.conv[0].weight
         assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last  # the switch takes effect
         agent.learn(192)  # 32 updates
@@ -64,13 +67,13 @@ def test_channels_last_switch_gives_the_same_q_values_and_weights():
 
 
 def test_ppo_channels_last_switch_gives_the_same_policy_and_weights():
-    """PPO's ``channels_last`` on Pong frames: the same logits and values to rounding, and the same
+    """PPO's ``runtime.channels_last`` on Pong frames: the same logits and values to rounding, and the same
     weights after a few updates (EnvPool not needed: the ale-py backend)."""
     pytest.importorskip("ale_py")
     trained = []
     for channels_last in (True, False):
         agent = rlsuite.make_agent("ppo", env="Pong", seed=5, device="cpu", tuned=False, n_envs=2, n_steps=32,
-                                   batch_size=32, n_epochs=2, channels_last=channels_last)
+                                   batch_size=32, n_epochs=2, runtime={"channels_last": channels_last})
         conv = agent.policy.actor_trunk.encoder.conv[0].weight
         assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last  # the switch takes effect
         agent.learn(128)  # 2 rollouts, 8 minibatch updates
@@ -86,10 +89,10 @@ def test_ppo_channels_last_switch_gives_the_same_policy_and_weights():
 
 
 def test_bfloat16_precision_runs_the_trunks_in_bf16_and_the_rest_in_float32():
-    """``precision=bfloat16``: the trunks autocast (their outputs within bf16 rounding of float32),
+    """``runtime.precision=bfloat16``: the trunks autocast (their outputs within bf16 rounding of float32),
     heads, log-probs and values in float32, the float32 Numba acting path off; and it trains."""
     agents = {p: rlsuite.make_agent("ppo", env="CartPole-v1", seed=2, device="cpu", n_envs=2, n_steps=32,
-                                    batch_size=32, precision=p) for p in ("float32", "bfloat16")}
+                                    batch_size=32, runtime={"precision": p}) for p in ("float32", "bfloat16")}
     fast, plain = agents["bfloat16"], agents["float32"]
     assert fast.numba_actor is None and plain.numba_actor is not None
     obs = torch.randn(64, 4)

@@ -4,7 +4,7 @@
   (``latent_dim`` numbers) — the representation the VAE was trained to make informative;
 * a CNN run gives its penultimate features (``SpecCNN.features``).
 
-Frozen (``freeze_encoder=true``, the default): parameters get ``requires_grad=False`` and the module
+Frozen (``agent.net.freeze_encoder=true``, the default): parameters get ``requires_grad=False`` and the module
 stays in eval mode (batch-norm statistics do not drift), so only the layers above it learn.
 Fine-tuned: the encoder trains with the rest of the network from the pretrained weights.
 Observations are cast to float; ``uint8`` observations are scaled by 1/255 when the backbone was

@@ -1,7 +1,7 @@
 """Rollout workers for the on-policy agents (PPO, A2C, TRPO, REINFORCE): ``runtime.workers=N``.
 
 The agent's ``n_envs`` are split between ``N`` Ray actors. Each actor holds a copy of the agent built
-from the same config (its share of the envs, ``workers=0``) and collects rollouts with the *same* code
+from the same config (its share of the envs, ``runtime.workers=0``) and collects rollouts with the *same* code
 as the local path, :meth:`rlsuite.onpolicy.OnPolicyAgent.collect_rollout`. One iteration::
 
     driver: weights ← ray.put(policy weights, observation statistics)      (once per iteration)
@@ -11,7 +11,7 @@ as the local path, :meth:`rlsuite.onpolicy.OnPolicyAgent.collect_rollout`. One i
 
 Equivalence: worker ``i`` resets its envs with the seeds the local vector env gives the same env
 columns (``derive_seed(seed, steps) + column``) and samples actions from its own RNG, seeded with the
-agent's seed for worker 0 and ``derive_seed(seed, 1 + i)`` for the others. So ``workers=1`` collects
+agent's seed for worker 0 and ``derive_seed(seed, 1 + i)`` for the others. So ``runtime.workers=1`` collects
 exactly the batches of the local vector env, and each worker's batch equals what a local agent with
 that seed and those env columns collects (``tests/test_distributed_rollout.py``).
 

@@ -34,7 +34,7 @@ __all__ = [
     "layer_init",
 ]
 
-# The ``precision`` setting of the agents that offer it (DDPG, the on-policy agents): the dtype their
+# The ``runtime.precision`` setting of the agents that offer it (DDPG, the on-policy agents): the dtype their
 # networks autocast to (None: plain float32).
 PRECISIONS: dict[str, torch.dtype | None] = {"float32": None, "bfloat16": torch.bfloat16}
 
