@@ -108,20 +108,22 @@ class DQNConfig(AgentConfig):
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
     n_envs: int = field(default=1, metadata=at_least_one)
     # Rainbow ingredients
-    double: bool = False
-    dueling: bool = False
-    prioritized: bool = False
+    double: bool = False  # double DQN: the online net picks a* at s', the target net evaluates it
+    dueling: bool = False  # dueling head: separate V and A streams, Q = V + A − mean_a A
+    prioritized: bool = False  # prioritized replay: sample P(i) ∝ p_i^α, with importance weights
     alpha: float = field(default=0.6, metadata=non_negative)  # PER priority exponent
     # PER importance-weight exponent, annealed linearly to 1 over training
     beta0: float = field(default=0.4, metadata=probability)
     # added to |δ| so no transition gets zero probability
     per_eps: float = field(default=1e-6, metadata=positive)
-    noisy: bool = False
+    noisy: bool = False  # NoisyNet layers in the head explore instead of ε-greedy (ε = 0)
+    # NoisyNet's σ0: the noise scales start at σ0/√fan-in (factorised Gaussian noise)
     sigma0: float = field(default=0.5, metadata=non_negative)
-    distributional: bool = False
-    n_atoms: int = field(default=51, metadata=domain(Range(ge=2)))
-    v_min: float = field(default=-10.0, metadata=finite)
-    v_max: float = field(default=10.0, metadata=finite)
+    distributional: bool = False  # C51: a categorical return distribution per action, cross-entropy loss
+    n_atoms: int = field(default=51, metadata=domain(Range(ge=2)))  # C51's number of return atoms N
+    v_min: float = field(default=-10.0, metadata=finite)  # C51's lowest support atom V_min (return units)
+    v_max: float = field(default=10.0, metadata=finite)  # C51's highest support atom V_max (return units)
+    # n of the n-step return Σ_{k<n} γ^k r_{t+k}, bootstrapped from s_{t+n} with discount γ^n
     n_step: int = field(default=1, metadata=at_least_one)
     # net.widths: hidden sizes for vector observations (the last one is the head's); image observations
     # take the Nature/MinAtar CNN; net.dropout: after every hidden fully connected layer while training
