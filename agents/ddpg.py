@@ -138,12 +138,15 @@ class DDPGConfig(AgentConfig):
     train_freq: int = field(default=1, metadata=at_least_one)  # env steps (summed over envs) between training phases
     # updates per training phase; -1: as many as env steps collected
     gradient_steps: int = field(default=1, metadata=domain(Range(ge=1) | OneOf((-1,))))
+    # exploration noise added to μ(s): Gaussian N(0, noise_std²), Ornstein-Uhlenbeck (σ = noise_std), or none
     action_noise: str = field(default="normal", metadata=one_of("normal", "ornstein_uhlenbeck", "none"))
     # in the normalised action space: a fraction of the half range
     noise_std: float = field(default=0.1, metadata=non_negative)
-    twin_critics: bool = False
-    policy_delay: int = field(default=1, metadata=at_least_one)
+    twin_critics: bool = False  # TD3's clipped double Q: two critics, the target takes min_i Q'_i(s', ã)
+    policy_delay: int = field(default=1, metadata=at_least_one)  # critic updates per actor + target update (TD3's d)
+    # std σ̃ of TD3's target policy smoothing noise ξ, a fraction of the half range (0: no smoothing)
     target_noise: float = field(default=0.0, metadata=non_negative)
+    # TD3's c: the smoothing noise is clipped to [−c, c] (normalised action units)
     target_noise_clip: float = field(default=0.5, metadata=non_negative)
     log_interval: int = field(default=100, metadata=at_least_one)  # updates between loss records (one host sync each)
     net: NetConfig = field(default_factory=lambda: NetConfig(widths=[400, 300], activation="relu"),
