@@ -141,6 +141,7 @@ class MAMLConfig(AgentConfig):
     inner_lr: float = field(default=0.1, metadata=non_negative)  # α of the meta-training inner step
     # 1: MAML; 0: multi-task TRPO (the "pretrained" baseline)
     inner_steps: int = field(default=1, metadata=one_of(0, 1))
+    # FOMAML: the outer step differentiates θ'_i(θ) with the inner gradient held constant (no second order)
     first_order: bool = False
     # The trust region's metric (Hessian of the KL) differentiated through the inner step, as the
     # paper. False (a speed switch): the metric holds the inner gradient constant (∂θ'/∂θ ≈ I); the
@@ -152,11 +153,17 @@ class MAMLConfig(AgentConfig):
     gauss_newton_metric: bool = True
     meta_batch_size: int = field(default=20, metadata=at_least_one)  # tasks per meta-iteration
     trajectories_per_task: int = field(default=20, metadata=domain(Range(ge=2)))  # the baseline fits on >= 2
+    # trust-region radius δ: mean KL(π_θ'(θ_old) ‖ π_θ'(θ)) of the adapted policies allowed per meta-step
     max_kl: float = field(default=0.01, metadata=positive)
+    # at most this many conjugate-gradient iterations for the step direction H⁻¹g
     cg_iters: int = field(default=10, metadata=at_least_one)
+    # damping λ of the conjugate gradient: it solves (H + λI) s = g, H the KL's Hessian
     cg_damping: float = field(default=1e-5, metadata=non_negative)
+    # backtracking trials (accepted: KL ≤ max_kl and a better surrogate) before the step is dropped
     line_search_steps: int = field(default=15, metadata=at_least_one)
+    # the line search tries fractions 1, this, this², … of the full step
     line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
+    # ridge λ of the linear feature baseline's least squares (raised ×10 when the solve fails)
     baseline_ridge: float = field(default=1e-5, metadata=non_negative)
     # the last one repeats
     test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05], metadata=domain(Each(Range(ge=0))))

@@ -42,10 +42,15 @@ from rlsuite.update import UpdateStats
 class TRPOConfig(OnPolicyConfig):
     n_steps: int = field(default=2048, metadata=at_least_one)
     gae_lambda: float = field(default=0.95, metadata=probability)
+    # trust-region radius δ: mean KL(π_old ‖ π_new) allowed per step
     max_kl: float = field(default=0.01, metadata=positive)
+    # at most this many conjugate-gradient iterations for the step direction H⁻¹g
     cg_iters: int = field(default=15, metadata=at_least_one)
+    # damping λ of the conjugate gradient: it solves (H + λI) s = g, H the KL's Hessian
     cg_damping: float = field(default=0.1, metadata=non_negative)
+    # backtracking trials (accepted: KL ≤ max_kl and a better surrogate) before the step is dropped
     line_search_steps: int = field(default=10, metadata=at_least_one)
+    # the line search tries fractions 1, this, this², … of the full step
     line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
     critic_lr: float = field(default=1e-3, metadata=positive)
     critic_epochs: int = field(default=10, metadata=at_least_one)  # passes of the critic over the batch per update
