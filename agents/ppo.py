@@ -49,7 +49,8 @@ class PPOConfig(OnPolicyConfig):
     n_epochs: int = field(default=10, metadata=at_least_one)
     lr: float = field(default=3e-4, metadata=positive)
     clip_range: float = field(default=0.2, metadata=positive)
-    anneal_clip: bool = False
+    anneal_clip: bool = False  # decay the clipping ε linearly to 0 over the budget
+    # clip V(s) to within ± this of the rollout's value, loss max(clipped, unclipped) (None: no clipping)
     clip_range_vf: float | None = field(default=None, metadata=positive)
     ent_coef: float = field(default=0.0, metadata=finite)
     vf_coef: float = field(default=0.5, metadata=non_negative)

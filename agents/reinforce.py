@@ -66,6 +66,7 @@ class ReinforceConfig(OnPolicyConfig):
     normalize_advantage: bool = False
     ent_coef: float = field(default=0.0, metadata=finite)
     baseline: str = field(default="value", metadata=one_of("value", "ema"))  # learned V(s) or an EMA of returns
+    # baseline=ema: the EMA's decay d in b ← d·b + (1 − d)·G_0, once per finished episode
     baseline_decay: float = field(default=0.95, metadata=probability)
 
 

@@ -49,6 +49,7 @@ class RL2Config(AgentConfig):
     gae_lambda: float = field(default=0.95, metadata=probability)
     # bandits: one episode of n pulls is the trial
     episodes_per_trial: int = field(default=1, metadata=at_least_one)
+    # meta-training tasks per iteration, one trial on each, all stepped together as one batch
     trials_per_iteration: int = field(default=256, metadata=at_least_one)
     lr: float = field(default=1e-3, metadata=positive)
     n_epochs: int = field(default=5, metadata=at_least_one)
@@ -58,6 +59,7 @@ class RL2Config(AgentConfig):
     vf_coef: float = field(default=0.5, metadata=non_negative)
     max_grad_norm: float | None = field(default=0.5, metadata=positive)  # None: no clipping
     normalize_advantage: bool = True
+    # fixes the held-out tasks, the same for every agent seed
     task_split_seed: int = field(default=0, metadata=non_negative)
     # What the value function reads (see RL2Net): "shared" (the policy's recurrent core, trained by
     # both losses), "separate" (its own recurrent core) or "detached" (the policy core's features

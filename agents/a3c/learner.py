@@ -34,6 +34,7 @@ class WorkerError(RLSuiteError, RuntimeError):
 @dataclass
 class A3CConfig(AgentConfig):
     lr: float = field(default=7e-4, metadata=positive)
+    # asynchronous actor-learners: worker processes (hogwild) or Ray gradient workers (ray), n_envs envs each
     n_workers: int = field(default=2, metadata=at_least_one)
     t_max: int = field(default=5, metadata=at_least_one)  # steps per worker between updates (Atari: 20)
     ent_coef: float = field(default=0.01, metadata=finite)
