@@ -75,6 +75,7 @@ SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 
 @dataclass
 class SB3Config(AgentConfig):
+    # the Stable-Baselines3 algorithm to run (trpo, qrdqn, tqc, ars, crossq: from sb3-contrib)
     algo: str = field(default="ppo", metadata=domain(OneOf(tuple(ALGOS))))
     # auto: CnnPolicy for image observations, else MlpPolicy (other names: checked against the algo's aliases)
     policy: str = field(default="auto", metadata=checked_when_built("auto, or a policy name of the SB3 algorithm"))
@@ -83,7 +84,7 @@ class SB3Config(AgentConfig):
     buffer_size: int | None = field(default=None, metadata=at_least_one)
     kwargs: dict[str, Any] = field(default_factory=dict,  # any SB3 constructor argument
                                    metadata=checked_when_built("SB3 constructor arguments, checked by SB3"))
-    verbose: int = field(default=0, metadata=domain(OneOf((0, 1, 2))))
+    verbose: int = field(default=0, metadata=domain(OneOf((0, 1, 2))))  # SB3's verbose: 0 none, 1 info, 2 debug
 
 
 def algo_class(algo: str) -> type:

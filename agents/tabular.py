@@ -53,12 +53,14 @@ class TabularConfig(AgentConfig):
     # visits: the scale of lr / n(s, a)^lr_power; linear: the initial step size
     lr: float = field(default=1.0, metadata=positive)
     lr_final: float | None = field(default=None, metadata=non_negative)  # linear schedule only; None: constant lr
+    # step size α: visits (lr / n(s, a)^lr_power per state-action) or linear (lr to lr_final over the run)
     lr_schedule: str = field(default="visits", metadata=one_of("visits", "linear"))
     # ω of the visit-count schedule, in (1/2, 1] so the rates satisfy Robbins-Monro
     lr_power: float = field(default=0.7, metadata=domain(Range(gt=0.5, le=1.0)))
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     exploration_fraction: float = field(default=0.5, metadata=probability)
+    # initial value of every Q(s, a) (above the true values: optimism drives exploration)
     init_q: float = field(default=0.0, metadata=finite)
 
 
