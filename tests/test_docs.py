@@ -63,6 +63,13 @@ def test_agent_page_lists_every_config_field(agent: str) -> None:
         assert f"| `net.{key}` |" in rendered, f"{rel} does not list {agent}'s network key net.{key}"
 
 
+@pytest.mark.parametrize("agent", registry.agent_names())
+def test_every_config_field_has_a_meaning(agent: str) -> None:
+    # the meaning column of the agent's table: the comment next to the field, else COMMON_MEANINGS
+    empty = [name for name, _, _, meaning in docs_site.hparam_rows(agent) if not meaning.strip()]
+    assert not empty, f"{agent}'s table has no meaning for {', '.join(empty)}: comment each field where it is declared"
+
+
 def test_hparam_meaning_comes_from_the_source_comment() -> None:
     # rlsuite/config.py NetConfig: `# a `rlsuite fit` run (vae/cnn) whose encoder ...` above `encoder`
     rows = {name: meaning for name, _, _, meaning in docs_site.hparam_rows("dqn")}
