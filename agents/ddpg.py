@@ -129,8 +129,8 @@ class Actor(nn.Module):
 class DDPGConfig(AgentConfig):
     gamma: float = field(default=0.99, metadata=probability)
     lr: float = field(default=1e-3, metadata=positive)
-    actor_lr: float | None = field(default=None, metadata=positive)  # None: lr
-    critic_lr: float | None = field(default=None, metadata=positive)  # None: lr
+    actor_lr: float | None = field(default=None, metadata=positive)  # the actor's learning rate; None: lr
+    critic_lr: float | None = field(default=None, metadata=positive)  # the critics' learning rate; None: lr
     tau: float = field(default=0.005, metadata=domain(Range(gt=0, le=1)))
     batch_size: int = field(default=256, metadata=at_least_one)
     buffer_size: int = field(default=1_000_000, metadata=at_least_one)

@@ -104,7 +104,7 @@ class DQNConfig(AgentConfig):
     exploration_initial_eps: float = field(default=1.0, metadata=probability)
     exploration_final_eps: float = field(default=0.05, metadata=probability)
     max_grad_norm: float | None = field(default=10.0, metadata=positive)  # None: no clipping
-    loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # ignored by the distributional loss
+    loss: str = field(default="huber", metadata=one_of("huber", "mse"))  # TD loss (C51 uses its cross-entropy)
     optimizer_eps: float = field(default=1e-8, metadata=positive)  # Adam's ε
     n_envs: int = field(default=1, metadata=at_least_one)
     # Rainbow ingredients

@@ -152,7 +152,7 @@ class MAMLConfig(AgentConfig):
     # graph that differentiating the KL's gradient through the inner step builds. False: autograd.
     gauss_newton_metric: bool = True
     meta_batch_size: int = field(default=20, metadata=at_least_one)  # tasks per meta-iteration
-    trajectories_per_task: int = field(default=20, metadata=domain(Range(ge=2)))  # the baseline fits on >= 2
+    trajectories_per_task: int = field(default=20, metadata=domain(Range(ge=2)))  # rollouts per task and step (≥ 2)
     # trust-region radius δ: mean KL(π_θ'(θ_old) ‖ π_θ'(θ)) of the adapted policies allowed per meta-step
     max_kl: float = field(default=0.01, metadata=positive)
     # at most this many conjugate-gradient iterations for the step direction H⁻¹g
@@ -165,7 +165,7 @@ class MAMLConfig(AgentConfig):
     line_search_shrink: float = field(default=0.8, metadata=domain(Range(gt=0, lt=1)))
     # ridge λ of the linear feature baseline's least squares (raised ×10 when the solve fails)
     baseline_ridge: float = field(default=1e-5, metadata=non_negative)
-    # the last one repeats
+    # the inner step size of each meta-test adaptation step (the last one repeats for later steps)
     test_step_sizes: list[float] = field(default_factory=lambda: [0.1, 0.05], metadata=domain(Each(Range(ge=0))))
     # fixes the held-out tasks, the same for every agent seed
     task_split_seed: int = field(default=0, metadata=non_negative)

@@ -47,7 +47,7 @@ CRITICS = ("shared", "separate", "detached")
 class RL2Config(AgentConfig):
     gamma: float = field(default=0.99, metadata=probability)
     gae_lambda: float = field(default=0.95, metadata=probability)
-    # bandits: one episode of n pulls is the trial
+    # episodes per trial, the hidden state kept across them (bandits: one episode of n pulls)
     episodes_per_trial: int = field(default=1, metadata=at_least_one)
     # meta-training tasks per iteration, one trial on each, all stepped together as one batch
     trials_per_iteration: int = field(default=256, metadata=at_least_one)

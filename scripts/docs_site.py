@@ -72,7 +72,7 @@ COMMON_MEANINGS = {
     "clip_reward": "clip normalised rewards to +-this",
     "critic_lr": "learning rate of the critic",
     "tau": "Polyak averaging coefficient of the target networks",
-    "optimizer": "optimizer",
+    "optimizer": "the optimizer of the update",
     "batch_episodes": "whole episodes per update",
 }
 
