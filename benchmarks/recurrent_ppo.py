@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="10k steps per run")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # one thread per library, as the other side-by-side benchmarks
     steps = 10_000 if args.quick else args.steps
     clock = CLOCKS[args.clock]
     rows: dict[str, list[dict[str, Any]]] = {"rlsuite": [], "sb3_contrib": []}
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary = {name: {"return_mean": float(np.mean([r["return"] for r in runs])),
                       "sps_mean": float(np.mean([r["sps"] for r in runs])), "runs": runs}
                for name, runs in rows.items()}
-    result = {"benchmark": "recurrent_ppo", "env": ENV, "steps": steps, "clock": args.clock, **summary,
+    result = {"benchmark": "recurrent_ppo", "env": ENV, "steps": steps, "clock": args.clock, "torch_threads": 1,
+              **summary,
               "sps_ratio": summary["rlsuite"]["sps_mean"] / summary["sb3_contrib"]["sps_mean"]}
     print(json.dumps(result), flush=True)
     return result
