@@ -175,7 +175,7 @@ class Agent(Generic[ConfigT]):
                     self.nonfinite.add(name, value)
             self.nonfinite.check(self.steps, self.updates)
         self.unlogged.entries.extend(stats.entries)
-        if self.updates % int(getattr(self.config, "log_interval", 1)) == 0:
+        if self.updates % self.config.log_interval == 0:
             metrics = self.unlogged.metrics()
             if metrics:
                 self.logger.record({name: float(value) for name, value in metrics.items()})
