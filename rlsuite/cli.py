@@ -121,6 +121,8 @@ def _print_eval(run_dir: Path, result: Any) -> None:
         if is_binary(result.returns)
         else f"episode IQM {result.iqm:.2f} [{lo:.2f}, {hi:.2f}]"
     )
+    if result.episodes > 1 and len(set(result.returns)) == 1:  # a zero-width interval would read as certainty
+        tail += " (every episode returned the same: a deterministic policy on a deterministic env)"
     print(
         f"run {run_dir}: eval over {result.episodes} episodes ({result.protocol}): "
         f"episode mean {result.mean:.2f} ± {result.std:.2f}, {tail}"

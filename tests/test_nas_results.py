@@ -40,9 +40,17 @@ def test_train_prints_and_writes_the_best_architecture_and_fit_trains_it(tmp_pat
     assert len(children) == task["metrics"]["children_trained"] >= 2
     assert max(c["result"]["val_acc"] for c in children) <= task["metrics"]["best_val_acc"]
     assert task["metrics"]["best_val_acc"] >= task["metrics"]["greedy_val_acc"]
+    # retrained from 3 fresh seeds at the child's budget: real training, near the table's figure
+    metrics = task["metrics"]
+    assert metrics["retrained_seeds"] == 3 and metrics["retrained_epochs"] == 4
+    per_seed = task["details"]["retrained_per_seed"]
+    assert len(per_seed) == 3 and len(set(per_seed)) > 1  # fresh initialisations, not one result repeated
+    assert metrics["retrained_test_acc"] == pytest.approx(sum(per_seed) / 3)
+    assert abs(metrics["retrained_test_acc"] - table[arch]["test_acc"]) < 0.1
     # printed: the architecture, its accuracy, the spec file
     line = next(ln for ln in done.stdout.splitlines() if "task eval" in ln)
     assert task["details"]["describe"] in line and f"validation accuracy {table[arch]['val_acc']:.4f}" in line
+    assert f"retrained test accuracy {metrics['retrained_test_acc']:.4f}" in line
     spec_file = run_dir / "best_arch.yaml"
     assert str(spec_file) in done.stdout
     spec = yaml.safe_load(spec_file.read_text())
@@ -66,3 +74,21 @@ def test_train_prints_and_writes_the_best_architecture_and_fit_trains_it(tmp_pat
     assert again["metrics"]["children_trained"] == len(children)
     assert again["metrics"]["best_val_acc"] >= max(c["result"]["val_acc"] for c in children)
     assert again["details"]["describe"] in shown.stdout
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_a_bad_retrain_key_is_one_line_and_writes_nothing(tmp_path, value):
+    done = cli("train", "agent=reinforce", "env=nas/mnist1d-table", "total_steps=30",
+               f"env.kwargs.retrain_seeds={value}", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "env.kwargs.retrain_seeds must be an integer >= 0" in done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_retraining_can_be_switched_off(tmp_path):
+    import rlsuite
+    from rlsuite.envspec import env_spec_from
+
+    agent = rlsuite.make_agent("reinforce", env=env_spec_from("nas/mnist1d-table", retrain_seeds=0), seed=0)
+    metrics = rlsuite.evaluate(agent, episodes=2, seed=1, task=True).extra["task"]["metrics"]
+    assert "retrained_test_acc" not in metrics and metrics["best_val_acc"] > 0

@@ -9,9 +9,13 @@ whose name ends in ``-table`` are answered from ``envs/nas/data/<space>.json`` (
 ``benchmarks/nas_table.py``); the others train children through :mod:`rlsuite.executors`
 with the SQLite cache ``env.kwargs.cache`` (default ``~/.cache/rlsuite/nas-<dataset>.sqlite``).
 ``env.kwargs.flops_target=T`` makes the reward MnasNet's ``acc · (FLOPs/T)^-0.07``.
+``env.kwargs.retrain_seeds=N`` (default 3; 0 skips it) retrains the best architecture found from N
+fresh initialisations at the end, for ``env.kwargs.retrain_epochs`` epochs (default: the child's), and
+reports its mean test accuracy.
 
 ``rlsuite train`` and ``rlsuite eval`` report the search's result (:meth:`NASPlugin.evaluate_task`):
-the best architecture found, its validation and test accuracy, the children trained; the run
+the best architecture found, its validation accuracy, its test accuracy retrained from fresh seeds,
+the children trained; the run
 directory gets ``best_arch.yaml`` (``rlsuite fit model=cnn data=<dataset> arch=<run>/best_arch.yaml``
 trains it) and ``nas_search.json`` (every child the search evaluated).
 
@@ -28,6 +32,7 @@ from typing import Any
 
 import gymnasium as gym
 from rlsuite.envs.nas.cache import ChildCache, default_cache_path
+from rlsuite.envs.nas.children import retrain
 from rlsuite.envs.nas.env import NASEnv, NASVectorEnv, controller_architectures
 from rlsuite.envs.nas.evaluate import (
     BEST_ARCH_FILE,
@@ -80,11 +85,16 @@ class NASPlugin(EnvPlugin):
         return loaded
 
     def _parts(self, id: str | None, kwargs: dict[str, Any]) -> tuple[SearchSpace, Evaluator, dict[str, Any]]:
-        accepted = ("space", "evaluator", "cache", "executor", "workers", "table", "flops_target", "mnas_w")
+        accepted = ("space", "evaluator", "cache", "executor", "workers", "table", "flops_target", "mnas_w",
+                    "retrain_seeds", "retrain_epochs")
         for key in kwargs:
             if key not in accepted:
                 raise ConfigError(f"unknown nas env kwarg '{key}'.{suggest(key, accepted)} "
                                   f"Accepted: {', '.join(accepted)}")
+        for key, low in (("retrain_seeds", 0), ("retrain_epochs", 1)):
+            value = kwargs.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ConfigError(f"env.kwargs.{key} must be an integer >= {low}, got {value!r}")
         space = self._space(id, kwargs.get("space"))
         evaluator = make_evaluator(space, kwargs.get("evaluator"), kwargs.get("cache"),
                                    kwargs.get("executor", "serial"), int(kwargs.get("workers", 1)), kwargs.get("table"))
@@ -126,28 +136,38 @@ class NASPlugin(EnvPlugin):
             candidates.setdefault(space.key(arch), {"arch": arch, "result": result})
         best = max(candidates.values(), key=lambda c: reward_of(c["result"], reward["flops_target"], reward["mnas_w"]))
         arch, result = best["arch"], best["result"]
+        kwargs = dict(env_spec.kwargs)
+        retrained = retrain(space.spec(arch).to_dict(), space.dataset, dict(space.child),
+                            int(kwargs.get("retrain_seeds", 3)), kwargs.get("retrain_epochs")) \
+            if int(kwargs.get("retrain_seeds", 3)) > 0 else {}
         sampled_accs = [float(r["val_acc"]) for r in results[1:]]
         metrics = {"best_val_acc": float(result["val_acc"]), "best_test_acc": result.get("test_acc"),
                    "best_flops": result.get("flops"), "best_params": result.get("params"),
                    "children_trained": len(searched), "greedy_val_acc": float(results[0]["val_acc"]),
                    "sampled_mean_val_acc": sum(sampled_accs) / len(sampled_accs),
-                   "sampled_distinct": len({space.key(a) for a in sampled})}
+                   "sampled_distinct": len({space.key(a) for a in sampled}),
+                   **{k: v for k, v in retrained.items() if k != "per_seed"}}
         artefacts: dict[str, Path] = {}
         if out_dir is not None:
             if searched:
                 write_search(out_dir / SEARCH_FILE, space, searched)
                 artefacts["search"] = out_dir / SEARCH_FILE
-            write_best_arch(out_dir / BEST_ARCH_FILE, space, arch, result)
+            write_best_arch(out_dir / BEST_ARCH_FILE, space, arch, {**result, **retrained})
             artefacts["best_arch"] = out_dir / BEST_ARCH_FILE
         test = result.get("test_acc")
         summary = (f"best architecture {space.describe(arch)}: validation accuracy {float(result['val_acc']):.4f}"
                    + (f", test accuracy {float(test):.4f}" if test is not None else "")
+                   + (f", retrained test accuracy {retrained['retrained_test_acc']:.4f}"
+                      + (f" ± {retrained['retrained_test_acc_se']:.4f}" if retrained["retrained_test_acc_se"] else "")
+                      + f" ({retrained['retrained_seeds']} fresh seeds, {retrained['retrained_epochs']} epochs)"
+                      if retrained else "")
                    + f" (best of {len(searched)} children the search trained and {len(sampled)} controller samples; "
                    f"greedy choice {float(results[0]['val_acc']):.4f})")
         if "best_arch" in artefacts:
             summary += f"; train it: rlsuite fit model=cnn data={space.dataset} arch={artefacts['best_arch']}"
         details = {"architecture": list(arch), "describe": space.describe(arch), "spec": space.spec(arch).to_dict(),
-                   "dataset": space.dataset, "space": space.name}
+                   "dataset": space.dataset, "space": space.name,
+                   "retrained_per_seed": retrained.get("per_seed", [])}
         return TaskResult(metrics, primary="best_val_acc", summary=summary, artefacts=artefacts, details=details)
 
     def ids(self) -> list[str]:

@@ -180,6 +180,8 @@ def write_best_arch(path: Path, space: SearchSpace, arch: Architecture, result: 
     from rlsuite.checkpoint import atomic_write_bytes
 
     header = (f"# best architecture of a search over {space.name} ({space.describe(arch)}): validation accuracy "
-              f"{float(result['val_acc']):.4f}, test accuracy {float(result.get('test_acc', float('nan'))):.4f}\n"
+              f"{float(result['val_acc']):.4f}, test accuracy {float(result.get('test_acc', float('nan'))):.4f}"
+              + (f", retrained test accuracy {float(result['retrained_test_acc']):.4f}"
+                 if "retrained_test_acc" in result else "") + "\n"
               f"# train it: rlsuite fit model=cnn data={space.dataset} arch={path}\n")
     atomic_write_bytes(path, (header + yaml.safe_dump(space.spec(arch).to_dict(), sort_keys=False)).encode())
