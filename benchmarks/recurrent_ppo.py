@@ -1,10 +1,14 @@
 """Recurrent PPO side by side with sb3-contrib's RecurrentPPO on CartPoleNoVel-v1 (CartPole without
 velocities), one process, the libraries alternating per seed, the same recipe: rl-zoo3's RecurrentPPO
 settings (configs/env/CartPoleNoVel-v1.yaml). Reports the greedy return after training (stateful
-evaluation: each episode starts from the zero state) and steps/s. The last line is JSON.
+evaluation: each episode starts from the zero state) and steps/s. ``rlsuite-per-step`` is rlsuite with
+``runtime.segment_unroll=false`` (the stored rollout re-scored one core call per step instead of one
+padded call over its episode segments): the row that shows what the segment unroll buys. The last
+line is JSON.
 
-    python benchmarks/recurrent_ppo.py                 # 3 seeds, the recipe's 100k steps
+    python benchmarks/recurrent_ppo.py                 # 3 seeds, the recipe's 100k steps, all three rows
     python benchmarks/recurrent_ppo.py --quick         # 3 seeds, 10k steps (a smoke run)
+    python benchmarks/recurrent_ppo.py --libs rlsuite,rlsuite-per-step --seeds 0 --steps 20000
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ except ImportError:  # imported as a package module
 ENV = "CartPoleNoVel-v1"
 
 
-def ours(seed: int, steps: int, clock: Callable[[], float]) -> dict[str, Any]:
+def ours(seed: int, steps: int, clock: Callable[[], float], segment_unroll: bool = True) -> dict[str, Any]:
     import rlsuite
 
-    agent = rlsuite.make_agent("ppo", env=ENV, seed=seed, device="cpu")
+    agent = rlsuite.make_agent("ppo", env=ENV, seed=seed, device="cpu", runtime={"segment_unroll": segment_unroll})
     start = clock()
     agent.learn(steps)
     seconds = clock() - start
@@ -70,30 +74,45 @@ def sb3_contrib(seed: int, steps: int, clock: Callable[[], float]) -> dict[str, 
     return {"return": float(np.mean(returns)), "sps": steps / seconds, "seconds": seconds}
 
 
+LIBS: dict[str, Callable[[int, int, Callable[[], float]], dict[str, Any]]] = {
+    "rlsuite": ours,
+    "rlsuite-per-step": lambda seed, steps, clock: ours(seed, steps, clock, segment_unroll=False),
+    "sb3_contrib": sb3_contrib,
+}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10k steps per run")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
+    parser.add_argument("--libs", default=",".join(LIBS), help=f"comma-separated, in this order per seed: {LIBS}")
     args = parser.parse_args(argv)
+    libs = [name.strip() for name in args.libs.split(",") if name.strip()]
+    unknown = [name for name in libs if name not in LIBS]
+    if unknown or not libs:
+        parser.error(f"unknown --libs {unknown}; accepted: {', '.join(LIBS)}")
     import torch
 
     torch.set_num_threads(1)  # one thread per library, as the other side-by-side benchmarks
     steps = 10_000 if args.quick else args.steps
     clock = CLOCKS[args.clock]
-    rows: dict[str, list[dict[str, Any]]] = {"rlsuite": [], "sb3_contrib": []}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in libs}
     for seed in args.seeds:
-        for name, run in (("rlsuite", ours), ("sb3_contrib", sb3_contrib)):
-            row = {"seed": seed, **run(seed, steps, clock)}
+        for name in libs:
+            row = {"seed": seed, **LIBS[name](seed, steps, clock)}
             rows[name].append(row)
             print(f"{name:12s} seed {seed}: return {row['return']:7.1f}  {row['sps']:8.1f} steps/s", flush=True)
     summary = {name: {"return_mean": float(np.mean([r["return"] for r in runs])),
                       "sps_mean": float(np.mean([r["sps"] for r in runs])), "runs": runs}
                for name, runs in rows.items()}
-    result = {"benchmark": "recurrent_ppo", "env": ENV, "steps": steps, "clock": args.clock, "torch_threads": 1,
-              **summary,
-              "sps_ratio": summary["rlsuite"]["sps_mean"] / summary["sb3_contrib"]["sps_mean"]}
+    result: dict[str, Any] = {"benchmark": "recurrent_ppo", "env": ENV, "steps": steps, "clock": args.clock,
+                              "torch_threads": 1, **summary}
+    if "rlsuite" in summary and "sb3_contrib" in summary:
+        result["sps_ratio"] = summary["rlsuite"]["sps_mean"] / summary["sb3_contrib"]["sps_mean"]
+    if "rlsuite" in summary and "rlsuite-per-step" in summary:
+        result["segment_unroll_speedup"] = summary["rlsuite"]["sps_mean"] / summary["rlsuite-per-step"]["sps_mean"]
     print(json.dumps(result), flush=True)
     return result
 

@@ -166,6 +166,9 @@ class RuntimeConfig:
     # off-policy updates (DQN, DDPG/TD3) as one torch.compile'd functional step each (loss, backward,
     # clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
     compiled_update: bool = False
+    # recurrent policies re-score a stored rollout with one core call over its episode segments, padded
+    # (rlsuite.recurrent_policy); false: one call per time step, as acting makes them
+    segment_unroll: bool = True
     # on-policy rollouts in this many Ray actors (rlsuite.distributed.rollout), n_envs split between them;
     # 0: the local vector env
     workers: int = field(default=0, metadata=non_negative)

@@ -168,7 +168,7 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
     persistent_for_acting: ClassVar[tuple[str, ...] | None] = ("policy", "obs_normalizer")
     supports_recurrent: ClassVar[bool] = False  # its update scores rollouts through policy.sequence
     runtime_keys: ClassVar[tuple[str, ...]] = ("precision", "channels_last", "numba_acting", "fused_optimizer",
-                                               "flat_parameters", "workers")
+                                               "flat_parameters", "segment_unroll", "workers")
     # the collect/update loop to run instead of the one chosen from the config (see rollout_loop)
     collector: RolloutLoop | None = None
 
@@ -183,7 +183,8 @@ class OnPolicyAgent(Agent[OnPolicyConfigT]):
             if runtime.precision != "float32":
                 raise ConfigError(f"runtime.precision={runtime.precision} is not supported with a recurrent policy "
                                   "(accepted: float32)")
-            self.policy = RecurrentActorCritic(self.observation_space, self.action_space, **recurrent).to(self.device)
+            self.policy = RecurrentActorCritic(self.observation_space, self.action_space, **recurrent,
+                                               segment_unroll=runtime.segment_unroll).to(self.device)
         else:
             self.policy = ActorCritic(
                 self.observation_space, self.action_space, net_arch=net.widths, activation=net.activation,

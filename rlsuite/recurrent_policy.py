@@ -15,8 +15,10 @@ The state is a tuple of ``(1, n_envs, hidden)`` tensors (the actor core's, then 
 it lives with the caller (the rollout's with the collector, the evaluation's with the agent), never
 in the module, and rows whose ``episode_start`` is set are zeroed before the step, in acting and in
 :meth:`RecurrentActorCritic.sequence` alike. ``sequence`` re-runs the cores over stored rollouts from
-their start states with the same per-step calls as acting, so the log-probabilities it recomputes are
-those acting sampled with (tests/test_recurrent_policy.py checks the equivalence).
+their start states, one core call per minibatch over the episode segments padded to one length (as
+sb3-contrib's RecurrentPPO pads sequences), or with ``runtime.segment_unroll=false`` one call per step
+exactly as acting makes them; the log-probabilities it recomputes are those acting sampled with, to
+float rounding (tests/test_recurrent_policy.py checks both).
 """
 
 from __future__ import annotations
@@ -67,14 +69,15 @@ class RecurrentActorCritic(ActorCritic):
     ``embed_dim``: a linear embedding before the actor's core (None: the encoder's output goes in
     directly); ``net_arch``: the actor's MLP after its core; ``vf_net_arch``: the critic's MLP (after
     its own core with ``critic_core``, else on the observation; default ``net_arch`` with a core,
-    [64, 64] without)."""
+    [64, 64] without); ``segment_unroll``: how :meth:`sequence` runs the cores (see ``_unroll``)."""
 
     recurrent = True
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, hidden: int = 64,
                  embed_dim: int | None = 32, core: str = "lstm", net_arch: Sequence[int] = (),
                  vf_net_arch: Sequence[int] | None = None, critic_core: bool = False, activation: str = "tanh",
-                 ortho_init: bool = True, log_std_init: float = 0.0, squash: bool = False):
+                 ortho_init: bool = True, log_std_init: float = 0.0, squash: bool = False,
+                 segment_unroll: bool = True):
         critic_arch = list(vf_net_arch) if vf_net_arch is not None else (list(net_arch) if critic_core else [64, 64])
         super().__init__(observation_space, action_space, net_arch=[], activation=activation, shared=False,
                          ortho_init=ortho_init, log_std_init=log_std_init, squash=squash,
@@ -97,6 +100,7 @@ class RecurrentActorCritic(ActorCritic):
                 layer_init(self.critic_head, 1.0)
         self.hidden = int(hidden)
         self.parts_per_core = 2 if core == "lstm" else 1  # (h, c) or h
+        self.segment_unroll = bool(segment_unroll)  # runtime.segment_unroll: see _unroll
 
     def actor_parameters(self) -> list[nn.Parameter]:
         embed = list(self.embed.parameters()) if self.embed is not None else []
@@ -126,13 +130,37 @@ class RecurrentActorCritic(ActorCritic):
 
     def _unroll(self, core: RecurrentCore, x: torch.Tensor, parts: tuple[torch.Tensor, ...],
                 episode_starts: torch.Tensor) -> torch.Tensor:
-        """The core over ``x (T, B, in)`` from ``parts``, zeroing rows at their episode starts, one step
-        at a time (as acting steps); ``(T·B, hidden)`` time-major."""
-        outputs = []
-        for t in range(x.shape[0]):
-            out, parts = self._step_core(core, x[t], reset_rows(parts, episode_starts[t]))
-            outputs.append(out)
-        return torch.cat(outputs)
+        """The core over ``x (T, B, in)`` from ``parts``, zeroing rows at their episode starts;
+        ``(T·B, hidden)`` time-major. With ``segment_unroll`` every env's stream is cut at its episode
+        starts into segments, padded to one length, and run through the core in one call (the padding
+        only ever follows a segment's steps, so it never reaches them); otherwise one call per step, as
+        acting steps. The same values either way, to float rounding."""
+        if not self.segment_unroll:
+            outputs = []
+            for t in range(x.shape[0]):
+                out, parts = self._step_core(core, x[t], reset_rows(parts, episode_starts[t]))
+                outputs.append(out)
+            return torch.cat(outputs)
+        T, B = episode_starts.shape
+        begins = episode_starts.bool().clone()
+        first_reset = begins[0].clone()  # an env whose first stored step starts an episode: zero state
+        begins[0] = True  # every env's stream begins a segment at t = 0
+        index_in_env = begins.long().cumsum(0) - 1  # (T, B): the segment of step t within env b
+        per_env = index_in_env[-1] + 1
+        first_of_env = per_env.cumsum(0) - per_env  # global id of each env's first segment
+        segment = index_in_env + first_of_env  # (T, B) global segment ids
+        n_segments = int(per_env.sum())
+        time_index = torch.arange(T, device=x.device).view(T, 1).expand(T, B)
+        seg_start = torch.full((n_segments,), T, dtype=torch.long, device=x.device)
+        seg_start.scatter_reduce_(0, segment.flatten(), time_index.flatten(), reduce="amin")
+        position = time_index - seg_start[segment]  # (T, B): the step's place within its segment
+        padded = x.new_zeros(int(position.max()) + 1, n_segments, x.shape[-1])
+        padded[position, segment] = x
+        # segments start from zeros, except each env's first one (the rollout's stored state)
+        start_parts = tuple(part.new_zeros(1, n_segments, part.shape[-1]).index_copy(1, first_of_env, kept)
+                            for part, kept in zip(parts, reset_rows(parts, first_reset)))
+        out, _ = core(padded, self._core_state(start_parts))
+        return out[position, segment].reshape(T * B, -1)
 
     # ------------------------------------------------------------------ the networks
     def _actor_input(self, obs: torch.Tensor) -> torch.Tensor:

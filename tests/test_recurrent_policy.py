@@ -30,22 +30,26 @@ def test_feed_forward_policy_carries_no_state() -> None:
     assert entropy.shape == (5,)
 
 
+@pytest.mark.parametrize("segment_unroll", [True, False])
 @pytest.mark.parametrize("core", ["lstm", "gru"])
 @pytest.mark.parametrize(("kind", "action_space"), [
     ("memory", gym.spaces.Discrete(3)),
     ("memory", gym.spaces.Box(-1.0, 1.0, (2,), np.float32)),
     ("controller", gym.spaces.Discrete(3)),
 ])
-def test_sequence_equals_step_by_step_acting(core: str, kind: str, action_space: gym.Space) -> None:
+def test_sequence_equals_step_by_step_acting(core: str, kind: str, action_space: gym.Space,
+                                             segment_unroll: bool) -> None:
     torch.manual_seed(1)
     memory = kind == "memory"
     policy = RecurrentActorCritic(OBS, action_space, hidden=8, core=core, embed_dim=None if memory else 4,
-                                  net_arch=[16] if memory else [], critic_core=memory)
+                                  net_arch=[16] if memory else [], critic_core=memory, segment_unroll=segment_unroll)
     T, B = 12, 4
     obs = torch.randn(T, B, 3)
     starts = torch.rand(T, B) < 0.25  # episodes begin mid-sequence: the state must be zeroed there
-    starts[0] = True
-    state0 = policy.initial_state(B)
+    starts[0, :2] = True  # the other envs continue episodes from a stored, non-zero state
+    starts[:, 3] = False  # and one env has no episode start at all: one segment
+    with torch.no_grad():
+        state0 = tuple(0.5 * torch.randn_like(part) for part in policy.initial_state(B))
     state, acted = state0, []
     with torch.no_grad():
         for t in range(T):
@@ -101,3 +105,39 @@ def test_recurrent_ppo_learns_cartpole_without_velocities(seeds: tuple[int, ...]
         return rlsuite.evaluate(agent, episodes=10, seed=1000).mean
 
     assert_quorum("recurrent_ppo_cartpole_novel", score, seeds, threshold=200)
+
+
+@pytest.mark.parametrize("core", ["lstm", "gru"])
+def test_segment_unroll_gives_the_per_step_values_and_gradients(core: str) -> None:
+    """runtime.segment_unroll (one padded core call over the episode segments) against its off
+    switch (one call per step): the same log-probabilities, values and gradients to rounding, on
+    a PPO-sized minibatch with many episode starts."""
+    results = []
+    for segment_unroll in (True, False):
+        torch.manual_seed(3)
+        policy = RecurrentActorCritic(OBS, gym.spaces.Discrete(2), hidden=16, core=core, embed_dim=None,
+                                      net_arch=[16], critic_core=True, segment_unroll=segment_unroll)
+        generator = torch.Generator().manual_seed(4)
+        T, B = 32, 8
+        obs = torch.randn(T, B, 3, generator=generator)
+        starts = torch.rand(T, B, generator=generator) < 0.1
+        actions = torch.randint(0, 2, (T * B,), generator=generator)
+        state0 = tuple(0.3 * torch.randn(part.shape, generator=generator) for part in policy.initial_state(B))
+        log_probs, entropy, values = policy.sequence(obs, actions, state0, starts)
+        (log_probs.sum() + values.square().sum() + entropy.sum()).backward()
+        grads = [p.grad.clone() for p in policy.parameters() if p.grad is not None]
+        results.append((log_probs.detach(), values.detach(), grads))
+    (lp_a, v_a, g_a), (lp_b, v_b, g_b) = results
+    torch.testing.assert_close(lp_a, lp_b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(v_a, v_b, atol=1e-5, rtol=1e-5)
+    assert len(g_a) == len(g_b) > 0
+    for a, b in zip(g_a, g_b):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_segment_unroll_has_an_off_switch_in_the_runtime_config() -> None:
+    net = {"recurrent": "gru", "recurrent_kind": "memory", "recurrent_hidden": 8, "widths": [8]}
+    on = rlsuite.make_agent("ppo", env="CartPoleNoVel-v1", tuned=False, net=net, n_envs=2, n_steps=8, batch_size=8)
+    off = rlsuite.make_agent("ppo", env="CartPoleNoVel-v1", tuned=False, net=net, n_envs=2, n_steps=8, batch_size=8,
+                             runtime={"segment_unroll": False})
+    assert on.policy.segment_unroll and not off.policy.segment_unroll
