@@ -245,7 +245,7 @@ def _adapt_steps(value: Any) -> int | None:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from rlsuite.eval.export import export, render_table
+    from rlsuite.eval.export import checked_format, export, render_table
     from rlsuite.eval.leaderboard import Leaderboard
 
     opts = _kv(
@@ -253,9 +253,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         {"env": None, "agent": None, "protocol": None, "format": "table", "out": None, "leaderboard": None},
         "leaderboard",
     )
+    fmt = checked_format(str(opts["format"]), extra=("table",))  # before the database is opened (or created)
     with Leaderboard(opts["leaderboard"]) as board:
         rows = board.ranked(env=opts["env"], agent=opts["agent"], protocol=opts["protocol"])
-    fmt = str(opts["format"])
     if fmt == "table":
         render_table(rows)
         return 0

@@ -38,7 +38,8 @@ def cli(*args, cwd=None):
         (["eval"], "needs run="),
         (["eval", "run=/nonexistent/model"], "does not exist"),
         (["eval", "run=x", "episods=3"], "unknown key 'episods' for rlsuite eval. Did you mean: episodes"),
-        (["leaderboard", "format=xml"], "unknown export format 'xml'"),
+        (["leaderboard", "format=xml"], "unknown leaderboard format 'xml'. Accepted: table, markdown"),
+        (["leaderboard", "format=htm"], "Did you mean: html?"),
         (["list", "agentz"], "invalid choice"),
         ([], "missing command"),
     ],
@@ -54,6 +55,8 @@ def test_bad_input_gives_one_clear_line(args, expected, tmp_path, monkeypatch, c
     assert len(lines) == 1, err
     assert expected in lines[0]
     assert not (tmp_path / "runs").exists()  # nothing was created
+    if args and args[0] == "leaderboard":
+        assert list(tmp_path.iterdir()) == []  # not even an empty database
 
 
 def test_bad_input_exit_code_from_a_real_process(tmp_path):

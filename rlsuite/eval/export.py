@@ -411,6 +411,17 @@ def _rliable_figures(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, str
     return figs
 
 
+def checked_format(fmt: str, extra: Sequence[str] = ()) -> str:
+    """``fmt`` normalised (``md`` is ``markdown``); a ``ConfigError`` naming the accepted formats
+    (``FORMATS`` and ``extra``) when it is none of them."""
+    f = _ALIASES.get(str(fmt).lower(), str(fmt).lower())
+    accepted = (*extra, *FORMATS)
+    if f not in accepted:
+        raise ConfigError(f"unknown leaderboard format '{fmt}'.{suggest(str(fmt), accepted)} "
+                          f"Accepted: {', '.join(accepted)}")
+    return f
+
+
 def export(
     rows: Sequence[Mapping[str, Any]],
     fmt: str,
@@ -425,9 +436,7 @@ def export(
     (inline CSS, plots embedded as base64 PNG) unless ``plots=False``. With ``out`` (a path or an
     open text file) the text is also written there. An unknown ``fmt`` raises ``ConfigError``.
     """
-    f = _ALIASES.get(str(fmt).lower(), str(fmt).lower())
-    if f not in FORMATS:
-        raise ConfigError(f"unknown export format '{fmt}'.{suggest(str(fmt), FORMATS)} Accepted: {', '.join(FORMATS)}")
+    f = checked_format(fmt)
     rows = list(rows)
     if f == "markdown":
         text = _markdown(rows)
