@@ -55,8 +55,15 @@ def test_bad_input_gives_one_clear_line(args, expected, tmp_path, monkeypatch, c
     assert len(lines) == 1, err
     assert expected in lines[0]
     assert not (tmp_path / "runs").exists()  # nothing was created
-    if args and args[0] == "leaderboard":
-        assert list(tmp_path.iterdir()) == []  # not even an empty database
+
+
+def test_an_unknown_leaderboard_format_writes_no_database(tmp_path, capsys):
+    from rlsuite.cli import main
+
+    database = tmp_path / "lb.sqlite"
+    assert main(["leaderboard", "format=xml", f"leaderboard={database}"]) == 2
+    assert "unknown leaderboard format 'xml'" in capsys.readouterr().err
+    assert not database.exists()  # refused before the database is opened, so not even an empty one
 
 
 def test_bad_input_exit_code_from_a_real_process(tmp_path):
