@@ -177,7 +177,9 @@ def results_file(stored_summary: dict[str, Any], task: dict[str, Any], command: 
     s, budget = stored_summary, task["budget"]
     ci = {k: f"{s[f'{k}_best_acc']:.4f} [{s[f'{k}_best_acc_ci'][0]:.4f}, {s[f'{k}_best_acc_ci'][1]:.4f}]"
           for k in curve_data}
-    hp = ", ".join(f"{k} {v}" for k, v in task["hparams"].items())
+    flat = {f"{k}.{sub}" if isinstance(v, dict) else k: x
+            for k, v in task["hparams"].items() for sub, x in (v.items() if isinstance(v, dict) else [(None, v)])}
+    hp = ", ".join(f"{k} {v}" for k, v in flat.items())  # nested keys as the CLI spells them: net.recurrent lstm
     described = {"rl": f"RL controller: {task['agent']}, recurrent (LSTM) controller; {hp}",
                  "random": "random search (uniform draws; repeats free)",
                  "evolution": f"regularized evolution (population {task['population']}, sample {task['sample_size']}, "
