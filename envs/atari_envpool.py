@@ -56,7 +56,11 @@ What agrees and what does not, same seed and actions (``tests/test_atari_envpool
   in distribution, never step for step.
 
 So results from the two backends are comparable as protocols (same preprocessing, same scores, same
-caps), not as identical trajectories; report which backend trained a run (``env.backend``).
+caps), not as identical trajectories; report which backend trained a run (``env.backend``). A policy
+does not carry over between them: the game starts above shift the frame-skip phase, and a PPO policy
+that won its EnvPool games of Pong 17-12 lost 8-27 on the ale-py env. So a run trained here is
+evaluated here too (``EnvSpec.make`` gives one EnvPool env wrapped as a Gymnasium env,
+:class:`rlsuite.vector.SingleEnvView`); only a video (``record=``) is played on the ale-py env.
 """
 
 from __future__ import annotations

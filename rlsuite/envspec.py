@@ -23,7 +23,7 @@ import yaml
 
 from rlsuite import registry
 from rlsuite.errors import ConfigError, RLSuiteError, unknown
-from rlsuite.vector import LeanSyncVectorEnv
+from rlsuite.vector import LeanSyncVectorEnv, SingleEnvView
 
 
 def configs_dir() -> Path:
@@ -116,13 +116,25 @@ class EnvSpec:
         return {**d, "backend": self.backend} if self.backend is not None else d
 
     def make(self, *, training: bool = True, render_mode: str | None = None, **extra: Any) -> gym.Env:
-        """One env. ``training=False`` gives the evaluation variant of the plugin."""
+        """One env. ``training=False`` gives the evaluation variant of the plugin.
+
+        With a vector ``backend`` (EnvPool) the env is one env of that backend, so a run is evaluated
+        on the env it trained on: the backends share preprocessing and scores but not their game
+        starts (EnvPool's FIRE frame and no-op differ), which shifts the frame-skip phase, and a
+        policy learned on one can lose on the other. Rendering (``render_mode``) needs the plugin's
+        own env: a video is recorded there."""
         if self.instance is not None:
             return self.instance
         if self.factory is not None:
             return self.factory()
         kwargs = {**self.kwargs, **extra}
-        return registry.get_env_plugin(self.plugin).make(self.id, training=training, render_mode=render_mode, **kwargs)
+        plugin = registry.get_env_plugin(self.plugin)
+        if self.backend is not None and render_mode is None:
+            self.check_backend()
+            vec = plugin.make_vec(self.id, 1, seed=0, training=training, backend=self.backend, **kwargs)
+            if vec is not None:
+                return SingleEnvView(vec)
+        return plugin.make(self.id, training=training, render_mode=render_mode, **kwargs)
 
     def frames_per_step(self, **extra: Any) -> int:
         """Emulator frames per agent step of :meth:`make`'s env (:meth:`EnvPlugin.frames_per_step`);

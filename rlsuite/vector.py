@@ -94,3 +94,45 @@ def _merge(infos: list[dict[str, Any]], n: int) -> dict[str, Any]:
             merged[key][i] = value
             merged["_" + key][i] = True
     return merged
+
+
+class SingleEnvView(gym.Env):
+    """Env 0 of a one-env vector env as a plain Gymnasium env: what evaluation steps when a run
+    trained on a plugin's vector backend (``env.backend=envpool``), so it is scored on the env it
+    learned on. Infos are env 0's entries; at an episode end ``obs`` is the true final observation
+    (the vector env's same-step autoreset keeps it in ``info["final_obs"]``)."""
+
+    def __init__(self, vec: gym.vector.VectorEnv):
+        if vec.num_envs != 1:
+            raise ValueError(f"SingleEnvView needs a one-env vector env, got {vec.num_envs} envs")
+        self.vec = vec
+        self.observation_space = vec.single_observation_space
+        self.action_space = vec.single_action_space
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.vec.reset(seed=seed, options=options)
+        return obs[0], _first(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.vec.step(np.asarray([action]))
+        done = bool(terminated[0] or truncated[0])
+        first = _first(info)
+        final = info.get("final_obs")
+        out = final[0] if done and final is not None else obs[0]
+        return out, float(reward[0]), bool(terminated[0]), bool(truncated[0]), first
+
+    def close(self) -> None:
+        self.vec.close()
+
+
+def _first(info: dict[str, Any]) -> dict[str, Any]:
+    """Env 0's entries of a vector env's info dict (nested dicts too; the ``_key`` masks dropped)."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            out[key] = _first(value)
+        elif isinstance(value, np.ndarray | list | tuple) and len(value) == 1:
+            out[key] = value[0]
+    return out

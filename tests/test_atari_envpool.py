@@ -192,3 +192,31 @@ def test_machado_training_start_differs_only_in_how_the_game_is_started():
     b, _ = pool.reset(seed=0)
     np.testing.assert_array_equal(a, b[0])
     pool.close()
+
+
+class _NoOp:
+    """Presses NOOP forever: in Pong the opponent scores every point (a known -21)."""
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return np.zeros(len(obs), dtype=np.int64)
+
+
+def test_a_run_trained_on_envpool_is_evaluated_on_envpool():
+    # the backends start games differently (a FIRE frame against a FIRE step), which shifts the
+    # frame-skip phase: a PPO policy that won its EnvPool games 17-12 lost 8-27 on ale-py. So the
+    # evaluation env of an env.backend=envpool run is one EnvPool env, with full games and raw scores.
+    from rlsuite.envs.atari_envpool import EnvPoolAtariVectorEnv
+
+    from rlsuite.envspec import EnvSpec
+    from rlsuite.vector import SingleEnvView
+
+    spec = EnvSpec(plugin="atari", id="ALE/Pong-v5", kwargs={"protocol": "machado"}, backend="envpool")
+    env = spec.make(training=False)
+    assert isinstance(env, SingleEnvView) and isinstance(env.vec, EnvPoolAtariVectorEnv)
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    env.close()
+    result = rlsuite.evaluate(_NoOp(), env=spec, episodes=1, seed=5, protocol="atari-machado")
+    assert result.returns.tolist() == [-21.0]  # one full game (no life loss ends it), unclipped
+    # a video needs the plugin's own env (EnvPool renders nothing)
+    assert not isinstance(spec.make(training=False, render_mode="rgb_array"), SingleEnvView)
