@@ -140,9 +140,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         [o for o in args.overrides if not o.startswith("env.kwargs.")],
         {"run": None, "episodes": None, "seed": 100_000, "protocol": "gymnasium", "deterministic": True,
          "record": False, "video": None, "leaderboard": None, "submit": None, "env": None,
-         "adapt_steps": None},
+         "adapt_steps": None, "threads": 1},
         "eval",
     )
+    threads = opts["threads"]
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ConfigError(f"threads must be an integer >= 0 (0: torch's default), got '{threads}'")
+    if threads:
+        # one thread, as training's default: acting on one observation at a time gains nothing from
+        # more, and on a busy machine torch's spinning worker threads made an Atari evaluation 16x slower
+        import torch
+
+        torch.set_num_threads(threads)
     if not opts["run"]:
         raise ConfigError("rlsuite eval needs run=<run directory or model file>")
     if opts["submit"] not in (None, True, False):

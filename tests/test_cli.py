@@ -38,6 +38,7 @@ def cli(*args, cwd=None):
         (["eval"], "needs run="),
         (["eval", "run=/nonexistent/model"], "does not exist"),
         (["eval", "run=x", "episods=3"], "unknown key 'episods' for rlsuite eval. Did you mean: episodes"),
+        (["eval", "run=x", "threads=-1"], "threads must be an integer >= 0 (0: torch's default), got '-1'"),
         (["leaderboard", "format=xml"], "unknown leaderboard format 'xml'. Accepted: table, markdown"),
         (["leaderboard", "format=htm"], "Did you mean: html?"),
         (["list", "agentz"], "invalid choice"),
