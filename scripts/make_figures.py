@@ -2,9 +2,9 @@
 
 Every results file under docs/results/data/ with a ``curves`` key and a ``figure`` path (relative to
 docs/results/) becomes that PNG: one panel per (env, agent) with each seed's evaluation returns
-against training steps and their mean; the y axis says what a point is (the optional ``ylabel``, by
-default the greedy evaluation return). The drawing is deterministic (no timestamps in the
-PNG), so a figure can be checked against its data:
+against training steps (or what the panel's ``xlabel`` names) and their mean; the y axis says what
+a point is (the optional ``ylabel``, by default the greedy evaluation return). The drawing is
+deterministic (no timestamps in the PNG), so a figure can be checked against its data:
 
     python scripts/make_figures.py            # (re)draw every figure
     python scripts/make_figures.py --check    # exit 1 if a committed figure differs from its data's
@@ -63,7 +63,7 @@ def draw(data: dict[str, Any]) -> bytes:
             means = np.mean([np.interp(grid, c[:, 0], c[:, 1]) for c in curves], axis=0)
             ax.plot(grid, means, color="C0", lw=2, label=f"mean of {len(curves)} seeds")
         ax.set_title(f"{panel['agent']} on {panel['env']}", fontsize=10)
-        ax.set_xlabel("environment steps", fontsize=9)
+        ax.set_xlabel(panel.get("xlabel", "environment steps"), fontsize=9)
         ax.set_ylabel(data.get("ylabel", "greedy evaluation return"), fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
