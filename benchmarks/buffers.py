@@ -2,6 +2,8 @@
 
     python benchmarks/buffers.py            # full: 1M vector transitions, 100k Atari transitions
     python benchmarks/buffers.py --quick    # < 1 min; partly filled buffers of the same capacity
+    python benchmarks/buffers.py --quick --save   # also store the table (with this CPU and the library
+                                                  # versions) in docs/results/data/replay_buffers.json
 
 Prints a Markdown table (median rates over 7 interleaved rounds) and, as its last line, one JSON
 object of ratios (rlsuite ÷ peer, the median over rounds of the per-round ratio).
@@ -13,9 +15,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import json
+import os
+import platform
 import time
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -23,6 +29,9 @@ import numpy as np
 from rlsuite.buffers import make_replay_buffer, to_torch
 
 warnings.filterwarnings("ignore")
+RESULT_FILE = Path(__file__).resolve().parent.parent / "docs" / "results" / "data" / "replay_buffers.json"
+COLUMNS = ["shape", "capacity", "filled", "buffer", "add (transitions/s)", "sample → torch (batches/s)",
+           "sample → numpy (batches/s)", "PER sample+update (batches/s)", "bytes / transition"]
 
 
 def bench(fns: dict, reps: int, rounds: int = 7) -> dict[str, list[float]]:
@@ -203,9 +212,52 @@ def fmt(x: float | None, spec: str = ",.0f") -> str:
     return "–" if x is None else format(x, spec)
 
 
+def machine() -> str:
+    """This CPU's model and core count, and the SIMD level NumPy dispatches to (the kernels that
+    differ between machines: SB3's sampling is NumPy fancy indexing, ours Numba-compiled loops)."""
+    cpu = platform.processor() or platform.machine()
+    cores = 0
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+        cores += line.startswith("processor")
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # NumPy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    simd = next((f for f in ("AVX512_SPR", "AVX512_ICL", "AVX512_SKX", "AVX2") if features.get(f)), "baseline")
+    return f"{cores}-core {cpu}, NumPy dispatch up to {simd}"
+
+
+def save(rows: list, ratios: dict[str, float], command: str) -> None:
+    versions = {}
+    for name in ("numpy", "numba", "torch", "stable-baselines3", "cpprb"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    data = {
+        "title": "Replay buffers: rlsuite vs SB3 and cpprb (one process, interleaved rounds)",
+        "agents": ["dqn", "ddpg", "sac"], "tasks": ["buffers"], "command": command,
+        "date": time.strftime("%Y-%m-%d"), "hardware": machine(), "versions": versions,
+        "load": f"1-minute load average {os.getloadavg()[0]:.2f} when the run ended (ratios interleave rounds)",
+        "columns": COLUMNS,
+        "rows": [[shape, f"{cap:,}", f"{fill:,}", name, fmt(add), fmt(smp), fmt(smp_np), fmt(per), fmt(nb, ",.1f")]
+                 for shape, cap, fill, name, add, smp, smp_np, per, nb in rows],
+        "ratios": {k: round(v, 4) for k, v in ratios.items()},
+        "notes": ("Ratios (median over 7 interleaved rounds of rlsuite ÷ the fastest peer of the round): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items() if "bytes_per" not in k)
+                  + ". Batch 256 (CartPole shape), 32 (Atari shape); sampling timed up to torch tensors "
+                  "against SB3, up to NumPy arrays against cpprb."),
+    }
+    RESULT_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {RESULT_FILE}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="partly filled buffers, fewer repetitions (< 1 min)")
+    ap.add_argument("--save", action="store_true", help=f"store the results in {RESULT_FILE.name} (docs)")
     args = ap.parse_args()
     vec_cap, atari_cap = 1_000_000, 100_000
     vec_fill, atari_fill, reps = (30_000, 4_000, 200) if args.quick else (vec_cap, atari_cap, 1000)
@@ -221,6 +273,8 @@ def main() -> None:
         print(f"| {shape} | {cap:,} | {fill:,} | {name} | {fmt(add)} | {fmt(smp)} | {fmt(smp_np)} | {fmt(per)} "
               f"| {fmt(nbytes, ',.1f')} |")
     print(f"\nbatch 256 (CartPole), 32 (Atari); total {time.perf_counter() - t0:.0f} s")
+    if args.save:
+        save(rows, ratios, "python benchmarks/buffers.py" + (" --quick" if args.quick else "") + " --save")
     print(json.dumps({k: round(v, 6) for k, v in ratios.items()}))  # 6 digits: 0.25004 must not read as 0.25
 
 
