@@ -157,6 +157,53 @@ def fresh_scenes_result(run: str, scene_seeds: list[int], test_images: int | Non
     }
 
 
+VARIANT_LABELS = {"paper": "DQN, paper settings", "no_guided": "DQN without guided exploration",
+                  "no_history": "DQN without the action history"}
+BASELINE_LABELS = {"random": "random agent (same protocol)", "center_box": "fixed centred box (mean training size)",
+                   "sliding_window": "sliding window (4 scales x 3 aspects, stride 1/4, CNN head, NMS 0.3)"}
+RESULT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "results", "data",
+                           "localization_shapes.json")
+
+
+def results_file(out: dict[str, Any], command: str) -> dict[str, Any]:
+    """The docs' results file (docs/results/data/localization_shapes.json) of a training run of this script."""
+    import platform
+    from datetime import date
+
+    def cell(x: float, spec: str = ".2f") -> str:
+        return "-" if x != x or x == float("inf") else format(x, spec)
+
+    rows = []
+    for name, label in VARIANT_LABELS.items():
+        if name not in out:
+            continue
+        runs = out[name]["runs"]
+        rows.append([label, " / ".join(cell(r["recall_iou50"]) for r in runs), cell(out[name]["recall_iou50"]),
+                     cell(out[name]["ap50"]), cell(out[name]["mean_iou_at_trigger"]),
+                     " / ".join(f"{r['median_steps']:g}" for r in runs),
+                     cell(statistics.mean(r["cnn_evals_per_image"] for r in runs), ",.0f"),
+                     cell(out[name]["cnn_evals_per_detection"], ",.0f")])
+    for name, label in BASELINE_LABELS.items():
+        b = out["baselines"][name]
+        rows.append([label, cell(b["recall_iou50"]), cell(b["recall_iou50"]), cell(b["ap50"], ".3g"),
+                     cell(b["mean_iou_at_trigger"]), cell(b["median_steps"], "g") if name == "random" else "-",
+                     cell(b["cnn_evals_per_image"], ",.0f"), cell(b["cnn_evals_per_detection"], ",.0f")])
+    return {
+        "title": f"Active localization on generated cluttered scenes: {out['test_images']} held-out test images",
+        "agents": ["dqn"], "tasks": ["localization"], "command": command, "date": date.today().isoformat(),
+        "hardware": f"{os.cpu_count()}-core {platform.machine()} CPU, torch on one thread",
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "columns": ["method", "recall IoU>=0.5 (per seed)", "mean", "AP50", "mean IoU at trigger",
+                    "median steps (per seed)", "CNN evals / image", "CNN evals / detection"],
+        "rows": rows,
+        "notes": (f"{out['train_images']} training / {out['test_images']} held-out test images of 64x64 generated "
+                  "scenes (one target shape among digit distractors and strokes); DQN with the env config's paper "
+                  f"settings, {out['steps']:,} training steps per seed, seeds {', '.join(map(str, out['seeds']))}. "
+                  "Test protocol: at most 200 steps per image, corner restarts after 40 steps without a trigger, "
+                  f"inhibition of return. {out['wall_s']:.0f} s wall for the whole command."),
+    }
+
+
 def figure(result: dict[str, Any], path: str) -> None:
     """Recall at IoU 0.5 and CNN evaluations per image: the agent (each seed) against the baselines."""
     import matplotlib
@@ -209,6 +256,8 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None)
     parser.add_argument("--ablation", default="paper", help=f"comma-separated among {', '.join(ABLATIONS)}")
     parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--save", action="store_true",
+                        help="write the docs' results file (docs/results/data/localization_shapes.json)")
     parser.add_argument("--resume", default=None,
                         help="a log of an earlier run of this script: its per-run lines are reused, not rerun")
     parser.add_argument("--figure", default=None, help="draw the results figure (PNG) here")
@@ -245,7 +294,7 @@ def main() -> None:
     dataset = "shapes-multi" if args.multi else "shapes"
     n_train = args.train_images or (300 if args.quick else 600)
     n_test = args.test_images or (50 if args.quick else 200)
-    steps = args.steps or (12_000 if args.quick else 30_000)
+    steps = args.steps or (20_000 if args.quick else 30_000)  # quick: the env config's budget
     data = {"n_train": n_train, "n_test": n_test}
     start = time.time()
     task = load_task(dataset, **data)
@@ -289,6 +338,12 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             f.write(line + "\n")
+    if args.save and not args.multi:
+        command = "python benchmarks/localization.py" + (" --quick" if args.quick else "") + \
+            (f" --steps {args.steps}" if args.steps else "") + \
+            (f" --ablation {args.ablation}" if args.ablation != "paper" else "")
+        with open(RESULT_FILE, "w") as f:
+            f.write(json.dumps(results_file(out, command), indent=1, ensure_ascii=False) + "\n")
     print(line)
 
 
