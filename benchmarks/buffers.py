@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.metadata
 import json
 import os
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -27,6 +25,11 @@ import gymnasium as gym
 import numpy as np
 
 from rlsuite.buffers import make_replay_buffer, to_torch
+
+try:
+    from .common import cpu_description, library_versions
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import cpu_description, library_versions  # type: ignore[no-redef]
 
 warnings.filterwarnings("ignore")
 RESULT_FILE = Path(__file__).resolve().parent.parent / "docs" / "results" / "data" / "replay_buffers.json"
@@ -231,27 +234,16 @@ def fmt(x: float | None, spec: str = ",.0f") -> str:
 def machine() -> str:
     """This CPU's model and core count, and the SIMD level NumPy dispatches to (the kernels that
     differ between machines: SB3's sampling is NumPy fancy indexing, ours Numba-compiled loops)."""
-    cpu = platform.processor() or platform.machine()
-    cores = 0
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-        cores += line.startswith("processor")
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
     except ImportError:  # NumPy < 2
         from numpy.core._multiarray_umath import __cpu_features__ as features
     simd = next((f for f in ("AVX512_SPR", "AVX512_ICL", "AVX512_SKX", "AVX2") if features.get(f)), "baseline")
-    return f"{cores}-core {cpu}, NumPy dispatch up to {simd}"
+    return f"{cpu_description()}, NumPy dispatch up to {simd}"
 
 
 def save(rows: list, ratios: dict[str, float], command: str) -> None:
-    versions = {}
-    for name in ("numpy", "numba", "torch", "stable-baselines3", "cpprb"):
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    versions = library_versions(("numpy", "numba", "torch", "stable-baselines3", "cpprb"))
     data = {
         "title": "Replay buffers: rlsuite vs SB3 and cpprb (one process, interleaved rounds)",
         "agents": ["dqn", "ddpg", "sac"], "tasks": ["buffers"], "command": command,

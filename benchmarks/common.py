@@ -6,8 +6,12 @@ they import this module as ``common`` (falling back from the package-relative ``
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -15,6 +19,33 @@ import numpy as np
 
 # steps/s from wall time, or from this process's CPU time (for a busy machine): ``--clock``
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def cpu_model() -> str:
+    """This machine's CPU model name (for the ``hardware`` of a stored result)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_description() -> str:
+    """``<cores>-core <CPU model>``."""
+    return f"{os.cpu_count()}-core {cpu_model()}"
+
+
+def library_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Installed version of each distribution in ``names`` ("not installed" where absent)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def evaluate_greedy(predict_fn: Callable[[np.ndarray], Any], env_id: str, episodes: int = 20,

@@ -41,6 +41,11 @@ import rlsuite
 from rlsuite.config import env_defaults
 from rlsuite.registry import get_agent
 
+try:
+    from .common import cpu_description
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import cpu_description  # type: ignore[no-redef]
+
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (agent overrides, env overrides)
     "paper": ({}, {}),
     "no_guided": ({}, {"guided_exploration": False}),  # the env publishes no hint: uniform exploration
@@ -143,7 +148,7 @@ def fresh_scenes_result(run: str, scene_seeds: list[int], test_images: int | Non
         "agents": ["dqn"], "tasks": ["localization"],
         "command": command,
         "date": date.today().isoformat(),
-        "hardware": f"{os.cpu_count()}-core {platform.machine()} CPU shared with other jobs, torch on one thread",
+        "hardware": f"{cpu_description()} shared with other jobs, torch on one thread",
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "columns": ["test scenes", "images", "recall IoU≥0.5 ± s.e.", "AP50 ± s.e.", "median steps ± s.e.",
                     "CNN evals / image", *[f"{b.replace('_', ' ')}: recall" for b in baselines]],
@@ -191,7 +196,7 @@ def results_file(out: dict[str, Any], command: str) -> dict[str, Any]:
     return {
         "title": f"Active localization on generated cluttered scenes: {out['test_images']} held-out test images",
         "agents": ["dqn"], "tasks": ["localization"], "command": command, "date": date.today().isoformat(),
-        "hardware": f"{os.cpu_count()}-core {platform.machine()} CPU, torch on one thread",
+        "hardware": f"{cpu_description()}, torch on one thread",
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "columns": ["method", "recall IoU>=0.5 (per seed)", "mean", "AP50", "mean IoU at trigger",
                     "median steps (per seed)", "CNN evals / image", "CNN evals / detection"],

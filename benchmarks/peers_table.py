@@ -17,15 +17,16 @@ import argparse
 import datetime
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
 try:
+    from .common import cpu_model
     from .offpolicy import summarize
     from .onpolicy import ROWS
     from .peers import PEERS
 except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import cpu_model  # type: ignore[no-redef]
     from offpolicy import summarize  # type: ignore[no-redef]
     from onpolicy import ROWS  # type: ignore[no-redef]
     from peers import PEERS  # type: ignore[no-redef]
@@ -51,16 +52,6 @@ def read_log(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if runs and "summary" not in lines[-1]:
         return {"summary": []}, runs
     return lines[-1], runs
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def offpolicy_rows(result: dict[str, Any], runs: list[dict[str, Any]]) -> list[list[str]]:

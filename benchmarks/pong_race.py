@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import signal
 import subprocess
@@ -41,11 +40,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:
+    from .common import cpu_description, library_versions
+except ImportError:  # run as a script: python benchmarks/<name>.py
+    from common import cpu_description, library_versions  # type: ignore[no-redef]
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_FILE = ROOT / "docs" / "results" / "data" / "atari_pong_race.json"
 WINDOW = 20  # the score: mean over the last 20 training episodes
 FRAMES_PER_STEP = 4
 THRESHOLDS = (18.0, 20.0)
+VERSIONED = ("torch", "envpool", "ale-py", "gymnasium", "numpy")
 CPU_RECIPE = ["agent.anneal_lr=false", "threads=2"]
 GPU_RECIPE = ["device=cuda", "agent.n_envs=24", "agent.n_steps=256", "agent.n_epochs=3", "agent.n_minibatches=8",
               "agent.lr=3e-4", "agent.anneal_lr=false", "agent.gamma=0.999", "agent.clip_range=0.2",
@@ -142,7 +147,7 @@ def summarize(run_dir: Path, launched: float, minutes: float) -> dict[str, Any]:
     result: dict[str, Any] = {
         "minutes": minutes, "episodes": len(curve), "last_episode_minutes": round(curve[-1][0], 2),
         "pong_score_at_limit": round(within[-1][2], 2), "frames_at_limit": within[-1][1] * FRAMES_PER_STEP,
-        "best_score": round(max(c[2] for c in curve if c[3] >= WINDOW) if len(curve) >= WINDOW else curve[-1][2], 2),
+        "best_score": round(max((c[2] for c in curve if c[3] >= WINDOW), default=curve[-1][2]), 2),
     }
     for threshold in THRESHOLDS:
         hit = first_reach(curve, threshold)
@@ -159,29 +164,12 @@ def summarize(run_dir: Path, launched: float, minutes: float) -> dict[str, Any]:
     return result
 
 
-def versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for name in ("torch", "envpool", "ale-py", "gymnasium", "numpy"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def hardware(device: str) -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    cores = len([ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("processor")])
-    text = f"{cores}-core {cpu}"
-    if device == "cuda":
-        import torch
+    if device != "cuda":
+        return cpu_description()
+    import torch
 
-        text += f", {torch.cuda.get_device_name(0)}"
-    return text
+    return f"{cpu_description()}, {torch.cuda.get_device_name(0)}"
 
 
 def save(result: dict[str, Any], command: str, config: dict[str, Any], load: list[float], device: str) -> None:
@@ -212,7 +200,8 @@ def save(result: dict[str, Any], command: str, config: dict[str, Any], load: lis
         "date": time.strftime("%Y-%m-%d"), "hardware": hardware(device),
         "load": (f"1-minute load average sampled each minute: mean {sum(load) / len(load):.2f}, max {max(load):.2f}"
                  if load else "not sampled"),
-        "versions": versions(), "columns": ["row", "value", "detail"], "rows": rows,
+        "versions": {"python": sys.version.split()[0], **library_versions(VERSIONED)},
+        "columns": ["row", "value", "detail"], "rows": rows,
         "notes": (f"Score: the mean game score (Pong: -21..+21) of the last {WINDOW} training episodes, wall time "
                   "counted from the command's launch. Run config: " + json.dumps(config, sort_keys=True)),
         "figure": "figures/atari_pong_race.png",
