@@ -8,6 +8,7 @@ torch on CPU. Reported per row: greedy evaluation mean ± std over seeds (20 epi
     python benchmarks/onpolicy.py --quick          # PPO, A2C, TRPO on CartPole, 2 seeds (< 10 min)
     python benchmarks/onpolicy.py                  # + PPO LunarLander-v3 and Pendulum-v1, 5 seeds
     python benchmarks/onpolicy.py --rows ppo_pendulum --seeds 0 1 2
+    python benchmarks/onpolicy.py --quick --rows ppo_cartpole --cores 1   # one core for every library
 
 The PPO rows also run the peers of ``peers.py`` (``--peers``, default SBX, Tianshou, TorchRL, CleanRL)
 after SB3 on every seed, from the same recipe; a peer not installed (``pip install .[peers]``), unable
@@ -199,9 +200,15 @@ def main() -> None:
                         help="each speed switch (default: all) off vs on (rlsuite only)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="steps/s from wall time or from this process's CPU time (for a busy machine)")
+    parser.add_argument("--cores", type=int, default=None,
+                        help="pin the process to this many CPU cores (1: one core for every library, JAX included)")
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
+    try:
+        cores = peers.pin_to_cores(args.cores) if args.cores else None
+    except ValueError as error:
+        parser.error(str(error))
     torch.set_num_threads(1)
     rows = args.rows or (QUICK_ROWS if args.quick else list(ROWS))
     seeds = args.seeds if args.seeds is not None else ([0, 1] if args.quick else [0, 1, 2, 3, 4])
@@ -209,7 +216,8 @@ def main() -> None:
         print(json.dumps(run_switches(rows, seeds, args.clock, args.switches or list(SWITCHES))))
         return
 
-    result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": args.clock}
+    result: dict[str, Any] = {"seeds": seeds, "torch_threads": torch.get_num_threads(), "clock": args.clock,
+                              "cores": cores}
     print(f"{'row':16s} {'steps':>8s} {'ours mean±std':>16s} {'sb3 mean±std':>16s} {'ours sps':>9s} "
           f"{'sb3 sps':>9s} {'ratio':>6s}", flush=True)
     peer_names = [p for p in args.peers.split(",") if p]

@@ -101,6 +101,19 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 
 
+def pin_to_cores(n: int) -> list[int]:
+    """Pin this process (every thread it has, and so every thread they start) to the first ``n`` CPUs
+    it may run on; returns them. With ``n = 1`` each library gets one core, whatever its runtime does
+    with threads (JAX dispatches asynchronously and overlaps Python with XLA on a second core)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not 1 <= n <= len(allowed):
+        raise ValueError(f"--cores {n}: this process may use {len(allowed)} CPU(s)")
+    chosen = allowed[:n]
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), chosen)
+    return chosen
+
+
 def versions(names: list[str]) -> dict[str, str]:
     """name -> installed version, or why it is skipped ("not installed", or the reason it cannot run)."""
     out = {}

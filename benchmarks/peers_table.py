@@ -54,6 +54,13 @@ def read_log(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return lines[-1], runs
 
 
+def pinned(result: dict[str, Any]) -> str:
+    """The budget cell's note for a run pinned to CPU cores (``--cores``): every library had only those."""
+    cores = result.get("cores")
+    return f", one core per library (--cores {len(cores)})" if cores and len(cores) == 1 else \
+        (f", pinned to {len(cores)} cores" if cores else "")
+
+
 def offpolicy_rows(result: dict[str, Any], runs: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     if runs:  # the runs that finished (a log cut short has no summary line), and the skipped libraries
@@ -88,7 +95,7 @@ def offpolicy_rows(result: dict[str, Any], runs: list[dict[str, Any]]) -> list[l
             if (agent, "rlsuite") in cpu and (agent, fastest) in cpu:
                 verdict += f" ({cpu[(agent, 'rlsuite')] / cpu[(agent, fastest)]:.2f}× its CPU time)"
         rows.append([f"{ROW_NAMES.get(agent, agent)} {first['env']}",
-                     f"{first['steps'] // 1000}k steps, {seeds} seed(s)", *cells, verdict])
+                     f"{first['steps'] // 1000}k steps, {seeds} seed(s){pinned(result)}", *cells, verdict])
     return rows
 
 
@@ -108,8 +115,8 @@ def onpolicy_rows(result: dict[str, Any]) -> list[list[str]]:
         best = result.get(f"{row}_best_peer")
         verdict = f"{result[f'{row}_sps_vs_best_peer']:.2f}× the steps/s of {NAMES[best]}" if best else "-"
         env_id, steps, agent, *_ = ROWS[row]
-        rows.append([f"{agent.upper()} {env_id}", f"{steps // 1000}k steps, {len(result['seeds'])} seed(s)", *cells,
-                     verdict])
+        rows.append([f"{agent.upper()} {env_id}",
+                     f"{steps // 1000}k steps, {len(result['seeds'])} seed(s){pinned(result)}", *cells, verdict])
     return rows
 
 
@@ -119,14 +126,23 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the commands that produced the logs (recorded)")
     parser.add_argument("--notes", default="", help="appended to the table's notes")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--append", action="store_true",
+                        help="keep the stored rows (one with the same row and budget is replaced) and commands")
     args = parser.parse_args()
     rows: list[list[str]] = []
     versions: dict[str, str] = {}
+    stored = json.loads(args.out.read_text()) if args.append and args.out.exists() else None
     for path in args.logs:
         result, runs = read_log(path)
         versions.update(result.get("versions", {}))
         versions.update({p.name: p.unusable for p in PEERS.values() if p.unusable and p.name in versions})
         rows.extend(offpolicy_rows(result, runs) if "summary" in result else onpolicy_rows(result))
+    if stored is not None:
+        replaced = {tuple(row[:2]) for row in rows}
+        rows = [row for row in stored["rows"] if tuple(row[:2]) not in replaced] + rows
+        versions = {**stored.get("versions", {}), **versions}
+        args.command = f"{stored['command']}; {args.command}"
+        args.notes = f"{stored['notes']} {args.notes}".strip()
     data = {
         "title": "Side by side with every peer (same recipe, same seeds, alternating in one process)",
         "agents": ["dqn", "td3", "sac", "ppo", "sb3"],
@@ -142,7 +158,7 @@ def main() -> None:
                   "On-policy cells: learn steps/s (median over seeds) · greedy mean. "
                   "SBX's wall includes JAX compiling its updates on the first model of each algorithm in the "
                   "process, Tianshou's the Numba compilation of its vector replay buffer: both are what a user "
-                  "sees once per process. " + args.notes).strip(),
+                  "sees once per process. " + args.notes).strip() if stored is None else args.notes,
     }
     args.out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {args.out} ({len(rows)} rows)")

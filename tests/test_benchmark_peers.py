@@ -50,3 +50,48 @@ def test_a_peer_without_the_algorithm_is_skipped_with_that_reason() -> None:
         assert sb3.skip_reason("sac_discrete") == "SB3 has no sac_discrete"
     cleanrl = peers.PEERS["cleanrl"]  # the registry's release cannot run beside gymnasium 1.x, installed or not
     assert cleanrl.unusable and cleanrl.skip_reason("dqn") == cleanrl.unusable
+
+
+def test_pin_to_cores_pins_every_thread_of_the_process() -> None:
+    """``--cores 1``: the whole process (its existing threads and the ones they start) on one CPU."""
+    import subprocess
+    import sys
+
+    code = ("import os, threading; from benchmarks import peers; waiting = threading.Event(); "
+            "thread = threading.Thread(target=waiting.wait); thread.start(); "  # a thread that exists before
+            "chosen = peers.pin_to_cores(1); "
+            "print(chosen == sorted(os.sched_getaffinity(0)), len(chosen), "
+            "all(len(os.sched_getaffinity(int(tid))) == 1 for tid in os.listdir('/proc/self/task'))); "
+            "waiting.set(); thread.join()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "1", "True"]
+    with pytest.raises(ValueError, match="--cores 0: this process may use"):
+        peers.pin_to_cores(0)
+
+
+def test_peers_table_appends_a_pinned_row_beside_the_stored_ones(tmp_path, monkeypatch) -> None:
+    import json
+    import sys
+
+    from benchmarks import peers_table
+
+    stored = {"title": "t", "command": "first", "notes": "stored notes", "versions": {"sbx": "0.28.0"},
+              "rows": [["DQN CartPole-v1", "50k steps, 2 seed(s)", "old"]]}
+    out = tmp_path / "side_by_side.json"
+    out.write_text(json.dumps(stored))
+    run = {"lib": "rlsuite", "agent": "dqn", "env": "CartPole-v1", "seed": 0, "steps": 50_000, "wall_s": 10.0,
+           "learn_s": 9.0, "cpu_s": 10.0, "sps": 5000.0, "eval_mean": 500.0, "eval_std": 0.0, "solved": True}
+    peer = {**run, "lib": "sbx", "wall_s": 20.0, "cpu_s": 19.0}
+    log = tmp_path / "off.log"
+    log.write_text("\n".join(json.dumps(line) for line in (
+        run, peer, {"mode": "quick", "cores": [0], "versions": {"torch": "x"},
+                    "summary": offpolicy.summarize([run, peer])})) + "\n")
+    monkeypatch.setattr(sys, "argv", ["peers_table.py", str(log), "--command", "second", "--append", "--out", str(out)])
+    peers_table.main()
+    data = json.loads(out.read_text())
+    assert data["rows"][0] == stored["rows"][0]  # kept
+    new = data["rows"][1]
+    assert new[:2] == ["DQN CartPole-v1", "50k steps, 1 seed(s), one core per library (--cores 1)"]
+    assert new[-1] == "0.50× the wall of SBX (0.53× its CPU time)"
+    assert data["command"] == "first; second" and data["notes"] == "stored notes"
+    assert data["versions"] == {"sbx": "0.28.0", "torch": "x"}
