@@ -3,7 +3,8 @@
     python benchmarks/meta.py --bandit-baselines        # n ∈ {10, 100} × k ∈ {5, 10, 50}, 1,000 held-out bandits
     python benchmarks/meta.py --quick                   # the issue's quick JSON (bandits n=10 k=5, 2D nav reduced)
     python benchmarks/meta.py --nav --iterations 100    # the 2D-navigation table: MAML, pretrained, oracle, random
-    python benchmarks/meta.py --rl2 n100-k5 --rl2-critic detached   # RL² on one bandit cell (also --rl2-mdp 10)
+    python benchmarks/meta.py --rl2 n10-k5 --rl2-trials 1024 --rl2-updates 300 --rl2-eval-streams 20  # one cell
+    python benchmarks/meta.py --rl2 n100-k5 --rl2-critic detached   # RL² at n = 100 (also --rl2-mdp 10)
     python benchmarks/meta.py --cheetah --cheetah-rl2-updates 100   # HalfCheetah velocity, reduced budget
 
 The last line printed is JSON.
@@ -14,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from rlsuite.envs.meta import BernoulliBandits
 
 from rlsuite.meta import MetaSplit
@@ -31,6 +34,15 @@ PAPER_TABLE1 = {  # Duan et al. 2016, table 1: Random, Gittins, TS, OTS, UCB1, �
     (100, 50): (49.8, 85.2, 64.5, 67.7, 84.3, 78.3, 78.0, 84.9),
 }
 PAPER_COLUMNS = ("random", "gittins", "ts", "ots", "ucb1", "epsilon_greedy", "greedy", "rl2")
+BANDITS_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "env" / "bandits.yaml"
+
+
+def bandit_recipe() -> dict[str, Any]:
+    """RL²'s bandit recipe, as ``rlsuite train agent=rl2 env=bandits`` runs it (the env config's hparams,
+    without its step budget)."""
+    recipe = dict(yaml.safe_load(BANDITS_CONFIG.read_text())["hparams"]["rl2"])
+    recipe.pop("total_steps", None)
+    return recipe
 
 
 def bandit_baselines(cells: list[tuple[int, int]], bandits: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -260,7 +272,8 @@ def main() -> None:
     parser.add_argument("--first-order-metric", action="store_true",
                         help="MAML speed switch: fisher_through_inner_step=false (the TRPO metric ignores ∂θ'/∂θ)")
     parser.add_argument("--quick-iterations", type=int, default=20, help="meta-iterations per row (--quick)")
-    parser.add_argument("--quick-rl2-updates", type=int, default=400, help="RL² PPO iterations (--quick)")
+    parser.add_argument("--quick-rl2-updates", type=int, default=300,
+                        help="RL² PPO iterations (--quick, with the bandit recipe of configs/env/bandits.yaml)")
     parser.add_argument("--rl2", type=str, nargs="*", default=None, metavar="nN-kK",
                         help="RL² on bandit cells, e.g. --rl2 n10-k5 n100-k5")
     parser.add_argument("--rl2-mdp", type=int, nargs="*", default=None, metavar="EPISODES",
@@ -273,6 +286,8 @@ def main() -> None:
     parser.add_argument("--rl2-gae-lambda", type=float, default=0.95)
     parser.add_argument("--rl2-gamma", type=float, default=0.99)
     parser.add_argument("--rl2-hidden", type=int, default=64, help="RL² GRU units (the paper: 256)")
+    parser.add_argument("--rl2-trials", type=int, default=256,
+                        help="RL² trials per PPO update (the bandit recipe: 1,024; the paper: 25,000 at n = 10)")
     parser.add_argument("--rl2-ent-coef", type=float, default=0.0)
     parser.add_argument("--rl2-time-input", action="store_true", help="RL² reads the elapsed fraction of the trial")
     parser.add_argument("--cheetah", action="store_true",
@@ -290,6 +305,7 @@ def main() -> None:
     summary: dict[str, Any] = {}
     rl2_settings = {"critic": args.rl2_critic, "gae_lambda": args.rl2_gae_lambda, "gamma": args.rl2_gamma,
                     "net": {"recurrent_hidden": args.rl2_hidden}, "ent_coef": args.rl2_ent_coef,
+                    "trials_per_iteration": args.rl2_trials,
                     "time_input": args.rl2_time_input, "eval_streams": args.rl2_eval_streams}
     maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
                      "test_step_sizes": args.test_step_sizes}
@@ -329,7 +345,7 @@ def main() -> None:
     if args.cheetah_rl2_updates:
         summary["rl2_halfcheetah_vel"] = train_rl2(
             "halfcheetah_vel", args.cheetah_rl2_updates, args.seed, args.cheetah_rl2_lr, 100, episodes_per_trial=2,
-            trials_per_iteration=args.cheetah_rl2_trials, curve_tasks=40, **rl2_settings)
+            curve_tasks=40, **{**rl2_settings, "trials_per_iteration": args.cheetah_rl2_trials})
     if args.quick:
         cell = bandit_baselines([(10, 5)], args.bandits, args.seed)["n10_k5"]["ours"]
         summary["ucb1_bandit_n10_k5"] = cell["ucb1"]["mean"]
@@ -348,7 +364,9 @@ def main() -> None:
                                    "trajectories": args.trajectories, "hidden": args.hidden, **maml_settings}
         # RL² against the Bayes-optimal strategy on the same held-out bandits, each averaged over
         # 20 action/reward streams (the draws' noise is ~1 % of the value on one stream)
-        rl2 = rl2_bandits(10, 5, args.quick_rl2_updates, args.seed, args.rl2_lr, args.bandits, eval_streams=20)
+        recipe = bandit_recipe()
+        rl2 = rl2_bandits(10, 5, args.quick_rl2_updates, args.seed, recipe.pop("lr"), args.bandits, eval_streams=20,
+                          **recipe)
         bayes = bayes_optimal_bounds([(10, 5)], args.bandits, args.seed, streams=20)["n10_k5"]
         summary["rl2_bandit_n10_k5"] = rl2["trial_return"]
         summary["rl2_bandit_n10_k5_streams_mean"] = rl2["streams_mean"]
@@ -356,6 +374,7 @@ def main() -> None:
         summary["bayes_bandit_n10_k5_distribution"] = bayes["distribution"]
         summary["rl2_bandit_n10_k5_vs_bayes"] = rl2["streams_mean"] / bayes["held_out_streams_mean"]
         summary["quick_budget"]["rl2_updates"] = args.quick_rl2_updates
+        summary["quick_budget"]["rl2_recipe"] = bandit_recipe()
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     summary["cpu_seconds"] = round(time.process_time(), 1)
     print(json.dumps(summary))
