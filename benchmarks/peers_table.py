@@ -54,11 +54,13 @@ def read_log(path: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return lines[-1], runs
 
 
-def pinned(result: dict[str, Any]) -> str:
-    """The budget cell's note for a run pinned to CPU cores (``--cores``): every library had only those."""
-    cores = result.get("cores")
-    return f", one core per library (--cores {len(cores)})" if cores and len(cores) == 1 else \
+def budget_note(result: dict[str, Any]) -> str:
+    """The budget cell's note on the CPU a run had: pinned to cores (``--cores``: every library had
+    only those), torch threads beyond one (``--threads``)."""
+    cores, threads = result.get("cores"), result.get("torch_threads", 1)
+    note = f", one core per library (--cores {len(cores)})" if cores and len(cores) == 1 else \
         (f", pinned to {len(cores)} cores" if cores else "")
+    return note + (f", torch threads {threads}" if threads > 1 else "")
 
 
 def offpolicy_rows(result: dict[str, Any], runs: list[dict[str, Any]]) -> list[list[str]]:
@@ -95,7 +97,7 @@ def offpolicy_rows(result: dict[str, Any], runs: list[dict[str, Any]]) -> list[l
             if (agent, "rlsuite") in cpu and (agent, fastest) in cpu:
                 verdict += f" ({cpu[(agent, 'rlsuite')] / cpu[(agent, fastest)]:.2f}× its CPU time)"
         rows.append([f"{ROW_NAMES.get(agent, agent)} {first['env']}",
-                     f"{first['steps'] // 1000}k steps, {seeds} seed(s){pinned(result)}", *cells, verdict])
+                     f"{first['steps'] // 1000}k steps, {seeds} seed(s){budget_note(result)}", *cells, verdict])
     return rows
 
 
@@ -116,7 +118,7 @@ def onpolicy_rows(result: dict[str, Any]) -> list[list[str]]:
         verdict = f"{result[f'{row}_sps_vs_best_peer']:.2f}× the steps/s of {NAMES[best]}" if best else "-"
         env_id, steps, agent, *_ = ROWS[row]
         rows.append([f"{agent.upper()} {env_id}",
-                     f"{steps // 1000}k steps, {len(result['seeds'])} seed(s){pinned(result)}", *cells, verdict])
+                     f"{steps // 1000}k steps, {len(result['seeds'])} seed(s){budget_note(result)}", *cells, verdict])
     return rows
 
 
