@@ -7,6 +7,7 @@
     python benchmarks/offpolicy.py --agents dqn --seeds 10 --libs rlsuite   # DQN CartPole seeds 0-9, rlsuite only
     python benchmarks/offpolicy.py --quick --agents sac --steps 2000        # SAC only, a shortened budget
     python benchmarks/offpolicy.py --quick --agents dqn,td3 --cores 1   # one core for every library (JAX included)
+    python benchmarks/offpolicy.py --quick --agents dqn --libs rlsuite,rlsuite-torch-acting   # what numba_acting buys
 
 Libraries (``--libs``, default every one): rlsuite and the peers of ``peers.py`` (SB3, SBX, Tianshou,
 TorchRL, CleanRL); a peer that is not installed (``pip install .[peers]``), cannot run here, or lacks
@@ -59,6 +60,7 @@ TASKS = {  # agent -> (env id, steps, solved threshold)
 # per seed in this order; a peer not installed is skipped
 LIBS = "sb3,sbx,tianshou,torchrl,cleanrl,rlsuite,rlsuite-compiled"
 COMPILED_AGENTS = ("dqn", "td3", "ddpg")  # the agents with runtime.compiled_update
+RLSUITE_LIBS = ("rlsuite", "rlsuite-compiled", "rlsuite-torch-acting")
 
 
 # rl-zoo3 dqn.yml CartPole-v1 as published: the env config's own recipe departs from it (3-step
@@ -97,7 +99,8 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
 def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32",
             steps_override: int | None = None) -> dict[str, Any]:
     """One library's run of ``agent``'s task: construction + learn timed, then the shared greedy evaluation.
-    ``rlsuite-compiled`` is rlsuite with ``runtime.compiled_update=true`` (DQN, DDPG/TD3). A peer that is
+    ``rlsuite-compiled`` is rlsuite with ``runtime.compiled_update=true`` (DQN, DDPG/TD3), ``rlsuite-torch-acting``
+    DQN with ``runtime.numba_acting=false`` (its greedy actions from the torch network). A peer that is
     skipped (not installed, cannot run, lacks the algorithm) gives a row with ``skipped``."""
     env_id, steps, solved_at = TASKS[agent]
     steps = steps_override or steps
@@ -110,10 +113,12 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
             return {**base, "skipped": reason}
     torch.manual_seed(seed)
     c0 = time.process_time()
-    if lib in ("rlsuite", "rlsuite-compiled"):
+    if lib in RLSUITE_LIBS:
         runtime: dict[str, Any] = {"precision": precision} if agent in ("ddpg", "td3") else {}
         if lib == "rlsuite-compiled":
             runtime["compiled_update"] = True
+        if lib == "rlsuite-torch-acting":
+            runtime["numba_acting"] = False
         name = "sac" if agent == "sac_discrete" else agent
         t0 = time.perf_counter()
         model = rlsuite.make_agent(name, env=env_id, tuned=False, seed=seed, device="cpu", runtime=runtime, **hp)
@@ -260,6 +265,9 @@ def ratios(summary: list[dict[str, Any]]) -> dict[str, Any]:
         if compiled is not None:  # runtime.compiled_update=true against the eager update, same seeds
             out.update({f"{key}_compiled_mean": compiled["mean"], f"{key}_compiled_solved": compiled["solved"],
                         f"{key}_compiled_wall_vs_eager": round(sum(compiled["walls"]) / sum(ours["walls"]), 3)})
+        torch_acting = pick.get((agent, "rlsuite-torch-acting"))
+        if torch_acting is not None:  # what the compiled greedy action buys, same seeds
+            out[f"{key}_numba_acting_speedup"] = round(sum(torch_acting["walls"]) / sum(ours["walls"]), 3)
         bf16 = pick.get((agent, "rlsuite-bfloat16"))
         if bf16 is not None:
             out.update({f"{agent}_bf16_{key.split('_', 1)[1]}_mean": bf16["mean"],
@@ -274,7 +282,8 @@ def main() -> None:
     parser.add_argument("--agents", default="dqn,td3,ddpg,sac,sac_discrete")
     parser.add_argument("--steps", type=int, default=None, help="override every task's env steps (a shorter check)")
     parser.add_argument("--libs", default=LIBS, help="which libraries to run (comma-separated, in this order per "
-                        "seed; rlsuite-compiled: runtime.compiled_update=true)")
+                        "seed; rlsuite-compiled: runtime.compiled_update=true; rlsuite-torch-acting: DQN with "
+                        "runtime.numba_acting=false)")
     parser.add_argument("--json", default=None, help="also write the summary JSON to this path")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
     parser.add_argument("--eval-episodes", type=int, default=20)
@@ -294,7 +303,7 @@ def main() -> None:
     agents = args.agents.split(",")
     unknown = sorted(set(agents) - set(TASKS))
     libs = args.libs.split(",")
-    bad_libs = sorted(set(libs) - set(peers.PEERS) - {"rlsuite", "rlsuite-compiled"})
+    bad_libs = sorted(set(libs) - set(peers.PEERS) - set(RLSUITE_LIBS))
     if unknown or bad_libs:
         parser.error(f"unknown {'agents ' + ','.join(unknown) if unknown else 'libs ' + ','.join(bad_libs)}")
     seeds = {a: list(range(args.seeds)) for a in agents}
@@ -314,7 +323,8 @@ def main() -> None:
         precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
         for seed in agent_seeds:
             for lib in libs:
-                if lib == "rlsuite-compiled" and agent not in COMPILED_AGENTS:
+                if (lib == "rlsuite-compiled" and agent not in COMPILED_AGENTS) or \
+                        (lib == "rlsuite-torch-acting" and agent != "dqn"):
                     continue
                 for precision in precisions if lib == "rlsuite" else ["float32"]:
                     rows.append(run_one(lib, agent, seed, args.eval_episodes, precision, args.steps))

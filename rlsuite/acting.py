@@ -5,6 +5,8 @@ log-probability and the tensor↔numpy conversions) costs about as much as stepp
 :class:`NumbaActor` runs the same computation in one compiled call on the numpy observations,
 reading the policy's weights packed once per rollout (they do not change while collecting).
 What it buys is measured in dev-notes/benchmarks-lab-notes.md; ``runtime.numba_acting=false`` switches it off.
+:class:`NumbaGreedy` does the same for a feed-forward Q-network's greedy action (DQN's ε-greedy
+acting, one env step at a time: a torch forward of a batch of one costs about 60 µs).
 
 There is one definition of the network, the torch :class:`~rlsuite.policies.ActorCritic`.
 :meth:`NumbaActor.for_policy` translates it: each trunk's :meth:`~rlsuite.policies.Trunk.sequence`
@@ -33,7 +35,7 @@ import torch
 from numba import njit
 from torch import nn
 
-from rlsuite.nets import FlattenFloat
+from rlsuite.nets import MLP, FlattenFloat
 from rlsuite.policies import ActorCritic, Categorical, DiagGaussian, Trunk
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -94,6 +96,16 @@ def _run(x: np.ndarray, flat: np.ndarray, program: np.ndarray) -> np.ndarray:  #
 
 
 @njit(cache=True)
+def _argmax_rows(obs: np.ndarray, flat: np.ndarray, program: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """argmax of each row of the network's output (the first maximum on ties, as torch.argmax)."""
+    q = _run(obs, flat, program)
+    best = np.empty(q.shape[0], np.int64)
+    for i in range(q.shape[0]):
+        best[i] = np.argmax(q[i])
+    return best
+
+
+@njit(cache=True)
 def _act(obs: np.ndarray, flat: np.ndarray, actor_program: np.ndarray, critic_program: np.ndarray, shared: bool,
          actor_head: np.ndarray, critic_head: np.ndarray, gaussian: bool, log_std: np.ndarray, noise: np.ndarray,
          deterministic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -151,8 +163,12 @@ class _Packer:
 
     def trunk(self, trunk: Trunk) -> list[list[int]] | None:
         """The program for ``trunk.sequence()``, or None when a module has no kernel step."""
-        modules = trunk.sequence()
-        if type(modules[0]) is not FlattenFloat:
+        return self.layers(trunk.sequence())
+
+    def layers(self, modules: list[nn.Module]) -> list[list[int]] | None:
+        """The program for ``modules`` applied in order (a flattening encoder first, then dense layers
+        and their activations), or None when a module has no kernel step."""
+        if not modules or type(modules[0]) is not FlattenFloat:
             return None
         rows: list[list[int]] = []
         for module in modules[1:]:
@@ -163,6 +179,20 @@ class _Packer:
             else:
                 return None
         return rows
+
+    def copy_into(self, flat: torch.Tensor) -> None:
+        """Copy the packed tensors into ``flat`` (weights transposed to (n_in, n_out), see _dense)."""
+        with torch.no_grad():
+            torch.cat([(t.t() if t.dim() == 2 else t).reshape(-1) for t in self.tensors], out=flat)
+
+
+def _leaves(module: nn.Module) -> list[nn.Module]:
+    """The modules a feed-forward stack applies in order: ``nn.Sequential`` and :class:`MLP` opened up."""
+    if type(module) is nn.Sequential:
+        return [leaf for child in module for leaf in _leaves(child)]
+    if type(module) is MLP:
+        return _leaves(module.net)
+    return [module]
 
 
 def _program(rows: list[list[int]]) -> np.ndarray:
@@ -180,7 +210,7 @@ class NumbaActor:
         self.actor_program, self.critic_program = _program(actor_rows), _program(critic_rows or [])
         self.actor_head = _program([packer.dense(policy.actor_head)])
         self.critic_head = _program([packer.dense(policy.critic_head)])
-        self.tensors = packer.tensors
+        self.packer = packer
         self.flat = np.empty(packer.offset, np.float32)
         self.flat_tensor = torch.from_numpy(self.flat)  # shares memory with self.flat
         self.obs_dim = obs_dim
@@ -231,10 +261,9 @@ class NumbaActor:
 
     def refresh(self) -> None:
         """Re-read the weights (after an update)."""
-        with torch.no_grad():  # weights transposed to (n_in, n_out), see _dense; one copy into flat
-            torch.cat([(t.t() if t.dim() == 2 else t).reshape(-1) for t in self.tensors], out=self.flat_tensor)
-            if self.policy.log_std is not None:
-                self.log_std = self.policy.log_std.detach().numpy().astype(np.float32)
+        self.packer.copy_into(self.flat_tensor)
+        if self.policy.log_std is not None:
+            self.log_std = self.policy.log_std.detach().numpy().astype(np.float32)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator,
             deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -251,4 +280,60 @@ class NumbaActor:
         return actions, log_probs, values
 
 
-__all__ = ["NumbaActor"]
+class NumbaGreedy:
+    """``argmax_a Q(s, a)`` of a feed-forward Q-network for a numpy batch in one compiled call; build
+    with :meth:`for_network`. The Q-values agree with the torch network's to ~1e-6 (float32 in another
+    summation order), so the greedy action can differ from torch's only where two actions' values are
+    that close."""
+
+    def __init__(self, network: nn.Module, rows: list[list[int]], packer: _Packer, obs_dim: int):
+        self.network = network
+        self.program = _program(rows)
+        self.packer = packer
+        self.flat = np.empty(packer.offset, np.float32)
+        self.flat_tensor = torch.from_numpy(self.flat)  # shares memory with self.flat
+        self.obs_dim = obs_dim
+        self.refresh()
+
+    @staticmethod
+    def for_network(stages: list[nn.Module], network: nn.Module, observation_space: gym.Space,
+                    device: torch.device) -> NumbaGreedy | None:
+        """A NumbaGreedy computing the argmax of ``network``'s output, where ``network`` applies
+        ``stages`` one after another (``nn.Sequential`` and :class:`MLP` stages are opened up), or None
+        when a stage has no kernel step, the network is not float32 on the CPU, or the observations
+        are not a ``Box``. As a last guard its Q-values are compared with the network's on a probe batch."""
+        if device.type != "cpu" or not isinstance(observation_space, gym.spaces.Box):
+            return None
+        if any(p.dtype != torch.float32 for p in network.parameters()):
+            return None
+        packer = _Packer()
+        rows = packer.layers([leaf for stage in stages for leaf in _leaves(stage)])
+        if not rows:
+            return None
+        shape = observation_space.shape
+        greedy = NumbaGreedy(network, rows, packer, math.prod(shape))
+        probe = torch.from_numpy(np.random.default_rng(0).normal(size=(4, *shape)).astype(np.float32))
+        return greedy if greedy.agrees_with_torch(probe) else None
+
+    def agrees_with_torch(self, obs: torch.Tensor) -> bool:
+        x = obs.numpy().reshape(len(obs), self.obs_dim)
+        ours = _run(x, self.flat, self.program)
+        with torch.no_grad():
+            theirs = self.network(obs).numpy()
+        agree = ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+        if not agree:
+            warnings.warn("the compiled greedy path disagrees with the torch Q-network; acting in torch",
+                          RuntimeWarning, stacklevel=3)
+        return agree
+
+    def refresh(self) -> None:
+        """Re-read the weights (after an update or a load)."""
+        self.packer.copy_into(self.flat_tensor)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """The greedy actions (int64) for a batch of observations."""
+        x = np.ascontiguousarray(obs, dtype=np.float32).reshape(len(obs), self.obs_dim)
+        return _argmax_rows(x, self.flat, self.program)
+
+
+__all__ = ["NumbaActor", "NumbaGreedy"]
