@@ -87,7 +87,7 @@ RENAMED_KEYS = {
     # runtime switches: top-level runtime.*
     "precision": "runtime.precision",  # ddpg, on-policy
     "channels_last": "runtime.channels_last",  # dqn, on-policy
-    "numba_acting": "runtime.numba_acting",  # on-policy
+    "numba_acting": "runtime.numba_acting",  # dqn, on-policy
     "fused_optimizer": "runtime.fused_optimizer",  # dqn, ddpg, sac, on-policy
     "flat_parameters": "runtime.flat_parameters",  # on-policy
     "workers": "runtime.workers",  # on-policy
@@ -157,7 +157,8 @@ class RuntimeConfig:
     precision: str = field(default="float32", metadata=one_of(*PRECISION_NAMES))
     # image observations: conv weights and batches in NHWC layout (oneDNN's faster CPU convolutions)
     channels_last: bool = True
-    # on-policy rollouts through the compiled forward pass of rlsuite.acting (CPU MLPs on vector obs)
+    # on-policy rollouts and DQN's greedy actions through the compiled forward pass of rlsuite.acting
+    # (CPU MLPs on vector obs)
     numba_acting: bool = True
     # torch.optim's fused Adam / multi-tensor (foreach) RMSprop; false: torch's per-tensor loop
     fused_optimizer: bool = True
