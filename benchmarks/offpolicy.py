@@ -3,7 +3,7 @@
     python benchmarks/offpolicy.py            # full: 5 seeds each (DQN CartPole 50k, TD3 + DDPG + SAC Pendulum
                                               # 20k, discrete SAC CartPole 50k)
     python benchmarks/offpolicy.py --quick    # 2 DQN seeds, 1 seed of TD3, SAC, discrete SAC
-    python benchmarks/offpolicy.py --update-timing-only   # ms per TD3 and DQN update: SB3, eager, compiled
+    python benchmarks/offpolicy.py --update-timing-only   # per TD3 and DQN update (eager, compiled), per DQN act
     python benchmarks/offpolicy.py --agents dqn --seeds 10 --libs rlsuite   # DQN CartPole seeds 0-9, rlsuite only
     python benchmarks/offpolicy.py --quick --agents sac --steps 2000        # SAC only, a shortened budget
     python benchmarks/offpolicy.py --quick --agents dqn,td3 --cores 1   # one core for every library (JAX included)
@@ -207,6 +207,29 @@ def dqn_update_timing(blocks: int = 5, per_block: int = 100) -> dict[str, float]
     return out
 
 
+def dqn_acting_timing(blocks: int = 5, per_block: int = 2000) -> dict[str, float]:
+    """Microseconds per ε-greedy DQN step on one observation (zoo CartPole network [256, 256], ε 0.04):
+    the compiled greedy action (runtime.numba_acting) vs the torch forward, interleaved block by block."""
+    obs = np.random.default_rng(0).normal(size=(per_block, 1, 4)).astype(np.float32)
+    agents = {name: rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu",
+                                       **ZOO_DQN_CARTPOLE, runtime={"numba_acting": numba})
+              for name, numba in (("numba", True), ("torch", False))}
+    for agent in agents.values():  # first calls (Numba's compilation) outside the timing
+        agent.epsilon_greedy(obs[0], 0.04)
+    totals = dict.fromkeys(agents, 0.0)
+    for _ in range(blocks):
+        for name, agent in agents.items():
+            t = time.perf_counter()
+            for row in obs:
+                agent.epsilon_greedy(row, 0.04)
+            totals[name] += time.perf_counter() - t
+    n = blocks * per_block
+    out = {f"dqn_acting_us_{k}": round(v / n * 1e6, 1) for k, v in totals.items()}
+    out["dqn_acting_numba_speedup"] = round(totals["torch"] / totals["numba"], 2)
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per (agent, library): seeds solved, eval mean over seeds, wall per seed, steps/s, and the
     wall ratio library / SB3 (skipped libraries keep their reason)."""
@@ -315,6 +338,7 @@ def main() -> None:
     timing = update_timing() if args.update_timing_only or wants_timing else {}
     if args.update_timing_only or ("dqn" in seeds and "rlsuite-compiled" in libs and not args.no_update_timing):
         timing.update(dqn_update_timing())
+        timing.update(dqn_acting_timing())
     if args.update_timing_only:
         print(json.dumps(timing))
         return
