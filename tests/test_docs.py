@@ -74,7 +74,8 @@ def test_hparam_meaning_comes_from_the_source_comment() -> None:
     # rlsuite/config.py NetConfig: `# a `rlsuite fit` run (vae/cnn) whose encoder ...` above `encoder`
     rows = {name: meaning for name, _, _, meaning in docs_site.hparam_rows("dqn")}
     assert "rlsuite fit" in rows["net.encoder"]
-    assert "runtime.fused_optimizer" in rows and "runtime.numba_acting" not in rows  # the switches DQN reads
+    assert {"runtime.fused_optimizer", "runtime.numba_acting"} <= rows.keys()  # the switches DQN reads
+    assert "runtime.flat_parameters" not in rows  # on-policy only
     defaults = {name: default for name, default, _, _ in docs_site.hparam_rows("rainbow")}
     assert defaults["double"] == "True"  # rainbow's preset applied over DQN's defaults
 
