@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from rlsuite.envs.meta import BernoulliBandits
 
+from rlsuite.config import env_defaults
 from rlsuite.meta import MetaSplit
 from rlsuite.meta.bandit_baselines import baseline_table
 
@@ -34,15 +33,14 @@ PAPER_TABLE1 = {  # Duan et al. 2016, table 1: Random, Gittins, TS, OTS, UCB1, Î
     (100, 50): (49.8, 85.2, 64.5, 67.7, 84.3, 78.3, 78.0, 84.9),
 }
 PAPER_COLUMNS = ("random", "gittins", "ts", "ots", "ucb1", "epsilon_greedy", "greedy", "rl2")
-BANDITS_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "env" / "bandits.yaml"
 
 
 def bandit_recipe() -> dict[str, Any]:
     """RLÂ²'s bandit recipe, as ``rlsuite train agent=rl2 env=bandits`` runs it (the env config's hparams,
     without its step budget)."""
-    recipe = dict(yaml.safe_load(BANDITS_CONFIG.read_text())["hparams"]["rl2"])
-    recipe.pop("total_steps", None)
-    return recipe
+    from rlsuite.agents.rl2 import RL2
+
+    return env_defaults(RL2, "bandits")[0]
 
 
 def bandit_baselines(cells: list[tuple[int, int]], bandits: int = 1000, seed: int = 0) -> dict[str, Any]:

@@ -318,6 +318,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for rlsuite and the torch peers (JAX keeps its one XLA thread)")
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads {args.threads}: give 1 or more")
     try:
         cores = peers.pin_to_cores(args.cores) if args.cores else None
     except ValueError as error:

@@ -110,7 +110,8 @@ def pin_to_cores(n: int) -> list[int]:
         raise ValueError(f"--cores {n}: this process may use {len(allowed)} CPU(s)")
     chosen = allowed[:n]
     for tid in os.listdir("/proc/self/task"):
-        os.sched_setaffinity(int(tid), chosen)
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended since the listing
+            os.sched_setaffinity(int(tid), chosen)
     return chosen
 
 

@@ -186,6 +186,14 @@ class _Packer:
             torch.cat([(t.t() if t.dim() == 2 else t).reshape(-1) for t in self.tensors], out=flat)
 
 
+def _checked(agree: bool, path: str, network: str) -> bool:
+    """``agree``, warning when the compiled path disagreed with the torch network on the probe batch."""
+    if not agree:
+        warnings.warn(f"the compiled {path} path disagrees with the torch {network}; acting in torch",
+                      RuntimeWarning, stacklevel=4)
+    return agree
+
+
 def _leaves(module: nn.Module) -> list[nn.Module]:
     """The modules a feed-forward stack applies in order: ``nn.Sequential`` and :class:`MLP` opened up."""
     if type(module) is nn.Sequential:
@@ -252,12 +260,8 @@ class NumbaActor:
         actions, log_probs, values = self.act(obs.numpy(), np.random.default_rng(0), deterministic=True)
         with torch.no_grad():
             torch_actions, torch_log_probs, torch_values = self.policy.act(obs, deterministic=True)
-        agree = all(np.allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4) for ours, theirs in (
-            (actions, torch_actions), (log_probs, torch_log_probs), (values, torch_values)))
-        if not agree:
-            warnings.warn("the compiled acting path disagrees with the torch policy; acting in torch",
-                          RuntimeWarning, stacklevel=3)
-        return agree
+        return _checked(all(np.allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4) for ours, theirs in (
+            (actions, torch_actions), (log_probs, torch_log_probs), (values, torch_values))), "acting", "policy")
 
     def refresh(self) -> None:
         """Re-read the weights (after an update)."""
@@ -320,11 +324,8 @@ class NumbaGreedy:
         ours = _run(x, self.flat, self.program)
         with torch.no_grad():
             theirs = self.network(obs).numpy()
-        agree = ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=1e-4, atol=1e-4)
-        if not agree:
-            warnings.warn("the compiled greedy path disagrees with the torch Q-network; acting in torch",
-                          RuntimeWarning, stacklevel=3)
-        return agree
+        return _checked(ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=1e-4, atol=1e-4),
+                        "greedy", "Q-network")
 
     def refresh(self) -> None:
         """Re-read the weights (after an update or a load)."""

@@ -69,3 +69,13 @@ def test_networks_it_does_not_cover_keep_the_torch_path(flags):
 def test_image_observations_keep_the_torch_path():
     agent = DQN("MinAtar-Breakout", seed=0, device="cpu", learning_starts=10, buffer_size=100)
     assert agent.numba_greedy is None
+
+
+def test_stages_that_compute_something_else_are_caught_by_the_probe():
+    """The last guard: a translation whose output differs from the network's falls back to torch."""
+    from rlsuite.acting import NumbaGreedy
+
+    agent = DQN("CartPole-v1", seed=0, device="cpu", **SMALL)
+    with pytest.warns(RuntimeWarning, match="compiled greedy path disagrees"):  # the head left out
+        assert NumbaGreedy.for_network([agent.q_net.body], agent.q_net, agent.observation_space,
+                                       agent.device) is None
