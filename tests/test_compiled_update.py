@@ -87,3 +87,30 @@ def test_compiled_update_falls_back_where_it_cannot_apply(caplog):
                                    runtime={"precision": "bfloat16", "compiled_update": True})
     assert agent.compiled_critic_step is None and agent.compiled_actor_step is None
     assert "precision=bfloat16" in caplog.text
+
+
+def test_written_out_adam_matches_torch_adam_under_a_changing_lr():
+    """The functional step (its math without torch.compile) against torch.optim.Adam on the same
+    batches, with the learning rate changed between steps as a schedule does: the bias corrections
+    ``lr/(1 − β₁ᵗ)`` and ``√(1 − β₂ᵗ)`` are computed outside the graph for each step."""
+    from rlsuite.compiled_update import CompiledUpdate
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    optimizers = [torch.optim.Adam(net.parameters(), lr=1e-2, betas=(0.8, 0.95)) for net in nets]
+    step = CompiledUpdate(lambda x, y: (((nets[1](x) - y) ** 2).mean(), None), {"net": nets[1]}, optimizers[1],
+                          max_grad_norm=0.5, compile=False)
+    for t in range(30):
+        x, y = torch.randn(16, 3), torch.randn(16, 1)
+        for optimizer in optimizers:
+            optimizer.param_groups[0]["lr"] = 1e-2 * (1 - t / 30)  # a linear schedule, as anneal_lr
+        loss = ((nets[0](x) - y) ** 2).mean()
+        optimizers[0].zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(nets[0].parameters(), 0.5)
+        optimizers[0].step()
+        step(x, y)
+    for eager, functional in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(functional, eager, rtol=1e-5, atol=1e-6)
+    assert all(float(s["step"]) == 30 for s in optimizers[1].state.values())
