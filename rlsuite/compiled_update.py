@@ -18,8 +18,9 @@ two powers once per vector of every parameter's loop, ~100 µs of a ~160 µs Ada
 [256, 256] network (the lab notes' compiled-update row).
 
 The tensors it updates in place are the modules' own parameters and the ``torch.optim.Adam``'s own
-state (``exp_avg``, ``exp_avg_sq``, ``step``), fetched at every call: ``act()``, evaluation, checkpoints and a resumed
-optimizer see exactly what the eager path would have left there, and the two paths can be mixed.
+state (``exp_avg``, ``exp_avg_sq``, ``step``), fetched at every call: ``act()``, evaluation,
+checkpoints and a resumed optimizer see exactly what the eager path would have left there, and the
+two paths can be mixed.
 
 Randomness the loss needs (noisy-net noise, TD3's target smoothing noise) is drawn by the caller
 before the call, in eager torch from the same generator, so the compiled step consumes the same random
