@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--agent", choices=("dqn", "td3"), default="dqn")
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds {args.rounds}: at least 1")
     torch.set_num_threads(1)
     agents, one_round = (dqn_agents if args.agent == "dqn" else td3_agents)(module_at(args.against))
     per_round = 128 if args.agent == "dqn" else 20
