@@ -2,8 +2,9 @@
 
 Three agents of the same recipe train side by side: eager, compiled with the module as it is now,
 and compiled with the module as it was at ``--against`` (read with ``git show``, loaded under another
-name, given the same networks and optimizer). Rounds of updates alternate between the three, so load
-from other processes falls on all alike; reported are the median and minimum per update.
+name; the agent builds its ``CompiledUpdate`` from it exactly as it builds the current one). Rounds of
+updates alternate between the three, so load from other processes falls on all alike; reported are
+the median and minimum per update.
 
     python benchmarks/compiled_update_ab.py --against e088bfc              # DQN, zoo CartPole recipe
     python benchmarks/compiled_update_ab.py --against e088bfc --agent td3  # TD3, zoo Pendulum recipe
@@ -14,6 +15,7 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import statistics
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +31,7 @@ from typing import Any
 import torch
 
 import rlsuite
+import rlsuite.compiled_update
 from rlsuite.buffers import to_torch
 
 try:
@@ -54,41 +58,43 @@ def module_at(revision: str) -> ModuleType:
     return module
 
 
-def dqn_agents(then: ModuleType) -> tuple[dict[str, Any], Any]:
+@contextlib.contextmanager
+def building_with(module: ModuleType) -> Iterator[None]:
+    """Agents built inside construct ``module.CompiledUpdate`` where they would construct the current
+    one: ``rlsuite.compiled_update.compiled_update`` looks the class up when it is called, so each
+    agent keeps its own construction (networks, targets, clipping) and only the step's code differs."""
+    current = rlsuite.compiled_update.CompiledUpdate
+    rlsuite.compiled_update.CompiledUpdate = module.CompiledUpdate  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        rlsuite.compiled_update.CompiledUpdate = current  # type: ignore[misc]
+
+
+def build(agent: str, then: ModuleType) -> dict[str, Any]:
+    """Eager, compiled now and compiled then, on ``agent``'s zoo recipe, past their warm-up."""
+    env_id, warm_up = ("CartPole-v1", 1100) if agent == "dqn" else ("Pendulum-v1", 400)
+    hp = zoo_hparams(agent, env_id) | ({"learning_starts": 300} if agent == "td3" else {})
     agents = {}
     for name in ("eager", "then", "now"):
-        agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=0, device="cpu",
-                                   runtime={"compiled_update": name != "eager"}, **zoo_hparams("dqn", "CartPole-v1"))
-        if name == "then":  # the same construction as agents/dqn.py's, from the earlier module
-            agent.compiled_step = then.CompiledUpdate(
-                agent.q_loss, {"q_net": agent.q_net, "target_net": agent.target_net}, agent.optimizer,
-                max_grad_norm=agent.config.max_grad_norm or 0.0, name="DQN update")
-        agent.learn(1100)  # past learning_starts: the first round (and its compilation) is behind
-        agents[name] = agent
-    return agents, lambda agent: agent.update(128)
+        with building_with(then) if name == "then" else contextlib.nullcontext():
+            agents[name] = rlsuite.make_agent(agent, env=env_id, tuned=False, seed=0, device="cpu", **hp,
+                                              runtime={"compiled_update": name != "eager"})
+        agents[name].learn(warm_up)
+    if not any(isinstance(value, then.CompiledUpdate) for value in vars(agents["then"]).values()):
+        sys.exit(f"{agent} did not build its compiled step from the earlier module")  # nothing would be compared
+    return agents
 
 
-def td3_agents(then: ModuleType) -> tuple[dict[str, Any], Any]:
-    hp = {**zoo_hparams("td3", "Pendulum-v1"), "learning_starts": 300}
-    agents = {}
-    for name in ("eager", "then", "now"):
-        agent = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, seed=0, device="cpu", **hp,
-                                   runtime={"compiled_update": name != "eager"})
-        if name == "then":  # the same construction as agents/ddpg.py's, from the earlier module
-            agent.compiled_critic_step = then.CompiledUpdate(
-                agent.critic_loss, {"critic": agent.critic, "critic_target": agent.critic_target,
-                                    "actor_target": agent.actor_target}, agent.critic_optimizer, name="critic step")
-            agent.compiled_actor_step = then.CompiledUpdate(
-                agent.actor_loss, {"actor": agent.actor, "critic": agent.critic}, agent.actor_optimizer,
-                targets=[(agent.critic, agent.critic_target), (agent.actor, agent.actor_target)],
-                tau=agent.config.tau, name="actor step")
-        agent.learn(400)
-        agents[name] = agent
-
-    def twenty_updates(agent: Any) -> None:
-        for _ in range(20):
-            agent.update(to_torch(agent.buffer.sample(hp["batch_size"])))
-    return agents, twenty_updates
+def one_round(agent: Any) -> int:
+    """A round of updates as the agent's loop takes them (DQN: one training round of 128; TD3: 20
+    updates on fresh minibatches); returns how many."""
+    if agent.name == "dqn":
+        agent.update(128)
+        return 128
+    for _ in range(20):
+        agent.update(to_torch(agent.buffer.sample(agent.config.batch_size)))
+    return 20
 
 
 def main() -> None:
@@ -100,16 +106,15 @@ def main() -> None:
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: at least 1")
     torch.set_num_threads(1)
-    agents, one_round = (dqn_agents if args.agent == "dqn" else td3_agents)(module_at(args.against))
-    per_round = 128 if args.agent == "dqn" else 20
+    agents = build(args.agent, module_at(args.against))
     for agent in agents.values():
         one_round(agent)  # compiles
     times: dict[str, list[float]] = {name: [] for name in agents}
     for _ in range(args.rounds):
         for name, agent in agents.items():
             t = time.perf_counter()
-            one_round(agent)
-            times[name].append((time.perf_counter() - t) / per_round * 1e6)
+            n = one_round(agent)
+            times[name].append((time.perf_counter() - t) / n * 1e6)
     out: dict[str, Any] = {"agent": args.agent, "against": args.against, "rounds": args.rounds}
     for name, values in times.items():
         out[f"us_per_update_{name}_median"] = round(statistics.median(values), 1)
