@@ -33,6 +33,7 @@ from typing import ClassVar
 
 import torch
 
+from rlsuite.compiled_update import compiled_update
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.errors import ConfigError
 from rlsuite.losses import approx_kl, clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
@@ -74,6 +75,7 @@ class PPO(OnPolicyAgent[PPOConfig]):
     description = "PPO-Clip (Schulman et al. 2017): GAE, minibatch epochs, target-KL stop, Atari-ready"
     Config = PPOConfig
     supports_recurrent = True
+    runtime_keys = (*OnPolicyAgent.runtime_keys, "compiled_update")
 
     def setup_optimizers(self) -> None:
         cfg = self.config
@@ -83,6 +85,30 @@ class PPO(OnPolicyAgent[PPOConfig]):
             raise ConfigError(f"ppo with net.recurrent={cfg.net.recurrent} takes minibatches of whole env sequences: "
                               f"batch_size must be a multiple of n_steps={cfg.n_steps} (got {self.batch_size})")
         self.optimizer = self.optimizers.adam(self.policy.parameters(), cfg.lr, eps=cfg.optimizer_eps)
+        self.compiled_step = compiled_update(
+            self.runtime.compiled_update, self.minibatch_loss, {"policy": self.policy}, self.optimizer,
+            unsupported=compiled_step_unsupported(self), max_grad_norm=cfg.max_grad_norm or 0.0,
+            packing=self.optimizers.packing_of(self.optimizer), name="PPO minibatch step")
+
+    def minibatch_loss(self, obs: torch.Tensor, actions: torch.Tensor, old_log_probs: torch.Tensor,
+                       old_values: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
+                       clip_range: float | torch.Tensor, normalize: bool, *sequences: torch.Tensor
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """L = −L_CLIP + c_vf L_VF − c_ent H on one minibatch, with the parts and diagnostics."""
+        cfg = self.config
+        log_probs, entropy_per_step, values = self.policy.sequence(obs, actions, *sequences)
+        if normalize:
+            advantages = normalize_advantages(advantages)
+        log_ratio = log_probs - old_log_probs
+        ratio = log_ratio.exp()
+        policy_loss = clipped_surrogate_loss(ratio, advantages, clip_range)
+        v_loss = value_loss(values, returns, old_values, cfg.clip_range_vf)
+        entropy = entropy_bonus(entropy_per_step)
+        loss = policy_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+        ratio, log_ratio = ratio.detach(), log_ratio.detach()
+        return loss, {"loss/policy": policy_loss.detach(), "loss/value": v_loss.detach(),
+                      "loss/entropy": entropy.detach(), "kl": approx_kl(ratio, log_ratio),
+                      "train/clip_fraction": ((ratio - 1).abs() > clip_range).float().mean()}
 
     def update(self) -> UpdateStats:
         cfg = self.config
@@ -98,33 +124,39 @@ class PPO(OnPolicyAgent[PPOConfig]):
         whole = self.batch_size >= len(old_values)
         if whole and cfg.normalize_advantage:
             advantages = normalize_advantages(advantages)
+        normalize = cfg.normalize_advantage and not whole
         columns = (obs, actions, old_log_probs, old_values, advantages, returns)
         stats = UpdateStats({"train/lr": lr})
         n_minibatches, kl = 0, None
         for _ in range(cfg.n_epochs):
-            for (mb_obs, mb_actions, mb_old_log_probs, mb_old_values, adv, mb_returns), sequences in \
-                    self.sequence_minibatches(columns, self.batch_size):
-                log_probs, entropy_per_step, values = self.policy.sequence(mb_obs, mb_actions, *sequences)
-                if cfg.normalize_advantage and not whole:
-                    adv = normalize_advantages(adv)
-                log_ratio = log_probs - mb_old_log_probs
-                ratio = log_ratio.exp()
-                with torch.no_grad():
-                    kl = approx_kl(ratio, log_ratio)
-                if cfg.target_kl is not None and kl > 1.5 * cfg.target_kl:
-                    break
-                policy_loss = clipped_surrogate_loss(ratio, adv, clip_range)
-                v_loss = value_loss(values, mb_returns, mb_old_values, cfg.clip_range_vf)
-                entropy = entropy_bonus(entropy_per_step)
-                loss = policy_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
-                grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
-                with torch.no_grad():
-                    clip_fraction = ((ratio - 1).abs() > clip_range).float().mean()
-                stats.add({"loss/policy": policy_loss, "loss/value": v_loss, "grad norm": grad_norm,
-                           "loss/entropy": entropy, "train/clip_fraction": clip_fraction})
+            for minibatch, sequences in self.sequence_minibatches(columns, self.batch_size):
+                if self.compiled_step is not None:  # the same loss and step, compiled (rlsuite.compiled_update)
+                    loss, info, grad_norm = self.compiled_step(*minibatch, torch.tensor(clip_range), normalize)
+                    kl = info.pop("kl")
+                else:
+                    loss, info = self.minibatch_loss(*minibatch, clip_range, normalize, *sequences)
+                    kl = info.pop("kl")
+                    if cfg.target_kl is not None and kl > 1.5 * cfg.target_kl:
+                        break
+                    grad_norm = self.step(self.optimizer, loss, cfg.max_grad_norm)
+                stats.add({"loss/policy": info["loss/policy"], "loss/value": info["loss/value"],
+                           "grad norm": grad_norm, "loss/entropy": info["loss/entropy"],
+                           "train/clip_fraction": info["train/clip_fraction"]})
                 n_minibatches += 1
             else:
                 continue
             break  # the target-KL stop ends all epochs
         # the KL last measured: before the last step, or the one that stopped the epochs
         return stats.add({"train/minibatches": n_minibatches, "train/approx_kl": kl})
+
+
+def compiled_step_unsupported(agent: PPO) -> str | None:
+    """Why ``runtime.compiled_update`` cannot run this PPO's minibatch step (None: it can)."""
+    cfg = agent.config
+    if cfg.target_kl is not None:
+        return "target_kl checks the KL between the forward pass and the step"
+    if agent.policy.recurrent:
+        return "a recurrent policy"
+    if len(agent.observation_space.shape or ()) != 1 or agent.runtime.precision != "float32":
+        return "only vector observations in float32 are compiled"
+    return None

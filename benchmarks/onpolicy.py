@@ -189,6 +189,23 @@ def record_peers(result: dict[str, Any], row: str, ours_sps: list[float],
         result[f"{row}_sps_vs_best_peer"] = statistics.median(o / s for o, (_, s) in zip(ours_sps, runs[best]))
 
 
+def record_compiled(result: dict[str, Any], row: str, compiled: list[tuple[float, float]],
+                    runs: dict[str, list[tuple[float, float]]]) -> None:
+    """``<row>_compiled_*``: rlsuite with ``runtime.compiled_update=true`` (its compilation inside the
+    timed ``learn``) against the same peers, as :func:`record_peers` does for the defaults."""
+    sps = [s for _, s in compiled]
+    sub: dict[str, Any] = {}
+    record_peers(sub, row, sps, runs)
+    result[f"{row}_compiled_mean"] = float(np.mean([m for m, _ in compiled]))
+    result[f"{row}_compiled_sps"] = statistics.median(sps)
+    for key in ("sps_vs_best_peer", "best_peer", *(f"sps_vs_{peer}" for peer in runs)):
+        if f"{row}_{key}" in sub:
+            result[f"{row}_compiled_{key}"] = sub[f"{row}_{key}"]
+    sb3 = runs.get("sb3")
+    if sb3:
+        result[f"{row}_compiled_sps_vs_sb3"] = statistics.median(o / s for o, (_, s) in zip(sps, sb3))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CartPole rows, 2 seeds")
@@ -198,6 +215,8 @@ def main() -> None:
     parser.add_argument("--peers", default=PEERS, help="peers beside SB3 on the PPO rows (comma-separated; '' none)")
     parser.add_argument("--switches", nargs="*", choices=SWITCHES, default=None,
                         help="each speed switch (default: all) off vs on (rlsuite only)")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also run rlsuite's PPO with runtime.compiled_update=true (keys <row>_compiled_*)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="steps/s from wall time or from this process's CPU time (for a busy machine)")
     parser.add_argument("--cores", type=int, default=None,
@@ -225,12 +244,16 @@ def main() -> None:
     result["versions"] = {"torch": torch.__version__, **peers.versions(named)}
     for row in rows:
         ours_means, ours_sps, sb3_means, sb3_sps = [], [], [], []
+        compiled_runs: list[tuple[float, float]] = []
         peer_runs: dict[str, list[tuple[float, float]]] = {}
         for seed in seeds:
             m, s = run_ours(row, seed)
             ours_means.append(m)
             ours_sps.append(s)
             line = f"  {row} seed {seed}: ours {m:.1f} @ {s:.0f} sps"
+            if args.compiled and ROWS[row][2] == "ppo":
+                compiled_runs.append(run_ours(row, seed, runtime={"compiled_update": True}))
+                line += f" | ours compiled {compiled_runs[-1][0]:.1f} @ {compiled_runs[-1][1]:.0f} sps"
             if not args.no_sb3:
                 m, s = run_sb3(row, seed)
                 sb3_means.append(m)
@@ -245,6 +268,8 @@ def main() -> None:
                 line += f" | {peer} {outcome[0]:.1f} @ {outcome[1]:.0f} sps"
             print(line, flush=True)
         record_peers(result, row, ours_sps, {"sb3": list(zip(sb3_means, sb3_sps)), **peer_runs})
+        if compiled_runs:
+            record_compiled(result, row, compiled_runs, {"sb3": list(zip(sb3_means, sb3_sps)), **peer_runs})
         mean, std = summarize(ours_means)
         result[f"{row}_mean"], result[f"{row}_std"] = mean, std
         result[f"{row}_sps"] = statistics.median(ours_sps)

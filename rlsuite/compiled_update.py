@@ -45,6 +45,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rlsuite.flat_params import FlatParameters
+
 logger = logging.getLogger(__name__)
 
 # the loss: a plain function of the call's arguments, returning (scalar loss, anything else to hand back)
@@ -98,7 +100,8 @@ class CompiledUpdate:
 
     def __init__(self, loss: LossFn, networks: dict[str, nn.Module], optimizer: torch.optim.Optimizer, *,
                  max_grad_norm: float = 0.0, targets: Sequence[tuple[nn.Module, nn.Module]] = (),
-                 tau: float = 1.0, compile: bool = True, name: str = "update"):
+                 tau: float = 1.0, packing: FlatParameters | None = None, compile: bool = True,
+                 name: str = "update"):
         reason = unsupported_optimizer(optimizer)
         if reason:
             raise ValueError(f"compiled update: {reason}")
@@ -112,9 +115,22 @@ class CompiledUpdate:
         # every distinct tensor the step reads or writes, each passed once (no aliased inputs)
         named: dict[str, torch.Tensor] = dict(self.root.named_parameters(remove_duplicate=True))
         named.update(self.root.named_buffers(remove_duplicate=True))
+        # A packed optimizer (rlsuite.flat_params) holds one tensor whose slices the modules' parameters
+        # view: the step takes that tensor and hands the loss views of it in their place.
+        self.packing, self.packed_names = packing, []
+        if packing is not None:
+            if targets or [id(p) for p in self.params] != [id(packing.flat)]:
+                raise ValueError("compiled update: a packing must be the optimizer's only tensor, without targets")
+            name_of = {id(t): n for n, t in named.items()}
+            if any(id(p) not in name_of for p in packing.params):
+                raise ValueError("compiled update: the packing holds parameters of no network given")
+            self.packed_names = [name_of[id(p)] for p in packing.params]
+            named = {n: t for n, t in named.items() if n not in set(self.packed_names)}
         self.names = list(named)
-        position = {id(t): i for i, t in enumerate(named.values())}
         self.tensors: list[torch.Tensor] = list(named.values())
+        if packing is not None:
+            self.tensors.append(packing.flat)
+        position = {id(t): i for i, t in enumerate(self.tensors)}
         for online, target in targets:
             for t in (*online.parameters(), *target.parameters()):
                 if id(t) not in position:
@@ -142,10 +158,13 @@ class CompiledUpdate:
         n_named = len(self.names)
 
         def loss_of(trainable: list[torch.Tensor]) -> tuple[torch.Tensor, Any]:
-            current = list(tensors[:n_named])
+            current = list(tensors)
             for i, t in zip(self.trainable, trainable):
                 current[i] = t
-            loss, aux = torch.func.functional_call(self.root, dict(zip(self.names, current)), args)
+            named = dict(zip(self.names, current[:n_named]))
+            if self.packing is not None:
+                named.update(zip(self.packed_names, self.packing.views(current[n_named])))
+            loss, aux = torch.func.functional_call(self.root, named, args)
             return loss, ({} if aux is None else {"aux": aux})  # grad_and_value's aux must hold only tensors
 
         params = [tensors[i] for i in self.trainable]

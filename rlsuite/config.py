@@ -164,8 +164,8 @@ class RuntimeConfig:
     fused_optimizer: bool = True
     # each optimizer steps one contiguous tensor holding its parameters (rlsuite.flat_params)
     flat_parameters: bool = True
-    # off-policy updates (DQN, DDPG/TD3) as one torch.compile'd functional step each (loss, backward,
-    # clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
+    # DQN's and DDPG/TD3's updates and PPO's minibatch step as one torch.compile'd functional step each
+    # (loss, backward, clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
     compiled_update: bool = False
     # recurrent policies re-score a stored rollout with one core call over its episode segments, padded
     # (rlsuite.recurrent_policy); false: one call per time step, as acting makes them

@@ -45,8 +45,8 @@ class FlatParameters:
             offset += p.numel()
         self.flat = nn.Parameter(first.new_empty(offset))
         self.flat.grad = torch.zeros_like(self.flat)
-        self.data_views = self._views(self.flat.data)
-        self.grad_views = self._views(self.flat.grad)
+        self.data_views = self.views(self.flat.data)
+        self.grad_views = self.views(self.flat.grad)
         with torch.no_grad():
             for view, p in zip(self.data_views, self.params):
                 view.copy_(p.detach())
@@ -55,10 +55,11 @@ class FlatParameters:
             p.data = data
             p.grad = grad
 
-    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
         """Each parameter's slice of ``flat`` with the parameter's own strides (channels-last conv
         weights stay channels-last)."""
-        return [flat[where].as_strided(p.shape, p.stride()) for where, p in zip(self.slices, self.params)]
+        return [flat[where].view(p.shape) if p.is_contiguous() else flat[where].as_strided(p.shape, p.stride())
+                for where, p in zip(self.slices, self.params)]
 
     def prepare_grads(self) -> None:
         """Zero the gradient for the next backward pass (which accumulates into the views), first
@@ -66,7 +67,7 @@ class FlatParameters:
         flat_grad = self.flat.grad
         if flat_grad is None or flat_grad.data_ptr() != self.grad_views[0].data_ptr():  # cleared or replaced
             self.flat.grad = flat_grad = torch.zeros_like(self.flat)
-            self.grad_views = self._views(flat_grad)
+            self.grad_views = self.views(flat_grad)
         flat_grad.zero_()
         for p, data, grad, pointer in zip(self.params, self.data_views, self.grad_views, self._pointers):
             if p.data_ptr() != pointer:  # storage replaced: take its values, then alias again

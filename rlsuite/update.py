@@ -102,6 +102,11 @@ class Optimizers:
         self.packings[id(packed.flat)] = packed
         return [packed.flat]
 
+    def packing_of(self, optimizer: torch.optim.Optimizer) -> FlatParameters | None:
+        """The packing whose one tensor ``optimizer`` holds (None: it holds the parameters themselves)."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        return self.packings.get(id(params[0])) if len(params) == 1 else None
+
     def adam(self, params: Iterable[nn.Parameter], lr: float, eps: float = 1e-8, pack: bool = True
              ) -> torch.optim.Optimizer:
         """Adam (Kingma & Ba 2015) over ``params``."""
@@ -119,7 +124,7 @@ class Optimizers:
         no others), their global norm clipped to ``max_grad_norm`` (``None`` or ≤ 0: no clipping),
         then the update. Returns the gradient norm before clipping (``None`` without clipping)."""
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        packed = self.packings.get(id(params[0])) if len(params) == 1 else None
+        packed = self.packing_of(optimizer)
         if packed is not None:
             packed.prepare_grads()  # backward accumulates into the packed gradient's views
             leaves = packed.params

@@ -66,6 +66,7 @@ def test_ddpg_compiled_update_gives_the_eager_weights_on_the_same_batches(name):
     snapshot = copy.deepcopy({m: getattr(agent, m).state_dict() for m in modules})
     batches = [to_torch(agent.buffer.sample(32)) for _ in range(40)]
     steps = (agent.compiled_critic_step, agent.compiled_actor_step)
+    minibatches = 4 * -(-64 // agent.batch_size)  # epochs × minibatches of the 2 × 32-step rollout
     trained = []
     for compiled in (False, True):
         for m, state in snapshot.items():
@@ -114,3 +115,39 @@ def test_written_out_adam_matches_torch_adam_under_a_changing_lr():
     for eager, functional in zip(nets[0].parameters(), nets[1].parameters()):
         torch.testing.assert_close(functional, eager, rtol=1e-5, atol=1e-6)
     assert all(float(s["step"]) == 30 for s in optimizers[1].state.values())
+
+
+PPO_CASES = [
+    pytest.param("CartPole-v1", dict(batch_size=32, anneal_lr=True, anneal_clip=True), id="discrete-minibatches"),
+    pytest.param("Pendulum-v1", dict(batch_size=64, ent_coef=0.01, clip_range_vf=0.2), id="gaussian-whole-batch",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("env", "hparams"), PPO_CASES)
+def test_ppo_compiled_minibatch_step_gives_the_eager_weights_on_the_same_rollout(env, hparams):
+    """PPO's update (epochs of minibatches, advantage normalization, annealed ε, clipping, packed
+    Adam) on one stored rollout, eager and compiled from the same weights and Adam state."""
+    agent = rlsuite.make_agent("ppo", env=env, tuned=False, seed=3, device="cpu", n_envs=2, n_steps=32, n_epochs=4,
+                               net={"widths": [16, 16]}, runtime={"compiled_update": True}, **hparams)
+    assert agent.compiled_step is not None and agent.optimizers.packing_of(agent.optimizer) is not None
+    agent.learn(256)  # compiled updates fill the Adam state; the last rollout stays in the buffer
+    agent.budget_end = 512  # halfway through a budget: annealed lr and ε are not 0
+    snapshot = copy.deepcopy({m: getattr(agent, m).state_dict() for m in ("policy", "optimizer")})
+    rng_state, step = copy.deepcopy(agent.rng.bit_generator.state), agent.compiled_step
+    minibatches = 4 * -(-64 // agent.batch_size)  # epochs × minibatches of the 2 × 32-step rollout
+    trained = []
+    for compiled in (False, True):
+        for m, state in snapshot.items():
+            getattr(agent, m).load_state_dict(copy.deepcopy(state))
+        agent.rng.bit_generator.state = copy.deepcopy(rng_state)  # the same minibatch permutations
+        agent.compiled_step = step if compiled else None
+        stats = dict(agent.update())
+        trained.append(_weights(agent, "policy"))
+        assert stats["train/minibatches"] == minibatches
+    eager, compiled_weights = trained
+    start = torch.cat([v.reshape(-1) for v in snapshot["policy"].values()])
+    assert not torch.equal(compiled_weights, start)  # it trained
+    torch.testing.assert_close(compiled_weights, eager, rtol=1e-4, atol=1e-5)
+    steps = {float(s["step"]) for s in agent.optimizer.state.values()}  # one packed tensor, one counter
+    assert len(agent.optimizer.state) == 1 and steps == {float(snapshot["optimizer"]["state"][0]["step"]) + minibatches}
