@@ -24,6 +24,9 @@ As in common practice (OpenAI baselines, SB3, CleanRL) and not in the paper's ps
 Atari: ``rlsuite train agent=ppo env=Pong`` uses ``configs/env/Pong.yaml`` (CleanRL's ppo_atari
 settings, one shared Nature CNN trunk), with NHWC convolutions (``runtime.channels_last``) by default;
 ``runtime.precision=bfloat16`` (opt-in, not in the paper) runs the CNN under bf16 autocast.
+``runtime.compiled_update=true`` (opt-in; vector observations, float32, no ``target_kl``) runs each
+minibatch step — :meth:`PPO.minibatch_loss`, backward, clipping, Adam — as one ``torch.compile``'d
+function (rlsuite.compiled_update), the same weights to rounding.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """One gradient step — loss, backward, gradient-norm clipping, Adam, Polyak target update — as one
-compiled function (the ``runtime.compiled_update`` switch of DQN and DDPG/TD3).
+compiled function (the ``runtime.compiled_update`` switch of DQN, DDPG/TD3 and PPO's minibatch step).
 
 An eager update of a small network is mostly Python and dispatch: the module calls, autograd's
 graph, ``clip_grad_norm_`` and the optimizer each launch a handful of tiny kernels. Here the agent's
@@ -17,8 +17,10 @@ and ``torch.compile`` turns it into one generated kernel program. The two bias c
 two powers once per vector of every parameter's loop, ~100 µs of a ~160 µs Adam step on DQN's
 [256, 256] network (the lab notes' compiled-update row).
 
-The tensors it updates in place are the modules' own parameters and the ``torch.optim.Adam``'s own
-state (``exp_avg``, ``exp_avg_sq``, ``step``), fetched at every call: ``act()``, evaluation,
+The tensors it updates in place are the modules' own parameters (or, for an optimizer that holds one
+packed tensor of them, :mod:`rlsuite.flat_params`, that tensor: the loss then sees views of it in the
+parameters' place) and the ``torch.optim.Adam``'s own state (``exp_avg``, ``exp_avg_sq``, ``step``),
+fetched at every call: ``act()``, evaluation,
 checkpoints and a resumed optimizer see exactly what the eager path would have left there, and the
 two paths can be mixed.
 
@@ -94,7 +96,8 @@ class CompiledUpdate:
     online, tau)`` for each ``(online, target)`` pair, compiled once per instance.
 
     ``networks`` are every module the loss reads (parameters and buffers); the parameters that train
-    are those of ``optimizer``, in its order. ``loss`` must return ``(scalar, aux)``; ``aux`` (tensors,
+    are those of ``optimizer``, in its order, or the ones ``packing`` packs into the optimizer's one
+    tensor. ``loss`` must return ``(scalar, aux)``; ``aux`` (tensors,
     e.g. PER priorities) comes back detached. ``grad_norm`` is the norm before clipping (None without
     clipping)."""
 
