@@ -41,6 +41,7 @@ from rlsuite.constraints import Relation, at_least_one, finite, non_negative, po
 from rlsuite.errors import ConfigError
 from rlsuite.losses import approx_kl, clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
 from rlsuite.onpolicy import OnPolicyAgent, OnPolicyConfig
+from rlsuite.policies import PolicyState
 from rlsuite.update import UpdateStats
 
 
@@ -93,13 +94,14 @@ class PPO(OnPolicyAgent[PPOConfig]):
             unsupported=compiled_step_unsupported(self), max_grad_norm=cfg.max_grad_norm or 0.0,
             packing=self.optimizers.packing_of(self.optimizer), name="PPO minibatch step")
 
-    def minibatch_loss(self, obs: torch.Tensor, actions: torch.Tensor, old_log_probs: torch.Tensor,
-                       old_values: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor,
-                       clip_range: float | torch.Tensor, normalize: bool, *sequences: torch.Tensor
+    def minibatch_loss(self, batch: tuple[torch.Tensor, ...], clip_range: float | torch.Tensor, normalize: bool,
+                       state0: PolicyState = None, episode_starts: torch.Tensor | None = None
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """L = −L_CLIP + c_vf L_VF − c_ent H on one minibatch, with the parts and diagnostics."""
+        """L = −L_CLIP + c_vf L_VF − c_ent H on one minibatch ``(obs, actions, old log-probs, old
+        values, advantages, returns)``, with the parts and diagnostics."""
         cfg = self.config
-        log_probs, entropy_per_step, values = self.policy.sequence(obs, actions, *sequences)
+        obs, actions, old_log_probs, old_values, advantages, returns = batch
+        log_probs, entropy_per_step, values = self.policy.sequence(obs, actions, state0, episode_starts)
         if normalize:
             advantages = normalize_advantages(advantages)
         log_ratio = log_probs - old_log_probs
@@ -134,10 +136,10 @@ class PPO(OnPolicyAgent[PPOConfig]):
         for _ in range(cfg.n_epochs):
             for minibatch, sequences in self.sequence_minibatches(columns, self.batch_size):
                 if self.compiled_step is not None:  # the same loss and step, compiled (rlsuite.compiled_update)
-                    loss, info, grad_norm = self.compiled_step(*minibatch, torch.tensor(clip_range), normalize)
+                    loss, info, grad_norm = self.compiled_step(minibatch, torch.tensor(clip_range), normalize)
                     kl = info.pop("kl")
                 else:
-                    loss, info = self.minibatch_loss(*minibatch, clip_range, normalize, *sequences)
+                    loss, info = self.minibatch_loss(minibatch, clip_range, normalize, *sequences)
                     kl = info.pop("kl")
                     if cfg.target_kl is not None and kl > 1.5 * cfg.target_kl:
                         break

@@ -14,7 +14,10 @@ The PPO rows also run the peers of ``peers.py`` (``--peers``, default SBX, Tians
 after SB3 on every seed, from the same recipe; a peer not installed (``pip install .[peers]``), unable
 to run here, or without the row's action space is recorded as ``<row>_<peer>_skipped``. Reported per
 peer: ``<row>_<peer>_sps``, ``<row>_<peer>_mean``, ``<row>_sps_vs_<peer>``, and the fastest peer
-(SB3 included) as ``<row>_best_peer`` with ``<row>_sps_vs_best_peer``.
+(SB3 included) as ``<row>_best_peer`` with ``<row>_sps_vs_best_peer``. ``--compiled`` also runs
+rlsuite's PPO with ``runtime.compiled_update=true`` after the defaults on every seed (its compilation
+inside the timed ``learn``), reported as ``<row>_compiled_sps``, ``<row>_compiled_sps_vs_best_peer``
+and the other ratios with ``_compiled`` in their names.
 
 SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides run it without
 (``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.

@@ -20,7 +20,7 @@ them; these functions take them as inputs.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch.nn import functional as F
@@ -61,13 +61,17 @@ def policy_gradient_loss(log_probs: torch.Tensor, advantages: torch.Tensor,
     return -masked_mean(log_probs * advantages, mask)
 
 
-def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float) -> torch.Tensor:
+def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float | torch.Tensor
+                      ) -> torch.Tensor:
     """Per sample ``min(r·Â, clip(r, 1 − ε, 1 + ε)·Â)`` (to be maximized): for Â > 0 the gain stops
-    at r = 1 + ε, for Â < 0 at r = 1 − ε, and the gradient is zero beyond."""
-    return torch.min(ratio * advantages, ratio.clamp(1.0 - clip_range, 1.0 + clip_range) * advantages)
+    at r = 1 + ε, for Â < 0 at r = 1 − ε, and the gradient is zero beyond. ``clip_range`` may be a
+    0-d tensor (a compiled step takes the annealed ε as one, so a new value does not recompile)."""
+    # torch.clamp takes both bound types; its stubs declare them as separate overloads
+    low, high = cast(torch.Tensor, 1.0 - clip_range), cast(torch.Tensor, 1.0 + clip_range)
+    return torch.min(ratio * advantages, ratio.clamp(low, high) * advantages)
 
 
-def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float,
+def clipped_surrogate_loss(ratio: torch.Tensor, advantages: torch.Tensor, clip_range: float | torch.Tensor,
                            mask: torch.Tensor | None = None) -> torch.Tensor:
     """PPO's ``−E[min(r·Â, clip(r, 1 − ε, 1 + ε)·Â)]`` (Schulman et al. 2017, eq. 7), to minimize."""
     return -masked_mean(clipped_surrogate(ratio, advantages, clip_range), mask)

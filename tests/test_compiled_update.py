@@ -66,7 +66,6 @@ def test_ddpg_compiled_update_gives_the_eager_weights_on_the_same_batches(name):
     snapshot = copy.deepcopy({m: getattr(agent, m).state_dict() for m in modules})
     batches = [to_torch(agent.buffer.sample(32)) for _ in range(40)]
     steps = (agent.compiled_critic_step, agent.compiled_actor_step)
-    minibatches = 4 * -(-64 // agent.batch_size)  # epochs × minibatches of the 2 × 32-step rollout
     trained = []
     for compiled in (False, True):
         for m, state in snapshot.items():
