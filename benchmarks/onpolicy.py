@@ -17,7 +17,7 @@ peer: ``<row>_<peer>_sps``, ``<row>_<peer>_mean``, ``<row>_sps_vs_<peer>``, and 
 (SB3 included) as ``<row>_best_peer`` with ``<row>_sps_vs_best_peer``. ``--compiled`` also runs
 rlsuite's PPO with ``runtime.compiled_update=true`` after the defaults on every seed (its compilation
 inside the timed ``learn``), reported as ``<row>_compiled_sps``, ``<row>_compiled_sps_vs_best_peer``
-and the other ratios with ``_compiled`` in their names.
+and the other ratios with ``_compiled`` in their names (on with ``--quick``).
 
 SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides run it without
 (``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.
@@ -219,7 +219,8 @@ def main() -> None:
     parser.add_argument("--switches", nargs="*", choices=SWITCHES, default=None,
                         help="each speed switch (default: all) off vs on (rlsuite only)")
     parser.add_argument("--compiled", action="store_true",
-                        help="also run rlsuite's PPO with runtime.compiled_update=true (keys <row>_compiled_*)")
+                        help="also run rlsuite's PPO with runtime.compiled_update=true (keys <row>_compiled_*; "
+                             "on with --quick)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="steps/s from wall time or from this process's CPU time (for a busy machine)")
     parser.add_argument("--cores", type=int, default=None,
@@ -233,6 +234,7 @@ def main() -> None:
         parser.error(str(error))
     torch.set_num_threads(1)
     rows = args.rows or (QUICK_ROWS if args.quick else list(ROWS))
+    args.compiled = args.compiled or args.quick
     seeds = args.seeds if args.seeds is not None else ([0, 1] if args.quick else [0, 1, 2, 3, 4])
     if args.switches is not None:
         print(json.dumps(run_switches(rows, seeds, args.clock, args.switches or list(SWITCHES))))
