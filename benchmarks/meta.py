@@ -287,6 +287,9 @@ def main() -> None:
     parser.add_argument("--rl2-trials", type=int, default=256,
                         help="RL² trials per PPO update (the bandit recipe: 1,024; the paper: 25,000 at n = 10)")
     parser.add_argument("--rl2-ent-coef", type=float, default=0.0)
+    parser.add_argument("--rl2-outer", choices=("ppo", "trpo"), default="ppo",
+                        help="RL²'s outer optimizer (the paper: trpo, one KL-bounded step per iteration)")
+    parser.add_argument("--rl2-max-kl", type=float, default=0.01, help="RL² trust-region radius (--rl2-outer trpo)")
     parser.add_argument("--rl2-time-input", action="store_true", help="RL² reads the elapsed fraction of the trial")
     parser.add_argument("--cheetah", action="store_true",
                         help="HalfCheetah velocity (horizon 100): MAML, pretrained, oracle at a reduced budget")
@@ -303,7 +306,8 @@ def main() -> None:
     summary: dict[str, Any] = {}
     rl2_settings = {"critic": args.rl2_critic, "gae_lambda": args.rl2_gae_lambda, "gamma": args.rl2_gamma,
                     "net": {"recurrent_hidden": args.rl2_hidden}, "ent_coef": args.rl2_ent_coef,
-                    "trials_per_iteration": args.rl2_trials,
+                    "trials_per_iteration": args.rl2_trials, "outer_optimizer": args.rl2_outer,
+                    "max_kl": args.rl2_max_kl,
                     "time_input": args.rl2_time_input, "eval_streams": args.rl2_eval_streams}
     maml_settings = {"inner_lr": args.inner_lr, "fisher_through_inner_step": not args.first_order_metric,
                      "test_step_sizes": args.test_step_sizes}

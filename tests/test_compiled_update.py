@@ -87,6 +87,10 @@ def test_compiled_update_falls_back_where_it_cannot_apply(caplog):
                                    runtime={"precision": "bfloat16", "compiled_update": True})
     assert agent.compiled_critic_step is None and agent.compiled_actor_step is None
     assert "precision=bfloat16" in caplog.text
+    with caplog.at_level("WARNING", logger="rlsuite.compiled_update"):
+        ppo = rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, seed=0, device="cpu", target_kl=0.01,
+                                 runtime={"compiled_update": True})
+    assert ppo.compiled_step is None and "target_kl" in caplog.text
 
 
 def test_written_out_adam_matches_torch_adam_under_a_changing_lr():

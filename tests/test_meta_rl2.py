@@ -61,6 +61,39 @@ def test_unknown_critic_is_one_clear_error():
         RL2("bandits/k3-n6", seed=0, device="cpu", critic="seperate", **SMALL)
 
 
+@pytest.mark.parametrize("critic", ["separate", "detached"])
+def test_trpo_outer_step_stays_in_the_trust_region_and_adam_fits_only_the_value(critic):
+    """outer_optimizer=trpo: the policy's step keeps the mean KL(π_old ‖ π_new) over the trials'
+    valid steps within max_kl and improves the surrogate when accepted; the value fit never moves
+    the policy's parameters."""
+    agent = RL2("bandits/k3-n6", seed=1, device="cpu", critic=critic, outer_optimizer="trpo", max_kl=0.02,
+                **{**SMALL, "trials_per_iteration": 16})
+    adam_held = {id(p) for group in agent.optimizer.param_groups for p in group["params"]}
+    assert adam_held.isdisjoint(id(p) for p in agent.policy_params)
+    assert {id(p) for p in agent.net.parameters()} == adam_held | {id(p) for p in agent.policy_params}
+    trials = agent.run_trials(agent.split.train_tasks(agent.rng, 16), agent.rng)
+    with torch.no_grad():
+        old_dist, _ = agent.net.trials(trials.inputs)
+    before = [p.detach().clone() for p in agent.net.parameters()]
+    stats = dict(agent.update(trials))
+    with torch.no_grad():
+        new_dist, _ = agent.net.trials(trials.inputs)
+    mask = torch.as_tensor(trials.mask)
+    kl = float((torch.distributions.kl_divergence(old_dist, new_dist) * mask).sum() / mask.sum())
+    assert stats["train/accepted"] == 1.0 and 0 < kl <= 0.02 * (1 + 1e-4)
+    assert abs(kl - stats["train/kl"]) < 1e-6  # the line search's KL is the one measured here
+    advantages, _, _ = agent.advantages(trials)
+    ratio = torch.exp(new_dist.log_prob(trials.actions) - trials.log_probs)
+    assert float((ratio * advantages * mask).sum()) > float((advantages * mask).sum())  # the surrogate rose
+    moved = [not torch.equal(a, b) for a, b in zip(before, agent.net.parameters())]
+    assert all(moved)  # the policy by the trust-region step, the value function by Adam
+
+
+def test_trpo_outer_step_refuses_a_shared_critic():
+    with pytest.raises(ConfigError, match="critic separate or detached with outer_optimizer=trpo"):
+        RL2("bandits/k3-n6", seed=0, device="cpu", critic="shared", outer_optimizer="trpo", **SMALL)
+
+
 def test_held_out_tasks_unseen_and_resume_equals_uninterrupted():
     per_iteration = 4 * 3 * 6
     straight = RL2("bandits/k3-n6", seed=2, device="cpu", **SMALL).learn(3 * per_iteration)
