@@ -117,12 +117,19 @@ def maml_table(env: str, iterations: int, seed: int, hidden: list[int], activati
             curve.append([round(info["meta/return_before"], 2), round(info["meta/return_after"], 2)])
         seconds = (time.perf_counter() - t0) / iterations
         cpu_seconds = (time.process_time() - cpu0) / iterations
-        by_trajectories = {n: agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=n)["returns"]
-                           for n in dict.fromkeys((trajectories, *test_trajectories))}
+        tests = {n: agent.meta_test(test_tasks, steps=0 if name == "oracle" else steps, n_traj=n)
+                 for n in dict.fromkeys((trajectories, *test_trajectories))}
+        by_trajectories = {n: test["returns"] for n, test in tests.items()}
+        # the standard error of each mean over the tasks (goal distances make the tasks' returns differ
+        # by several units, so a 40-task mean is uncertain by about one unit)
+        standard_errors = {n: [float(np.std(r, ddof=1) / np.sqrt(len(r))) if len(r) > 1 else 0.0
+                               for r in test["per_task"]] for n, test in tests.items()}
         out[name] = {"returns": by_trajectories[trajectories], "returns_by_trajectories": by_trajectories,
+                     "standard_errors_by_trajectories": standard_errors,
                      "seconds_per_meta_iteration": seconds, "cpu_seconds_per_meta_iteration": cpu_seconds,
                      "curve": curve, "env_steps": agent.steps}
-        print(name, {n: [round(r, 2) for r in returns] for n, returns in by_trajectories.items()},
+        print(name, {n: [f"{r:.2f} ± {e:.2f}" for r, e in zip(returns, standard_errors[n])]
+                     for n, returns in by_trajectories.items()},
               f"{seconds:.2f} s/iteration wall, {cpu_seconds:.2f} CPU", flush=True)
     return out
 
@@ -265,6 +272,8 @@ def main() -> None:
     parser.add_argument("--test-trajectories", type=int, nargs="*", default=[40],
                         help="also evaluate with these many trajectories per task and step (the paper's test "
                              "script: 4,000 steps = 40 trajectories)")
+    parser.add_argument("--test-tasks", type=int, default=40,
+                        help="held-out tasks of the --nav test (the paper: 40; more tasks narrow the estimate)")
     parser.add_argument("--test-step-sizes", type=float, nargs="+", default=[0.1, 0.05],
                         help="MAML's meta-test step sizes (the last one repeats); the paper's text: 0.1 0.05")
     parser.add_argument("--first-order-metric", action="store_true",
@@ -333,7 +342,8 @@ def main() -> None:
     if args.nav:
         summary["navigation2d"] = maml_navigation(args.iterations, args.seed, args.hidden, args.activation,
                                                   args.meta_batch, args.trajectories, rows=tuple(args.rows),
-                                                  test_trajectories=tuple(args.test_trajectories), **maml_settings)
+                                                  test_trajectories=tuple(args.test_trajectories),
+                                                  test_tasks=args.test_tasks, **maml_settings)
         summary["navigation2d_paper"] = PAPER_NAV
         summary["navigation2d_settings"] = maml_settings
     if args.cheetah:
