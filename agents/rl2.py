@@ -181,7 +181,7 @@ class Trials:
 
 
 class RL2(Agent[RL2Config]):
-    """RL²: a GRU policy over trials of several episodes, trained with PPO over whole trials."""
+    """RL²: a GRU policy over trials of several episodes, trained over whole trials by PPO (or TRPO)."""
 
     name = "rl2"
     description = "RL² (Duan et al. 2016): GRU policy reading (obs, prev action, reward, done), PPO over trials"
