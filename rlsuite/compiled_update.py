@@ -214,6 +214,8 @@ class CompiledUpdate:
         return self.step_size, self.bias_correction2_sqrt
 
     def __call__(self, *args: Any) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+        if self.packing is not None:  # a parameter whose storage was replaced since the last step aliases again
+            self.packing.prepare_grads()
         exp_avgs, exp_avg_sqs, steps = self._optimizer_state()
         corrections = self._bias_corrections(steps)
         tensors = [t.detach() for t in self.tensors]  # same storage: updates land in the modules

@@ -154,3 +154,11 @@ def test_ppo_compiled_minibatch_step_gives_the_eager_weights_on_the_same_rollout
     torch.testing.assert_close(compiled_weights, eager, rtol=1e-4, atol=1e-5)
     steps = {float(s["step"]) for s in agent.optimizer.state.values()}  # one packed tensor, one counter
     assert len(agent.optimizer.state) == 1 and steps == {float(snapshot["optimizer"]["state"][0]["step"]) + minibatches}
+    # a parameter's storage replaced from outside (vector_to_parameters): the next compiled step
+    # re-aliases it first, so the modules still see every step
+    params = list(agent.policy.parameters())
+    torch.nn.utils.vector_to_parameters(torch.nn.utils.parameters_to_vector(params).clone(), params)
+    agent.update()
+    packing = agent.optimizers.packing_of(agent.optimizer)
+    assert not torch.equal(_weights(agent, "policy"), compiled_weights)
+    assert all(p.data_ptr() == v.data_ptr() for p, v in zip(packing.params, packing.views(packing.flat.detach())))
