@@ -184,7 +184,7 @@ class RL2(Agent[RL2Config]):
     """RL²: a GRU policy over trials of several episodes, trained over whole trials by PPO (or TRPO)."""
 
     name = "rl2"
-    description = "RL² (Duan et al. 2016): GRU policy reading (obs, prev action, reward, done), PPO over trials"
+    description = "RL² (Duan et al. 2016): GRU policy reading (obs, prev action, reward, done), PPO or TRPO over trials"
     Config = RL2Config
     observation_spaces = (gym.spaces.Box,)
     space_hint = "rl2 needs a task-distribution env: bandits/k5-n10, tabular_mdp, navigation2d"
