@@ -153,9 +153,33 @@ def save_state(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_state(path: str | Path) -> dict[str, Any]:
-    """Read a state written by :func:`save_state`; refuse missing, truncated, foreign or tampered files."""
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def load_state(path: str | Path, attempts: int = 5) -> dict[str, Any]:
+    """Read a state written by :func:`save_state`; refuse missing, truncated, foreign or tampered files.
+
+    safetensors opens the file by name more than once (the header, then each tensor's storage), so a
+    read that overlaps a run replacing the file (:func:`save_state`'s atomic rename) can pair one
+    file's header with the next one's tensors and fail the integrity check although neither file is
+    damaged: such a read, seen to overlap a replacement, is repeated (up to ``attempts`` reads)."""
     path = Path(path)
+    for _ in range(attempts - 1):
+        before = _identity(path)
+        try:
+            return _load_once(path)
+        except CheckpointError:
+            if before is None or _identity(path) == before:
+                raise  # the file did not change under the read: it is what it is
+    return _load_once(path)
+
+
+def _load_once(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
