@@ -236,7 +236,7 @@ class DQN(Agent[DQNConfig]):
     space_hint = "DQN needs discrete actions; for continuous control try ddpg, td3 or ppo."
     persistent = ("q_net", "target_net", "optimizer", "buffer")
     persistent_for_acting = ("q_net",)
-    runtime_keys = ("fused_optimizer", "channels_last", "compiled_update", "numba_acting")
+    runtime_keys = ("fused_optimizer", "channels_last", "compiled_update", "compiled_loop", "numba_acting")
 
     def setup(self) -> None:
         cfg = self.config
@@ -356,15 +356,24 @@ class DQN(Agent[DQNConfig]):
             for _ in range(n_updates):
                 yield to_torch(cast(PrioritizedReplayBuffer, buffer).sample(cfg.batch_size, beta=beta), self.device)
             return
-        big = to_torch(buffer.sample(cfg.batch_size * n_updates), self.device)
+        big = self.sample_round(n_updates)
         for i in range(n_updates):
             part = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
             yield type(big)(*(x[part] for x in big))
+
+    def sample_round(self, n_updates: int) -> ReplayBatch:
+        """The ``n_updates`` batches of a round from a uniform buffer, one after another in one batch."""
+        return to_torch(self.buffer.sample(self.config.batch_size * n_updates), self.device)
 
     def update(self, n_updates: int) -> UpdateStats:
         """One training round: ``n_updates`` gradient steps, each on a fresh minibatch."""
         cfg = self.config
         stats = UpdateStats({"train/epsilon": self.epsilon})
+        if self.compiled_step is not None and self.runtime.compiled_loop and not (cfg.prioritized or cfg.noisy):
+            # the round's steps in one compiled loop (nothing changes between them but the weights)
+            losses, _, grad_norms = self.compiled_step.steps(n_updates, self.sample_round(n_updates))
+            self.updates += n_updates
+            return stats.add({"loss/q": losses.mean(), "grad norm": None if grad_norms is None else grad_norms.max()})
         for batch in self.sample_batches(n_updates):
             self.q_net.reset_noise()
             self.target_net.reset_noise()

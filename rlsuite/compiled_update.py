@@ -37,6 +37,7 @@ runs its eager step.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import shutil
@@ -152,12 +153,13 @@ class CompiledUpdate:
         # lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ) for the step a call takes (tensor inputs: no recompiles)
         self.step_size, self.bias_correction2_sqrt = torch.zeros(()), torch.ones(())
         self._step = torch.compile(self._functional_step) if compile else self._functional_step
+        self._loop = torch.compile(self._functional_loop) if compile else self._functional_loop
         self.compiled = compile
 
-    def _functional_step(self, tensors: list[torch.Tensor], exp_avgs: list[torch.Tensor],
-                         exp_avg_sqs: list[torch.Tensor], steps: list[torch.Tensor], step_size: torch.Tensor,
-                         bias_correction2_sqrt: torch.Tensor, args: tuple[Any, ...]
-                         ) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+    def _loss_and_grads(self, tensors: list[torch.Tensor], args: tuple[Any, ...]
+                        ) -> tuple[torch.Tensor, Any, list[torch.Tensor], torch.Tensor | None]:
+        """The loss at ``tensors`` (the step's inputs, in ``self.tensors``' order), its ``aux``, the
+        gradients of the trainable ones, clipped as ``clip_grad_norm_`` clips, and the norm before."""
         n_named = len(self.names)
 
         def loss_of(trainable: list[torch.Tensor]) -> tuple[torch.Tensor, Any]:
@@ -170,25 +172,85 @@ class CompiledUpdate:
             loss, aux = torch.func.functional_call(self.root, named, args)
             return loss, ({} if aux is None else {"aux": aux})  # grad_and_value's aux must hold only tensors
 
-        params = [tensors[i] for i in self.trainable]
-        grads, (loss, aux) = torch.func.grad_and_value(loss_of, has_aux=True)(params)
+        grads, (loss, aux) = torch.func.grad_and_value(loss_of, has_aux=True)([tensors[i] for i in self.trainable])
+        norm = None
+        if self.max_grad_norm > 0:  # torch.nn.utils.clip_grad_norm_
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+            coef = (self.max_grad_norm / (norm + 1e-6)).clamp(max=1.0)
+            grads = [g * coef for g in grads]
+        return loss.detach(), aux.get("aux"), grads, norm
+
+    def _adam(self, param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
+              step_size: torch.Tensor, bias_correction2_sqrt: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """torch.optim.Adam's step of one tensor: the new parameter, first and second moments."""
+        exp_avg = exp_avg.lerp(grad, 1 - self.beta1)
+        exp_avg_sq = exp_avg_sq * self.beta2 + grad * grad * (1 - self.beta2)
+        return param - exp_avg / (exp_avg_sq.sqrt() / bias_correction2_sqrt + self.eps) * step_size, exp_avg, exp_avg_sq
+
+    def _functional_step(self, tensors: list[torch.Tensor], exp_avgs: list[torch.Tensor],
+                         exp_avg_sqs: list[torch.Tensor], steps: list[torch.Tensor], step_size: torch.Tensor,
+                         bias_correction2_sqrt: torch.Tensor, args: tuple[Any, ...]
+                         ) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+        loss, aux, grads, norm = self._loss_and_grads(tensors, args)
         with torch.no_grad():
-            norm = None
-            if self.max_grad_norm > 0:  # torch.nn.utils.clip_grad_norm_
-                norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-                coef = (self.max_grad_norm / (norm + 1e-6)).clamp(max=1.0)
-                grads = [g * coef for g in grads]
-            for p, g, m, v, step in zip(params, grads, exp_avgs, exp_avg_sqs, steps):  # torch.optim.Adam
+            for i, g, m, v, step in zip(self.trainable, grads, exp_avgs, exp_avg_sqs, steps):
+                new = self._adam(tensors[i], g, m, v, step_size, bias_correction2_sqrt)
+                for old, value in zip((tensors[i], m, v), new):
+                    old.copy_(value)
                 step.add_(1)
-                m.lerp_(g, 1 - self.beta1)
-                v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
-                denom = (v.sqrt() / bias_correction2_sqrt).add_(self.eps)
-                p.sub_(m / denom * step_size)
             for src, dst in self.pairs:
                 tensors[dst].lerp_(tensors[src], self.tau)
             for src, dst in self.buffer_pairs:
                 tensors[dst].copy_(tensors[src])
-        return loss.detach(), aux.get("aux"), norm
+        return loss, aux, norm
+
+    def _functional_loop(self, tensors: list[torch.Tensor], exp_avgs: list[torch.Tensor],
+                         exp_avg_sqs: list[torch.Tensor], steps: list[torch.Tensor], step_sizes: torch.Tensor,
+                         bias_corrections2_sqrt: torch.Tensor, parts: int, args: tuple[Any, ...]
+                         ) -> tuple[torch.Tensor, None, torch.Tensor | None]:
+        """``parts`` steps in a row inside one ``torch.while_loop`` (traced and compiled once, however
+        many steps): step k reads the k-th of ``parts`` equal slices of ``args`` and carries the
+        parameters, moments and Polyak targets to step k + 1; the results are written back after the
+        last one."""
+        trainable, n = self.trainable, len(self.trainable)
+        moving = [dst for _, dst in self.pairs]
+
+        def more(i: torch.Tensor, *state: torch.Tensor) -> torch.Tensor:
+            return i < parts
+
+        def step(i: torch.Tensor, losses: torch.Tensor, norms: torch.Tensor, *state: torch.Tensor
+                 ) -> tuple[torch.Tensor, ...]:
+            params, ms, vs, targets = state[:n], state[n:2 * n], state[2 * n:3 * n], state[3 * n:]
+            current = list(tensors)
+            for j, t in zip([*trainable, *moving], [*params, *targets]):
+                current[j] = t
+            loss, _, grads, norm = self._loss_and_grads(current, _select_args(args, i, parts))
+            at = i.view(1)
+            updated = [self._adam(p, g, m, v, step_sizes.index_select(0, at)[0],
+                                  bias_corrections2_sqrt.index_select(0, at)[0])
+                       for p, g, m, v in zip(params, grads, ms, vs)]
+            for j, new in zip(trainable, updated):
+                current[j] = new[0]
+            targets = tuple(current[dst].lerp(current[src], self.tau) for src, dst in self.pairs)
+            losses = losses.index_copy(0, at, loss.view(1))
+            norms = norms if norm is None else norms.index_copy(0, at, norm.view(1))
+            return (i + 1, losses, norms, *(u[0] for u in updated), *(u[1] for u in updated),
+                    *(u[2] for u in updated), *targets)
+
+        zeros = torch.zeros(parts)
+        start = (torch.zeros((), dtype=torch.int64), zeros, zeros.clone(), *(tensors[j] for j in trainable),
+                 *exp_avgs, *exp_avg_sqs, *(tensors[dst] for dst in moving))
+        _, losses, norms, *state = torch.while_loop(more, step, start)
+        with torch.no_grad():
+            for old, new in zip([*(tensors[j] for j in trainable), *exp_avgs, *exp_avg_sqs,
+                                 *(tensors[dst] for dst in moving)], state):
+                old.copy_(new)
+            for counter in steps:
+                counter.add_(parts)
+            for src, dst in self.buffer_pairs:
+                tensors[dst].copy_(tensors[src])
+        return losses, None, norms if self.max_grad_norm > 0 else None
 
     def _optimizer_state(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """The Adam's own state tensors (created as torch.optim.Adam creates them on its first step;
@@ -203,6 +265,14 @@ class CompiledUpdate:
         return ([state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params],
                 [state[p]["step"] for p in self.params])
 
+    def _bias_corrections_of(self, steps: list[torch.Tensor], parts: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two corrections of the next ``parts`` steps, as two tensors of ``parts`` entries."""
+        t0 = float(steps[0]) + 1.0
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        ts = [t0 + k for k in range(parts)]
+        return (torch.tensor([lr / (1.0 - self.beta1 ** t) for t in ts]),
+                torch.tensor([math.sqrt(1.0 - self.beta2 ** t) for t in ts]))
+
     def _bias_corrections(self, steps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """``lr / (1 − β₁ᵗ)`` and ``√(1 − β₂ᵗ)`` for the step about to be taken, in Python floats as
         ``torch.optim.Adam`` computes them (its per-parameter counters of one group move together;
@@ -214,20 +284,49 @@ class CompiledUpdate:
         return self.step_size, self.bias_correction2_sqrt
 
     def __call__(self, *args: Any) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+        """One step on ``loss(*args)``."""
+        return self._run(1, args)
+
+    def steps(self, parts: int, *args: Any) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
+        """``parts`` steps in one call (a ``torch.while_loop``: one compilation however large
+        ``parts`` is, and dynamo's guards and the call's wrappers paid once for all of them), step k on
+        the k-th of ``parts`` equal slices (along the first dimension) of every tensor in ``args``
+        (tuples and NamedTuples of tensors are sliced field by field): the same weights as ``parts``
+        calls of one step each. Returns the ``parts`` losses, None for ``aux`` (not kept: the steps that
+        need it, e.g. PER's priorities between batches, take one step per call) and the ``parts``
+        gradient norms. Randomness the loss takes from the caller stays the same for all the steps."""
+        return self._run(parts, args)
+
+    def _run(self, parts: int, args: tuple[Any, ...]) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
         if self.packing is not None:  # a parameter whose storage was replaced since the last step aliases again
             self.packing.prepare_grads()
         exp_avgs, exp_avg_sqs, steps = self._optimizer_state()
-        corrections = self._bias_corrections(steps)
         tensors = [t.detach() for t in self.tensors]  # same storage: updates land in the modules
+        if parts == 1:
+            call = functools.partial(self._step, tensors, exp_avgs, exp_avg_sqs, steps, *self._bias_corrections(steps))
+        else:
+            call = functools.partial(self._loop, tensors, exp_avgs, exp_avg_sqs, steps,
+                                     *self._bias_corrections_of(steps, parts), parts)
         try:
-            return self._step(tensors, exp_avgs, exp_avg_sqs, steps, *corrections, args)
+            return call(args)
         except Exception as err:  # noqa: BLE001  torch.compile's failures have no common public type
             if not self.compiled:
                 raise
             logger.warning("runtime.compiled_update: %s failed to compile (%s); running it uncompiled",
                            self.name, str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
-            self._step, self.compiled = self._functional_step, False
-            return self._step(tensors, exp_avgs, exp_avg_sqs, steps, *corrections, args)
+            self._step, self._loop, self.compiled = self._functional_step, self._functional_loop, False
+            return self._run(parts, args)
+
+
+def _select_args(args: Any, k: torch.Tensor, parts: int) -> Any:
+    """The k-th (a 0-d tensor) of ``parts`` equal slices along the first dimension of every tensor in
+    ``args`` (tuples and NamedTuples of tensors field by field; anything else as is)."""
+    if isinstance(args, torch.Tensor):
+        return torch.index_select(args.view(parts, -1, *args.shape[1:]), 0, k.view(1))[0]
+    if isinstance(args, tuple):
+        selected = [_select_args(a, k, parts) for a in args]
+        return type(args)(*selected) if hasattr(args, "_fields") else tuple(selected)
+    return args
 
 
 def compiled_update(enabled: bool, loss: LossFn, networks: dict[str, nn.Module], optimizer: torch.optim.Optimizer,

@@ -167,6 +167,9 @@ class RuntimeConfig:
     # DQN's and DDPG/TD3's updates and PPO's minibatch step as one torch.compile'd functional step each
     # (loss, backward, clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
     compiled_update: bool = False
+    # with compiled_update: a training round's gradient steps on uniform replay (DQN) run as one compiled
+    # torch.while_loop call (one compilation however many steps); false: one compiled call per step
+    compiled_loop: bool = True
     # recurrent policies re-score a stored rollout with one core call over its episode segments, padded
     # (rlsuite.recurrent_policy); false: one call per time step, as acting makes them
     segment_unroll: bool = True

@@ -25,18 +25,29 @@ def _weights(agent, *modules: str) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for m in modules for p in getattr(agent, m).parameters()])
 
 
-def _dqn_weights(compiled: bool, flags: dict) -> tuple[torch.Tensor, torch.Tensor, object]:
+def _dqn_weights(compiled: bool, flags: dict, loop: bool = True) -> tuple[torch.Tensor, torch.Tensor, object]:
+    flags = {"gradient_steps": 1, **flags}
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=3, device="cpu", learning_starts=100,
                                train_freq=4, batch_size=32, net={"widths": [32, 32]},
-                               runtime={"compiled_update": compiled}, **flags)
+                               runtime={"compiled_update": compiled, "compiled_loop": loop}, **flags)
     assert (agent.compiled_step is not None) == compiled  # the switch takes effect
+    if compiled:  # count the rounds that ran as one compiled loop
+        steps, agent.loop_calls = agent.compiled_step.steps, 0
+
+        def counted(*args):
+            agent.loop_calls += 1
+            return steps(*args)
+        agent.compiled_step.steps = counted
     before = _weights(agent, "q_net").clone()
-    agent.learn(300)  # 50 updates
+    agent.learn(300)  # 50 rounds of `gradient_steps` updates
     return before, _weights(agent, "q_net", "target_net"), agent
 
 
 DQN_FLAGS = [
-    pytest.param(dict(), id="plain"),
+    # uniform replay: each round's 4 steps in one compiled torch.while_loop
+    pytest.param(dict(gradient_steps=4), id="plain-loop"),
+    pytest.param(dict(gradient_steps=3, double=True, dueling=True, distributional=True, n_step=3, tau=0.5),
+                 id="loop-double-dueling-c51-nstep-polyak", marks=pytest.mark.slow),
     pytest.param(dict(double=True, dueling=True, prioritized=True, tau=0.5), id="double-dueling-per-polyak",
                  marks=pytest.mark.slow),
     pytest.param(dict(noisy=True, distributional=True, n_step=3, double=True), id="noisy-c51-nstep",
@@ -53,6 +64,15 @@ def test_dqn_compiled_update_gives_the_eager_weights(flags):
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
     # the torch.optim.Adam holds the compiled step's state: a checkpoint continues from it
     assert all(float(s["step"]) == agent.updates for s in agent.optimizer.state.values())
+    looped = not (flags.get("prioritized") or flags.get("noisy"))  # PER and noise change between steps
+    assert (agent.loop_calls == 50) if looped else (agent.loop_calls == 0)
+
+
+def test_dqn_compiled_loop_off_switch_takes_one_call_per_step_to_the_same_weights():
+    _, looped, _ = _dqn_weights(True, dict(gradient_steps=4, tau=0.5))
+    _, stepped, agent = _dqn_weights(True, dict(gradient_steps=4, tau=0.5), loop=False)
+    assert agent.loop_calls == 0 and agent.updates == 200
+    torch.testing.assert_close(looped, stepped, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
