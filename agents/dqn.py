@@ -51,7 +51,11 @@ SB3's own code):
 Speed: on the CPU a plain MLP Q-network (no dueling, noisy, C51 or dropout) picks its greedy actions
 through :class:`rlsuite.acting.NumbaGreedy` (one compiled call instead of a torch forward of a batch
 of one; ``runtime.numba_acting=false`` switches it off), reading the weights again after every
-training round and every load.
+training round and every load. ``runtime.compiled_update=true`` (opt-in) runs the gradient step — loss,
+gradient, clipping, Adam, Polyak target — as one ``torch.compile``d function (rlsuite.compiled_update,
+the same weights to rounding); with uniform replay and no noisy nets, the steps of a training round
+then run as one compiled ``torch.while_loop`` call over the round's batches (``runtime.compiled_loop``,
+on by default with it: one compilation however many steps, dynamo's per-call cost paid once per round).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Three agents of the same recipe train side by side: eager, compiled with the mod
 and compiled with the module as it was at ``--against`` (read with ``git show``, loaded under another
 name; the agent builds its ``CompiledUpdate`` from it exactly as it builds the current one). Rounds of
 updates alternate between the three, so load from other processes falls on all alike; reported are
-the median and minimum per update.
+the median and minimum per update. For DQN a fourth agent takes the current module one compiled call
+per step (``runtime.compiled_loop=false``): ``loop_vs_per_step`` is what the loop buys.
 
     python benchmarks/compiled_update_ab.py --against e088bfc              # DQN, zoo CartPole recipe
     python benchmarks/compiled_update_ab.py --against e088bfc --agent td3  # TD3, zoo Pendulum recipe
@@ -75,11 +76,15 @@ def build(agent: str, then: ModuleType) -> dict[str, Any]:
     """Eager, compiled now and compiled then, on ``agent``'s zoo recipe, past their warm-up."""
     env_id, warm_up = ("CartPole-v1", 1100) if agent == "dqn" else ("Pendulum-v1", 400)
     hp = zoo_hparams(agent, env_id) | ({"learning_starts": 300} if agent == "td3" else {})
+    # DQN's compiled loop (runtime.compiled_loop) against the same module's one call per step; the
+    # earlier module takes one call per step where it has no loop
+    loops = {"eager": False, "then": hasattr(then.CompiledUpdate, "steps"), "now": True, "now_per_step": False}
     agents = {}
-    for name in ("eager", "then", "now"):
+    for name in ("eager", "then", "now") + (("now_per_step",) if agent == "dqn" else ()):
         with building_with(then) if name == "then" else contextlib.nullcontext():
             agents[name] = rlsuite.make_agent(agent, env=env_id, tuned=False, seed=0, device="cpu", **hp,
-                                              runtime={"compiled_update": name != "eager"})
+                                              runtime={"compiled_update": name != "eager",
+                                                       **({"compiled_loop": loops[name]} if agent == "dqn" else {})})
         agents[name].learn(warm_up)
     if not any(isinstance(value, then.CompiledUpdate) for value in vars(agents["then"]).values()):
         sys.exit(f"{agent} did not build its compiled step from the earlier module")  # nothing would be compared
@@ -120,6 +125,8 @@ def main() -> None:
         out[f"us_per_update_{name}_median"] = round(statistics.median(values), 1)
         out[f"us_per_update_{name}_min"] = round(min(values), 1)
     out["now_vs_then"] = round(out["us_per_update_now_median"] / out["us_per_update_then_median"], 3)
+    if "now_per_step" in agents:
+        out["loop_vs_per_step"] = round(out["us_per_update_now_median"] / out["us_per_update_now_per_step_median"], 3)
     print(json.dumps(out))
 
 

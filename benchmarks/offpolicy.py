@@ -269,14 +269,21 @@ def markdown(summary: list[dict[str, Any]]) -> str:
 def ratios(summary: list[dict[str, Any]]) -> dict[str, Any]:
     """``<agent>_<env>_wall_vs_<peer>``: rlsuite's total wall over the peer's (same seeds, run alternately),
     ``..._cpu_vs_<peer>`` the same for this process's CPU time (less sensitive to other processes), with
-    each side's solved count and mean return (``..._mean_<lib>``, ``..._solved_<lib>``)."""
+    each side's solved count and mean return (``..._mean_<lib>``, ``..._solved_<lib>``);
+    ``..._compiled_wall_vs_<peer>`` the same for rlsuite with ``runtime.compiled_update=true``."""
     out: dict[str, Any] = {}
     pick = {(s["agent"], s["lib"]): s for s in summary if "skipped" not in s}
     for agent, (env_id, *_rest) in TASKS.items():
+        key = f"{agent}_{env_id.split('-')[0].lower()}"
+        compiled = pick.get((agent, "rlsuite-compiled"))
+        for lib in peers.PEERS if compiled is not None else ():  # runtime.compiled_update=true against each peer
+            theirs = pick.get((agent, lib))
+            if theirs is not None:
+                out[f"{key}_compiled_wall_vs_{lib}"] = round(sum(compiled["walls"]) / sum(theirs["walls"]), 3)
+                out[f"{key}_compiled_cpu_vs_{lib}"] = round(sum(compiled["cpus"]) / sum(theirs["cpus"]), 3)
         ours = pick.get((agent, "rlsuite"))
         if ours is None:
             continue
-        key = f"{agent}_{env_id.split('-')[0].lower()}"
         out.update({f"{key}_mean": ours["mean"], f"{key}_solved": ours["solved"], f"{key}_seeds": ours["seeds"]})
         for lib in peers.PEERS:
             theirs = pick.get((agent, lib))
@@ -284,7 +291,6 @@ def ratios(summary: list[dict[str, Any]]) -> dict[str, Any]:
                 out[f"{key}_wall_vs_{lib}"] = round(sum(ours["walls"]) / sum(theirs["walls"]), 3)
                 out[f"{key}_cpu_vs_{lib}"] = round(sum(ours["cpus"]) / sum(theirs["cpus"]), 3)
                 out[f"{key}_mean_{lib}"], out[f"{key}_solved_{lib}"] = theirs["mean"], theirs["solved"]
-        compiled = pick.get((agent, "rlsuite-compiled"))
         if compiled is not None:  # runtime.compiled_update=true against the eager update, same seeds
             out.update({f"{key}_compiled_mean": compiled["mean"], f"{key}_compiled_solved": compiled["solved"],
                         f"{key}_compiled_wall_vs_eager": round(sum(compiled["walls"]) / sum(ours["walls"]), 3)})

@@ -66,6 +66,8 @@ def test_dqn_compiled_update_gives_the_eager_weights(flags):
     assert all(float(s["step"]) == agent.updates for s in agent.optimizer.state.values())
     looped = not (flags.get("prioritized") or flags.get("noisy"))  # PER and noise change between steps
     assert (agent.loop_calls == 50) if looped else (agent.loop_calls == 0)
+    if looped:  # the loop's generated wrapper was built in C++
+        assert agent.compiled_step.loop_wrapper == "c++"
 
 
 def test_dqn_compiled_loop_off_switch_takes_one_call_per_step_to_the_same_weights():
