@@ -253,9 +253,10 @@ class CompiledUpdate:
             return (i + 1, losses, norms, *(u[0] for u in updated), *(u[1] for u in updated),
                     *(u[2] for u in updated), *targets)
 
-        zeros = torch.zeros(parts)
-        start = (torch.zeros((), dtype=torch.int64), zeros, zeros.clone(), *(tensors[j] for j in trainable),
-                 *exp_avgs, *exp_avg_sqs, *(tensors[dst] for dst in moving))
+        device = tensors[trainable[0]].device  # loop state on the parameters' device (CUDA too)
+        zeros = torch.zeros(parts, device=device)
+        start = (torch.zeros((), dtype=torch.int64, device=device), zeros, zeros.clone(),
+                 *(tensors[j] for j in trainable), *exp_avgs, *exp_avg_sqs, *(tensors[dst] for dst in moving))
         _, losses, norms, *state = torch.while_loop(more, step, start)
         with torch.no_grad():
             for old, new in zip([*(tensors[j] for j in trainable), *exp_avgs, *exp_avg_sqs,
@@ -285,8 +286,9 @@ class CompiledUpdate:
         t0 = float(steps[0]) + 1.0
         lr = float(self.optimizer.param_groups[0]["lr"])
         ts = [t0 + k for k in range(parts)]
-        return (torch.tensor([lr / (1.0 - self.beta1 ** t) for t in ts]),
-                torch.tensor([math.sqrt(1.0 - self.beta2 ** t) for t in ts]))
+        device = self.params[0].device
+        return (torch.tensor([lr / (1.0 - self.beta1 ** t) for t in ts], device=device),
+                torch.tensor([math.sqrt(1.0 - self.beta2 ** t) for t in ts], device=device))
 
     def _bias_corrections(self, steps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """``lr / (1 − β₁ᵗ)`` and ``√(1 − β₂ᵗ)`` for the step about to be taken, in Python floats as

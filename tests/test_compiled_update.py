@@ -184,3 +184,16 @@ def test_ppo_compiled_minibatch_step_gives_the_eager_weights_on_the_same_rollout
     packing = agent.optimizers.packing_of(agent.optimizer)
     assert not torch.equal(_weights(agent, "policy"), compiled_weights)
     assert all(p.data_ptr() == v.data_ptr() for p, v in zip(packing.params, packing.views(packing.flat.detach())))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_dqn_compiled_loop_on_cuda_gives_the_eager_weights():
+    def trained(compiled: bool) -> torch.Tensor:
+        agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=3, device="cuda", learning_starts=100,
+                                   train_freq=4, gradient_steps=4, batch_size=32, net={"widths": [32, 32]},
+                                   runtime={"compiled_update": compiled})
+        agent.learn(300)
+        return _weights(agent, "q_net", "target_net").cpu()
+
+    torch.testing.assert_close(trained(True), trained(False), rtol=1e-4, atol=1e-5)
