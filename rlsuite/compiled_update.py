@@ -281,24 +281,27 @@ class CompiledUpdate:
         return ([state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params],
                 [state[p]["step"] for p in self.params])
 
-    def _bias_corrections_of(self, steps: list[torch.Tensor], parts: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The two corrections of the next ``parts`` steps, as two tensors of ``parts`` entries."""
+    def _corrections(self, steps: list[torch.Tensor], parts: int) -> tuple[list[float], list[float]]:
+        """``lr / (1 − β₁ᵗ)`` and ``√(1 − β₂ᵗ)`` for each of the next ``parts`` steps, in Python floats
+        as ``torch.optim.Adam`` computes them (its per-parameter counters of one group move together;
+        the first one is read)."""
         t0 = float(steps[0]) + 1.0
         lr = float(self.optimizer.param_groups[0]["lr"])
-        ts = [t0 + k for k in range(parts)]
-        device = self.params[0].device
-        return (torch.tensor([lr / (1.0 - self.beta1 ** t) for t in ts], device=device),
-                torch.tensor([math.sqrt(1.0 - self.beta2 ** t) for t in ts], device=device))
+        return ([lr / (1.0 - self.beta1 ** (t0 + k)) for k in range(parts)],
+                [math.sqrt(1.0 - self.beta2 ** (t0 + k)) for k in range(parts)])
 
     def _bias_corrections(self, steps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``lr / (1 − β₁ᵗ)`` and ``√(1 − β₂ᵗ)`` for the step about to be taken, in Python floats as
-        ``torch.optim.Adam`` computes them (its per-parameter counters of one group move together;
-        the first one is read)."""
-        t = float(steps[0]) + 1.0
-        lr = float(self.optimizer.param_groups[0]["lr"])
-        self.step_size.fill_(lr / (1.0 - self.beta1 ** t))
-        self.bias_correction2_sqrt.fill_(math.sqrt(1.0 - self.beta2 ** t))
+        """The next step's two corrections, in the two 0-d tensors every single step reads."""
+        (step_size,), (bias_correction2_sqrt,) = self._corrections(steps, 1)
+        self.step_size.fill_(step_size)
+        self.bias_correction2_sqrt.fill_(bias_correction2_sqrt)
         return self.step_size, self.bias_correction2_sqrt
+
+    def _bias_corrections_of(self, steps: list[torch.Tensor], parts: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next ``parts`` steps' corrections, as two tensors of ``parts`` entries."""
+        step_sizes, bias_corrections2_sqrt = self._corrections(steps, parts)
+        device = self.params[0].device
+        return torch.tensor(step_sizes, device=device), torch.tensor(bias_corrections2_sqrt, device=device)
 
     def __call__(self, *args: Any) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
         """One step on ``loss(*args)``."""
@@ -311,8 +314,12 @@ class CompiledUpdate:
         (tuples and NamedTuples of tensors are sliced field by field): the same weights as ``parts``
         calls of one step each. Returns the ``parts`` losses, None for ``aux`` (not kept: the steps that
         need it, e.g. PER's priorities between batches, take one step per call) and the ``parts``
-        gradient norms. Randomness the loss takes from the caller stays the same for all the steps."""
-        return self._run(parts, args)
+        gradient norms. Randomness the loss takes from the caller stays the same for all the steps.
+        ``parts`` 1 runs the single step (its graph is in inductor's cache; a loop's is not)."""
+        losses, aux, norms = self._run(parts, args)
+        if parts == 1:  # the single step's results, shaped as the loop's
+            return losses.view(1), None, None if norms is None else norms.view(1)
+        return losses, aux, norms
 
     def _run(self, parts: int, args: tuple[Any, ...]) -> tuple[torch.Tensor, Any, torch.Tensor | None]:
         if self.packing is not None:  # a parameter whose storage was replaced since the last step aliases again

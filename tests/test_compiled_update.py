@@ -46,6 +46,7 @@ def _dqn_weights(compiled: bool, flags: dict, loop: bool = True) -> tuple[torch.
 DQN_FLAGS = [
     # uniform replay: each round's 4 steps in one compiled torch.while_loop
     pytest.param(dict(gradient_steps=4), id="plain-loop"),
+    pytest.param(dict(), id="plain-one-step-per-round"),  # steps(1): the single step, shaped as the loop's
     pytest.param(dict(gradient_steps=3, double=True, dueling=True, distributional=True, n_step=3, tau=0.5),
                  id="loop-double-dueling-c51-nstep-polyak", marks=pytest.mark.slow),
     pytest.param(dict(double=True, dueling=True, prioritized=True, tau=0.5), id="double-dueling-per-polyak",
