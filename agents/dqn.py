@@ -51,11 +51,13 @@ SB3's own code):
 Speed: on the CPU a plain MLP Q-network (no dueling, noisy, C51 or dropout) picks its greedy actions
 through :class:`rlsuite.acting.NumbaGreedy` (one compiled call instead of a torch forward of a batch
 of one; ``runtime.numba_acting=false`` switches it off), reading the weights again after every
-training round and every load. ``runtime.compiled_update=true`` (opt-in) runs the gradient step — loss,
-gradient, clipping, Adam, Polyak target — as one ``torch.compile``d function (rlsuite.compiled_update,
-the same weights to rounding); with uniform replay and no noisy nets, the steps of a training round
-then run as one compiled ``torch.while_loop`` call over the round's batches (``runtime.compiled_loop``,
-on by default with it: one compilation however many steps, dynamo's per-call cost paid once per round).
+training round and every load. A compiled update (rlsuite.compiled_update, the same weights to
+rounding) runs the gradient step — loss, gradient, clipping, Adam, Polyak target — as one
+``torch.compile``d function; with uniform replay and no noisy nets, the steps of a training round run
+as one compiled ``torch.while_loop`` call over the round's batches (``runtime.compiled_loop``: one
+compilation however many steps, dynamo's per-call cost paid once per round). By default
+(``runtime.compiled_update`` unset) a CPU run on vector observations compiles it when its budget
+plans at least :attr:`DQN.compiled_update_pays_after` gradient steps; ``true`` / ``false`` force it.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ from rlsuite import schedules
 from rlsuite.acting import NumbaGreedy
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
-from rlsuite.compiled_update import compiled_update
+from rlsuite.compiled_update import CompiledUpdate, compiled_update, compiles_by_default
 from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     Range,
@@ -241,6 +243,11 @@ class DQN(Agent[DQNConfig]):
     persistent = ("q_net", "target_net", "optimizer", "buffer")
     persistent_for_acting = ("q_net",)
     runtime_keys = ("fused_optimizer", "channels_last", "compiled_update", "compiled_loop", "numba_acting")
+    # runtime.compiled_update's default compiles the update of a run planning this many gradient steps:
+    # compiling the round's loop takes ~6 s in each new process (inductor cannot cache it; ~20 s on a
+    # machine's first run) and each step then saves ~0.7 ms of the eager ~1.27 ms (zoo CartPole network,
+    # one core; docs/agents/dqn.md)
+    compiled_update_pays_after: ClassVar[int] = 10_000
 
     def setup(self) -> None:
         cfg = self.config
@@ -255,12 +262,8 @@ class DQN(Agent[DQNConfig]):
         self.params = list(self.q_net.parameters())
         self.optimizer = self.optimizers.adam(self.params, cfg.lr, eps=cfg.optimizer_eps)
         self.support = torch.linspace(cfg.v_min, cfg.v_max, cfg.n_atoms, device=self.device)
-        self.compiled_step = compiled_update(
-            self.runtime.compiled_update, self.q_loss, {"q_net": self.q_net, "target_net": self.target_net},
-            self.optimizer,
-            unsupported="dropout masks would come from the compiled kernels' own RNG" if cfg.net.dropout > 0 else None,
-            max_grad_norm=cfg.max_grad_norm or 0.0, targets=[(self.q_net, self.target_net)] if cfg.tau < 1.0 else (),
-            tau=cfg.tau, name="DQN update")
+        # runtime.compiled_update true: compiled now; unset: on_budget decides once the budget is known
+        self.compiled_step = self.compile_update() if self.runtime.compiled_update else None
         self.buffer = make_replay_buffer(
             cfg.buffer_size, self.observation_space, self.action_space, n_envs=cfg.n_envs, n_step=cfg.n_step,
             gamma=cfg.gamma, prioritized=cfg.prioritized, alpha=cfg.alpha, seed=self.seed,
@@ -364,6 +367,25 @@ class DQN(Agent[DQNConfig]):
         for i in range(n_updates):
             part = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
             yield type(big)(*(x[part] for x in big))
+
+    def compile_update(self, quiet: bool = False) -> CompiledUpdate | None:
+        cfg = self.config
+        return compiled_update(
+            True, self.q_loss, {"q_net": self.q_net, "target_net": self.target_net}, self.optimizer,
+            unsupported="dropout masks would come from the compiled kernels' own RNG" if cfg.net.dropout > 0 else None,
+            max_grad_norm=cfg.max_grad_norm or 0.0, targets=[(self.q_net, self.target_net)] if cfg.tau < 1.0 else (),
+            tau=cfg.tau, name="DQN update", quiet=quiet)
+
+    def on_budget(self) -> None:
+        """``runtime.compiled_update`` unset: compile the update of a CPU run on vector observations whose
+        budget plans enough gradient steps to repay the compilation."""
+        cfg = self.config
+        learning = self.budget_end - max(self.budget_start, cfg.learning_starts)
+        planned = max(learning, 0) // cfg.train_freq * cfg.gradient_steps
+        vector_obs = len(self.observation_space.shape or ()) == 1
+        if self.compiled_step is None and vector_obs and compiles_by_default(
+                self.runtime.compiled_update, planned, self.compiled_update_pays_after, self.device):
+            self.compiled_step = self.compile_update(quiet=True)
 
     def sample_round(self, n_updates: int) -> ReplayBatch:
         """The ``n_updates`` batches of a round from a uniform buffer, one after another in one batch."""

@@ -24,9 +24,11 @@ As in common practice (OpenAI baselines, SB3, CleanRL) and not in the paper's ps
 Atari: ``rlsuite train agent=ppo env=Pong`` uses ``configs/env/Pong.yaml`` (CleanRL's ppo_atari
 settings, one shared Nature CNN trunk), with NHWC convolutions (``runtime.channels_last``) by default;
 ``runtime.precision=bfloat16`` (opt-in, not in the paper) runs the CNN under bf16 autocast.
-``runtime.compiled_update=true`` (opt-in; vector observations, float32, no ``target_kl``) runs each
-minibatch step — :meth:`PPO.minibatch_loss`, backward, clipping, Adam — as one ``torch.compile``'d
-function (rlsuite.compiled_update), the same weights to rounding.
+A compiled update (vector observations, float32, no ``target_kl``) runs each minibatch step —
+:meth:`PPO.minibatch_loss`, backward, clipping, Adam — as one ``torch.compile``'d function
+(rlsuite.compiled_update), the same weights to rounding. By default (``runtime.compiled_update``
+unset) a CPU run compiles it when its budget plans at least :attr:`PPO.compiled_update_pays_after`
+minibatch steps; ``true`` / ``false`` force it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import ClassVar
 
 import torch
 
-from rlsuite.compiled_update import compiled_update
+from rlsuite.compiled_update import CompiledUpdate, compiled_update, compiles_by_default
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.errors import ConfigError
 from rlsuite.losses import approx_kl, clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
@@ -80,6 +82,11 @@ class PPO(OnPolicyAgent[PPOConfig]):
     Config = PPOConfig
     supports_recurrent = True
     runtime_keys = (*OnPolicyAgent.runtime_keys, "compiled_update")
+    # runtime.compiled_update's default compiles the minibatch step of a run planning this many of them:
+    # compilation takes ~3 s with inductor's cache warm (~14 s on a machine's first run of a network shape)
+    # and each step then saves ~0.7-1.0 ms of the eager ~1.3 ms (zoo CartPole recipe, one core;
+    # docs/agents/ppo.md)
+    compiled_update_pays_after: ClassVar[int] = 5_000
 
     def setup_optimizers(self) -> None:
         cfg = self.config
@@ -89,10 +96,24 @@ class PPO(OnPolicyAgent[PPOConfig]):
             raise ConfigError(f"ppo with net.recurrent={cfg.net.recurrent} takes minibatches of whole env sequences: "
                               f"batch_size must be a multiple of n_steps={cfg.n_steps} (got {self.batch_size})")
         self.optimizer = self.optimizers.adam(self.policy.parameters(), cfg.lr, eps=cfg.optimizer_eps)
-        self.compiled_step = compiled_update(
-            self.runtime.compiled_update, self.minibatch_loss, {"policy": self.policy}, self.optimizer,
-            unsupported=compiled_step_unsupported(self), max_grad_norm=cfg.max_grad_norm or 0.0,
-            packing=self.optimizers.packing_of(self.optimizer), name="PPO minibatch step")
+        # runtime.compiled_update true: compiled now; unset: on_budget decides once the budget is known
+        self.compiled_step = self.compile_update() if self.runtime.compiled_update else None
+
+    def compile_update(self, quiet: bool = False) -> CompiledUpdate | None:
+        return compiled_update(
+            True, self.minibatch_loss, {"policy": self.policy}, self.optimizer,
+            unsupported=compiled_step_unsupported(self), max_grad_norm=self.config.max_grad_norm or 0.0,
+            packing=self.optimizers.packing_of(self.optimizer), name="PPO minibatch step", quiet=quiet)
+
+    def on_budget(self) -> None:
+        """``runtime.compiled_update`` unset: compile the minibatch step of a CPU run whose budget plans
+        enough of them to repay the compilation."""
+        cfg = self.config
+        rollout = cfg.n_steps * cfg.n_envs
+        planned = (self.budget_end - self.budget_start) // rollout * cfg.n_epochs * -(-rollout // self.batch_size)
+        if self.compiled_step is None and compiles_by_default(
+                self.runtime.compiled_update, planned, self.compiled_update_pays_after, self.device):
+            self.compiled_step = self.compile_update(quiet=True)
 
     def minibatch_loss(self, batch: tuple[torch.Tensor, ...], clip_range: float | torch.Tensor, normalize: bool,
                        state0: PolicyState = None, episode_starts: torch.Tensor | None = None

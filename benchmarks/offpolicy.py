@@ -58,9 +58,11 @@ TASKS = {  # agent -> (env id, steps, solved threshold)
     "sac_discrete": ("CartPole-v1", 50_000, 475.0),  # rlsuite's agent=sac on a discrete env
 }
 # per seed in this order; a peer not installed is skipped
-LIBS = "sb3,sbx,tianshou,torchrl,cleanrl,rlsuite,rlsuite-compiled"
-COMPILED_AGENTS = ("dqn", "td3", "ddpg")  # the agents with runtime.compiled_update
-RLSUITE_LIBS = ("rlsuite", "rlsuite-compiled", "rlsuite-torch-acting")
+LIBS = "sb3,sbx,tianshou,torchrl,cleanrl,rlsuite,rlsuite-compiled,rlsuite-eager"
+COMPILED_AGENTS = ("dqn", "td3", "ddpg")  # the agents with runtime.compiled_update (DQN's default may compile)
+RLSUITE_LIBS = ("rlsuite", "rlsuite-compiled", "rlsuite-eager", "rlsuite-torch-acting")
+# rlsuite with runtime.compiled_update forced on / off (the defaults compile where the budget repays it)
+VARIANTS = {"rlsuite-compiled": "compiled", "rlsuite-eager": "eager"}
 
 
 # rl-zoo3 dqn.yml CartPole-v1 as published: the env config's own recipe departs from it (3-step
@@ -99,7 +101,8 @@ def sb3_model(agent: str, env_id: str, hp: dict[str, Any], seed: int) -> Any:
 def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str = "float32",
             steps_override: int | None = None) -> dict[str, Any]:
     """One library's run of ``agent``'s task: construction + learn timed, then the shared greedy evaluation.
-    ``rlsuite-compiled`` is rlsuite with ``runtime.compiled_update=true`` (DQN, DDPG/TD3), ``rlsuite-torch-acting``
+    ``rlsuite-compiled`` / ``rlsuite-eager`` is rlsuite with ``runtime.compiled_update`` true / false (DQN,
+    DDPG/TD3; the defaults compile DQN where its budget repays it), ``rlsuite-torch-acting``
     DQN with ``runtime.numba_acting=false`` (its greedy actions from the torch network). A peer that is
     skipped (not installed, cannot run, lacks the algorithm) gives a row with ``skipped``."""
     env_id, steps, solved_at = TASKS[agent]
@@ -115,8 +118,8 @@ def run_one(lib: str, agent: str, seed: int, eval_episodes: int, precision: str 
     c0 = time.process_time()
     if lib in RLSUITE_LIBS:
         runtime: dict[str, Any] = {"precision": precision} if agent in ("ddpg", "td3") else {}
-        if lib == "rlsuite-compiled":
-            runtime["compiled_update"] = True
+        if lib in VARIANTS:
+            runtime["compiled_update"] = lib == "rlsuite-compiled"
         if lib == "rlsuite-torch-acting":
             runtime["numba_acting"] = False
         name = "sac" if agent == "sac_discrete" else agent
@@ -270,17 +273,19 @@ def ratios(summary: list[dict[str, Any]]) -> dict[str, Any]:
     """``<agent>_<env>_wall_vs_<peer>``: rlsuite's total wall over the peer's (same seeds, run alternately),
     ``..._cpu_vs_<peer>`` the same for this process's CPU time (less sensitive to other processes), with
     each side's solved count and mean return (``..._mean_<lib>``, ``..._solved_<lib>``);
-    ``..._compiled_wall_vs_<peer>`` the same for rlsuite with ``runtime.compiled_update=true``."""
+    ``..._compiled_wall_vs_<peer>`` / ``..._eager_wall_vs_<peer>`` the same for rlsuite with
+    ``runtime.compiled_update`` true / false, and ``..._<variant>_wall_vs_defaults`` against the defaults."""
     out: dict[str, Any] = {}
     pick = {(s["agent"], s["lib"]): s for s in summary if "skipped" not in s}
     for agent, (env_id, *_rest) in TASKS.items():
         key = f"{agent}_{env_id.split('-')[0].lower()}"
-        compiled = pick.get((agent, "rlsuite-compiled"))
-        for lib in peers.PEERS if compiled is not None else ():  # runtime.compiled_update=true against each peer
-            theirs = pick.get((agent, lib))
-            if theirs is not None:
-                out[f"{key}_compiled_wall_vs_{lib}"] = round(sum(compiled["walls"]) / sum(theirs["walls"]), 3)
-                out[f"{key}_compiled_cpu_vs_{lib}"] = round(sum(compiled["cpus"]) / sum(theirs["cpus"]), 3)
+        for variant_lib, variant in VARIANTS.items():  # runtime.compiled_update forced, against each peer
+            forced = pick.get((agent, variant_lib))
+            for lib in peers.PEERS if forced is not None else ():
+                theirs = pick.get((agent, lib))
+                if theirs is not None:
+                    out[f"{key}_{variant}_wall_vs_{lib}"] = round(sum(forced["walls"]) / sum(theirs["walls"]), 3)
+                    out[f"{key}_{variant}_cpu_vs_{lib}"] = round(sum(forced["cpus"]) / sum(theirs["cpus"]), 3)
         ours = pick.get((agent, "rlsuite"))
         if ours is None:
             continue
@@ -291,9 +296,11 @@ def ratios(summary: list[dict[str, Any]]) -> dict[str, Any]:
                 out[f"{key}_wall_vs_{lib}"] = round(sum(ours["walls"]) / sum(theirs["walls"]), 3)
                 out[f"{key}_cpu_vs_{lib}"] = round(sum(ours["cpus"]) / sum(theirs["cpus"]), 3)
                 out[f"{key}_mean_{lib}"], out[f"{key}_solved_{lib}"] = theirs["mean"], theirs["solved"]
-        if compiled is not None:  # runtime.compiled_update=true against the eager update, same seeds
-            out.update({f"{key}_compiled_mean": compiled["mean"], f"{key}_compiled_solved": compiled["solved"],
-                        f"{key}_compiled_wall_vs_eager": round(sum(compiled["walls"]) / sum(ours["walls"]), 3)})
+        for variant_lib, variant in VARIANTS.items():  # against the defaults, same seeds
+            forced = pick.get((agent, variant_lib))
+            if forced is not None:
+                out.update({f"{key}_{variant}_mean": forced["mean"], f"{key}_{variant}_solved": forced["solved"],
+                            f"{key}_{variant}_wall_vs_defaults": round(sum(forced["walls"]) / sum(ours["walls"]), 3)})
         torch_acting = pick.get((agent, "rlsuite-torch-acting"))
         if torch_acting is not None:  # what the compiled greedy action buys, same seeds
             out[f"{key}_numba_acting_speedup"] = round(sum(torch_acting["walls"]) / sum(ours["walls"]), 3)
@@ -311,7 +318,8 @@ def main() -> None:
     parser.add_argument("--agents", default="dqn,td3,ddpg,sac,sac_discrete")
     parser.add_argument("--steps", type=int, default=None, help="override every task's env steps (a shorter check)")
     parser.add_argument("--libs", default=LIBS, help="which libraries to run (comma-separated, in this order per "
-                        "seed; rlsuite-compiled: runtime.compiled_update=true; rlsuite-torch-acting: DQN with "
+                        "seed; rlsuite-compiled / rlsuite-eager: runtime.compiled_update=true / false; "
+                        "rlsuite-torch-acting: DQN with "
                         "runtime.numba_acting=false)")
     parser.add_argument("--json", default=None, help="also write the summary JSON to this path")
     parser.add_argument("--precisions", default="float32,bfloat16", help="rlsuite TD3 update precisions to time")
@@ -355,7 +363,8 @@ def main() -> None:
         precisions = args.precisions.split(",") if agent == "td3" else ["float32"]
         for seed in agent_seeds:
             for lib in libs:
-                if (lib == "rlsuite-compiled" and agent not in COMPILED_AGENTS) or \
+                if (lib in VARIANTS and agent not in COMPILED_AGENTS) or \
+                        (lib == "rlsuite-eager" and agent != "dqn") or \
                         (lib == "rlsuite-torch-acting" and agent != "dqn"):
                     continue
                 for precision in precisions if lib == "rlsuite" else ["float32"]:

@@ -14,10 +14,12 @@ The PPO rows also run the peers of ``peers.py`` (``--peers``, default SBX, Tians
 after SB3 on every seed, from the same recipe; a peer not installed (``pip install .[peers]``), unable
 to run here, or without the row's action space is recorded as ``<row>_<peer>_skipped``. Reported per
 peer: ``<row>_<peer>_sps``, ``<row>_<peer>_mean``, ``<row>_sps_vs_<peer>``, and the fastest peer
-(SB3 included) as ``<row>_best_peer`` with ``<row>_sps_vs_best_peer``. ``--compiled`` also runs
-rlsuite's PPO with ``runtime.compiled_update=true`` after the defaults on every seed (its compilation
-inside the timed ``learn``), reported as ``<row>_compiled_sps``, ``<row>_compiled_sps_vs_best_peer``
-and the other ratios with ``_compiled`` in their names (on with ``--quick``).
+(SB3 included) as ``<row>_best_peer`` with ``<row>_sps_vs_best_peer``. The defaults compile PPO's
+minibatch step where the budget repays it (the CartPole row's does). ``--compiled`` / ``--eager`` also
+run rlsuite's PPO with ``runtime.compiled_update`` true / false after the defaults on every seed (a
+compilation inside the timed ``learn``), reported as ``<row>_compiled_sps`` / ``<row>_eager_sps``,
+``..._sps_vs_best_peer`` and the other ratios with ``_compiled`` / ``_eager`` in their names
+(``--eager`` is on with ``--quick``).
 
 SB3's zoo entry for Pendulum uses gSDE, which rlsuite does not have: both sides run it without
 (``use_sde=False``), so the configs stay identical. The last line printed is one JSON object.
@@ -192,21 +194,22 @@ def record_peers(result: dict[str, Any], row: str, ours_sps: list[float],
         result[f"{row}_sps_vs_best_peer"] = statistics.median(o / s for o, (_, s) in zip(ours_sps, runs[best]))
 
 
-def record_compiled(result: dict[str, Any], row: str, compiled: list[tuple[float, float]],
-                    runs: dict[str, list[tuple[float, float]]]) -> None:
-    """``<row>_compiled_*``: rlsuite with ``runtime.compiled_update=true`` (its compilation inside the
-    timed ``learn``) against the same peers, as :func:`record_peers` does for the defaults."""
-    sps = [s for _, s in compiled]
+def record_variant(result: dict[str, Any], row: str, variant: str, variant_runs: list[tuple[float, float]],
+                   runs: dict[str, list[tuple[float, float]]]) -> None:
+    """``<row>_<variant>_*``: rlsuite with ``runtime.compiled_update`` forced (``compiled``: true, its
+    compilation inside the timed ``learn``; ``eager``: false) against the same peers, as
+    :func:`record_peers` does for the defaults."""
+    sps = [s for _, s in variant_runs]
     sub: dict[str, Any] = {}
     record_peers(sub, row, sps, runs)
-    result[f"{row}_compiled_mean"] = float(np.mean([m for m, _ in compiled]))
-    result[f"{row}_compiled_sps"] = statistics.median(sps)
+    result[f"{row}_{variant}_mean"] = float(np.mean([m for m, _ in variant_runs]))
+    result[f"{row}_{variant}_sps"] = statistics.median(sps)
     for key in ("sps_vs_best_peer", "best_peer", *(f"sps_vs_{peer}" for peer in runs)):
         if f"{row}_{key}" in sub:
-            result[f"{row}_compiled_{key}"] = sub[f"{row}_{key}"]
+            result[f"{row}_{variant}_{key}"] = sub[f"{row}_{key}"]
     sb3 = runs.get("sb3")
     if sb3:
-        result[f"{row}_compiled_sps_vs_sb3"] = statistics.median(o / s for o, (_, s) in zip(sps, sb3))
+        result[f"{row}_{variant}_sps_vs_sb3"] = statistics.median(o / s for o, (_, s) in zip(sps, sb3))
 
 
 def main() -> None:
@@ -219,7 +222,9 @@ def main() -> None:
     parser.add_argument("--switches", nargs="*", choices=SWITCHES, default=None,
                         help="each speed switch (default: all) off vs on (rlsuite only)")
     parser.add_argument("--compiled", action="store_true",
-                        help="also run rlsuite's PPO with runtime.compiled_update=true (keys <row>_compiled_*; "
+                        help="also run rlsuite's PPO with runtime.compiled_update=true (keys <row>_compiled_*)")
+    parser.add_argument("--eager", action="store_true",
+                        help="also run rlsuite's PPO with runtime.compiled_update=false (keys <row>_eager_*; "
                              "on with --quick)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="steps/s from wall time or from this process's CPU time (for a busy machine)")
@@ -234,7 +239,10 @@ def main() -> None:
         parser.error(str(error))
     torch.set_num_threads(1)
     rows = args.rows or (QUICK_ROWS if args.quick else list(ROWS))
-    args.compiled = args.compiled or args.quick
+    args.eager = args.eager or args.quick
+    variants = {"compiled": True} if args.compiled else {}
+    if args.eager:
+        variants["eager"] = False
     seeds = args.seeds if args.seeds is not None else ([0, 1] if args.quick else [0, 1, 2, 3, 4])
     if args.switches is not None:
         print(json.dumps(run_switches(rows, seeds, args.clock, args.switches or list(SWITCHES))))
@@ -249,16 +257,16 @@ def main() -> None:
     result["versions"] = {"torch": torch.__version__, **peers.versions(named)}
     for row in rows:
         ours_means, ours_sps, sb3_means, sb3_sps = [], [], [], []
-        compiled_runs: list[tuple[float, float]] = []
+        variant_runs: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
         peer_runs: dict[str, list[tuple[float, float]]] = {}
         for seed in seeds:
             m, s = run_ours(row, seed)
             ours_means.append(m)
             ours_sps.append(s)
             line = f"  {row} seed {seed}: ours {m:.1f} @ {s:.0f} sps"
-            if args.compiled and ROWS[row][2] == "ppo":
-                compiled_runs.append(run_ours(row, seed, runtime={"compiled_update": True}))
-                line += f" | ours compiled {compiled_runs[-1][0]:.1f} @ {compiled_runs[-1][1]:.0f} sps"
+            for variant, compiled in variants.items() if ROWS[row][2] == "ppo" else ():
+                variant_runs[variant].append(run_ours(row, seed, runtime={"compiled_update": compiled}))
+                line += f" | ours {variant} {variant_runs[variant][-1][0]:.1f} @ {variant_runs[variant][-1][1]:.0f} sps"
             if not args.no_sb3:
                 m, s = run_sb3(row, seed)
                 sb3_means.append(m)
@@ -273,8 +281,9 @@ def main() -> None:
                 line += f" | {peer} {outcome[0]:.1f} @ {outcome[1]:.0f} sps"
             print(line, flush=True)
         record_peers(result, row, ours_sps, {"sb3": list(zip(sb3_means, sb3_sps)), **peer_runs})
-        if compiled_runs:
-            record_compiled(result, row, compiled_runs, {"sb3": list(zip(sb3_means, sb3_sps)), **peer_runs})
+        for variant, done in variant_runs.items():
+            if done:
+                record_variant(result, row, variant, done, {"sb3": list(zip(sb3_means, sb3_sps)), **peer_runs})
         mean, std = summarize(ours_means)
         result[f"{row}_mean"], result[f"{row}_std"] = mean, std
         result[f"{row}_sps"] = statistics.median(ours_sps)

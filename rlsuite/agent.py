@@ -251,9 +251,14 @@ class Agent(Generic[ConfigT]):
     def continue_training(self) -> Agent:
         """Train up to ``budget_end`` (also how a resumed run carries on)."""
         self._t0, self._t0_steps = time.perf_counter(), self.steps
+        self.on_budget()
         self.start_segment()
         self.train_until(self.budget_end)
         return self
+
+    def on_budget(self) -> None:
+        """Hook: the budget ``[budget_start, budget_end]`` is set and training is about to start
+        (DQN and PPO choose here whether ``runtime.compiled_update``'s default compiles their update)."""
 
     def start_segment(self) -> None:
         """Begin a stretch of collection: (re)build the envs and reset them from a seed derived from

@@ -363,21 +363,39 @@ def _select_args(args: Any, k: torch.Tensor, parts: int) -> Any:
     return args
 
 
-def compiled_update(enabled: bool, loss: LossFn, networks: dict[str, nn.Module], optimizer: torch.optim.Optimizer,
-                    *, unsupported: str | None = None, device: torch.device | None = None,
+def compiles_by_default(setting: bool | None, planned_steps: int, pays_after: int | None,
+                        device: torch.device) -> bool:
+    """Whether ``runtime.compiled_update`` left at its default (None) compiles a run's update: on the
+    CPU, when the run plans at least ``pays_after`` gradient steps — the agent's measured point where
+    the time compilation takes is repaid by the time each compiled step saves (None: never). An
+    explicit true/false is the user's choice and is applied where the agent is built."""
+    if setting is None and pays_after is not None and device.type == "cpu" and planned_steps >= pays_after:
+        logger.info("runtime.compiled_update: compiling the update (the budget plans %d gradient steps, "
+                    "compilation pays from %d; runtime.compiled_update=false keeps it eager)",
+                    planned_steps, pays_after)
+        return True
+    return False
+
+
+def compiled_update(enabled: bool | None, loss: LossFn, networks: dict[str, nn.Module],
+                    optimizer: torch.optim.Optimizer, *, unsupported: str | None = None,
+                    device: torch.device | None = None, quiet: bool = False,
                     **kwargs: Any) -> CompiledUpdate | None:
     """A :class:`CompiledUpdate`, or None when ``enabled`` is off or it cannot apply here (then one
-    line says why — ``unsupported`` is the caller's reason, if any — and the caller runs eager)."""
+    line says why — ``unsupported`` is the caller's reason, if any — and the caller runs eager;
+    ``quiet``: at debug level, for the automatic choice nobody asked for)."""
     if not enabled:
         return None
     first = next(iter(optimizer.param_groups[0]["params"]))
     reason = unsupported or unsupported_optimizer(optimizer) or compiler_missing(device or first.device)
     if reason:
-        logger.warning("runtime.compiled_update: %s; the %s runs eager", reason, kwargs.get("name", "update"))
+        logger.log(logging.DEBUG if quiet else logging.WARNING, "runtime.compiled_update: %s; the %s runs eager",
+                   reason, kwargs.get("name", "update"))
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return CompiledUpdate(loss, networks, optimizer, **kwargs)
 
 
-__all__ = ["CompiledUpdate", "LossFn", "compiled_update", "compiler_missing", "unsupported_optimizer"]
+__all__ = ["CompiledUpdate", "LossFn", "compiled_update", "compiler_missing", "compiles_by_default",
+           "unsupported_optimizer"]

@@ -165,8 +165,9 @@ class RuntimeConfig:
     # each optimizer steps one contiguous tensor holding its parameters (rlsuite.flat_params)
     flat_parameters: bool = True
     # DQN's and DDPG/TD3's updates and PPO's minibatch step as one torch.compile'd functional step each
-    # (loss, backward, clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding); opt-in
-    compiled_update: bool = False
+    # (loss, backward, clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding);
+    # null: DQN and PPO compile on the CPU when the budget plans enough steps to repay compiling
+    compiled_update: bool | None = None
     # with compiled_update: a training round's gradient steps on uniform replay (DQN) run as one compiled
     # torch.while_loop call (one compilation however many steps); false: one compiled call per step
     compiled_loop: bool = True

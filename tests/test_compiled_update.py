@@ -1,4 +1,4 @@
-"""The compiled update (``runtime.compiled_update=true``, rlsuite/compiled_update.py) ends at the same weights
+"""The compiled update (``runtime.compiled_update``, rlsuite/compiled_update.py) ends at the same weights
 as the eager update, to float rounding (the written-out Adam and clipping reorder float work).
 
 DQN is compared over whole ``learn`` runs (ε-greedy argmax actions do not feel rounding, so the two
@@ -10,6 +10,7 @@ torch.compile (seconds, more on a loaded machine): one case runs by default, the
 from __future__ import annotations
 
 import copy
+import logging
 
 import pytest
 import torch
@@ -114,6 +115,50 @@ def test_compiled_update_falls_back_where_it_cannot_apply(caplog):
         ppo = rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, seed=0, device="cpu", target_kl=0.01,
                                  runtime={"compiled_update": True})
     assert ppo.compiled_step is None and "target_kl" in caplog.text
+
+
+def _compiled_by_default(agent, budget: int) -> bool:
+    """Whether ``agent`` compiles its update for a budget of ``budget`` env steps (the choice is made
+    when learn() sets the budget; building the step compiles nothing yet)."""
+    agent.budget_start, agent.budget_end = 0, budget
+    agent.on_budget()
+    return agent.compiled_step is not None
+
+
+def test_the_default_compiles_where_the_planned_gradient_steps_repay_it(caplog):
+    """``runtime.compiled_update`` unset: DQN and PPO compile on the CPU when the budget plans at least
+    ``compiled_update_pays_after`` gradient steps; true / false force it; TD3's default stays eager."""
+    from rlsuite.agents.dqn import DQN
+    from rlsuite.agents.ppo import PPO
+
+    def dqn(**runtime):  # 1,000 steps before learning, then 32 gradient steps per 64 env steps
+        return rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", learning_starts=1000,
+                                  train_freq=64, gradient_steps=32, net={"widths": [8]}, runtime=runtime)
+
+    pays = DQN.compiled_update_pays_after
+    just_enough = 1000 + 64 * -(-pays // 32)  # the fewest training rounds planning `pays` gradient steps
+    caplog.set_level("INFO", logger="rlsuite.compiled_update")
+    assert _compiled_by_default(dqn(), just_enough)
+    assert f"plans {32 * -(-pays // 32)} gradient steps" in caplog.text
+    assert not _compiled_by_default(dqn(), just_enough - 64)
+    assert not _compiled_by_default(dqn(compiled_update=False), 10 * just_enough)
+    assert dqn(compiled_update=True).compiled_step is not None  # forced: built at once
+    assert not _compiled_by_default(rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu",
+                                                       net={"widths": [8], "dropout": 0.1}), 10 ** 7)  # quietly eager
+
+    def ppo(**hparams):  # rollouts of 256 steps, 20 epochs of one minibatch: 20 steps per rollout
+        return rlsuite.make_agent("ppo", env="CartPole-v1", tuned=False, device="cpu", n_envs=8, n_steps=32,
+                                  batch_size=256, n_epochs=20, net={"widths": [8]}, **hparams)
+
+    rollouts = -(-PPO.compiled_update_pays_after // 20)
+    assert _compiled_by_default(ppo(), rollouts * 256)
+    assert not _compiled_by_default(ppo(), (rollouts - 1) * 256)
+    assert not _compiled_by_default(ppo(target_kl=0.01), 10 ** 7)  # unsupported: quietly eager
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # nobody asked for it: no warning
+    td3 = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, device="cpu", net={"widths": [8]})
+    td3.budget_start, td3.budget_end = 0, 10 ** 7
+    td3.on_budget()
+    assert td3.compiled_critic_step is None
 
 
 def test_written_out_adam_matches_torch_adam_under_a_changing_lr():
