@@ -17,6 +17,7 @@ a seed already there with the same recipe (hyperparameters and budget) is not ru
     python benchmarks/recipes.py --only CartPole-v1/dqn    # one recipe (repeatable)
     python benchmarks/recipes.py --quick                   # smoke: cheap CartPole recipes, seeds 0-1
     python benchmarks/recipes.py --only CartPole-v1/dqn --set double=true --steps 80000  # try a change
+    python benchmarks/recipes.py --only CartPole-v1/dqn --set runtime.compiled_update=false  # a runtime switch
 
 The per-seed table is printed, and the last line is one JSON object:
 ``{"recipes": {"CartPole-v1/dqn": {"budget": ..., "returns": [...], "solved": k, "threshold": ...}}}``.
@@ -91,7 +92,9 @@ def run_seed(env: str, agent_name: str, overrides: dict[str, Any], budget: int, 
             "threads=1", "logger=[jsonl]", f"runs_root={tmp}", "submit=false",
             f"eval_episodes={EVAL_EPISODES}", f"eval_seed={EVAL_SEED}", f"eval_every={eval_every}",
             # the env config's recipe applies by itself; these are only --set experiments
-            *(f"agent.{key}={json.dumps(value)}" for key, value in overrides.items()),
+            # (runtime.* keys are the run's, the others the agent's)
+            *(f"{key if key.startswith('runtime.') else 'agent.' + key}={json.dumps(value)}"
+              for key, value in overrides.items()),
         ])
         wall = time.perf_counter() - start
         curve = []
