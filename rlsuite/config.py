@@ -167,7 +167,7 @@ class RuntimeConfig:
     # DQN's and DDPG/TD3's updates and PPO's minibatch step as one torch.compile'd functional step each
     # (loss, backward, clipping, Adam, Polyak targets; rlsuite.compiled_update; same weights to rounding);
     # null: DQN and PPO compile on the CPU when the budget plans enough steps to repay compiling
-    compiled_update: bool | None = None
+    compiled_update: bool | None = field(default=None, metadata=one_of(None, False, True))
     # with compiled_update: a training round's gradient steps on uniform replay (DQN) run as one compiled
     # torch.while_loop call (one compilation however many steps); false: one compiled call per step
     compiled_loop: bool = True
