@@ -77,7 +77,7 @@ from rlsuite import schedules
 from rlsuite.acting import NumbaGreedy
 from rlsuite.agent import Agent, AgentConfig
 from rlsuite.buffers import PrioritizedReplayBuffer, ReplayBatch, make_replay_buffer, to_torch
-from rlsuite.compiled_update import CompiledUpdate, compiled_update, compiles_by_default
+from rlsuite.compiled_update import CompiledUpdate, compile_by_default, compiled_update
 from rlsuite.config import NetConfig
 from rlsuite.constraints import (
     Range,
@@ -383,9 +383,10 @@ class DQN(Agent[DQNConfig]):
         learning = self.budget_end - max(self.budget_start, cfg.learning_starts)
         planned = max(learning, 0) // cfg.train_freq * cfg.gradient_steps
         vector_obs = len(self.observation_space.shape or ()) == 1
-        if self.compiled_step is None and vector_obs and compiles_by_default(
-                self.runtime.compiled_update, planned, self.compiled_update_pays_after, self.device):
-            self.compiled_step = self.compile_update(quiet=True)
+        if self.compiled_step is None and vector_obs:
+            self.compiled_step = compile_by_default(self.runtime.compiled_update, planned,
+                                                    self.compiled_update_pays_after, self.device,
+                                                    lambda: self.compile_update(quiet=True))
 
     def sample_round(self, n_updates: int) -> ReplayBatch:
         """The ``n_updates`` batches of a round from a uniform buffer, one after another in one batch."""

@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import torch
 
-from rlsuite.compiled_update import CompiledUpdate, compiled_update, compiles_by_default
+from rlsuite.compiled_update import CompiledUpdate, compile_by_default, compiled_update
 from rlsuite.constraints import Relation, at_least_one, finite, non_negative, positive
 from rlsuite.errors import ConfigError
 from rlsuite.losses import approx_kl, clipped_surrogate_loss, entropy_bonus, normalize_advantages, value_loss
@@ -111,9 +111,10 @@ class PPO(OnPolicyAgent[PPOConfig]):
         cfg = self.config
         rollout = cfg.n_steps * cfg.n_envs
         planned = (self.budget_end - self.budget_start) // rollout * cfg.n_epochs * -(-rollout // self.batch_size)
-        if self.compiled_step is None and compiles_by_default(
-                self.runtime.compiled_update, planned, self.compiled_update_pays_after, self.device):
-            self.compiled_step = self.compile_update(quiet=True)
+        if self.compiled_step is None:
+            self.compiled_step = compile_by_default(self.runtime.compiled_update, planned,
+                                                    self.compiled_update_pays_after, self.device,
+                                                    lambda: self.compile_update(quiet=True))
 
     def minibatch_loss(self, batch: tuple[torch.Tensor, ...], clip_range: float | torch.Tensor, normalize: bool,
                        state0: PolicyState = None, episode_starts: torch.Tensor | None = None

@@ -363,18 +363,21 @@ def _select_args(args: Any, k: torch.Tensor, parts: int) -> Any:
     return args
 
 
-def compiles_by_default(setting: bool | None, planned_steps: int, pays_after: int | None,
-                        device: torch.device) -> bool:
-    """Whether ``runtime.compiled_update`` left at its default (None) compiles a run's update: on the
-    CPU, when the run plans at least ``pays_after`` gradient steps — the agent's measured point where
-    the time compilation takes is repaid by the time each compiled step saves (None: never). An
-    explicit true/false is the user's choice and is applied where the agent is built."""
-    if setting is None and pays_after is not None and device.type == "cpu" and planned_steps >= pays_after:
+def compile_by_default(setting: bool | None, planned_steps: int, pays_after: int | None, device: torch.device,
+                       build: Callable[[], CompiledUpdate | None]) -> CompiledUpdate | None:
+    """``runtime.compiled_update`` left at its default (None): ``build()`` the compiled step of a CPU run
+    that plans at least ``pays_after`` gradient steps — the agent's measured point where the time
+    compilation takes is repaid by the time each compiled step saves (None: never) — and log one line
+    when it did; None otherwise. An explicit true/false is the user's choice, applied where the agent
+    is built."""
+    if not (setting is None and pays_after is not None and device.type == "cpu" and planned_steps >= pays_after):
+        return None
+    step = build()
+    if step is not None:
         logger.info("runtime.compiled_update: compiling the update (the budget plans %d gradient steps, "
                     "compilation pays from %d; runtime.compiled_update=false keeps it eager)",
                     planned_steps, pays_after)
-        return True
-    return False
+    return step
 
 
 def compiled_update(enabled: bool | None, loss: LossFn, networks: dict[str, nn.Module],
@@ -397,5 +400,5 @@ def compiled_update(enabled: bool | None, loss: LossFn, networks: dict[str, nn.M
         return CompiledUpdate(loss, networks, optimizer, **kwargs)
 
 
-__all__ = ["CompiledUpdate", "LossFn", "compiled_update", "compiler_missing", "compiles_by_default",
+__all__ = ["CompiledUpdate", "LossFn", "compile_by_default", "compiled_update", "compiler_missing",
            "unsupported_optimizer"]

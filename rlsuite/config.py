@@ -32,6 +32,7 @@ from rlsuite.constraints import (
     activation_name,
     at_least_one,
     checked_when_built,
+    constraint_of,
     domain,
     encoder_run,
     finite,
@@ -150,7 +151,7 @@ RECURRENT_NET_KEYS = ("recurrent", "recurrent_kind", "recurrent_hidden", "embed_
 @dataclass
 class RuntimeConfig:
     """``runtime.*``: how a run computes, not what it learns. Same maths either way (bfloat16 aside);
-    what each switch buys is in docs/benchmarks.md. An agent reads the ones in its ``runtime_keys``
+    what each switch buys is in docs/results.md. An agent reads the ones in its ``runtime_keys``
     and refuses the others set away from these defaults."""
 
     # bfloat16 (opt-in): the trunks run under bf16 autocast; heads, losses and optimizer state stay float32
@@ -381,8 +382,13 @@ def config_error(err: Exception, cls: type[Agent] | None = None, prefix: str = "
         shown = f" Accepted keys: {', '.join(sorted(choices))}" if choices else ""
         return ConfigError(f"unknown key '{full}'{where}.{suggest(str(key), choices)}{shown}")
     if isinstance(err, ValidationError):
-        msg = str(err).splitlines()[0]
-        return ConfigError(f"invalid value for '{full}'{where}: {msg}")
+        msg = str(err).splitlines()[0].rstrip(".")
+        section = {"agent.net.": NetConfig, "runtime.": RuntimeConfig}.get(full.rpartition(".")[0] + ".")
+        owner = section or (cls.Config if cls is not None else None)
+        fields = {f.name: f for f in dataclasses.fields(owner)} if owner is not None else {}
+        declared = constraint_of(fields[str(key)]) if str(key) in fields else None
+        accepted = f"; accepted: {declared.describe()}" if declared is not None else ""
+        return ConfigError(f"invalid value for '{full}'{where}: {msg}{accepted}")
     return ConfigError(f"bad config{where}: {str(err).splitlines()[0]}")
 
 

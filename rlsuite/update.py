@@ -18,7 +18,7 @@ choice with an off switch each, never the agent's business:
   stay views of it (:mod:`rlsuite.flat_params`); clipping then takes the norm of one tensor.
 
 tests/test_speed_switches.py, tests/test_optim.py and tests/test_flat_params.py train with each
-switch on and off and compare the weights; docs/benchmarks.md has what each buys.
+switch on and off and compare the weights; docs/results.md has what each buys.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ def cli(*args, cwd=None):
         (["train", "agent=q_learning", "agent.lrr=0.1"],
          "unknown key 'agent.lrr' for agent 'q_learning'. Did you mean: lr"),
         (["train", "agent=q_learning", "agent.lr=fast"], "invalid value for 'agent.lr'"),
+        (["train", "agent=dqn", "env=CartPole-v1", "runtime.compiled_update=maybe"],
+         "invalid value for 'runtime.compiled_update': Value 'maybe' is not a valid bool (type str); "
+         "accepted: one of None, False, True"),
         (["train", "total_step=10"], "unknown key 'total_step'. Did you mean: total_steps"),
         (["train", "seed=abc"], "invalid value for 'seed'"),
         (["train", "agent=q_learning", "env=CartPole-v1"], "cannot handle CartPole-v1: its observation space is Box"),

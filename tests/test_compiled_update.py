@@ -153,7 +153,10 @@ def test_the_default_compiles_where_the_planned_gradient_steps_repay_it(caplog):
     rollouts = -(-PPO.compiled_update_pays_after // 20)
     assert _compiled_by_default(ppo(), rollouts * 256)
     assert not _compiled_by_default(ppo(), (rollouts - 1) * 256)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # dropout: eager, no warning
+    caplog.clear()
     assert not _compiled_by_default(ppo(target_kl=0.01), 10 ** 7)  # unsupported: quietly eager
+    assert "compiling the update" not in caplog.text  # and no line claims it compiled
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # nobody asked for it: no warning
     td3 = rlsuite.make_agent("td3", env="Pendulum-v1", tuned=False, device="cpu", net={"widths": [8]})
     td3.budget_start, td3.budget_end = 0, 10 ** 7
