@@ -242,7 +242,8 @@ class DQN(Agent[DQNConfig]):
     space_hint = "DQN needs discrete actions; for continuous control try ddpg, td3 or ppo."
     persistent = ("q_net", "target_net", "optimizer", "buffer")
     persistent_for_acting = ("q_net",)
-    runtime_keys = ("fused_optimizer", "channels_last", "compiled_update", "compiled_loop", "numba_acting")
+    runtime_keys = ("fused_optimizer", "channels_last", "compiled_update", "compiled_loop", "compile_cache",
+                    "numba_acting")
     # runtime.compiled_update's default compiles the update of a run planning this many gradient steps:
     # compiling the round's loop takes ~6 s in each new process (inductor cannot cache it; ~20 s on a
     # machine's first run) and each step then saves ~0.7 ms of the eager ~1.27 ms (zoo CartPole network,
@@ -374,7 +375,9 @@ class DQN(Agent[DQNConfig]):
             True, self.q_loss, {"q_net": self.q_net, "target_net": self.target_net}, self.optimizer,
             unsupported="dropout masks would come from the compiled kernels' own RNG" if cfg.net.dropout > 0 else None,
             max_grad_norm=cfg.max_grad_norm or 0.0, targets=[(self.q_net, self.target_net)] if cfg.tau < 1.0 else (),
-            tau=cfg.tau, name="DQN update", quiet=quiet)
+            tau=cfg.tau, name="DQN update", quiet=quiet,
+            # the loop on disk, keyed by everything the loss reads: the agent's whole config (compile_cache)
+            cache_context=f"{type(self).__qualname__} {cfg!r} {self.runtime!r}" if self.runtime.compile_cache else None)
 
     def on_budget(self) -> None:
         """``runtime.compiled_update`` unset: compile the update of a CPU run on vector observations whose

@@ -52,6 +52,7 @@ import functools
 import logging
 import math
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,6 +60,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rlsuite.compile_cache import DiskCompiled
 from rlsuite.flat_params import FlatParameters
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class CompiledUpdate:
     def __init__(self, loss: LossFn, networks: dict[str, nn.Module], optimizer: torch.optim.Optimizer, *,
                  max_grad_norm: float = 0.0, targets: Sequence[tuple[nn.Module, nn.Module]] = (),
                  tau: float = 1.0, packing: FlatParameters | None = None, compile: bool = True,
-                 name: str = "update"):
+                 name: str = "update", cache_context: str | None = None):
         reason = unsupported_optimizer(optimizer)
         if reason:
             raise ValueError(f"compiled update: {reason}")
@@ -166,10 +168,42 @@ class CompiledUpdate:
         self._step = torch.compile(self._functional_step) if compile else self._functional_step
         # the loop's generated wrapper in C++ (inductor's cpp_wrapper): its per-iteration kernel calls
         # then skip Python (~11 % of a DQN step; the lab notes' compiled-loop rows)
-        self._loop = torch.compile(self._functional_loop, options={"cpp_wrapper": True}) if compile \
-            else self._functional_loop
+        self._loop: Callable[..., Any] = torch.compile(self._functional_loop, options={"cpp_wrapper": True}) \
+            if compile else self._functional_loop
+        if compile and cache_context is not None:  # kept on disk for later processes (rlsuite.compile_cache)
+            self._loop = DiskCompiled(self._functional_loop, {"cpp_wrapper": True},
+                                      f"{cache_context}\n{self._layout()}", self._source_files())
         self.loop_wrapper = "c++" if compile else None
         self.compiled = compile
+
+    @property
+    def loop_source(self) -> str | None:
+        """Where the latest loop call's compiled code came from with the disk cache: "compiled",
+        "loaded" or "memory" (rlsuite.compile_cache.DiskCompiled); None without the cache."""
+        return self._loop.last_source if isinstance(self._loop, DiskCompiled) else None
+
+    def _layout(self) -> str:
+        """What the traced loop reads from this object besides its arguments, for the disk cache's key:
+        the networks (their modules, as printed, and training modes), the loss's name, the tensors'
+        roles and the step's constants."""
+        modes = "".join("1" if m.training else "0" for m in self.root.modules())
+        loss = getattr(self.root.loss, "__qualname__", repr(self.root.loss))
+        return "\n".join([repr(self.root.networks), modes, loss, repr(self.names), repr(self.packed_names),
+                          repr((self.trainable, self.pairs, self.buffer_pairs)),
+                          repr((self.max_grad_norm, self.tau, self.beta1, self.beta2, self.eps))])
+
+    def _source_files(self) -> list[str]:
+        """The files outside torch whose code the trace runs: the loss's owner's classes and the
+        networks' module classes (rlsuite's own are in every key)."""
+        owner = getattr(self.root.loss, "__self__", None)
+        classes = [*(type(owner).__mro__ if owner is not None else ()), *(type(m) for m in self.root.modules())]
+        files = set()
+        for cls in classes:
+            module = sys.modules.get(cls.__module__)
+            path = getattr(module, "__file__", None)
+            if path and not cls.__module__.startswith(("torch", "builtins", "rlsuite.")):
+                files.add(path)
+        return sorted(files)
 
     def _loss_and_grads(self, tensors: list[torch.Tensor], args: tuple[Any, ...]
                         ) -> tuple[torch.Tensor, Any, list[torch.Tensor], torch.Tensor | None]:

@@ -172,6 +172,9 @@ class RuntimeConfig:
     # with compiled_update: a training round's gradient steps on uniform replay (DQN) run as one compiled
     # torch.while_loop call (one compilation however many steps); false: one compiled call per step
     compiled_loop: bool = True
+    # with compiled_loop: keep the compiled loop on disk (rlsuite.compile_cache, $RLSUITE_COMPILE_CACHE)
+    # and load it in later processes (~1 s) instead of compiling it again in each; false: compile per process
+    compile_cache: bool = True
     # recurrent policies re-score a stored rollout with one core call over its episode segments, padded
     # (rlsuite.recurrent_policy); false: one call per time step, as acting makes them
     segment_unroll: bool = True

@@ -1,5 +1,5 @@
 """Shared test set-up: one torch thread per test process (tests run two at a time under xdist),
-a private leaderboard and offline wandb, and GPU tests skipped without CUDA."""
+a private leaderboard and compile cache, offline wandb, and GPU tests skipped without CUDA."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ os.environ.setdefault("RAY_DISABLE_IMPORT_WARNING", "1")
 @pytest.fixture(autouse=True)
 def _private_leaderboard(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RLSUITE_LEADERBOARD", str(tmp_path_factory.mktemp("lb") / "leaderboard.db"))
+
+
+@pytest.fixture(autouse=True)
+def _private_compile_cache(tmp_path_factory, monkeypatch):
+    """Compiled loops (rlsuite.compile_cache) go to a directory of the test's own, not the user's."""
+    monkeypatch.setenv("RLSUITE_COMPILE_CACHE", str(tmp_path_factory.mktemp("compiled")))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import rlsuite
+from rlsuite import compile_cache
 from rlsuite.buffers import to_torch
 from rlsuite.compiled_update import compiler_missing
 
@@ -26,11 +27,13 @@ def _weights(agent, *modules: str) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for m in modules for p in getattr(agent, m).parameters()])
 
 
-def _dqn_weights(compiled: bool, flags: dict, loop: bool = True) -> tuple[torch.Tensor, torch.Tensor, object]:
+def _dqn_weights(compiled: bool, flags: dict, loop: bool = True, disk: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor, object]:
     flags = {"gradient_steps": 1, **flags}
     agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, seed=3, device="cpu", learning_starts=100,
                                train_freq=4, batch_size=32, net={"widths": [32, 32]},
-                               runtime={"compiled_update": compiled, "compiled_loop": loop}, **flags)
+                               runtime={"compiled_update": compiled, "compiled_loop": loop, "compile_cache": disk},
+                               **flags)
     assert (agent.compiled_step is not None) == compiled  # the switch takes effect
     if compiled:  # count the rounds that ran as one compiled loop
         steps, agent.loop_calls = agent.compiled_step.steps, 0
@@ -58,7 +61,8 @@ DQN_FLAGS = [
 
 
 @pytest.mark.parametrize("flags", DQN_FLAGS)
-def test_dqn_compiled_update_gives_the_eager_weights(flags):
+def test_dqn_compiled_update_gives_the_eager_weights(flags, monkeypatch):
+    monkeypatch.setattr(compile_cache, "_FUNCTIONS", {})  # as in a new process
     start_eager, eager, _ = _dqn_weights(False, flags)
     start_compiled, compiled, agent = _dqn_weights(True, flags)
     assert torch.equal(start_eager, start_compiled)
@@ -70,6 +74,23 @@ def test_dqn_compiled_update_gives_the_eager_weights(flags):
     assert (agent.loop_calls == 50) if looped else (agent.loop_calls == 0)
     if looped:  # the loop's generated wrapper was built in C++
         assert agent.compiled_step.loop_wrapper == "c++"
+    if looped and flags.get("gradient_steps", 1) > 1:  # a loop ran (one step per round runs the single step)
+        assert agent.compiled_step.loop_source == "compiled"  # and was kept on disk
+        assert len(list(compile_cache.cache_directory().glob("*.pt2"))) == 1
+        # a later process loads it instead of compiling, and takes the same steps to the same weights
+        monkeypatch.setattr(compile_cache, "_FUNCTIONS", {})
+        _, reloaded, again = _dqn_weights(True, flags)
+        assert again.compiled_step.loop_source == "loaded" and again.loop_calls == 50
+        assert torch.equal(reloaded, compiled)
+
+
+def test_the_disk_cache_off_switch_compiles_in_memory_only():
+    agent = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu",
+                               runtime={"compiled_update": True, "compile_cache": False})
+    assert not isinstance(agent.compiled_step._loop, compile_cache.DiskCompiled)
+    assert agent.compiled_step.loop_source is None
+    on = rlsuite.make_agent("dqn", env="CartPole-v1", tuned=False, device="cpu", runtime={"compiled_update": True})
+    assert isinstance(on.compiled_step._loop, compile_cache.DiskCompiled)
 
 
 def test_dqn_compiled_loop_off_switch_takes_one_call_per_step_to_the_same_weights():
