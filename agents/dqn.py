@@ -55,7 +55,8 @@ training round and every load. A compiled update (rlsuite.compiled_update, the s
 rounding) runs the gradient step — loss, gradient, clipping, Adam, Polyak target — as one
 ``torch.compile``d function; with uniform replay and no noisy nets, the steps of a training round run
 as one compiled ``torch.while_loop`` call over the round's batches (``runtime.compiled_loop``: one
-compilation however many steps, dynamo's per-call cost paid once per round). By default
+compilation however many steps, dynamo's per-call cost paid once per round), kept on disk for later
+processes (``runtime.compile_cache``, rlsuite.compile_cache: loaded in ~1 s). By default
 (``runtime.compiled_update`` unset) a CPU run on vector observations compiles it when its budget
 plans at least :attr:`DQN.compiled_update_pays_after` gradient steps; ``true`` / ``false`` force it.
 """
@@ -245,9 +246,9 @@ class DQN(Agent[DQNConfig]):
     runtime_keys = ("fused_optimizer", "channels_last", "compiled_update", "compiled_loop", "compile_cache",
                     "numba_acting")
     # runtime.compiled_update's default compiles the update of a run planning this many gradient steps:
-    # compiling the round's loop takes ~6 s in each new process (inductor cannot cache it; ~20 s on a
-    # machine's first run) and each step then saves ~0.7 ms of the eager ~1.27 ms (zoo CartPole network,
-    # one core; docs/agents/dqn.md)
+    # compiling the round's loop takes ~6-10 s (~20 s more on a machine's first run; later processes load
+    # it from the disk cache in ~1 s) and each step then saves ~0.7 ms of the eager ~1.27 ms (zoo
+    # CartPole network, one core; docs/agents/dqn.md)
     compiled_update_pays_after: ClassVar[int] = 10_000
 
     def setup(self) -> None:

@@ -31,9 +31,11 @@ replay: 128 steps per call in the zoo CartPole recipe), with inductor's wrapper 
 (``cpp_wrapper``) so the loop's kernel calls skip Python. Dynamo's guards and the call's wrappers
 (~150 µs a call on DQN's network) are paid once per call instead of once per step: ~0.78× the time
 per DQN step of one call per step. Its cost is compilation: inductor does not cache graphs holding a
-``while_loop`` ("Can't cache HigherOrderOperator"), so every new process generates the loop's code
-again (~6 s on one core for DQN's network, C++ builds cached; a single step's graph loads from the
-cache in ~3 s), which a run repays after some 20,000 gradient steps.
+``while_loop`` ("Can't cache HigherOrderOperator"), so without more every new process would generate
+the loop's code again (~6-10 s on one core for DQN's network). Given a ``cache_context`` (the caller's
+description of everything its loss reads: DQN passes its whole config), the loop is compiled ahead of
+its first call and kept on disk by :mod:`rlsuite.compile_cache`, and a later process with the same key
+loads it in about a second (``runtime.compile_cache``).
 
 Randomness the loss needs (noisy-net noise, TD3's target smoothing noise) is drawn by the caller
 before the call, in eager torch from the same generator, so the compiled step consumes the same random
