@@ -186,8 +186,7 @@ class DDPG(Agent[DDPGConfig]):
         self.critic = Critics(obs_dim, self.action_dim, widths, n_critics, activation).to(self.device)
         self.actor_target = Actor(obs_dim, self.action_dim, widths, activation).to(self.device)
         self.critic_target = Critics(obs_dim, self.action_dim, widths, n_critics, activation).to(self.device)
-        self.actor_target.load_state_dict(self.actor.state_dict())
-        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.sync_targets()
         self.actor_target.requires_grad_(False)
         self.critic_target.requires_grad_(False)
         self.actor_optimizer = self.optimizers.adam(self.actor.parameters(), cfg.actor_lr or cfg.lr)
@@ -211,6 +210,10 @@ class DDPG(Agent[DDPGConfig]):
             self.actor_optimizer, unsupported=unsupported,
             targets=[(self.critic, self.critic_target), (self.actor, self.actor_target)], tau=cfg.tau,
             name="actor step")
+
+    def sync_targets(self) -> None:
+        self.actor_target.load_state_dict(self.actor.state_dict())
+        self.critic_target.load_state_dict(self.critic.state_dict())
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()

@@ -258,7 +258,7 @@ class DQN(Agent[DQNConfig]):
         channels_last = self.runtime.channels_last
         self.q_net = QNetwork(self.observation_space, self.n_actions, cfg, channels_last).to(self.device)
         self.target_net = QNetwork(self.observation_space, self.n_actions, cfg, channels_last).to(self.device)
-        self.target_net.load_state_dict(self.q_net.state_dict())
+        self.sync_targets()
         self.target_net.requires_grad_(False)
         self.target_net.dropout_active(False)  # bootstrap targets from the whole network
         self.params = list(self.q_net.parameters())
@@ -282,6 +282,9 @@ class DQN(Agent[DQNConfig]):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.numba_greedy_at = -1  # new weights: read them again before acting
+
+    def sync_targets(self) -> None:
+        self.target_net.load_state_dict(self.q_net.state_dict())
 
     # ------------------------------------------------------------------ acting
     @property

@@ -257,7 +257,7 @@ class SAC(Agent[SACConfig]):
         self.actor.to(self.device)
         self.critic = make_critics().to(self.device)
         self.critic_target = make_critics().to(self.device)
-        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.sync_targets()
         self.critic_target.requires_grad_(False)
         self.temperature = Temperature(cfg.ent_coef or cfg.init_alpha).to(self.device)
         self.actor_optimizer = self.optimizers.adam(self.actor.parameters(), cfg.actor_lr or cfg.lr)
@@ -266,6 +266,9 @@ class SAC(Agent[SACConfig]):
         self.buffer = make_replay_buffer(cfg.buffer_size, self.observation_space, buffer_actions,
                                          n_envs=cfg.n_envs, gamma=cfg.gamma, seed=self.seed,
                                          pin_memory=self.device.type == "cuda")
+
+    def sync_targets(self) -> None:
+        self.critic_target.load_state_dict(self.critic.state_dict())
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()

@@ -5,6 +5,7 @@
     python benchmarks/meta.py --nav --iterations 100    # the 2D-navigation table: MAML, pretrained, oracle, random
     python benchmarks/meta.py --rl2 n10-k5 --rl2-trials 1024 --rl2-updates 300 --rl2-eval-streams 20  # one cell
     python benchmarks/meta.py --rl2 n100-k5 --rl2-critic detached   # RL² at n = 100 (also --rl2-mdp 10)
+    python benchmarks/meta.py --rl2 n100-k5 --rl2-critic detached --rl2-pretrain-n10 200   # from a 10-pull policy
     python benchmarks/meta.py --cheetah --cheetah-rl2-updates 100   # HalfCheetah velocity, reduced budget
 
 The last line printed is JSON.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -197,27 +200,36 @@ def mdp_baselines(mdps: int = 1000, seed: int = 0) -> dict[str, Any]:
 
 
 def train_rl2(env: str, updates: int, seed: int, lr: float, test_tasks: int, curve_tasks: int = 200,
-              eval_streams: int = 1, **hparams: Any) -> dict[str, Any]:
+              eval_streams: int = 1, init_from: str | None = None, save_to: str | None = None,
+              **hparams: Any) -> dict[str, Any]:
     """Train RL² for ``updates`` PPO iterations on ``env``; mean total reward per trial over
     ``test_tasks`` held-out tasks (the meta-trial protocol); the curve evaluates the first
-    ``curve_tasks`` of them every 25 updates (reported only, never used to pick a checkpoint)."""
+    ``curve_tasks`` of them every 25 updates (reported only, never used to pick a checkpoint).
+    ``init_from``: a saved RL² model to start from (``Agent.initialize_from``); ``save_to``: save
+    the trained model there."""
     import torch
     from rlsuite.agents.rl2 import RL2
 
     torch.set_num_threads(1)
     agent = RL2(env, seed=seed, device="cpu", lr=lr, **hparams)
     t0, cpu0, curve = time.perf_counter(), time.process_time(), []
+    if init_from:
+        agent.initialize_from(init_from)
+        curve.append(round(agent.meta_test(curve_tasks, seed=1)["trial_return"], 3))  # where it starts
     per_update = agent.config.trials_per_iteration * agent.config.episodes_per_trial * agent.vec.horizon
     for _ in range(updates):
         agent.learn(per_update)
         curve.append(round(agent.meta_test(curve_tasks, seed=1)["trial_return"], 3) if len(curve) % 25 == 0 else None)
+    if save_to:
+        agent.save(save_to)
     result = agent.meta_test(test_tasks)
     del result["trial_returns"]
     if eval_streams > 1:  # the same held-out tasks under other action and reward draws
         means = [agent.meta_test(test_tasks, seed=100_000 + i)["trial_return"] for i in range(eval_streams)]
         result.update(streams_mean=float(np.mean(means)), streams_min=min(means), streams_max=max(means))
     result.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0, updates=updates,
-                  env_steps=agent.steps, curve=[c for c in curve if c is not None], lr=lr, **hparams)
+                  env_steps=agent.steps, curve=[c for c in curve if c is not None], lr=lr, init_from=init_from,
+                  **hparams)
     print(f"rl2 {env}", round(result["trial_return"], 3), f"{result['seconds']:.0f} s",
           f"streams mean {result['streams_mean']:.3f}" if eval_streams > 1 else "", flush=True)
     return result
@@ -300,6 +312,11 @@ def main() -> None:
                         help="RL²'s outer optimizer (the paper: trpo, one KL-bounded step per iteration)")
     parser.add_argument("--rl2-max-kl", type=float, default=0.01, help="RL² trust-region radius (--rl2-outer trpo)")
     parser.add_argument("--rl2-time-input", action="store_true", help="RL² reads the elapsed fraction of the trial")
+    parser.add_argument("--rl2-init-from", default=None, help="RL² bandit cells start from this saved RL² model")
+    parser.add_argument("--rl2-pretrain-n10", type=int, default=0, metavar="UPDATES",
+                        help="a curriculum over trial length: each n = 100 bandit cell starts from a 10-pull policy "
+                             "of its k trained first for UPDATES updates by the bandit recipe (1,024 trials, shared "
+                             "critic, lr 3e-3)")
     parser.add_argument("--cheetah", action="store_true",
                         help="HalfCheetah velocity (horizon 100): MAML, pretrained, oracle at a reduced budget")
     parser.add_argument("--cheetah-iterations", type=int, default=30)
@@ -334,8 +351,14 @@ def main() -> None:
     if args.rl2:
         for cell in args.rl2:
             n, k = (int(part[1:]) for part in cell.split("-"))
+            init_from = args.rl2_init_from
+            if args.rl2_pretrain_n10 and n > 10:  # the 10-pull stage, saved, then the cell starts from it
+                init_from = str(Path(tempfile.mkdtemp()) / f"rl2_k{k}_n10.safetensors")
+                summary[f"rl2_bandit_n10_k{k}_pretrain"] = rl2_bandits(
+                    10, k, args.rl2_pretrain_n10, args.seed, 3e-3, args.bandits, critic="shared",
+                    trials_per_iteration=1024, save_to=init_from)
             summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits,
-                                                                  **rl2_settings)
+                                                           init_from=init_from, **rl2_settings)
     for episodes in args.rl2_mdp or []:
         summary[f"rl2_mdp_n{episodes}"] = rl2_mdps(episodes, args.rl2_updates, args.seed, args.rl2_lr, args.bandits,
                                                            **rl2_settings)

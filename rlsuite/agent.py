@@ -358,6 +358,41 @@ class Agent(Generic[ConfigT]):
             seeding.set_generator_state(self.rng, state["rng"]["agent"])
             seeding.set_global_rng_state(state["rng"]["global"])
 
+    def initialize_from(self, path: str | Path) -> list[str]:
+        """Start from the networks of a saved model of the same agent (``init_from=``): a run directory
+        (its ``model.safetensors``), a model file or a checkpoint. Loaded: the parts acting needs
+        (``persistent_for_acting``) and every other network the file holds (a checkpoint also has
+        DDPG's critics); counters, optimizer state, replay and random streams stay this run's own,
+        and the env may differ (e.g. RL² from 10-pull to 100-pull bandits) as long as every loaded
+        tensor has this agent's shape. Target networks are then set from the online ones
+        (:meth:`sync_targets`). Returns the loaded parts; raises ConfigError when the file is not a
+        model of this agent or a shape differs."""
+        source = Path(path).expanduser()
+        if source.is_dir():
+            source = source / "model.safetensors"
+        if not source.is_file():
+            raise ConfigError(f"init_from: {source} does not exist; accepted: a run directory (with model.safetensors) "
+                              "or a .safetensors model")
+        state = checkpoint.load_state(source)
+        if state.get("agent") != self.name:
+            raise ConfigError(f"init_from: {source} holds a {state.get('agent')} model; this run trains {self.name}")
+        acting = self.persistent_for_acting or ()
+        names = [n for n in self.persistent if n in acting or isinstance(getattr(self, n, None), torch.nn.Module)]
+        parts = {name: state["parts"][name] for name in names if name in state.get("parts", {})}
+        if not parts:
+            raise ConfigError(f"init_from: {source} holds none of {', '.join(names)}")
+        try:
+            self.load_state_dict({"counters": {}, "parts": parts})
+        except (RuntimeError, ValueError, KeyError) as err:  # size mismatch, missing keys
+            first = str(err).replace("\n", " ").replace("\t", "")[:300]
+            raise ConfigError(f"init_from: {source} does not fit this agent's networks ({first})") from err
+        self.sync_targets()
+        return list(parts)
+
+    def sync_targets(self) -> None:
+        """Copy the online networks into their target networks (agents that have them override this;
+        called after :meth:`initialize_from`)."""
+
     def save(self, path: str | Path, include_training_state: bool = False) -> Path:
         """Save to ``path`` (``.safetensors`` is appended when missing). The final model leaves out
         optimizer and replay state unless ``include_training_state``; checkpoints keep everything."""

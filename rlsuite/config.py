@@ -207,6 +207,8 @@ class TrainConfig:
     run_dir: str | None = field(default=None, metadata=a_path)
     runs_root: str = field(default="runs", metadata=a_path)
     resume: str | None = field(default=None, metadata=checked_when_built("the directory of a run to continue"))
+    # a run directory (its model.safetensors) or a saved model whose networks start this run (Agent.initialize_from)
+    init_from: str | None = field(default=None, metadata=checked_when_built("a run directory or a .safetensors model"))
     checkpoint_every: int = field(default=0, metadata=non_negative)
     logger: list[str] = field(default_factory=lambda: ["console", "jsonl"], metadata=domain(Each(OneOf(LOGGER_NAMES))))
     log_every: int = field(default=1000, metadata=at_least_one)

@@ -270,6 +270,8 @@ def train(overrides: list[str] | DictConfig | None = None) -> Run:
 
         # no actor waiting forever
         distributed.init(cfg, require=distributed.agent_requirement(agent.config, agent.runtime))
+    if cfg.get("init_from") and not resume_state:  # another run's networks as this run's start (a resume has its own)
+        agent.initialize_from(str(cfg.init_from))
     run_dir = Path(cfg.resume) if resume_state else default_run_dir(cfg)
     if not resume_state:
         create_run_dir(run_dir, OmegaConf.to_yaml(cfg))

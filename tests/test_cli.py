@@ -38,6 +38,8 @@ def cli(*args, cwd=None):
          "unknown key 'distributed.rollout_worker'. Did you mean: distributed.rollout_workers?"),
         (["train", "nonsense"], "expected key=value"),
         (["train", "resume=/nonexistent/run"], "run directory not found"),
+        (["train", "agent=dqn", "env=CartPole-v1", "init_from=/nonexistent/run"],
+         "init_from: /nonexistent/run does not exist; accepted: a run directory"),
         (["eval"], "needs run="),
         (["eval", "run=/nonexistent/model"], "does not exist"),
         (["eval", "run=x", "episods=3"], "unknown key 'episods' for rlsuite eval. Did you mean: episodes"),
