@@ -313,6 +313,8 @@ def main() -> None:
     parser.add_argument("--rl2-max-kl", type=float, default=0.01, help="RL² trust-region radius (--rl2-outer trpo)")
     parser.add_argument("--rl2-time-input", action="store_true", help="RL² reads the elapsed fraction of the trial")
     parser.add_argument("--rl2-init-from", default=None, help="RL² bandit cells start from this saved RL² model")
+    parser.add_argument("--rl2-save", default=None, metavar="DIR",
+                        help="save each RL² bandit cell's model as DIR/rl2_k<K>_n<N>.safetensors (for --rl2-init-from)")
     parser.add_argument("--rl2-pretrain-n10", type=int, default=0, metavar="UPDATES",
                         help="a curriculum over trial length: each n = 100 bandit cell starts from a 10-pull policy "
                              "of its k trained first for UPDATES updates by the bandit recipe (1,024 trials, shared "
@@ -357,8 +359,9 @@ def main() -> None:
                 summary[f"rl2_bandit_n10_k{k}_pretrain"] = rl2_bandits(
                     10, k, args.rl2_pretrain_n10, args.seed, 3e-3, args.bandits, critic="shared",
                     trials_per_iteration=1024, save_to=init_from)
+            save_to = str(Path(args.rl2_save) / f"rl2_k{k}_n{n}.safetensors") if args.rl2_save else None
             summary[f"rl2_bandit_n{n}_k{k}"] = rl2_bandits(n, k, args.rl2_updates, args.seed, args.rl2_lr, args.bandits,
-                                                           init_from=init_from, **rl2_settings)
+                                                           init_from=init_from, save_to=save_to, **rl2_settings)
     for episodes in args.rl2_mdp or []:
         summary[f"rl2_mdp_n{episodes}"] = rl2_mdps(episodes, args.rl2_updates, args.seed, args.rl2_lr, args.bandits,
                                                            **rl2_settings)
