@@ -39,6 +39,7 @@ import hashlib
 import logging
 import os
 import platform
+import random
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -167,9 +168,19 @@ class DiskCompiled:
                 logger.warning("compile cache: %s could not be loaded (%s); compiling again", path,
                                str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
         options = {**self.options, "guard_filter_fn": torch.compiler.skip_all_guards_unsafe}
-        # torch.compile's wrapper has aot_compile (not in its declared type): compile now, for these inputs
+        # torch.compile's wrapper has aot_compile (not in its declared type): compile now, for these inputs.
+        # Under aot_compile, AOTAutograd names the cache entry of a graph it cannot hash (any holding a
+        # while_loop) by random.random(): with Python's generator seeded, as every seeded run seeds it,
+        # two different loops got the same name and the second was served the first's code (torch
+        # 2.13; tests/test_compile_cache.py). The name is drawn from OS entropy instead, and the run's
+        # own random stream is put back untouched.
         wrapper: Any = torch.compile(self.fn, fullgraph=True, options=options)
-        compiled = wrapper.aot_compile((args, {}))
+        seeded = random.getstate()
+        random.seed()
+        try:
+            compiled = wrapper.aot_compile((args, {}))
+        finally:
+            random.setstate(seeded)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             compiled.save_compiled_function(str(path))

@@ -51,6 +51,34 @@ def test_a_later_process_loads_the_file_and_a_corrupt_one_is_compiled_again(monk
     assert files[0].stat().st_size > 1000  # replaced by the new compilation
 
 
+class Doubler:
+    """A bound method holding a torch.while_loop (a graph AOTAutograd cannot hash)."""
+
+    def __init__(self, factor: int):
+        self.factor = factor
+
+    def apply(self, x: torch.Tensor, times: int) -> torch.Tensor:
+        _, out = torch.while_loop(lambda i, y: i < times, lambda i, y: (i + 1, y * self.factor),
+                                  (torch.zeros((), dtype=torch.int64), x))
+        return out
+
+
+@needs_compiler
+def test_two_loops_compiled_under_the_same_python_seed_keep_their_own_code(monkeypatch):
+    """torch names such a graph's AOTAutograd entry by random.random(); a seeded run must not make
+    the second loop load the first one's code — and its own random stream must be left as it was."""
+    import random
+
+    monkeypatch.setattr(compile_cache, "_FUNCTIONS", {})
+    random.seed(3)
+    first = compile_cache.DiskCompiled(Doubler(2).apply, {}, "doubler 2")(torch.ones(4), 3)
+    assert random.random() == random.Random(3).random()  # the seeded stream is untouched
+    random.seed(3)
+    second = compile_cache.DiskCompiled(Doubler(3).apply, {}, "doubler 3")(torch.ones(6), 2)
+    torch.testing.assert_close(first, torch.full((4,), 8.0))
+    torch.testing.assert_close(second, torch.full((6,), 9.0))
+
+
 def test_the_key_changes_with_the_context_the_arguments_and_the_environment(monkeypatch):
     x = torch.zeros(4, 3)
     key = compile_cache.cache_key("ctx", (x, 1))
