@@ -64,18 +64,17 @@ def cache_directory() -> Path:
     return Path(base).expanduser() / "rlsuite" / "compiled"
 
 
-@functools.cache
-def _file_digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def source_fingerprint(extra_files: Iterable[str | os.PathLike[str]] = ()) -> str:
-    """One digest of the ``rlsuite`` package's sources and ``extra_files`` (a file's digest is read
-    once per process)."""
-    files = sorted(str(p) for p in PACKAGE_ROOT.rglob("*.py")) + sorted(str(Path(p).resolve()) for p in extra_files)
+    """One digest of the ``rlsuite`` package's sources and ``extra_files``, read once per process
+    (the code a process runs is the code it imported; a key is computed at every call)."""
+    return _fingerprint(tuple(sorted(str(Path(p).resolve()) for p in extra_files)))
+
+
+@functools.cache
+def _fingerprint(extra_files: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path}:{_file_digest(path)}\n".encode())
+    for path in [*sorted(str(p) for p in PACKAGE_ROOT.rglob("*.py")), *extra_files]:
+        digest.update(f"{path}:{hashlib.sha256(Path(path).read_bytes()).hexdigest()}\n".encode())
     return digest.hexdigest()
 
 
