@@ -376,7 +376,9 @@ class Agent(Generic[ConfigT]):
         state = checkpoint.load_state(source)
         if state.get("agent") != self.name:
             raise ConfigError(f"init_from: {source} holds a {state.get('agent')} model; this run trains {self.name}")
-        acting = self.persistent_for_acting or ()
+        # without persistent_for_acting, a saved model holds everything but what only training reads
+        acting = self.persistent_for_acting if self.persistent_for_acting is not None else [
+            n for n in self.persistent if not isinstance(getattr(self, n, None), torch.optim.Optimizer)]
         names = [n for n in self.persistent if n in acting or isinstance(getattr(self, n, None), torch.nn.Module)]
         parts = {name: state["parts"][name] for name in names if name in state.get("parts", {})}
         if not parts:
