@@ -51,9 +51,9 @@ def test_a_model_of_another_agent_or_shape_is_refused_with_the_reason(tmp_path):
 
 
 def test_an_on_policy_agent_takes_its_policy_and_observation_statistics(tmp_path):
-    donor = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", tuned=False, n_steps=32)
+    donor = rlsuite.make_agent("ppo", env="CartPole-v1", seed=0, device="cpu", tuned=False, n_steps=32, batch_size=32)
     donor.learn(64)
     donor.save(tmp_path / "ppo")
-    agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=2, device="cpu", tuned=False, n_steps=32)
+    agent = rlsuite.make_agent("ppo", env="CartPole-v1", seed=2, device="cpu", tuned=False, n_steps=32, batch_size=32)
     assert agent.initialize_from(tmp_path / "ppo.safetensors") == ["policy", "obs_normalizer"]
     assert torch.equal(_flat(agent.policy), _flat(donor.policy))
